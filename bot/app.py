@@ -1,0 +1,49 @@
+"""The Bolt app factory: settings + storage in, a ready App out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from slack_bolt import App, BoltContext
+from sqlalchemy.engine import Engine
+
+from bot.listeners import register_listeners
+from bot.settings import Settings
+from bot.slack.client import make_web_client
+from bot.slack.render import Renderer
+
+
+@dataclass(frozen=True)
+class Deps:
+    """What listeners need beyond what Bolt injects. Reach it as `context["deps"]`."""
+
+    settings: Settings
+    engine: Engine
+    renderer: Renderer
+
+
+def build_app(settings: Settings, engine: Engine, *, socket_mode: bool = False) -> App:
+    """Build the Bolt App.
+
+    Over HTTP every request is signature-checked and answered within the request
+    (`process_before_response`); Socket Mode needs no signing secret and acknowledges first.
+    """
+    settings.require("SLACK_BOT_TOKEN", *(() if socket_mode else ("SLACK_SIGNING_SECRET",)))
+    deps = Deps(settings=settings, engine=engine, renderer=Renderer(settings.templates_dir))
+    app = App(
+        client=make_web_client(settings),
+        signing_secret=Settings.secret(settings.slack_signing_secret) or None,
+        request_verification_enabled=not socket_mode,
+        process_before_response=not socket_mode,
+        # Verify the token on the first request, not at boot: a Slack outage must not stop
+        # the web process from starting.
+        token_verification_enabled=False,
+    )
+
+    @app.middleware
+    def _inject(context: BoltContext, next) -> None:  # type: ignore[no-untyped-def]
+        context["deps"] = deps
+        next()
+
+    register_listeners(app)
+    return app

@@ -1,0 +1,140 @@
+"""`slabot`: the command line. Each command is a thin call into services."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from bot.settings import MissingSetting, Settings
+
+cli = typer.Typer(
+    name="slabot",
+    help="Runs the sales ↔ marketing SLA of a revenue team in Slack.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+cli.add_typer(db_cli, name="db")
+
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class CliError(Exception):
+    """A failure to report in one line, with exit code 2."""
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    for noisy in ("slack_sdk", "slack_bolt", "urllib3", "apscheduler.executors"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def _engine(settings: Settings, *, migrate_embedded: bool = True):  # type: ignore[no-untyped-def]
+    """The engine for DATABASE_URL, at the newest schema: an embedded SQLite file is upgraded
+    in place; a shared database must have been upgraded by `slabot db upgrade`."""
+    from storage.db import is_sqlite, make_engine
+    from storage.migrate import SchemaBehind, ensure_current
+
+    engine = make_engine(settings.database_url)
+    try:
+        ensure_current(engine, auto_upgrade=migrate_embedded and is_sqlite(settings.database_url))
+    except SchemaBehind as error:
+        raise CliError(str(error)) from error
+    return engine
+
+
+@cli.command()
+def serve() -> None:
+    """The web process: Bolt over HTTP on $PORT (POST /slack/events, GET /healthz)."""
+    from bot.app import build_app
+    from bot.server import serve as run_server
+    from bot.web import create_web_app
+
+    settings = Settings()
+    settings.require("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET")
+    _configure_logging()
+    _engine(settings).dispose()  # migrate (or refuse) once, before the workers fork
+
+    def factory():  # type: ignore[no-untyped-def]
+        engine = _engine(settings, migrate_embedded=False)
+        return create_web_app(build_app(settings, engine), engine)
+
+    run_server(factory, port=settings.port, workers=settings.web_concurrency)
+
+
+@cli.command()
+def run() -> None:
+    """Everything in one process over Socket Mode (needs SLACK_APP_TOKEN)."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    from bot.app import build_app
+
+    settings = Settings()
+    settings.require("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
+    _configure_logging()
+    app = build_app(settings, _engine(settings), socket_mode=True)
+    SocketModeHandler(app, Settings.secret(settings.slack_app_token)).start()
+
+
+@db_cli.command("upgrade")
+def db_upgrade(
+    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+) -> None:
+    """Apply the migrations (the Procfile's release phase)."""
+    from storage.db import make_engine
+    from storage.migrate import upgrade
+
+    settings = Settings()
+    before, after = upgrade(make_engine(settings.database_url), revision)
+    if before == after:
+        out.print(f"database already at revision {after}")
+    else:
+        out.print(f"database upgraded from {before or 'empty'} to {after}")
+
+
+@cli.command(context_settings={"ignore_unknown_options": True})
+def quota(
+    words: Annotated[
+        list[str] | None,
+        typer.Argument(help="AMOUNT aov=AMOUNT win=PCT sql2opp=PCT mql2sql=PCT period=… source=…"),
+    ] = None,
+) -> None:
+    """Walk a revenue quota back to deals, opportunities, SQLs and MQLs (same grammar as /quota)."""
+    from bot.domain.quota_args import QuotaInputError, parse_quota_args
+    from bot.services.quota import answer_quota
+    from bot.slack.render import Renderer
+
+    settings = Settings()
+    renderer = Renderer(settings.templates_dir)
+    text = " ".join(words or [])
+    grammar = renderer.text("quota/grammar.txt.j2")
+    try:
+        request = parse_quota_args(text)
+        if request.help:
+            out.print(grammar, markup=False)
+            return
+        answer = answer_quota(_engine(settings), request)
+    except QuotaInputError as error:
+        err.print(renderer.text("quota/error.txt.j2", message=str(error)), markup=False)
+        err.print(grammar, markup=False)
+        raise typer.Exit(2) from error
+    out.print(renderer.text("quota/terminal.txt.j2", answer=answer))
+
+
+def main() -> None:
+    try:
+        cli()
+    except MissingSetting as error:
+        err.print(f"slabot: {error}", markup=False)
+        sys.exit(2)
+    except CliError as error:
+        err.print(f"slabot: {error}", markup=False)
+        sys.exit(2)

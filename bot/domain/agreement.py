@@ -1,0 +1,234 @@
+"""The SLA agreement: the terms marketing and sales signed, as a validated model.
+
+The agreement file (`sla.toml`) is parsed into :class:`Agreement`; a stored version keeps the
+same structure as JSON. Every key has a default where one makes sense.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, time
+from decimal import Decimal
+from fractions import Fraction
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from bot.domain.calendar import WEEKDAYS, BusinessCalendar, parse_hours
+
+DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|bd|d)\s*$")
+FOLLOW_UP = re.compile(r"^\s*(\d+)\s+in\s+(\d+(?:\.\d+)?\s*(?:m|h|bd|d))\s*$")
+
+
+def exact(value: float | int) -> Fraction:
+    """A TOML number as the exact decimal the user wrote (0.34 → 17/50, not a binary float)."""
+    return Fraction(Decimal(str(value)))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _check_duration(value: str) -> str:
+    if not DURATION.match(value):
+        raise ValueError(
+            f"{value!r} is not a duration; use e.g. 30m or 4h (business time), 2bd (business "
+            "days) or 14d (calendar days)"
+        )
+    return value.strip()
+
+
+def _check_timezone(value: str) -> str:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValueError(f"{value!r} is not an IANA timezone such as America/New_York") from exc
+    return value
+
+
+def _check_hours(value: str) -> str:
+    parse_hours(value)
+    return value
+
+
+class AgreementHeader(_Section):
+    name: str = "Marketing & Sales SLA"
+    effective: date
+    period: Literal["month", "quarter"] = "month"
+    tolerance: float = Field(0.10, ge=0, lt=1)
+
+
+class CalendarTerms(_Section):
+    timezone: str = "UTC"
+    workdays: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
+    hours: str = "09:00-17:00"
+    holidays: str = ""
+    closed: list[date] = Field(default_factory=list)
+
+    _tz = field_validator("timezone")(_check_timezone)
+    _hours = field_validator("hours")(_check_hours)
+
+    @field_validator("workdays")
+    @classmethod
+    def _workdays(cls, value: list[str]) -> list[str]:
+        days = [day.strip().lower()[:3] for day in value]
+        unknown = [day for day in days if day not in WEEKDAYS]
+        if unknown:
+            raise ValueError(f"unknown weekday(s) {unknown}; use {', '.join(WEEKDAYS)}")
+        if not days:
+            raise ValueError("at least one workday is needed")
+        return days
+
+    @field_validator("holidays")
+    @classmethod
+    def _country(cls, value: str) -> str:
+        import holidays as holidays_lib
+
+        code = value.strip().upper()
+        if code and code not in holidays_lib.list_supported_countries():
+            raise ValueError(f"{value!r} is not a country code the holidays package knows")
+        return code
+
+    def to_calendar(
+        self, *, timezone: str | None = None, hours: str | None = None
+    ) -> BusinessCalendar:
+        opens, closes = parse_hours(hours or self.hours)
+        return BusinessCalendar(
+            timezone=timezone or self.timezone,
+            workdays=frozenset(WEEKDAYS.index(day) for day in self.workdays),
+            opens=opens,
+            closes=closes,
+            holiday_country=self.holidays,
+            closed=frozenset(self.closed),
+        )
+
+
+class MarketingTerms(_Section):
+    mql_target: int | None = Field(None, gt=0)
+    sql_target: int | None = Field(None, gt=0)
+    sources: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("sources")
+    @classmethod
+    def _split(cls, value: dict[str, float]) -> dict[str, float]:
+        if any(share <= 0 for share in value.values()):
+            raise ValueError("every source share must be above 0")
+        if value and abs(sum(value.values()) - 1) > 1e-6:
+            total = sum(value.values())
+            raise ValueError(f"source shares must add up to 1 (they add up to {total:g})")
+        return {name.lower(): share for name, share in value.items()}
+
+
+class SalesTerms(_Section):
+    first_touch: str = "4h"
+    accept_within: str = "2bd"
+    follow_up: list[str] = Field(default_factory=lambda: ["3 in 14d", "5 in 28d", "8 in 49d"])
+    warn_at: float = Field(0.75, gt=0, lt=1)
+    escalate_manager_after: str = "4h"
+    escalate_channel_after: str = "1bd"
+
+    _durations = field_validator(
+        "first_touch", "accept_within", "escalate_manager_after", "escalate_channel_after"
+    )(_check_duration)
+
+    @field_validator("follow_up")
+    @classmethod
+    def _cadence(cls, value: list[str]) -> list[str]:
+        for rule in value:
+            if not FOLLOW_UP.match(rule):
+                raise ValueError(f'{rule!r} is not a cadence rule; write it like "3 in 14d"')
+        return [rule.strip() for rule in value]
+
+
+class FunnelOverride(_Section):
+    quota: float | None = Field(None, gt=0)
+    aov: float | None = Field(None, gt=0)
+    win: float | None = Field(None, gt=0, le=1)
+    sql_to_opp: float | None = Field(None, gt=0, le=1)
+    mql_to_sql: float | None = Field(None, gt=0, le=1)
+
+
+class FunnelTerms(FunnelOverride):
+    sources: dict[str, FunnelOverride] = Field(default_factory=dict)
+
+    @field_validator("sources")
+    @classmethod
+    def _lower(cls, value: dict[str, FunnelOverride]) -> dict[str, FunnelOverride]:
+        return {name.lower(): terms for name, terms in value.items()}
+
+
+class TeamTerms(_Section):
+    name: str
+    channel: str
+    standup: str = "09:00"
+    timezone: str | None = None
+
+    _tz = field_validator("timezone")(lambda v: v if v is None else _check_timezone(v))
+
+    @field_validator("standup")
+    @classmethod
+    def _standup(cls, value: str) -> str:
+        try:
+            time.fromisoformat(value)
+        except ValueError as exc:
+            raise ValueError(f"standup must be a local time like 09:00 (got {value!r})") from exc
+        return value
+
+
+class RepTerms(_Section):
+    email: str
+    team: str
+    manager: str | None = None
+    slack: str | None = None
+    timezone: str | None = None
+    hours: str | None = None
+    out_of_office: list[date] = Field(default_factory=list)
+
+    _tz = field_validator("timezone")(lambda v: v if v is None else _check_timezone(v))
+    _hours = field_validator("hours")(lambda v: v if v is None else _check_hours(v))
+
+    @field_validator("email", "manager")
+    @classmethod
+    def _email(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", value):
+            raise ValueError(f"{value!r} is not an email address")
+        return value.lower() if value else value
+
+    @field_validator("slack")
+    @classmethod
+    def _slack(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[UW][A-Z0-9]{2,}$", value):
+            raise ValueError(f"{value!r} is not a Slack user id such as U012AB3CD")
+        return value
+
+
+class Agreement(_Section):
+    agreement: AgreementHeader
+    calendar: CalendarTerms = Field(default_factory=CalendarTerms)
+    marketing: MarketingTerms = Field(default_factory=MarketingTerms)
+    sales: SalesTerms = Field(default_factory=SalesTerms)
+    funnel: FunnelTerms = Field(default_factory=FunnelTerms)
+    teams: list[TeamTerms] = Field(default_factory=list)
+    reps: list[RepTerms] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _references(self) -> Agreement:
+        team_names = [team.name for team in self.teams]
+        if len(set(team_names)) != len(team_names):
+            raise ValueError("team names must be unique")
+        for rep in self.reps:
+            if rep.team not in team_names:
+                raise ValueError(f"rep {rep.email} names team {rep.team!r}, which is not defined")
+        return self
+
+    @property
+    def period(self) -> str:
+        return self.agreement.period
+
+    def business_calendar(self) -> BusinessCalendar:
+        return self.calendar.to_calendar()
+
+    def sources(self) -> list[str]:
+        return sorted(set(self.marketing.sources) | set(self.funnel.sources))

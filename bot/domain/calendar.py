@@ -1,0 +1,96 @@
+"""Business calendars: timezone, workdays, working hours, public holidays and closed dates.
+
+Pure: no I/O beyond the `holidays` package's built-in tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+import holidays as holidays_lib
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
+
+
+def parse_hours(text: str) -> tuple[time, time]:
+    """`"09:00-17:00"` → (09:00, 17:00). Raises ValueError with the reason."""
+    try:
+        start_text, end_text = (part.strip() for part in text.split("-"))
+        start, end = time.fromisoformat(start_text), time.fromisoformat(end_text)
+    except ValueError as exc:
+        raise ValueError(f"hours must look like 09:00-17:00 (got {text!r})") from exc
+    if start >= end:
+        raise ValueError(f"hours must start before they end (got {text!r})")
+    return start, end
+
+
+@dataclass(frozen=True)
+class BusinessCalendar:
+    """Which days and hours count as business time, in one IANA timezone."""
+
+    timezone: str = "UTC"
+    workdays: frozenset[int] = frozenset(range(5))
+    opens: time = time(9)
+    closes: time = time(17)
+    holiday_country: str = ""
+    closed: frozenset[date] = field(default_factory=frozenset)
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @cached_property
+    def _holidays(self) -> holidays_lib.HolidayBase | dict[date, str]:
+        if not self.holiday_country:
+            return {}
+        return holidays_lib.country_holidays(self.holiday_country)
+
+    def holiday_name(self, day: date) -> str | None:
+        return self._holidays.get(day)
+
+    def closed_reason(self, day: date) -> str | None:
+        """Why `day` is not a business day ("weekend", the holiday's name, "closed"), or None."""
+        if day.weekday() not in self.workdays:
+            return "weekend"
+        name = self.holiday_name(day)
+        if name:
+            return name
+        if day in self.closed:
+            return "closed"
+        return None
+
+    def is_business_day(self, day: date) -> bool:
+        return self.closed_reason(day) is None
+
+    def business_days(self, start: date, end: date) -> int:
+        """Business days in [start, end)."""
+        return sum(
+            1
+            for offset in range((end - start).days)
+            if self.is_business_day(start + timedelta(days=offset))
+        )
+
+    def today(self, now: datetime) -> date:
+        return now.astimezone(self.tz).date()
+
+
+def period_bounds(day: date, period: str) -> tuple[date, date]:
+    """The [start, end) dates of the month, quarter or year that contains `day`."""
+    months = PERIOD_MONTHS[period]
+    first_month = (day.month - 1) // months * months + 1
+    start = date(day.year, first_month, 1)
+    end_month = first_month + months
+    end = date(day.year + (end_month - 1) // 12, (end_month - 1) % 12 + 1, 1)
+    return start, end
+
+
+def period_label(start: date, period: str) -> str:
+    if period == "month":
+        return start.strftime("%B %Y")
+    if period == "quarter":
+        return f"Q{(start.month - 1) // 3 + 1} {start.year}"
+    return str(start.year)

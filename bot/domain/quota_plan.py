@@ -1,0 +1,103 @@
+"""Answer a `/quota` request: fill the gaps from the agreement, then walk the funnel back."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+
+from bot.domain.agreement import Agreement, exact
+from bot.domain.calendar import PERIOD_MONTHS, BusinessCalendar, period_bounds, period_label
+from bot.domain.funnel import FunnelPlan, FunnelRates, reverse_funnel
+from bot.domain.quota_args import EXAMPLES as _EXAMPLES
+from bot.domain.quota_args import QuotaInputError, QuotaRequest, label
+
+MAX_MQLS = 100_000_000  # a plan that needs more is a typo in the rates, not a plan
+_FUNNEL_KEYS = {"aov": "aov", "win": "win", "sql2opp": "sql_to_opp", "mql2sql": "mql_to_sql"}
+
+
+@dataclass(frozen=True)
+class QuotaAnswer:
+    plan: FunnelPlan
+    period: str
+    period_label: str
+    business_days: int
+    mqls_per_day: int
+    source: str | None
+    from_agreement: tuple[str, ...]  # which values came from the stored assumptions
+    scaled_from: str | None  # the agreement period the stored quota was scaled from
+    agreement_name: str | None
+
+
+def _stored(agreement: Agreement | None, source: str | None, key: str) -> Fraction | None:
+    if agreement is None:
+        return None
+    funnel = agreement.funnel
+    override = funnel.sources.get(source) if source else None
+    value = getattr(override, key, None) if override else None
+    if value is None:
+        value = getattr(funnel, key)
+    return exact(value) if value is not None else None
+
+
+def plan_quota(request: QuotaRequest, agreement: Agreement | None, today: date) -> QuotaAnswer:
+    """Resolve every value (given, or stored) and compute the plan for the period of `today`."""
+    source = request.source
+    if source and agreement and source not in agreement.sources():
+        known = ", ".join(agreement.sources()) or "none are defined"
+        raise QuotaInputError(f"unknown source `{source}` (known sources: {known}).")
+    stored_period = agreement.period if agreement else "month"
+    period = request.period or stored_period
+    from_agreement: list[str] = []
+    scaled_from = None
+
+    quota = request.quota
+    if quota is None:
+        quota = _stored(agreement, source, "quota")
+        if quota is not None:
+            from_agreement.append("quota")
+            if period != stored_period:
+                quota = quota * PERIOD_MONTHS[period] / PERIOD_MONTHS[stored_period]
+                scaled_from = stored_period
+    values: dict[str, Fraction | None] = {"quota": quota}
+    for key, funnel_key in _FUNNEL_KEYS.items():
+        value = getattr(request, key)
+        if value is None:
+            value = _stored(agreement, source, funnel_key)
+            if value is not None:
+                from_agreement.append(key)
+        values[key] = value
+
+    missing = [key for key, value in values.items() if value is None]
+    if missing:
+        names = ", ".join(label(key) for key in missing)
+        it = "it" if len(missing) == 1 else "them"
+        where = f"the agreement has no value for {it}" if agreement else "no agreement applied yet"
+        example = " ".join(_EXAMPLES[key] for key in missing)
+        raise QuotaInputError(f"missing {names}: give {it} inline, e.g. `{example}` ({where}).")
+
+    rates = FunnelRates(
+        aov=values["aov"],
+        win=values["win"],  # type: ignore[arg-type]
+        sql_to_opp=values["sql2opp"],
+        mql_to_sql=values["mql2sql"],  # type: ignore[arg-type]
+    )
+    plan = reverse_funnel(values["quota"], rates)  # type: ignore[arg-type]
+    if plan.mqls > MAX_MQLS:
+        raise QuotaInputError(
+            f"that plan needs {plan.mqls:,} MQLs in a {period}; check the amounts and rates."
+        )
+    calendar = agreement.business_calendar() if agreement else BusinessCalendar()
+    start, end = period_bounds(today, period)
+    business_days = calendar.business_days(start, end)
+    return QuotaAnswer(
+        plan=plan,
+        period=period,
+        period_label=period_label(start, period),
+        business_days=business_days,
+        mqls_per_day=plan.mqls_per_business_day(business_days) if business_days else plan.mqls,
+        source=source,
+        from_agreement=tuple(from_agreement),
+        scaled_from=scaled_from,
+        agreement_name=agreement.agreement.name if agreement else None,
+    )

@@ -1,0 +1,48 @@
+"""`/quota`: the reverse-funnel math, answered ephemerally with a button to share it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt import Ack, BoltContext
+
+from bot.domain.quota_args import QuotaInputError, parse_quota_args
+from bot.services.quota import answer_quota
+
+
+def quota_message(
+    context: BoltContext, text: str, *, shared_by: str | None = None
+) -> dict[str, Any]:
+    """The message for `/quota {text}`: the plan, the help, or what was wrong and an example."""
+    deps = context["deps"]
+    renderer = deps.renderer
+    grammar = renderer.text("quota/grammar.txt.j2")
+    try:
+        request = parse_quota_args(text)
+        if request.help:
+            return {
+                "text": grammar,
+                "blocks": renderer.blocks("quota/help.json.j2", grammar=grammar),
+            }
+        answer = answer_quota(deps.engine, request)
+    except QuotaInputError as error:
+        message = str(error)
+        return {
+            "text": renderer.text("quota/error.txt.j2", message=message),
+            "blocks": renderer.blocks(
+                "quota/error.json.j2", message=message, typed=text, grammar=grammar
+            ),
+        }
+    return {
+        "text": renderer.text("quota/reply.txt.j2", answer=answer),
+        "blocks": renderer.blocks(
+            "quota/reply.json.j2",
+            answer=answer,
+            shared_by=shared_by,
+            share_value=None if shared_by else text[:2000],
+        ),
+    }
+
+
+def handle_quota(ack: Ack, command: dict, context: BoltContext) -> None:
+    ack(response_type="ephemeral", **quota_message(context, command.get("text") or ""))

@@ -1,0 +1,1 @@
+"""Use cases that join storage, domain rules and delivery."""

@@ -1,0 +1,80 @@
+"""One Settings object, read from the environment (names are a contract, see DESIGN.md)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///slabot.db"
+
+# What each required variable is, for the one-line error when it is missing.
+_EXPLAIN = {
+    "SLACK_BOT_TOKEN": "the bot token (xoxb-…) from the app's OAuth & Permissions page",
+    "SLACK_SIGNING_SECRET": "the signing secret from the app's Basic Information page",
+    "SLACK_APP_TOKEN": "an app-level token (xapp-…) with connections:write, for Socket Mode",
+    "SLABOT_WEBHOOK_SECRET": "the shared secret that signs POST /webhooks/* requests",
+}
+
+
+class MissingSetting(Exception):
+    """A setting that the started process needs is not in the environment."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"missing required setting {name}: {_EXPLAIN.get(name, 'not set')}")
+
+
+class Settings(BaseSettings):
+    """Everything slabot reads from its environment."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", populate_by_name=True)
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="DATABASE_URL")
+    port: int = Field(3000, validation_alias="PORT")
+    web_concurrency: int = Field(2, validation_alias="WEB_CONCURRENCY")
+    config_path: Path = Field(Path("sla.toml"), validation_alias="SLABOT_CONFIG")
+    webhook_secret: SecretStr | None = Field(None, validation_alias="SLABOT_WEBHOOK_SECRET")
+    admins_raw: str = Field("", validation_alias=AliasChoices("SLABOT_ADMINS", "admins_raw"))
+    templates_dir: Path | None = Field(None, validation_alias="SLABOT_TEMPLATES")
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _trailing_slash(cls, value: str) -> str:
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("database_url")
+    @classmethod
+    def _driver(cls, value: str) -> str:
+        """Accept Heroku's `postgres://` and plain `postgresql://`; we speak psycopg 3."""
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        return value
+
+    @cached_property
+    def admins(self) -> frozenset[str]:
+        return frozenset(part.strip() for part in self.admins_raw.split(",") if part.strip())
+
+    def require(self, *names: str) -> None:
+        """Raise MissingSetting for the first of the named variables that is not set."""
+        fields = {
+            "SLACK_BOT_TOKEN": self.slack_bot_token,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
+            "SLACK_APP_TOKEN": self.slack_app_token,
+            "SLABOT_WEBHOOK_SECRET": self.webhook_secret,
+        }
+        for name in names:
+            value = fields[name]
+            if value is None or not value.get_secret_value():
+                raise MissingSetting(name)
+
+    @staticmethod
+    def secret(value: SecretStr | None) -> str:
+        return value.get_secret_value() if value is not None else ""

@@ -1,0 +1,49 @@
+"""Apply Alembic migrations from code (`slabot db upgrade`, the Procfile's release phase)."""
+
+from __future__ import annotations
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.engine import Engine
+
+
+class SchemaBehind(RuntimeError):
+    """The database is not at the newest migration."""
+
+
+def _config(engine: Engine) -> Config:
+    config = Config()
+    config.set_main_option("script_location", "storage:migrations")
+    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    return config
+
+
+def head_revision(engine: Engine) -> str | None:
+    return ScriptDirectory.from_config(_config(engine)).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> tuple[str | None, str | None]:
+    """Upgrade to `revision`; returns (revision before, revision after)."""
+    before = current_revision(engine)
+    config = _config(engine)
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    return before, current_revision(engine)
+
+
+def ensure_current(engine: Engine, *, auto_upgrade: bool) -> None:
+    """Upgrade an embedded database in place; refuse to start on a shared one that is behind."""
+    if current_revision(engine) == head_revision(engine):
+        return
+    if auto_upgrade:
+        upgrade(engine)
+        return
+    raise SchemaBehind("the database schema is behind this slabot: run `slabot db upgrade` first")

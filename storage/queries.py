@@ -1,0 +1,53 @@
+"""Queries as keyword-only functions over a Session. Nothing else in slabot writes SQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlmodel import Session, col, func, select
+
+from storage.models import AgreementVersion
+
+
+def agreement_in_force(session: Session, *, on: date) -> AgreementVersion | None:
+    """The newest version in force on `on` (latest `in_force_from`, then highest version)."""
+    statement = (
+        select(AgreementVersion)
+        .where(AgreementVersion.in_force_from <= on)
+        .order_by(col(AgreementVersion.in_force_from).desc(), col(AgreementVersion.version).desc())
+        .limit(1)
+    )
+    return session.exec(statement).first()
+
+
+def latest_agreement(session: Session) -> AgreementVersion | None:
+    statement = select(AgreementVersion).order_by(col(AgreementVersion.version).desc()).limit(1)
+    return session.exec(statement).first()
+
+
+def add_agreement_version(
+    session: Session,
+    *,
+    name: str,
+    effective: date,
+    in_force_from: date,
+    period: str,
+    terms: dict,
+    source_text: str = "",
+    applied_by: str = "",
+) -> AgreementVersion:
+    """Store a new version numbered after the last one."""
+    last = session.exec(select(func.max(AgreementVersion.version))).one()
+    row = AgreementVersion(
+        version=(last or 0) + 1,
+        name=name,
+        effective=effective,
+        in_force_from=in_force_from,
+        period=period,
+        terms=terms,
+        source_text=source_text,
+        applied_by=applied_by,
+    )
+    session.add(row)
+    session.flush()
+    return row

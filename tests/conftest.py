@@ -1,0 +1,150 @@
+"""Shared fixtures: databases (SQLite file; PostgreSQL when SLABOT_TEST_DATABASE_URL is set),
+the Slack stand-in, and a running `slabot serve`."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import Engine
+
+from bot.domain.agreement import Agreement
+from storage import queries
+from storage.db import make_engine, session_scope
+from storage.migrate import upgrade
+from tests.fake_slack import BOT_TOKEN, FakeSlack
+from tests.signing import SIGNING_SECRET
+
+PG_URL = os.environ.get("SLABOT_TEST_DATABASE_URL", "")
+
+EXAMPLE_TERMS = {
+    "agreement": {"name": "Marketing & Sales SLA, H2", "effective": "2026-07-01",
+                  "period": "month", "tolerance": 0.10},
+    "calendar": {"timezone": "America/New_York", "workdays": ["mon", "tue", "wed", "thu", "fri"],
+                 "hours": "09:00-17:00", "holidays": "US", "closed": ["2026-12-24", "2026-12-31"]},
+    "marketing": {"mql_target": 3900, "sql_target": 1326,
+                  "sources": {"website": 0.6, "outbound": 0.4}},
+    "funnel": {"quota": 500000, "aov": 2000, "win": 0.23, "sql_to_opp": 0.82, "mql_to_sql": 0.34,
+               "sources": {"outbound": {"mql_to_sql": 0.30, "win": 0.18}}},
+    "teams": [{"name": "na", "channel": "C0STANDUP", "standup": "09:00",
+               "timezone": "America/New_York"}],
+}
+
+
+def _pg_schema_url(base: str, schema: str) -> str:
+    url = base.replace("postgres://", "postgresql://", 1)
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a throw-away PostgreSQL schema."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'slabot.db'}"
+        return
+    if not PG_URL:
+        pytest.skip("SLABOT_TEST_DATABASE_URL is not set")
+    schema = f"slabot_test_{uuid.uuid4().hex[:10]}"
+    admin = make_engine(PG_URL.replace("postgres://", "postgresql://", 1)
+                        .replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield _pg_schema_url(PG_URL, schema)
+    finally:
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    from bot.settings import Settings
+
+    engine = make_engine(Settings(DATABASE_URL=database_url).database_url)
+    upgrade(engine)
+    yield engine
+    engine.dispose()
+
+
+def seed_agreement(engine: Engine, terms: dict | None = None,
+                   in_force_from: date = date(2026, 7, 1)) -> Agreement:
+    agreement = Agreement.model_validate(terms or EXAMPLE_TERMS)
+    with session_scope(engine) as session:
+        queries.add_agreement_version(
+            session, name=agreement.agreement.name, effective=agreement.agreement.effective,
+            in_force_from=in_force_from, period=agreement.period,
+            terms=agreement.model_dump(mode="json"),
+        )
+    return agreement
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack(users_by_email={"rita@example.com": "U0RITA", "sam@example.com": "U0SAM",
+                                     "max@example.com": "U0MAX"}).start()
+    yield fake
+    fake.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class RunningServer:
+    def __init__(self, process: subprocess.Popen, url: str, log: Path) -> None:
+        self.process, self.url, self.log = process, url, log
+
+    def post(self, path: str, body: str, headers: dict[str, str]) -> httpx.Response:
+        return httpx.post(self.url + path, content=body, headers=headers, timeout=10)
+
+
+def slabot_env(database_url: str, fake: FakeSlack, **extra: str) -> dict[str, str]:
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("SLACK_", "SLABOT_", "DATABASE_URL"))}
+    env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
+               SLACK_API_URL=fake.api_url, DATABASE_URL=database_url, WEB_CONCURRENCY="1",
+               PYTHONUNBUFFERED="1")
+    env.update(extra)
+    return env
+
+
+def start_server(env: dict[str, str], log: Path) -> RunningServer:
+    port = free_port()
+    env = {**env, "PORT": str(port)}
+    with log.open("w") as handle:
+        process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env,
+                                   stdout=handle, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"slabot serve exited:\n{log.read_text()}")
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return RunningServer(process, url, log)
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"slabot serve did not become healthy:\n{log.read_text()}")
+
+
+def stop_server(server: RunningServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        server.process.kill()

@@ -1,0 +1,203 @@
+"""A local stand-in for the Slack Web API (and for `response_url`s).
+
+It binds to an ephemeral port on 127.0.0.1, records every call, answers the methods slabot
+uses with the shapes Slack documents, and can be told to answer 429 (with `Retry-After`) or
+5xx, either for the next N calls of a method or at random with a seeded rate.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import random
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl
+
+BOT_TOKEN = "xoxb-test-token"
+
+
+@dataclass
+class Call:
+    method: str  # "chat.postMessage", or "response_url" for posts to a response URL
+    path: str
+    body: dict[str, Any]
+    headers: dict[str, str]
+    status: int = 200
+
+
+@dataclass
+class Fault:
+    status: int
+    remaining: int
+    retry_after: int = 0
+
+
+@dataclass
+class FakeSlack:
+    users_by_email: dict[str, str] = field(default_factory=dict)
+    random_fault_rate: float = 0.0
+    seed: int = 7
+
+    def __post_init__(self) -> None:
+        self.calls: list[Call] = []
+        self._faults: dict[str, list[Fault]] = {}
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        self._random = random.Random(self.seed)
+        self._server: ThreadingHTTPServer | None = None
+        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+
+    # -- lifecycle -----------------------------------------------------------------------
+    def start(self) -> FakeSlack:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+                fake._handle(self)
+
+            do_GET = do_POST  # noqa: N815
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+
+    @property
+    def base(self) -> str:
+        assert self._server is not None
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def api_url(self) -> str:
+        return f"{self.base}/api/"
+
+    def response_url(self, name: str = "1") -> str:
+        return f"{self.base}/response/{name}"
+
+    # -- test controls -------------------------------------------------------------------
+    def fail(self, method: str, status: int, times: int = 1, retry_after: int = 0) -> None:
+        """Answer the next `times` calls of `method` with `status`."""
+        with self._lock:
+            self._faults.setdefault(method, []).append(Fault(status, times, retry_after))
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self._lock:
+            return [c for c in self.calls if c.method == method and c.status == 200]
+
+    # -- the protocol --------------------------------------------------------------------
+    def _handle(self, request: BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        raw = request.rfile.read(length).decode() if length else ""
+        content_type = request.headers.get("Content-Type", "")
+        body: dict[str, Any]
+        if "json" in content_type and raw:
+            body = json.loads(raw)
+        else:
+            body = dict(parse_qsl(raw))
+        path = request.path.split("?", 1)[0]
+        if path.startswith("/response/"):
+            method = "response_url"
+        else:
+            method = path.removeprefix("/api/")
+        headers = {key.lower(): value for key, value in request.headers.items()}
+        status, payload, extra = self._answer(method, body, headers)
+        with self._lock:
+            self.calls.append(Call(method, path, body, headers, status))
+        data = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
+        request.send_response(status)
+        request.send_header("Content-Type", "application/json; charset=utf-8")
+        for key, value in extra.items():
+            request.send_header(key, value)
+        request.send_header("Content-Length", str(len(data)))
+        request.end_headers()
+        request.wfile.write(data)
+
+    def _fault_for(self, method: str) -> Fault | None:
+        with self._lock:
+            queue = self._faults.get(method) or []
+            if queue:
+                fault = queue[0]
+                fault.remaining -= 1
+                if fault.remaining <= 0:
+                    queue.pop(0)
+                return fault
+            if self.random_fault_rate and self._random.random() < self.random_fault_rate:
+                return Fault(self._random.choice([429, 503]), 1, retry_after=0)
+        return None
+
+    def _answer(
+        self, method: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
+        fault = self._fault_for(method)
+        if fault is not None:
+            if fault.status == 429:
+                return 429, {"ok": False, "error": "ratelimited"}, {
+                    "Retry-After": str(fault.retry_after)
+                }
+            return fault.status, {"ok": False, "error": "service_unavailable"}, {}
+        if method == "response_url":
+            return 200, {"ok": True}, {}
+        token = headers.get("authorization", "").removeprefix("Bearer ") or body.get("token")
+        if token != BOT_TOKEN:
+            return 200, {"ok": False, "error": "invalid_auth"}, {}
+        handler = getattr(self, "_m_" + method.replace(".", "_"), None)
+        if handler is None:
+            return 200, {"ok": False, "error": "unknown_method"}, {}
+        return 200, handler(body), {}
+
+    def _m_auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "ok": True,
+            "url": "https://test.slack.com/",
+            "team": "Test Team",
+            "user": "slabot",
+            "team_id": "T0TEST",
+            "user_id": "U0BOT",
+            "bot_id": "B0BOT",
+        }
+
+    def _m_chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        ts = f"{1_700_000_000 + next(self._ts)}.000100"
+        channel = body.get("channel", "")
+        message = {"text": body.get("text"), "blocks": body.get("blocks"), "ts": ts}
+        if "metadata" in body:
+            message["metadata"] = body["metadata"]
+        with self._lock:
+            self.messages[(channel, ts)] = message
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _m_chat_update(self, body: dict[str, Any]) -> dict[str, Any]:
+        key = (body.get("channel", ""), body.get("ts", ""))
+        with self._lock:
+            if key not in self.messages:
+                return {"ok": False, "error": "message_not_found"}
+            self.messages[key].update(text=body.get("text"), blocks=body.get("blocks"))
+        return {"ok": True, "channel": key[0], "ts": key[1], "text": body.get("text")}
+
+    def _m_views_publish(self, body: dict[str, Any]) -> dict[str, Any]:
+        view = body.get("view")
+        if isinstance(view, str):
+            view = json.loads(view)
+        return {"ok": True, "view": {"id": "V0HOME", **(view or {})}}
+
+    def _m_users_lookupByEmail(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+        user_id = self.users_by_email.get(body.get("email", "").lower())
+        if user_id is None:
+            return {"ok": False, "error": "users_not_found"}
+        return {"ok": True, "user": {"id": user_id, "profile": {"email": body["email"]}}}
+
+    def _m_conversations_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        users = body.get("users", "")
+        return {"ok": True, "channel": {"id": "D" + users.split(",")[0].lstrip("UW")}}

@@ -1,0 +1,207 @@
+"""End to end: a real `slabot serve` (gunicorn) answering Slack-signed HTTP requests."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from bot.settings import Settings
+from storage.db import make_engine
+from storage.migrate import upgrade
+from tests.conftest import (
+    RunningServer,
+    seed_agreement,
+    slabot_env,
+    start_server,
+    stop_server,
+)
+from tests.fake_slack import FakeSlack
+from tests.signing import (
+    block_action_body,
+    event_body,
+    signed_headers,
+    slash_command_body,
+)
+
+WORKED_EXAMPLE = "500k aov=2k win=23% sql2opp=82% mql2sql=34%"
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeSlack]:
+    fake = FakeSlack().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack) -> Iterator[RunningServer]:
+    folder = tmp_path_factory.mktemp("serve")
+    url = f"sqlite:///{folder / 'slabot.db'}"
+    engine: Engine = make_engine(Settings(DATABASE_URL=url).database_url)
+    upgrade(engine)
+    seed_agreement(engine)
+    engine.dispose()
+    running = start_server(slabot_env(url, fake), folder / "serve.log")
+    yield running
+    stop_server(running)
+    log = (folder / "serve.log").read_text()
+    assert "Traceback" not in log, log
+
+
+def quota(server: RunningServer, text: str, **kwargs) -> dict:
+    body = slash_command_body("/quota", text, **kwargs)
+    response = server.post("/slack/events", body, signed_headers(body))
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def fields(message: dict) -> dict[str, str]:
+    """{"Deals": "250", …} from the section fields of a /quota reply."""
+    out = {}
+    for block in message["blocks"]:
+        for field in block.get("fields", []):
+            title, _, value = field["text"].partition("\n")
+            out[title.strip("*")] = value
+    return out
+
+
+def test_healthz_checks_the_database(server: RunningServer) -> None:
+    import httpx
+
+    response = httpx.get(server.url + "/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"ok": True, "database": "ok"}
+
+
+def test_quota_worked_example_is_answered_ephemerally(server: RunningServer) -> None:
+    reply = quota(server, WORKED_EXAMPLE)
+    assert reply["response_type"] == "ephemeral"
+    got = fields(reply)
+    # DOMAIN.md: 250 deals, 1,087 opportunities, 1,326 SQLs, 3,900 MQLs, $128 per MQL.
+    assert (got["Deals"], got["Opportunities"], got["SQLs"], got["MQLs"]) == (
+        "250", "1,087", "1,326", "3,900")
+    assert got["Value per MQL"] == "$128"
+    assert "3,900 MQLs" in reply["text"]
+    share = [b for b in reply["blocks"] if b["type"] == "actions"][0]["elements"][0]
+    assert share["action_id"] == "quota_share" and share["value"] == WORKED_EXAMPLE
+
+
+def test_quota_alone_uses_the_stored_assumptions(server: RunningServer) -> None:
+    got = fields(quota(server, ""))
+    assert got["MQLs"] == "3,900"
+    # outbound overrides: win 18 %, MQL→SQL 30 % (sql2opp from the blend, 82 %):
+    # 250 deals → ⌈250/0.18⌉ = 1,389 opps → ⌈1,389/0.82⌉ = 1,694 SQLs → ⌈1,694/0.30⌉ = 5,647
+    outbound = fields(quota(server, "source=outbound"))
+    assert (outbound["Opportunities"], outbound["SQLs"], outbound["MQLs"]) == (
+        "1,389", "1,694", "5,647")
+    assert outbound["Value per MQL"] == "$89"  # 500,000 / 5,647 = 88.54
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("500k win=23", "did you mean 23%?"),
+        ("500k win=0%", "must be above 0 %"),
+        ("500k win=120%", "can't be above 100 %"),
+        ("-500k", "can't be negative"),
+        ("0", "must be more than zero"),
+        ("lots", "neither an amount nor a key=value"),
+        ("500k wn=23%", "did you mean `win=`?"),
+        ("500k aov=two", "is not an amount for aov"),
+        ("500k period=week", "period must be month, quarter or year"),
+        ("500k source=partners", "unknown source `partners`"),
+        ("500k 600k", "two amounts given"),
+        ("500k win=23% win=24%", "given twice"),
+        ("999999999999999", "more than $1 trillion"),
+        ("500k aov=1 win=0.0001% sql2opp=1% mql2sql=1%", "check the amounts and rates"),
+        ("x" * 600, "takes a short line"),
+        ("<!channel> & friends", "neither an amount"),
+    ],
+)
+def test_malformed_quota_gets_a_specific_message_and_an_example(
+    server: RunningServer, text: str, expected: str
+) -> None:
+    reply = quota(server, text)
+    assert reply["response_type"] == "ephemeral"
+    rendered = json.dumps(reply["blocks"])
+    assert expected in reply["text"]
+    assert "Example: /quota 500k aov=2k win=23% sql2opp=82% mql2sql=34%" in rendered
+    assert "<!channel>" not in rendered  # user text is escaped before it is echoed
+
+
+def test_quota_help_shows_the_grammar(server: RunningServer) -> None:
+    reply = quota(server, "help")
+    assert "/quota [AMOUNT] [aov=AMOUNT]" in reply["text"]
+    assert "Example:" in json.dumps(reply["blocks"])
+
+
+@pytest.mark.parametrize(
+    "forge",
+    ["wrong-secret", "stale", "missing"],
+)
+def test_forged_or_stale_requests_get_401_and_do_nothing(
+    server: RunningServer, fake: FakeSlack, forge: str
+) -> None:
+    response_url = fake.response_url(f"forged-{forge}")
+    body = block_action_body("quota_share", WORKED_EXAMPLE, response_url=response_url)
+    if forge == "wrong-secret":
+        headers = signed_headers(body, secret="not-the-secret")
+    elif forge == "stale":
+        headers = signed_headers(body, timestamp=int(time.time()) - 6 * 60)
+    else:
+        headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    response = server.post("/slack/events", body, headers)
+    assert response.status_code == 401
+    time.sleep(0.2)
+    assert [c for c in fake.calls if c.path.endswith(f"forged-{forge}")] == []
+
+
+def test_share_button_posts_the_answer_in_channel(server: RunningServer, fake: FakeSlack) -> None:
+    response_url = fake.response_url("share-1")
+    body = block_action_body("quota_share", WORKED_EXAMPLE, response_url=response_url,
+                             user_id="U0SAM")
+    response = server.post("/slack/events", body, signed_headers(body))
+    assert response.status_code == 200
+    posts = [c.body for c in fake.calls if c.path.endswith("share-1")]
+    assert posts[0]["delete_original"] is True
+    shared = posts[1]
+    assert shared["response_type"] == "in_channel"
+    assert fields(shared)["MQLs"] == "3,900"
+    rendered = json.dumps(shared["blocks"])
+    assert "Shared by <@U0SAM>" in rendered and "quota_share" not in rendered
+
+
+def test_app_home_opened_publishes_the_home_tab(server: RunningServer, fake: FakeSlack) -> None:
+    body = event_body({"type": "app_home_opened", "user": "U0RITA", "channel": "D0RITA",
+                       "tab": "home", "event_ts": "1700000000.1"})
+    response = server.post("/slack/events", body,
+                           signed_headers(body, content_type="application/json"))
+    assert response.status_code == 200
+    deadline = time.monotonic() + 5
+    while not fake.calls_to("views.publish") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    call = fake.calls_to("views.publish")[-1]
+    assert call.body["user_id"] == "U0RITA"
+    view = call.body["view"] if isinstance(call.body["view"], dict) else json.loads(
+        call.body["view"])
+    assert view["type"] == "home"
+    assert "3,900 MQLs" in json.dumps(view["blocks"])
+
+
+def test_serve_without_signing_secret_stops_with_one_line(tmp_path: Path,
+                                                         fake: FakeSlack) -> None:
+    import subprocess
+    import sys
+
+    env = slabot_env(f"sqlite:///{tmp_path / 'x.db'}", fake)
+    del env["SLACK_SIGNING_SECRET"]
+    result = subprocess.run([sys.executable, "-m", "bot", "serve"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "SLACK_SIGNING_SECRET" in lines[0]
