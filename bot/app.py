@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from slack_bolt import App, BoltContext
+from slack_bolt import App
 from sqlalchemy.engine import Engine
 
 from bot.listeners import register_listeners
@@ -15,7 +15,7 @@ from bot.slack.render import Renderer
 
 @dataclass(frozen=True)
 class Deps:
-    """What listeners need beyond what Bolt injects. Reach it as `context["deps"]`."""
+    """What listeners need beyond what Bolt injects; bound when they are registered."""
 
     settings: Settings
     engine: Engine
@@ -40,10 +40,5 @@ def build_app(settings: Settings, engine: Engine, *, socket_mode: bool = False) 
         token_verification_enabled=False,
     )
 
-    @app.middleware
-    def _inject(context: BoltContext, next) -> None:  # type: ignore[no-untyped-def]
-        context["deps"] = deps
-        next()
-
-    register_listeners(app)
+    register_listeners(app, deps)
     return app

@@ -1,21 +1,35 @@
-"""The web process: Bolt over HTTP, the health check and (later) the ingest webhooks."""
+"""The web process: Bolt over HTTP, the health check and the ingest webhooks."""
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from flask import Flask, jsonify
 from slack_bolt import App
-from slack_bolt.adapter.flask import SlackRequestHandler
+from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+SLACK_PATH = "/slack/events"
 
-def create_web_app(bolt_app: App, engine: Engine) -> Flask:
+
+class WebApp:
+    """WSGI entry point. Slack's requests go straight to Bolt's WSGI adapter (they are the hot
+    path); everything else is a small Flask app."""
+
+    def __init__(self, bolt_app: App, engine: Engine) -> None:
+        self.slack = SlackRequestHandler(bolt_app, path=SLACK_PATH)
+        self.flask = _flask_app(engine)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        if environ.get("PATH_INFO") == SLACK_PATH:
+            return self.slack(environ, start_response)
+        return self.flask(environ, start_response)
+
+
+def _flask_app(engine: Engine) -> Flask:
     web = Flask("slabot")
-    slack = SlackRequestHandler(bolt_app)
-
-    @web.post("/slack/events")
-    def slack_events():  # type: ignore[no-untyped-def]
-        return slack.handle(request)
 
     @web.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
@@ -27,3 +41,7 @@ def create_web_app(bolt_app: App, engine: Engine) -> Flask:
         return jsonify(ok=True, database="ok")
 
     return web
+
+
+def create_web_app(bolt_app: App, engine: Engine) -> WebApp:
+    return WebApp(bolt_app, engine)

@@ -16,7 +16,9 @@ class SchemaBehind(RuntimeError):
 def _config(engine: Engine) -> Config:
     config = Config()
     config.set_main_option("script_location", "storage:migrations")
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
+    # configparser interpolates `%`: escape it, or a URL-encoded password breaks the config
+    url = engine.url.render_as_string(hide_password=False).replace("%", "%%")
+    config.set_main_option("sqlalchemy.url", url)
     return config
 
 

@@ -20,6 +20,19 @@ def agreement_in_force(session: Session, *, on: date) -> AgreementVersion | None
     return session.exec(statement).first()
 
 
+def agreement_version_key_in_force(session: Session, *, on: date) -> tuple[int, int] | None:
+    """(id, version) of the version in force on `on`: a cheap probe for callers that cache the
+    immutable terms by id."""
+    statement = (
+        select(AgreementVersion.id, AgreementVersion.version)
+        .where(AgreementVersion.in_force_from <= on)
+        .order_by(col(AgreementVersion.in_force_from).desc(), col(AgreementVersion.version).desc())
+        .limit(1)
+    )
+    row = session.exec(statement).first()
+    return (row[0], row[1]) if row else None
+
+
 def latest_agreement(session: Session) -> AgreementVersion | None:
     statement = select(AgreementVersion).order_by(col(AgreementVersion.version).desc()).limit(1)
     return session.exec(statement).first()

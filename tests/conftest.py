@@ -28,16 +28,35 @@ from tests.signing import SIGNING_SECRET
 PG_URL = os.environ.get("SLABOT_TEST_DATABASE_URL", "")
 
 EXAMPLE_TERMS = {
-    "agreement": {"name": "Marketing & Sales SLA, H2", "effective": "2026-07-01",
-                  "period": "month", "tolerance": 0.10},
-    "calendar": {"timezone": "America/New_York", "workdays": ["mon", "tue", "wed", "thu", "fri"],
-                 "hours": "09:00-17:00", "holidays": "US", "closed": ["2026-12-24", "2026-12-31"]},
-    "marketing": {"mql_target": 3900, "sql_target": 1326,
-                  "sources": {"website": 0.6, "outbound": 0.4}},
-    "funnel": {"quota": 500000, "aov": 2000, "win": 0.23, "sql_to_opp": 0.82, "mql_to_sql": 0.34,
-               "sources": {"outbound": {"mql_to_sql": 0.30, "win": 0.18}}},
-    "teams": [{"name": "na", "channel": "C0STANDUP", "standup": "09:00",
-               "timezone": "America/New_York"}],
+    "agreement": {
+        "name": "Marketing & Sales SLA, H2",
+        "effective": "2026-07-01",
+        "period": "month",
+        "tolerance": 0.10,
+    },
+    "calendar": {
+        "timezone": "America/New_York",
+        "workdays": ["mon", "tue", "wed", "thu", "fri"],
+        "hours": "09:00-17:00",
+        "holidays": "US",
+        "closed": ["2026-12-24", "2026-12-31"],
+    },
+    "marketing": {
+        "mql_target": 3900,
+        "sql_target": 1326,
+        "sources": {"website": 0.6, "outbound": 0.4},
+    },
+    "funnel": {
+        "quota": 500000,
+        "aov": 2000,
+        "win": 0.23,
+        "sql_to_opp": 0.82,
+        "mql_to_sql": 0.34,
+        "sources": {"outbound": {"mql_to_sql": 0.30, "win": 0.18}},
+    },
+    "teams": [
+        {"name": "na", "channel": "C0STANDUP", "standup": "09:00", "timezone": "America/New_York"}
+    ],
 }
 
 
@@ -56,8 +75,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if not PG_URL:
         pytest.skip("SLABOT_TEST_DATABASE_URL is not set")
     schema = f"slabot_test_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(PG_URL.replace("postgres://", "postgresql://", 1)
-                        .replace("postgresql://", "postgresql+psycopg://", 1))
+    admin = make_engine(
+        PG_URL.replace("postgres://", "postgresql://", 1).replace(
+            "postgresql://", "postgresql+psycopg://", 1
+        )
+    )
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
@@ -78,13 +100,17 @@ def engine(database_url: str) -> Iterator[Engine]:
     engine.dispose()
 
 
-def seed_agreement(engine: Engine, terms: dict | None = None,
-                   in_force_from: date = date(2026, 7, 1)) -> Agreement:
+def seed_agreement(
+    engine: Engine, terms: dict | None = None, in_force_from: date = date(2026, 7, 1)
+) -> Agreement:
     agreement = Agreement.model_validate(terms or EXAMPLE_TERMS)
     with session_scope(engine) as session:
         queries.add_agreement_version(
-            session, name=agreement.agreement.name, effective=agreement.agreement.effective,
-            in_force_from=in_force_from, period=agreement.period,
+            session,
+            name=agreement.agreement.name,
+            effective=agreement.agreement.effective,
+            in_force_from=in_force_from,
+            period=agreement.period,
             terms=agreement.model_dump(mode="json"),
         )
     return agreement
@@ -92,8 +118,13 @@ def seed_agreement(engine: Engine, terms: dict | None = None,
 
 @pytest.fixture
 def fake_slack() -> Iterator[FakeSlack]:
-    fake = FakeSlack(users_by_email={"rita@example.com": "U0RITA", "sam@example.com": "U0SAM",
-                                     "max@example.com": "U0MAX"}).start()
+    fake = FakeSlack(
+        users_by_email={
+            "rita@example.com": "U0RITA",
+            "sam@example.com": "U0SAM",
+            "max@example.com": "U0MAX",
+        }
+    ).start()
     yield fake
     fake.stop()
 
@@ -113,11 +144,19 @@ class RunningServer:
 
 
 def slabot_env(database_url: str, fake: FakeSlack, **extra: str) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("SLACK_", "SLABOT_", "DATABASE_URL"))}
-    env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_SIGNING_SECRET=SIGNING_SECRET,
-               SLACK_API_URL=fake.api_url, DATABASE_URL=database_url, WEB_CONCURRENCY="1",
-               PYTHONUNBUFFERED="1")
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK_", "SLABOT_", "DATABASE_URL"))
+    }
+    env.update(
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=fake.api_url,
+        DATABASE_URL=database_url,
+        WEB_CONCURRENCY="1",
+        PYTHONUNBUFFERED="1",
+    )
     env.update(extra)
     return env
 
@@ -126,8 +165,9 @@ def start_server(env: dict[str, str], log: Path) -> RunningServer:
     port = free_port()
     env = {**env, "PORT": str(port)}
     with log.open("w") as handle:
-        process = subprocess.Popen([sys.executable, "-m", "bot", "serve"], env=env,
-                                   stdout=handle, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"], env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

@@ -55,10 +55,10 @@ class FakeSlack:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_POST(self) -> None:
                 fake._handle(self)
 
-            do_GET = do_POST  # noqa: N815
+            do_GET = do_POST
 
             def log_message(self, *args: Any) -> None:
                 pass
@@ -102,15 +102,9 @@ class FakeSlack:
         raw = request.rfile.read(length).decode() if length else ""
         content_type = request.headers.get("Content-Type", "")
         body: dict[str, Any]
-        if "json" in content_type and raw:
-            body = json.loads(raw)
-        else:
-            body = dict(parse_qsl(raw))
+        body = json.loads(raw) if "json" in content_type and raw else dict(parse_qsl(raw))
         path = request.path.split("?", 1)[0]
-        if path.startswith("/response/"):
-            method = "response_url"
-        else:
-            method = path.removeprefix("/api/")
+        method = "response_url" if path.startswith("/response/") else path.removeprefix("/api/")
         headers = {key.lower(): value for key, value in request.headers.items()}
         status, payload, extra = self._answer(method, body, headers)
         with self._lock:
@@ -143,9 +137,11 @@ class FakeSlack:
         fault = self._fault_for(method)
         if fault is not None:
             if fault.status == 429:
-                return 429, {"ok": False, "error": "ratelimited"}, {
-                    "Retry-After": str(fault.retry_after)
-                }
+                return (
+                    429,
+                    {"ok": False, "error": "ratelimited"},
+                    {"Retry-After": str(fault.retry_after)},
+                )
             return fault.status, {"ok": False, "error": "service_unavailable"}, {}
         if method == "response_url":
             return 200, {"ok": True}, {}
@@ -168,7 +164,7 @@ class FakeSlack:
             "bot_id": "B0BOT",
         }
 
-    def _m_chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _m_chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:
         ts = f"{1_700_000_000 + next(self._ts)}.000100"
         channel = body.get("channel", "")
         message = {"text": body.get("text"), "blocks": body.get("blocks"), "ts": ts}
@@ -192,7 +188,7 @@ class FakeSlack:
             view = json.loads(view)
         return {"ok": True, "view": {"id": "V0HOME", **(view or {})}}
 
-    def _m_users_lookupByEmail(self, body: dict[str, Any]) -> dict[str, Any]:  # noqa: N802
+    def _m_users_lookupByEmail(self, body: dict[str, Any]) -> dict[str, Any]:
         user_id = self.users_by_email.get(body.get("email", "").lower())
         if user_id is None:
             return {"ok": False, "error": "users_not_found"}

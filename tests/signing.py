@@ -16,8 +16,13 @@ def slack_signature(secret: str, timestamp: str, body: str) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
-def signed_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | None = None,
-                   content_type: str = "application/x-www-form-urlencoded") -> dict[str, str]:
+def signed_headers(
+    body: str,
+    *,
+    secret: str = SIGNING_SECRET,
+    timestamp: int | None = None,
+    content_type: str = "application/x-www-form-urlencoded",
+) -> dict[str, str]:
     ts = str(int(time.time()) if timestamp is None else timestamp)
     return {
         "Content-Type": content_type,
@@ -26,51 +31,72 @@ def signed_headers(body: str, *, secret: str = SIGNING_SECRET, timestamp: int | 
     }
 
 
-def slash_command_body(command: str, text: str, *, user_id: str = "U0RITA",
-                       response_url: str = "https://hooks.slack.com/commands/T0TEST/1/x") -> str:
-    return urlencode({
-        "token": "deprecated-verification-token",
-        "team_id": "T0TEST",
-        "team_domain": "test",
-        "channel_id": "C0STANDUP",
-        "channel_name": "standup",
-        "user_id": user_id,
-        "user_name": "rita",
-        "command": command,
-        "text": text,
-        "api_app_id": "A0SLABOT",
-        "response_url": response_url,
-        "trigger_id": "123.456.abc",
-    })
+def slash_command_body(
+    command: str,
+    text: str,
+    *,
+    user_id: str = "U0RITA",
+    response_url: str = "https://hooks.slack.com/commands/T0TEST/1/x",
+) -> str:
+    return urlencode(
+        {
+            "token": "deprecated-verification-token",
+            "team_id": "T0TEST",
+            "team_domain": "test",
+            "channel_id": "C0STANDUP",
+            "channel_name": "standup",
+            "user_id": user_id,
+            "user_name": "rita",
+            "command": command,
+            "text": text,
+            "api_app_id": "A0SLABOT",
+            "response_url": response_url,
+            "trigger_id": "123.456.abc",
+        }
+    )
 
 
-def block_action_body(action_id: str, value: str, *, response_url: str,
-                      user_id: str = "U0RITA") -> str:
+def block_action_body(
+    action_id: str, value: str, *, response_url: str, user_id: str = "U0RITA"
+) -> str:
     payload = {
         "type": "block_actions",
         "team": {"id": "T0TEST", "domain": "test"},
         "user": {"id": user_id, "username": "rita", "team_id": "T0TEST"},
         "api_app_id": "A0SLABOT",
         "token": "deprecated-verification-token",
-        "container": {"type": "message", "message_ts": "1.2", "channel_id": "C0STANDUP",
-                      "is_ephemeral": True},
+        "container": {
+            "type": "message",
+            "message_ts": "1.2",
+            "channel_id": "C0STANDUP",
+            "is_ephemeral": True,
+        },
         "trigger_id": "123.456.abc",
         "channel": {"id": "C0STANDUP", "name": "standup"},
         "response_url": response_url,
-        "actions": [{"action_id": action_id, "block_id": "b1", "type": "button",
-                     "value": value, "action_ts": "1700000000.1"}],
+        "actions": [
+            {
+                "action_id": action_id,
+                "block_id": "b1",
+                "type": "button",
+                "value": value,
+                "action_ts": "1700000000.1",
+            }
+        ],
     }
     return urlencode({"payload": json.dumps(payload)})
 
 
 def event_body(event: dict) -> str:
-    return json.dumps({
-        "token": "deprecated-verification-token",
-        "team_id": "T0TEST",
-        "api_app_id": "A0SLABOT",
-        "event": event,
-        "type": "event_callback",
-        "event_id": "Ev0TEST",
-        "event_time": int(time.time()),
-        "authorizations": [{"team_id": "T0TEST", "user_id": "U0BOT", "is_bot": True}],
-    })
+    return json.dumps(
+        {
+            "token": "deprecated-verification-token",
+            "team_id": "T0TEST",
+            "api_app_id": "A0SLABOT",
+            "event": event,
+            "type": "event_callback",
+            "event_id": "Ev0TEST",
+            "event_time": int(time.time()),
+            "authorizations": [{"team_id": "T0TEST", "user_id": "U0BOT", "is_bot": True}],
+        }
+    )

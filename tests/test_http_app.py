@@ -84,10 +84,14 @@ def test_quota_worked_example_is_answered_ephemerally(server: RunningServer) -> 
     got = fields(reply)
     # DOMAIN.md: 250 deals, 1,087 opportunities, 1,326 SQLs, 3,900 MQLs, $128 per MQL.
     assert (got["Deals"], got["Opportunities"], got["SQLs"], got["MQLs"]) == (
-        "250", "1,087", "1,326", "3,900")
+        "250",
+        "1,087",
+        "1,326",
+        "3,900",
+    )
     assert got["Value per MQL"] == "$128"
     assert "3,900 MQLs" in reply["text"]
-    share = [b for b in reply["blocks"] if b["type"] == "actions"][0]["elements"][0]
+    share = next(b for b in reply["blocks"] if b["type"] == "actions")["elements"][0]
     assert share["action_id"] == "quota_share" and share["value"] == WORKED_EXAMPLE
 
 
@@ -98,7 +102,10 @@ def test_quota_alone_uses_the_stored_assumptions(server: RunningServer) -> None:
     # 250 deals → ⌈250/0.18⌉ = 1,389 opps → ⌈1,389/0.82⌉ = 1,694 SQLs → ⌈1,694/0.30⌉ = 5,647
     outbound = fields(quota(server, "source=outbound"))
     assert (outbound["Opportunities"], outbound["SQLs"], outbound["MQLs"]) == (
-        "1,389", "1,694", "5,647")
+        "1,389",
+        "1,694",
+        "5,647",
+    )
     assert outbound["Value per MQL"] == "$89"  # 500,000 / 5,647 = 88.54
 
 
@@ -163,8 +170,9 @@ def test_forged_or_stale_requests_get_401_and_do_nothing(
 
 def test_share_button_posts_the_answer_in_channel(server: RunningServer, fake: FakeSlack) -> None:
     response_url = fake.response_url("share-1")
-    body = block_action_body("quota_share", WORKED_EXAMPLE, response_url=response_url,
-                             user_id="U0SAM")
+    body = block_action_body(
+        "quota_share", WORKED_EXAMPLE, response_url=response_url, user_id="U0SAM"
+    )
     response = server.post("/slack/events", body, signed_headers(body))
     assert response.status_code == 200
     posts = [c.body for c in fake.calls if c.path.endswith("share-1")]
@@ -177,31 +185,40 @@ def test_share_button_posts_the_answer_in_channel(server: RunningServer, fake: F
 
 
 def test_app_home_opened_publishes_the_home_tab(server: RunningServer, fake: FakeSlack) -> None:
-    body = event_body({"type": "app_home_opened", "user": "U0RITA", "channel": "D0RITA",
-                       "tab": "home", "event_ts": "1700000000.1"})
-    response = server.post("/slack/events", body,
-                           signed_headers(body, content_type="application/json"))
+    body = event_body(
+        {
+            "type": "app_home_opened",
+            "user": "U0RITA",
+            "channel": "D0RITA",
+            "tab": "home",
+            "event_ts": "1700000000.1",
+        }
+    )
+    response = server.post(
+        "/slack/events", body, signed_headers(body, content_type="application/json")
+    )
     assert response.status_code == 200
     deadline = time.monotonic() + 5
     while not fake.calls_to("views.publish") and time.monotonic() < deadline:
         time.sleep(0.05)
     call = fake.calls_to("views.publish")[-1]
     assert call.body["user_id"] == "U0RITA"
-    view = call.body["view"] if isinstance(call.body["view"], dict) else json.loads(
-        call.body["view"])
+    view = (
+        call.body["view"] if isinstance(call.body["view"], dict) else json.loads(call.body["view"])
+    )
     assert view["type"] == "home"
     assert "3,900 MQLs" in json.dumps(view["blocks"])
 
 
-def test_serve_without_signing_secret_stops_with_one_line(tmp_path: Path,
-                                                         fake: FakeSlack) -> None:
+def test_serve_without_signing_secret_stops_with_one_line(tmp_path: Path, fake: FakeSlack) -> None:
     import subprocess
     import sys
 
     env = slabot_env(f"sqlite:///{tmp_path / 'x.db'}", fake)
     del env["SLACK_SIGNING_SECRET"]
-    result = subprocess.run([sys.executable, "-m", "bot", "serve"], env=env,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "serve"], env=env, capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "SLACK_SIGNING_SECRET" in lines[0]

@@ -12,7 +12,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from bot.domain.calendar import WEEKDAYS, BusinessCalendar, parse_hours
 
@@ -212,6 +212,7 @@ class Agreement(_Section):
     funnel: FunnelTerms = Field(default_factory=FunnelTerms)
     teams: list[TeamTerms] = Field(default_factory=list)
     reps: list[RepTerms] = Field(default_factory=list)
+    _calendar: BusinessCalendar | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _references(self) -> Agreement:
@@ -228,7 +229,10 @@ class Agreement(_Section):
         return self.agreement.period
 
     def business_calendar(self) -> BusinessCalendar:
-        return self.calendar.to_calendar()
+        """The default calendar (built once per agreement: its holiday table is reused)."""
+        if self._calendar is None:
+            self._calendar = self.calendar.to_calendar()
+        return self._calendar
 
     def sources(self) -> list[str]:
         return sorted(set(self.marketing.sources) | set(self.funnel.sources))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
@@ -43,14 +43,8 @@ class BusinessCalendar:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @cached_property
-    def _holidays(self) -> holidays_lib.HolidayBase | dict[date, str]:
-        if not self.holiday_country:
-            return {}
-        return holidays_lib.country_holidays(self.holiday_country)
-
     def holiday_name(self, day: date) -> str | None:
-        return self._holidays.get(day)
+        return _holidays(self.holiday_country).get(day) if self.holiday_country else None
 
     def closed_reason(self, day: date) -> str | None:
         """Why `day` is not a business day ("weekend", the holiday's name, "closed"), or None."""
@@ -67,15 +61,26 @@ class BusinessCalendar:
         return self.closed_reason(day) is None
 
     def business_days(self, start: date, end: date) -> int:
-        """Business days in [start, end)."""
-        return sum(
-            1
-            for offset in range((end - start).days)
-            if self.is_business_day(start + timedelta(days=offset))
-        )
+        """Business days in [start, end) (memoised: periods are asked for again and again)."""
+        return _count_business_days(self, start, end)
 
     def today(self, now: datetime) -> date:
         return now.astimezone(self.tz).date()
+
+
+@lru_cache(maxsize=32)
+def _holidays(country: str) -> holidays_lib.HolidayBase:
+    """One holiday table per country per process; it fills in years as they are asked for."""
+    return holidays_lib.country_holidays(country)
+
+
+@lru_cache(maxsize=4096)
+def _count_business_days(calendar: BusinessCalendar, start: date, end: date) -> int:
+    return sum(
+        1
+        for offset in range((end - start).days)
+        if calendar.is_business_day(start + timedelta(days=offset))
+    )
 
 
 def period_bounds(day: date, period: str) -> tuple[date, date]:

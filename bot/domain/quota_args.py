@@ -11,7 +11,6 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
 MAX_AMOUNT = Fraction(10**12)  # a trillion dollars: beyond that it is a typo, not a quota
@@ -81,11 +80,7 @@ def parse_amount(text: str, *, what: str = "the quota") -> Fraction:
             f"`{raw}` is not an amount for {what}; write it like 500000, 500,000, $500k or 1.2M."
         )
     whole, decimals, suffix = match.groups()
-    try:
-        number = Decimal(whole.replace(",", "") + (decimals or ""))
-    except InvalidOperation as exc:  # pragma: no cover - the regex admits only digits
-        raise QuotaInputError(f"`{raw}` is not an amount for {what}.") from exc
-    value = Fraction(number) * _SUFFIX[(suffix or "").lower()]
+    value = Fraction(whole.replace(",", "") + (decimals or "")) * _SUFFIX[(suffix or "").lower()]
     if value == 0:
         raise QuotaInputError(f"{what} must be more than zero (got `{raw}`).")
     if value > MAX_AMOUNT:
@@ -103,7 +98,7 @@ def parse_rate(text: str, *, key: str) -> Fraction:
     if not match:
         raise QuotaInputError(f"`{raw}` is not a rate for {name}; write it like 23% or 0.23.")
     number, percent = match.groups()
-    value = Fraction(Decimal(number))
+    value = Fraction(number)
     if percent:
         value /= 100
     elif value > 1:

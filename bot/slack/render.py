@@ -7,9 +7,9 @@ searched first, so a team can override any single template.
 from __future__ import annotations
 
 import json
-from decimal import ROUND_HALF_UP, Decimal
+import math
+from decimal import Decimal
 from fractions import Fraction
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -38,28 +38,35 @@ def escape_mrkdwn(value: object) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def _round(value: Fraction | Decimal | float | int, places: int = 0) -> Decimal:
-    if isinstance(value, Fraction):
-        value = Decimal(value.numerator) / Decimal(value.denominator)
-    exponent = Decimal(1).scaleb(-places)
-    return Decimal(value).quantize(exponent, rounding=ROUND_HALF_UP)
+def _half_up(value: float, places: int = 0) -> float:
+    """Round half away from zero (Python's round() rounds half to even)."""
+    scale = 10**places
+    return math.copysign(math.floor(abs(value) * scale + 0.5) / scale, value)
 
 
 def fmt_number(value: Fraction | Decimal | float | int, places: int = 0) -> str:
-    return f"{_round(value, places):,.{places}f}"
+    """12,345 (display only: the math itself stays exact)."""
+    if isinstance(value, int) and not places:
+        return f"{value:,}"
+    return f"{_half_up(float(value), places):,.{places}f}"
 
 
 def fmt_money(value: Fraction | Decimal | float | int) -> str:
     """$128 for whole-dollar scale figures; cents only where they matter (under $10)."""
-    places = 2 if abs(value) < 10 and _round(value, 2) != _round(value) else 0
-    return "$" + fmt_number(value, places)
+    number = float(value)
+    cents = abs(number) < 10 and _half_up(number, 2) != _half_up(number)
+    return "$" + fmt_number(number, 2 if cents else 0)
 
 
-def fmt_pct(value: Fraction | Decimal | float, places: int = 0) -> str:
-    percent = _round(Fraction(value) * 100 if not isinstance(value, Decimal) else value * 100, 1)
-    if places == 0 and percent != percent.to_integral_value():
-        places = 1
-    return f"{_round(percent, places):,.{places}f}%"
+def fmt_pct(value: Fraction | Decimal | float) -> str:
+    """23% or 82.5% (one decimal only where it is not zero)."""
+    percent = _half_up(float(value) * 100, 1)
+    return f"{percent:,.0f}%" if percent == int(percent) else f"{percent:,.1f}%"
+
+
+def _json_string(value: object) -> str:
+    """JSON for a value inside a JSON template (Jinja's own `tojson` also HTML-escapes)."""
+    return json.dumps(value, ensure_ascii=False)
 
 
 class Renderer:
@@ -69,6 +76,7 @@ class Renderer:
         loaders = [FileSystemLoader(str(builtin_templates_dir()))]
         if override_dir is not None:
             loaders.insert(0, FileSystemLoader(str(override_dir)))
+        self._valid: set[str] = set()
         self.env = Environment(
             loader=ChoiceLoader(loaders),
             undefined=StrictUndefined,
@@ -76,8 +84,10 @@ class Renderer:
             trim_blocks=True,
             lstrip_blocks=True,
             keep_trailing_newline=False,
+            auto_reload=False,  # templates are read once per process
         )
         self.env.filters.update(
+            tojson=_json_string,
             mrkdwn=escape_mrkdwn,
             richesc=rich_escape,
             number=fmt_number,
@@ -89,12 +99,17 @@ class Renderer:
         return self.env.get_template(name).render(**context).strip()
 
     def blocks(self, name: str, **context: Any) -> list[dict[str, Any]]:
+        """Render a JSON template and check it (the same rendered text is checked once)."""
         raw = self.text(name, **context)
         try:
             blocks = json.loads(raw)
         except json.JSONDecodeError as exc:
             raise InvalidBlocks(f"{name} did not render JSON: {exc}") from exc
-        validate_blocks(blocks, where=name)
+        if raw not in self._valid:
+            validate_blocks(blocks, where=name)
+            if len(self._valid) > 4096:
+                self._valid.clear()
+            self._valid.add(raw)
         return blocks
 
 
@@ -103,12 +118,10 @@ def validate_blocks(blocks: list[dict[str, Any]], *, where: str = "blocks") -> N
     if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
         raise InvalidBlocks(f"{where}: a message holds a list of at most {MAX_BLOCKS} blocks")
     for index, block in enumerate(blocks):
-        _validate_one(json.dumps(block, sort_keys=True), where=f"{where}[{index}]")
+        _validate_one(block, where=f"{where}[{index}]")
 
 
-@lru_cache(maxsize=4096)
-def _validate_one(block_json: str, *, where: str) -> None:
-    block = json.loads(block_json)
+def _validate_one(block: dict[str, Any], *, where: str) -> None:
     try:
         parsed = Block.parse(block)
         if parsed is None:

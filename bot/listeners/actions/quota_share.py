@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from slack_bolt import Ack, BoltContext, Respond
+from typing import TYPE_CHECKING
+
+from slack_bolt import Ack, Respond
 
 from bot.listeners.commands.quota import quota_message
 
+if TYPE_CHECKING:
+    from bot.app import Deps
 
-def handle_quota_share(ack: Ack, body: dict, respond: Respond, context: BoltContext) -> None:
+
+def handle_quota_share(ack: Ack, body: dict, respond: Respond, deps: Deps) -> None:
     ack()
     text = body["actions"][0].get("value", "")
-    message = quota_message(context, text, shared_by=body["user"]["id"])
+    message = quota_message(deps, text, shared_by=body["user"]["id"])
     respond(delete_original=True)
     respond(response_type="in_channel", replace_original=False, **message)

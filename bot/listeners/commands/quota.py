@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack, BoltContext
+from slack_bolt import Ack
 
 from bot.domain.quota_args import QuotaInputError, parse_quota_args
 from bot.services.quota import answer_quota
 
+if TYPE_CHECKING:
+    from bot.app import Deps
 
-def quota_message(
-    context: BoltContext, text: str, *, shared_by: str | None = None
-) -> dict[str, Any]:
+
+def quota_message(deps: Deps, text: str, *, shared_by: str | None = None) -> dict[str, Any]:
     """The message for `/quota {text}`: the plan, the help, or what was wrong and an example."""
-    deps = context["deps"]
     renderer = deps.renderer
-    grammar = renderer.text("quota/grammar.txt.j2")
     try:
         request = parse_quota_args(text)
         if request.help:
+            grammar = renderer.text("quota/grammar.txt.j2")
             return {
                 "text": grammar,
                 "blocks": renderer.blocks("quota/help.json.j2", grammar=grammar),
@@ -27,6 +27,7 @@ def quota_message(
         answer = answer_quota(deps.engine, request)
     except QuotaInputError as error:
         message = str(error)
+        grammar = renderer.text("quota/grammar.txt.j2")
         return {
             "text": renderer.text("quota/error.txt.j2", message=message),
             "blocks": renderer.blocks(
@@ -44,5 +45,5 @@ def quota_message(
     }
 
 
-def handle_quota(ack: Ack, command: dict, context: BoltContext) -> None:
-    ack(response_type="ephemeral", **quota_message(context, command.get("text") or ""))
+def handle_quota(ack: Ack, command: dict, deps: Deps) -> None:
+    ack(response_type="ephemeral", **quota_message(deps, command.get("text") or ""))

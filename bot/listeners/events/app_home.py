@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from logging import Logger
+from typing import TYPE_CHECKING
 
-from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
 from bot.domain.quota_args import QuotaInputError, QuotaRequest
 from bot.services.quota import answer_quota
 
+if TYPE_CHECKING:
+    from bot.app import Deps
 
-def handle_app_home_opened(
-    event: dict, client: WebClient, context: BoltContext, logger: Logger
-) -> None:
+
+def handle_app_home_opened(event: dict, client: WebClient, deps: Deps) -> None:
     if event.get("tab") != "home":
         return
-    deps = context["deps"]
     try:
         answer = answer_quota(deps.engine, QuotaRequest())
     except QuotaInputError:

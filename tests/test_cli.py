@@ -1,0 +1,84 @@
+"""The `slabot` command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from bot.settings import Settings
+from storage.db import make_engine
+from storage.migrate import current_revision, head_revision
+from tests.conftest import seed_agreement
+
+
+def slabot(*args: str, db: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SLABOT_"))}
+    clean.update(DATABASE_URL=f"sqlite:///{db}", COLUMNS="120", **env)
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args], env=clean, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_help_lists_the_commands(tmp_path: Path) -> None:
+    result = slabot("--help", db=tmp_path / "x.db")
+    assert result.returncode == 0
+    for command in ("serve", "run", "quota", "db"):
+        assert command in result.stdout
+
+
+def test_quota_prints_the_worked_example(tmp_path: Path) -> None:
+    result = slabot(
+        "quota", "500k", "aov=2k", "win=23%", "sql2opp=82%", "mql2sql=34%", db=tmp_path / "x.db"
+    )
+    assert result.returncode == 0, result.stderr
+    rows = [
+        line.strip().rsplit(None, 1)
+        for line in result.stdout.splitlines()
+        if line.startswith("  ") and "(" not in line
+    ]
+    lines = {label.strip(): value for label, value in rows}
+    assert lines == {
+        "Deals": "250",
+        "Opportunities": "1,087",
+        "SQLs": "1,326",
+        "MQLs": "3,900",
+        "Value per MQL": "$128",
+    }
+
+
+def test_quota_uses_the_stored_agreement(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    engine = make_engine(f"sqlite:///{db}")
+    from storage.migrate import upgrade
+
+    upgrade(engine)
+    seed_agreement(engine)
+    result = slabot("quota", "source=outbound", db=db)
+    assert result.returncode == 0, result.stderr
+    assert "5,647" in result.stdout and "From Marketing & Sales SLA, H2" in result.stdout
+
+
+def test_bad_quota_input_exits_non_zero_with_the_reason_and_grammar(tmp_path: Path) -> None:
+    result = slabot("quota", "500k", "win=23", db=tmp_path / "x.db")
+    assert result.returncode == 2
+    assert "did you mean 23%?" in result.stderr
+    assert "Example: /quota 500k aov=2k win=23% sql2opp=82% mql2sql=34%" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_db_upgrade_migrates_and_reports(tmp_path: Path) -> None:
+    db = tmp_path / "fresh.db"
+    first = slabot("db", "upgrade", db=db)
+    assert first.returncode == 0 and "upgraded from empty" in first.stdout
+    again = slabot("db", "upgrade", db=db)
+    assert "already at revision" in again.stdout
+    engine = make_engine(Settings(DATABASE_URL=f"sqlite:///{db}").database_url)
+    assert current_revision(engine) == head_revision(engine)
+
+
+def test_run_without_app_token_names_it(tmp_path: Path) -> None:
+    result = slabot("run", db=tmp_path / "x.db", SLACK_BOT_TOKEN="xoxb-x")
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "SLACK_APP_TOKEN" in result.stderr

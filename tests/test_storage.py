@@ -1,0 +1,82 @@
+"""Storage on a real SQLite file and, with SLABOT_TEST_DATABASE_URL, a real PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.settings import Settings
+from storage import queries
+from storage.db import make_engine, session_scope
+from storage.migrate import current_revision, ensure_current, head_revision, upgrade
+from tests.conftest import seed_agreement
+
+
+def test_migrations_reach_head_and_are_idempotent(engine: Engine) -> None:
+    assert current_revision(engine) == head_revision(engine)
+    assert upgrade(engine) == (head_revision(engine), head_revision(engine))
+    assert "agreement_version" in inspect(engine).get_table_names()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    engine = make_engine(f"sqlite:///{tmp_path / 'x.db'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+
+
+def test_heroku_postgres_urls_are_accepted() -> None:
+    for given in ("postgres://u:p@h:5432/d", "postgresql://u:p@h:5432/d"):
+        assert Settings(DATABASE_URL=given).database_url == "postgresql+psycopg://u:p@h:5432/d"
+
+
+def test_agreement_versions_in_force(engine: Engine) -> None:
+    seed_agreement(engine)
+    changed = {
+        "agreement": {"name": "v2", "effective": "2026-07-01"},
+        "marketing": {"mql_target": 4200},
+    }
+    seed_agreement(engine, changed, in_force_from=date(2026, 11, 1))
+    with Session(engine) as session:
+        assert queries.agreement_in_force(session, on=date(2026, 6, 30)) is None
+        october = queries.agreement_in_force(session, on=date(2026, 10, 31))
+        november = queries.agreement_in_force(session, on=date(2026, 11, 1))
+        assert (october.version, october.terms["marketing"]["mql_target"]) == (1, 3900)
+        assert (november.version, november.terms["marketing"]["mql_target"]) == (2, 4200)
+        assert queries.latest_agreement(session).version == 2
+
+
+def test_a_failed_write_leaves_nothing_behind(engine: Engine) -> None:
+    try:
+        with session_scope(engine) as session:
+            queries.add_agreement_version(
+                session,
+                name="half",
+                effective=date(2026, 7, 1),
+                in_force_from=date(2026, 7, 1),
+                period="month",
+                terms={},
+            )
+            raise RuntimeError("crash mid-write")
+    except RuntimeError:
+        pass
+    with Session(engine) as session:
+        assert queries.latest_agreement(session) is None
+
+
+def test_embedded_database_is_upgraded_shared_one_refused(database_url: str) -> None:
+    import pytest
+
+    from storage.migrate import SchemaBehind
+
+    engine = make_engine(Settings(DATABASE_URL=database_url).database_url)
+    if engine.dialect.name == "sqlite":
+        ensure_current(engine, auto_upgrade=True)
+        assert current_revision(engine) == head_revision(engine)
+    else:
+        with pytest.raises(SchemaBehind, match="slabot db upgrade"):
+            ensure_current(engine, auto_upgrade=False)
+    engine.dispose()
