@@ -17,6 +17,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 BOT_TOKEN = "xoxb-test-token"
+APP_TOKEN = "xapp-test-token"
 
 
 @dataclass
@@ -40,6 +41,7 @@ class FakeSlack:
     users_by_email: dict[str, str] = field(default_factory=dict)
     random_fault_rate: float = 0.0
     seed: int = 7
+    socket_mode_url: str = ""  # what apps.connections.open hands out
 
     def __post_init__(self) -> None:
         self.calls: list[Call] = []
@@ -146,6 +148,10 @@ class FakeSlack:
         if method == "response_url":
             return 200, {"ok": True}, {}
         token = headers.get("authorization", "").removeprefix("Bearer ") or body.get("token")
+        if method == "apps.connections.open":
+            if token != APP_TOKEN:
+                return 200, {"ok": False, "error": "not_allowed_token_type"}, {}
+            return 200, {"ok": True, "url": self.socket_mode_url}, {}
         if token != BOT_TOKEN:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)

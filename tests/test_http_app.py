@@ -185,6 +185,7 @@ def test_share_button_posts_the_answer_in_channel(server: RunningServer, fake: F
 
 
 def test_app_home_opened_publishes_the_home_tab(server: RunningServer, fake: FakeSlack) -> None:
+    fake.fail("views.publish", 429, times=1, retry_after=1)  # Slack rate-limits the first try
     body = event_body(
         {
             "type": "app_home_opened",
@@ -198,9 +199,11 @@ def test_app_home_opened_publishes_the_home_tab(server: RunningServer, fake: Fak
         "/slack/events", body, signed_headers(body, content_type="application/json")
     )
     assert response.status_code == 200
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
     while not fake.calls_to("views.publish") and time.monotonic() < deadline:
         time.sleep(0.05)
+    attempts = [c.status for c in fake.calls if c.method == "views.publish"]
+    assert attempts == [429, 200]  # slack_sdk's retry handler waited Retry-After and retried
     call = fake.calls_to("views.publish")[-1]
     assert call.body["user_id"] == "U0RITA"
     view = (
