@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import logging
 import sys
+from datetime import date
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -20,6 +22,10 @@ cli = typer.Typer(
 )
 db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 cli.add_typer(db_cli, name="db")
+sla_cli = typer.Typer(
+    help="The agreement: apply a new version, show the terms.", no_args_is_help=True
+)
+cli.add_typer(sla_cli, name="sla")
 
 out = Console(highlight=False, soft_wrap=True)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
@@ -127,6 +133,65 @@ def quota(
         err.print(grammar, markup=False)
         raise typer.Exit(2) from error
     out.print(renderer.text("quota/terminal.txt.j2", answer=answer))
+
+
+@sla_cli.command("apply")
+def sla_apply(
+    path: Annotated[
+        Path | None, typer.Argument(help="The agreement file (default $SLABOT_CONFIG).")
+    ] = None,
+) -> None:
+    """Validate the agreement file, store it as a new version and print what changed."""
+    from bot.domain.agreement_file import AgreementFileError
+    from bot.services.agreements import apply_agreement
+    from bot.slack.render import Renderer
+
+    settings = Settings()
+    path = path or settings.config_path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot read the agreement file {path}: {error.strerror}") from error
+    try:
+        applied = apply_agreement(_engine(settings), text, applied_by=f"cli:{path}")
+    except AgreementFileError as error:
+        for problem in error.problems:
+            line = f"{problem.line}:" if problem.line else ""
+            key = f" {problem.key}:" if problem.key else ""
+            err.print(f"{path}:{line}{key} {problem.message}", markup=False)
+        raise typer.Exit(2) from error
+    out.print(Renderer(settings.templates_dir).text("sla/applied.txt.j2", applied=applied))
+
+
+@sla_cli.command("show")
+def sla_show(
+    on: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
+) -> None:
+    """Print the terms in force (on a date)."""
+    from bot.services.agreements import version_in_force
+    from bot.slack.render import Renderer
+
+    settings = Settings()
+    day = _parse_date(on) if on else date.today()
+    found = version_in_force(_engine(settings), on=day)
+    if found is None:
+        raise CliError(f"no agreement is in force on {day}: apply one with `slabot sla apply`")
+    row, agreement = found
+    out.print(
+        Renderer(settings.templates_dir).text(
+            "sla/terms.txt.j2",
+            agreement=agreement,
+            version=row.version,
+            in_force_from=row.in_force_from,
+        )
+    )
+
+
+def _parse_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError as error:
+        raise CliError(f"{text!r} is not a date; write it as YYYY-MM-DD") from error
 
 
 def main() -> None:

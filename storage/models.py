@@ -30,3 +30,90 @@ class AgreementVersion(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
     applied_by: str = ""
+
+
+def _utc_column(*, nullable: bool = True, index: bool = False) -> Column:
+    return Column(DateTime(timezone=True), nullable=nullable, index=index)
+
+
+class Team(SQLModel, table=True):
+    """A sales team with its stand-up channel (kept in step with the agreement)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(unique=True)
+    channel: str
+    standup: str = "09:00"
+    timezone: str | None = None
+
+
+class Rep(SQLModel, table=True):
+    """A sales rep. The Slack user id is resolved from the email once and kept."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(unique=True)
+    slack_user_id: str | None = None
+    team_id: int | None = Field(default=None, foreign_key="team.id", index=True)
+    manager_email: str | None = None
+    timezone: str | None = None
+    hours: str | None = None
+    out_of_office: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Lead(SQLModel, table=True):
+    """A lead and the time it reached each stage (UTC). External ids are unique per CRM."""
+
+    __table_args__ = (UniqueConstraint("source_system", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source_system: str = "native"  # native | hubspot | salesforce
+    external_id: str
+    email: str | None = None
+    name: str | None = None
+    company: str | None = None
+    source: str | None = None
+    segment: str | None = None
+    score: float | None = None
+    stage: str | None = None
+    owner_email: str | None = Field(default=None, index=True)
+    created_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    mql_at: datetime | None = Field(default=None, sa_column=_utc_column(index=True))
+    assigned_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    sal_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    sql_at: datetime | None = Field(default=None, sa_column=_utc_column(index=True))
+    opportunity_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    closed_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    outcome: str | None = None  # won | lost
+    amount: float | None = None
+    recycled_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    recycle_reason: str | None = None
+    first_touch_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    crm_url: str | None = None
+    row_hash: str | None = (
+        None  # of the imported fields: a re-import that changes nothing is a no-op
+    )
+    updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+class Touch(SQLModel, table=True):
+    """A sales touch on a lead (call, email, meeting, other)."""
+
+    __table_args__ = (UniqueConstraint("lead_id", "touched_at", "kind", "rep_email"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    rep_email: str = ""
+    kind: str = "other"
+    touched_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class StageChange(SQLModel, table=True):
+    """The full stage history: every stage a lead reached, when, and where we learnt it."""
+
+    __tablename__ = "stage_change"
+    __table_args__ = (UniqueConstraint("lead_id", "stage", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id", index=True)
+    stage: str
+    at: datetime = Field(sa_column=_utc_column(nullable=False))
+    origin: str = ""  # import | webhook | slack

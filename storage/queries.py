@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlmodel import Session, col, func, select
 
-from storage.models import AgreementVersion
+from storage.models import AgreementVersion, Rep, Team
 
 
 def agreement_in_force(session: Session, *, on: date) -> AgreementVersion | None:
@@ -64,3 +64,28 @@ def add_agreement_version(
     session.add(row)
     session.flush()
     return row
+
+
+def sync_teams_and_reps(session: Session, *, teams: list[dict], reps: list[dict]) -> None:
+    """Make the team and rep tables match the agreement (resolved Slack ids are kept)."""
+    by_name = {team.name: team for team in session.exec(select(Team)).all()}
+    for spec in teams:
+        team = by_name.get(spec["name"]) or Team(name=spec["name"], channel=spec["channel"])
+        team.channel, team.standup, team.timezone = (
+            spec["channel"],
+            spec["standup"],
+            spec["timezone"],
+        )
+        session.add(team)
+        by_name[team.name] = team
+    session.flush()
+    by_email = {rep.email: rep for rep in session.exec(select(Rep)).all()}
+    for spec in reps:
+        rep = by_email.get(spec["email"]) or Rep(email=spec["email"])
+        rep.team_id = by_name[spec["team"]].id
+        rep.manager_email = spec.get("manager")
+        rep.timezone, rep.hours = spec.get("timezone"), spec.get("hours")
+        rep.out_of_office = [str(day) for day in spec.get("out_of_office", [])]
+        if spec.get("slack"):
+            rep.slack_user_id = spec["slack"]
+        session.add(rep)

@@ -1,21 +1,25 @@
-"""The agreement in force, as a domain object."""
+"""The agreement: apply a new version from the file, and find the one in force."""
 
 from __future__ import annotations
 
 import threading
 import time
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from typing import Any
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
 from bot.domain.agreement import Agreement
+from bot.domain.agreement_file import changes, parse_agreement
+from bot.domain.calendar import period_bounds
 from storage import queries
+from storage.db import session_scope
 from storage.models import AgreementVersion
 
-# How long a process may answer from the version it last looked up. `slabot sla apply` in one
-# process is seen by every other within this many seconds; within a process it is seen at once
-# (apply calls `forget()`).
+# How long a process may answer from the version it last looked up. A new version applied in
+# one process is seen by every other within this many seconds (at once in the same process).
 PROBE_SECONDS = 2.0
 
 
@@ -34,7 +38,6 @@ class _Cache:
 
 
 _cache = _Cache()
-forget = _cache.forget
 
 
 def agreement_in_force(engine: Engine, *, on: date) -> Agreement | None:
@@ -65,3 +68,57 @@ def agreement_in_force(engine: Engine, *, on: date) -> Agreement | None:
             with _cache.lock:
                 _cache.parsed[(database, version_id)] = agreement
         return agreement
+
+
+@dataclass(frozen=True)
+class Applied:
+    version: int
+    in_force_from: date
+    changes: list[tuple[str, Any, Any]]  # (key, before, after)
+    created: bool  # False when the file matched the latest version: nothing was stored
+
+
+def apply_agreement(
+    engine: Engine, text: str, *, now: datetime | None = None, applied_by: str = ""
+) -> Applied:
+    """Validate the file's text and store it as a new version (unless nothing changed).
+
+    A new version never rewrites the past: it is in force from its `effective` date or from the
+    start of the current period, whichever is later, so a closed period keeps reporting against
+    the terms it ran under. Raises AgreementFileError with the key and line of each problem.
+    """
+    agreement = parse_agreement(text)
+    terms = agreement.model_dump(mode="json")
+    now = now or datetime.now(UTC)
+    today = agreement.business_calendar().today(now)
+    with session_scope(engine) as session:
+        latest = queries.latest_agreement(session)
+        diff = changes(latest.terms if latest else None, terms)
+        if latest is not None and not diff:
+            return Applied(latest.version, latest.in_force_from, [], created=False)
+        effective = agreement.agreement.effective
+        if latest is not None:
+            effective = max(effective, period_bounds(today, agreement.period)[0])
+        row = queries.add_agreement_version(
+            session,
+            name=agreement.agreement.name,
+            effective=agreement.agreement.effective,
+            in_force_from=effective,
+            period=agreement.period,
+            terms=terms,
+            source_text=text,
+            applied_by=applied_by,
+        )
+        queries.sync_teams_and_reps(session, teams=terms["teams"], reps=terms["reps"])
+        applied = Applied(row.version, row.in_force_from, diff, created=True)
+    _cache.forget()
+    return applied
+
+
+def version_in_force(engine: Engine, *, on: date) -> tuple[AgreementVersion, Agreement] | None:
+    """The stored version in force on `on`, with its parsed terms."""
+    with Session(engine) as session:
+        row = queries.agreement_in_force(session, on=on)
+    if row is None:
+        return None
+    return row, Agreement.model_validate(row.terms)

@@ -89,7 +89,7 @@ class Renderer:
         self.env.filters.update(
             tojson=_json_string,
             mrkdwn=escape_mrkdwn,
-            richesc=rich_escape,
+            richesc=lambda value: rich_escape(str(value)),
             number=fmt_number,
             money=fmt_money,
             pct=fmt_pct,

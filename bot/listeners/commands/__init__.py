@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from slack_bolt import Ack, App
 
 from bot.listeners.commands.quota import handle_quota
+from bot.listeners.commands.sla import handle_sla
 
 if TYPE_CHECKING:
     from bot.app import Deps
@@ -14,3 +15,7 @@ def register(app: App, deps: Deps) -> None:
     @app.command("/quota")
     def quota(ack: Ack, command: dict) -> None:
         handle_quota(ack, command, deps)
+
+    @app.command("/sla")
+    def sla(ack: Ack, command: dict) -> None:
+        handle_sla(ack, command, deps)
