@@ -187,6 +187,58 @@ def sla_show(
     )
 
 
+@cli.command("import")
+def import_(
+    path: Annotated[
+        Path, typer.Argument(help="A CSV file: native leads or touches, HubSpot or Salesforce.")
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto | native | touches | hubspot | salesforce")
+    ] = "auto",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Any rejected row aborts the whole import.")
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Where to write rejected rows (default: beside the file).")
+    ] = None,
+) -> None:
+    """Import leads or touches from a CSV (upsert by external id: re-importing changes nothing)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from bot.services.ingest import FORMATS, ImportRefused, import_csv
+    from bot.slack.render import Renderer
+
+    if fmt not in FORMATS:
+        raise CliError(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})")
+    if not path.is_file():
+        raise CliError(f"no such file: {path}")
+    settings = Settings()
+    engine = _engine(settings)
+    rejects = rejects or path.with_name(path.stem + ".rejects.csv")
+    columns = (
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(f"importing {path.name}", total=path.stat().st_size)
+        try:
+            summary = import_csv(
+                engine,
+                path,
+                fmt=fmt,
+                strict=strict,
+                rejects_path=rejects,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+        except ImportRefused as error:
+            raise CliError(str(error)) from error
+    out.print(Renderer(settings.templates_dir).text("ingest/summary.txt.j2", s=summary, path=path))
+    if summary.aborted or (summary.rejected and not summary.rows - summary.rejected):
+        raise typer.Exit(1)
+
+
 def _parse_date(text: str) -> date:
     try:
         return date.fromisoformat(text)

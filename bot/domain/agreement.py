@@ -204,6 +204,28 @@ class RepTerms(_Section):
         return value
 
 
+class CrmSection(_Section):
+    """How one CRM's exports and webhooks map onto slabot (portals rename their labels)."""
+
+    columns: dict[str, str] = Field(default_factory=dict)  # standard label → this portal's label
+    stages: dict[str, str] = Field(default_factory=dict)  # CRM value → lead|mql|sal|sql|…
+    sources: dict[str, str] = Field(default_factory=dict)  # CRM value → slabot source name
+    owners: dict[str, str] = Field(default_factory=dict)  # owner name or id → email
+    record_url: str | None = None  # e.g. "https://app.hubspot.com/contacts/123/record/0-1/{id}"
+
+    @field_validator("record_url")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and "{id}" not in value:
+            raise ValueError("record_url needs an {id} placeholder for the record id")
+        return value
+
+
+class CrmTerms(_Section):
+    hubspot: CrmSection = Field(default_factory=CrmSection)
+    salesforce: CrmSection = Field(default_factory=CrmSection)
+
+
 class Agreement(_Section):
     agreement: AgreementHeader
     calendar: CalendarTerms = Field(default_factory=CalendarTerms)
@@ -212,6 +234,7 @@ class Agreement(_Section):
     funnel: FunnelTerms = Field(default_factory=FunnelTerms)
     teams: list[TeamTerms] = Field(default_factory=list)
     reps: list[RepTerms] = Field(default_factory=list)
+    crm: CrmTerms = Field(default_factory=CrmTerms)
     _calendar: BusinessCalendar | None = PrivateAttr(None)
 
     @model_validator(mode="after")

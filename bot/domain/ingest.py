@@ -1,0 +1,387 @@
+"""CRM rows → canonical lead and touch records (pure: no I/O).
+
+Three lead formats are understood — slabot's native CSV, a HubSpot contacts export and a
+Salesforce leads report — plus native touches. Each mapper raises :class:`RowError` naming the
+column and the reason; nothing else escapes for bad input.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+
+LEAD_FIELDS = (
+    "lead_id", "email", "name", "company", "source", "segment", "stage", "owner_email", "score",
+    "created_at", "mql_at", "assigned_at", "sal_at", "sql_at", "opportunity_at", "closed_at",
+    "outcome", "amount", "recycled_at", "recycle_reason", "first_touch_at",
+)  # fmt: skip
+TOUCH_FIELDS = ("lead_id", "touched_at", "kind", "rep_email")
+TIME_FIELDS = (
+    "created_at", "mql_at", "assigned_at", "sal_at", "sql_at", "opportunity_at", "closed_at",
+    "recycled_at", "first_touch_at",
+)  # fmt: skip
+STAGES = ("lead", "mql", "sal", "sql", "opportunity", "won", "lost", "recycled")
+STAGE_OF_FIELD = {
+    "mql_at": "mql", "sal_at": "sal", "sql_at": "sql", "opportunity_at": "opportunity",
+    "recycled_at": "recycled",
+}  # fmt: skip
+TOUCH_KINDS = ("call", "email", "meeting", "other")
+STAGE_ALIASES = {
+    "subscriber": "lead", "lead": "lead", "new": "lead", "other": "lead",
+    "mql": "mql", "marketingqualifiedlead": "mql", "marketing qualified lead": "mql",
+    "sal": "sal", "salesacceptedlead": "sal", "sales accepted lead": "sal",
+    "sql": "sql", "salesqualifiedlead": "sql", "sales qualified lead": "sql",
+    "opportunity": "opportunity", "opp": "opportunity",
+    "won": "won", "customer": "won", "evangelist": "won", "closed won": "won",
+    "lost": "lost", "closed lost": "lost",
+    "recycled": "recycled", "recycle": "recycled", "disqualified": "recycled",
+}  # fmt: skip
+_EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
+_US_FORMATS = (
+    "%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y, %I:%M %p",
+    "%m/%d/%Y %I:%M %p", "%m/%d/%Y, %H:%M", "%m/%d/%Y %I:%M:%S %p",
+)  # fmt: skip
+MAX_TEXT = 500
+
+
+class RowError(ValueError):
+    """A row that cannot be used: which column, and why."""
+
+    def __init__(self, column: str, reason: str) -> None:
+        self.column, self.reason = column, reason
+        super().__init__(f"{column}: {reason}")
+
+
+@dataclass
+class LeadRecord:
+    """One lead in canonical form. `None` means "not given" (never erases a stored value)."""
+
+    external_id: str
+    values: dict[str, object] = field(default_factory=dict)
+    touches: list[TouchRecord] = field(default_factory=list)
+
+    def digest(self) -> str:
+        """A fingerprint of what the record says: re-importing an unchanged row is a no-op."""
+        text = "\x1f".join(f"{key}={self.values.get(key)!s}" for key in sorted(self.values))
+        return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+
+
+@dataclass(frozen=True)
+class TouchRecord:
+    lead_external_id: str
+    touched_at: datetime
+    kind: str = "other"
+    rep_email: str = ""
+
+
+def parse_timestamp(text: str, tz: tzinfo, *, column: str) -> datetime:
+    """ISO 8601 or a US-style CRM date (11/20/2026, 2:03 PM); naive times are in `tz`. → UTC."""
+    raw = text.strip()
+    try:
+        value = datetime.fromisoformat(raw)
+    except ValueError:
+        value = None
+        for fmt in _US_FORMATS:
+            try:
+                value = datetime.strptime(raw, fmt)
+                break
+            except ValueError:
+                continue
+        if value is None:
+            raise RowError(
+                column, f"{raw!r} is not a date/time (use ISO 8601, e.g. 2026-11-20T14:03)"
+            ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=tz)
+    return value.astimezone(UTC)
+
+
+def _email(text: str, column: str) -> str:
+    value = text.strip().lower()
+    if not _EMAIL.match(value):
+        raise RowError(column, f"{text.strip()!r} is not an email address")
+    return value
+
+
+def _number(text: str, column: str) -> float:
+    raw = text.strip().replace(",", "").removeprefix("$")
+    try:
+        return float(raw)
+    except ValueError:
+        raise RowError(column, f"{text.strip()!r} is not a number") from None
+
+
+def _text(text: str, column: str) -> str:
+    value = text.strip()
+    if len(value) > MAX_TEXT:
+        raise RowError(column, f"longer than {MAX_TEXT} characters")
+    return value
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
+
+
+def canonical_stage(text: str, column: str = "stage") -> str:
+    key = text.strip().lower().replace("_", " ")
+    stage = STAGE_ALIASES.get(key) or STAGE_ALIASES.get(key.replace(" ", ""))
+    if stage is None:
+        raise RowError(column, f"{text.strip()!r} is not a stage (one of {', '.join(STAGES)})")
+    return stage
+
+
+def derive_stage(values: Mapping[str, object]) -> str:
+    """The furthest stage the timestamps show, for rows that do not say."""
+    if values.get("closed_at"):
+        return "won" if values.get("outcome") == "won" else "lost"
+    latest = None
+    for column, stage in STAGE_OF_FIELD.items():
+        at = values.get(column)
+        if isinstance(at, datetime) and (latest is None or at >= latest[0]):
+            latest = (at, stage)
+    return latest[1] if latest else "lead"
+
+
+def _finish(record: LeadRecord) -> LeadRecord:
+    values = record.values
+    if values.get("assigned_at") is None and values.get("mql_at") is not None:
+        values["assigned_at"] = values["mql_at"]
+    if values.get("outcome") and not values.get("closed_at"):
+        raise RowError("closed_at", "an outcome needs the date the lead closed")
+    if values.get("stage") is None and any(values.get(column) for column in TIME_FIELDS):
+        values["stage"] = derive_stage(values)
+    return record
+
+
+def native_lead(row: Mapping[str, str], tz: tzinfo) -> LeadRecord:
+    """A row of slabot's native leads CSV (only `lead_id` is required)."""
+    lead_id = (row.get("lead_id") or "").strip()
+    if not lead_id:
+        raise RowError("lead_id", "is required")
+    if len(lead_id) > 255:
+        raise RowError("lead_id", "longer than 255 characters")
+    values: dict[str, object] = {}
+    for column in LEAD_FIELDS[1:]:
+        raw = row.get(column)
+        if raw is None or not raw.strip():
+            continue
+        if column in TIME_FIELDS:
+            values[column] = parse_timestamp(raw, tz, column=column)
+        elif column in ("email", "owner_email"):
+            values[column] = _email(raw, column)
+        elif column in ("score", "amount"):
+            values[column] = _number(raw, column)
+        elif column == "stage":
+            values[column] = canonical_stage(raw, column)
+        elif column == "outcome":
+            outcome = raw.strip().lower()
+            if outcome not in ("won", "lost"):
+                raise RowError(column, f"{raw.strip()!r} is not won or lost")
+            values[column] = outcome
+        elif column == "source":
+            values[column] = _slug(raw)
+        else:
+            values[column] = _text(raw, column)
+    return _finish(LeadRecord(lead_id, values))
+
+
+def native_touch(row: Mapping[str, str], tz: tzinfo) -> TouchRecord:
+    lead_id = (row.get("lead_id") or "").strip()
+    if not lead_id:
+        raise RowError("lead_id", "is required")
+    raw_time = (row.get("touched_at") or "").strip()
+    if not raw_time:
+        raise RowError("touched_at", "is required")
+    kind = (row.get("kind") or "other").strip().lower() or "other"
+    if kind not in TOUCH_KINDS:
+        raise RowError("kind", f"{kind!r} is not one of {', '.join(TOUCH_KINDS)}")
+    rep = (row.get("rep_email") or "").strip()
+    return TouchRecord(
+        lead_id,
+        parse_timestamp(raw_time, tz, column="touched_at"),
+        kind,
+        _email(rep, "rep_email") if rep else "",
+    )
+
+
+# -- CRM exports ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CrmMapping:
+    """How a CRM export's labels map to slabot's fields; portals rename labels, so every part
+    can be overridden from the agreement file's `[crm.<name>]` section."""
+
+    columns: Mapping[str, str]  # canonical label → the label in this portal's export
+    stages: Mapping[str, str] = field(default_factory=dict)  # CRM value → slabot stage
+    sources: Mapping[str, str] = field(default_factory=dict)  # CRM value → slabot source
+    owners: Mapping[str, str] = field(default_factory=dict)  # owner name → email
+    record_url: str | None = None  # link to a record, with an {id} placeholder
+
+    def label(self, canonical: str) -> str:
+        return self.columns.get(canonical, canonical)
+
+
+HUBSPOT_STAGES = {
+    "subscriber": "lead", "lead": "lead", "marketingqualifiedlead": "mql",
+    "marketing qualified lead": "mql", "salesqualifiedlead": "sql",
+    "sales qualified lead": "sql", "opportunity": "opportunity", "customer": "won",
+    "evangelist": "won", "other": "lead",
+}  # fmt: skip
+SALESFORCE_STAGES = {
+    "open - not contacted": "mql", "working - contacted": "sal",
+    "closed - converted": "sql", "closed - not converted": "recycled",
+}  # fmt: skip
+HUBSPOT_COLUMNS = (
+    "Record ID", "First Name", "Last Name", "Email", "Company Name", "Lifecycle Stage",
+    "Contact owner", "Create Date", "Became a Marketing Qualified Lead Date",
+    "Became a Sales Qualified Lead Date", "Became an Opportunity Date",
+    "Became a Customer Date", "Original Source", "Last Contacted", "Owner Assigned Date",
+    "HubSpot Score",
+)  # fmt: skip
+SALESFORCE_COLUMNS = (
+    "Lead ID", "First Name", "Last Name", "Email", "Company / Account", "Lead Source",
+    "Lead Owner", "Lead Status", "Create Date", "Converted Date", "Last Activity", "Rating",
+)  # fmt: skip
+
+
+def _get(row: Mapping[str, str], mapping: CrmMapping, canonical: str) -> str:
+    return (row.get(mapping.label(canonical)) or "").strip()
+
+
+def _owner(raw: str, mapping: CrmMapping, column: str) -> str | None:
+    if not raw:
+        return None
+    if raw in mapping.owners:
+        return mapping.owners[raw].lower()
+    if "@" in raw:
+        return _email(raw, column)
+    raise RowError(column, f"owner {raw!r} has no email: map it under [crm.*.owners]")
+
+
+def _crm_stage(raw: str, mapping: CrmMapping, defaults: Mapping[str, str], column: str) -> str:
+    if raw in mapping.stages:
+        return canonical_stage(mapping.stages[raw], column)
+    stage = defaults.get(raw.lower())
+    return stage if stage else canonical_stage(raw, column)
+
+
+def _name(row: Mapping[str, str], mapping: CrmMapping) -> str | None:
+    full = " ".join(
+        part for part in (_get(row, mapping, "First Name"), _get(row, mapping, "Last Name")) if part
+    )
+    return full or _get(row, mapping, "Name") or None
+
+
+def hubspot_lead(row: Mapping[str, str], tz: tzinfo, mapping: CrmMapping) -> LeadRecord:
+    """A row of a HubSpot contacts export."""
+    record_id = _get(row, mapping, "Record ID")
+    if not record_id:
+        raise RowError(mapping.label("Record ID"), "is required")
+    values: dict[str, object] = {}
+
+    def time_of(canonical: str) -> datetime | None:
+        raw = _get(row, mapping, canonical)
+        return parse_timestamp(raw, tz, column=mapping.label(canonical)) if raw else None
+
+    values["name"] = _name(row, mapping)
+    if email := _get(row, mapping, "Email"):
+        values["email"] = _email(email, mapping.label("Email"))
+    values["company"] = _get(row, mapping, "Company Name") or None
+    if stage := _get(row, mapping, "Lifecycle Stage"):
+        values["stage"] = _crm_stage(
+            stage, mapping, HUBSPOT_STAGES, mapping.label("Lifecycle Stage")
+        )
+    values["owner_email"] = _owner(
+        _get(row, mapping, "Contact owner"), mapping, mapping.label("Contact owner")
+    )
+    values["created_at"] = time_of("Create Date")
+    values["mql_at"] = time_of("Became a Marketing Qualified Lead Date")
+    values["sql_at"] = time_of("Became a Sales Qualified Lead Date")
+    values["opportunity_at"] = time_of("Became an Opportunity Date")
+    if (won := time_of("Became a Customer Date")) is not None:
+        values["closed_at"], values["outcome"] = won, "won"
+    values["assigned_at"] = time_of("Owner Assigned Date")
+    if source := _get(row, mapping, "Original Source"):
+        values["source"] = mapping.sources.get(source) or _slug(source)
+    if score := _get(row, mapping, "HubSpot Score"):
+        values["score"] = _number(score, mapping.label("HubSpot Score"))
+    if mapping.record_url:
+        values["crm_url"] = mapping.record_url.replace("{id}", record_id)
+    record = LeadRecord(record_id, {k: v for k, v in values.items() if v is not None})
+    if (contacted := time_of("Last Contacted")) is not None:
+        # the export keeps only the latest touch; it still proves a touch by then
+        record.touches.append(
+            TouchRecord(record_id, contacted, "other", str(values.get("owner_email") or ""))
+        )
+    return _finish(record)
+
+
+def salesforce_lead(row: Mapping[str, str], tz: tzinfo, mapping: CrmMapping) -> LeadRecord:
+    """A row of a Salesforce leads report. A Salesforce lead is the hand-off, so its create date
+    is its MQL date unless the mapping names another column for "MQL Date"."""
+    lead_id = _get(row, mapping, "Lead ID")
+    if not lead_id:
+        raise RowError(mapping.label("Lead ID"), "is required")
+
+    def time_of(canonical: str) -> datetime | None:
+        raw = _get(row, mapping, canonical)
+        return parse_timestamp(raw, tz, column=mapping.label(canonical)) if raw else None
+
+    values: dict[str, object] = {"name": _name(row, mapping)}
+    if email := _get(row, mapping, "Email"):
+        values["email"] = _email(email, mapping.label("Email"))
+    values["company"] = _get(row, mapping, "Company / Account") or None
+    if source := _get(row, mapping, "Lead Source"):
+        values["source"] = mapping.sources.get(source) or _slug(source)
+    values["owner_email"] = _owner(
+        _get(row, mapping, "Lead Owner"), mapping, mapping.label("Lead Owner")
+    )
+    created = time_of("Create Date")
+    values["created_at"] = created
+    values["mql_at"] = time_of("MQL Date") if "MQL Date" in mapping.columns else created
+    status = _get(row, mapping, "Lead Status")
+    if status:
+        stage = _crm_stage(status, mapping, SALESFORCE_STAGES, mapping.label("Lead Status"))
+        values["stage"] = stage
+        if stage == "recycled":
+            values["recycle_reason"] = status
+    values["sql_at"] = time_of("Converted Date")
+    if values.get("stage") == "recycled" and values.get("recycled_at") is None:
+        values["recycled_at"] = time_of("Last Activity") or created
+    if mapping.record_url:
+        values["crm_url"] = mapping.record_url.replace("{id}", lead_id)
+    record = LeadRecord(lead_id, {k: v for k, v in values.items() if v is not None})
+    if (activity := time_of("Last Activity")) is not None:
+        record.touches.append(
+            TouchRecord(lead_id, activity, "other", str(values.get("owner_email") or ""))
+        )
+    return _finish(record)
+
+
+def is_report_footer(cells: list[str]) -> bool:
+    """Salesforce's formatted report exports end with totals and a copyright notice."""
+    first = cells[0].strip().lower() if cells else ""
+    rest_blank = all(not cell.strip() for cell in cells[1:])
+    return rest_blank and (
+        not first
+        or first.startswith(("grand totals", "total", "copyright", "confidential", "generated by"))
+        or "salesforce.com" in first
+    )
+
+
+def detect_format(header: list[str], hubspot: CrmMapping, salesforce: CrmMapping) -> str | None:
+    """native | touches | hubspot | salesforce, from the header row; None if unrecognised."""
+    names = {name.strip() for name in header}
+    if "lead_id" in names and "touched_at" in names:
+        return "touches"
+    if "lead_id" in names:
+        return "native"
+    if hubspot.label("Record ID") in names:
+        return "hubspot"
+    if salesforce.label("Lead ID") in names:
+        return "salesforce"
+    return None

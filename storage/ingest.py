@@ -1,0 +1,196 @@
+"""Batch writes for ingestion: upsert leads by external id, record touches and stage history.
+
+Everything runs on the caller's connection, inside the caller's transaction, so an import or a
+webhook is applied whole or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.domain.ingest import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
+from storage.models import Lead, StageChange, Touch
+
+LEADS = Lead.__table__
+TOUCHES = Touch.__table__
+STAGES = StageChange.__table__
+COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + ["crm_url"]
+CHUNK = 900  # ids per IN (...) query
+
+
+@dataclass
+class LeadCounts:
+    inserted: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+def _insert_ignoring_duplicates(connection: Connection, table, rows: list[dict]) -> int:  # type: ignore[no-untyped-def]
+    if not rows:
+        return 0
+    dialect = connection.dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(table).on_conflict_do_nothing()
+    return connection.execute(statement, rows).rowcount or 0
+
+
+def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def lead_ids(
+    connection: Connection, *, source_system: str, external_ids: Sequence[str]
+) -> dict[str, tuple[int, str | None, datetime | None]]:
+    """external id → (id, row_hash, first_touch_at) for those that exist."""
+    found: dict[str, tuple[int, str | None, datetime | None]] = {}
+    for chunk in _chunks(list(external_ids)):
+        rows = connection.execute(
+            select(LEADS.c.external_id, LEADS.c.id, LEADS.c.row_hash, LEADS.c.first_touch_at).where(
+                LEADS.c.source_system == source_system, LEADS.c.external_id.in_(chunk)
+            )
+        )
+        for external_id, lead_id, row_hash, first_touch in rows:
+            found[external_id] = (lead_id, row_hash, first_touch)
+    return found
+
+
+def _stage_rows(lead_id: int, values: dict, origin: str) -> list[dict]:
+    rows = [
+        {"lead_id": lead_id, "stage": stage, "at": values[column], "origin": origin}
+        for column, stage in STAGE_OF_FIELD.items()
+        if values.get(column) is not None
+    ]
+    if values.get("created_at") is not None:
+        rows.append(
+            {"lead_id": lead_id, "stage": "lead", "at": values["created_at"], "origin": origin}
+        )
+    if values.get("closed_at") is not None and values.get("outcome") in ("won", "lost"):
+        rows.append(
+            {
+                "lead_id": lead_id,
+                "stage": values["outcome"],
+                "at": values["closed_at"],
+                "origin": origin,
+            }
+        )
+    return rows
+
+
+_UPDATE = (
+    update(LEADS)
+    .where(LEADS.c.id == bindparam("_id"))
+    .values(
+        {
+            name: func.coalesce(bindparam(f"v_{name}", type_=LEADS.c[name].type), LEADS.c[name])
+            for name in COLUMNS
+        }
+        | {"row_hash": bindparam("v_row_hash"), "updated_at": bindparam("v_updated_at")}
+    )
+)
+
+
+def upsert_leads(
+    connection: Connection, records: Sequence[LeadRecord], *, source_system: str, origin: str
+) -> LeadCounts:
+    """Insert new leads, update changed ones (a blank value never erases a stored one), leave
+    unchanged ones alone; record the stage history of what was new or changed."""
+    merged: dict[str, LeadRecord] = {}
+    for record in records:  # the same id twice in one batch: the later row wins
+        if record.external_id in merged:
+            merged[record.external_id].values.update(record.values)
+            merged[record.external_id].touches.extend(record.touches)
+        else:
+            merged[record.external_id] = LeadRecord(
+                record.external_id, dict(record.values), list(record.touches)
+            )
+    existing = lead_ids(connection, source_system=source_system, external_ids=list(merged))
+    now = datetime.now(UTC)
+    counts = LeadCounts()
+    new_rows, changed_rows, changed = [], [], []
+    for external_id, record in merged.items():
+        digest = record.digest()
+        found = existing.get(external_id)
+        if found is None:
+            row = {name: record.values.get(name) for name in COLUMNS}
+            row.update(
+                source_system=source_system,
+                external_id=external_id,
+                row_hash=digest,
+                updated_at=now,
+            )
+            new_rows.append(row)
+        elif found[1] != digest:
+            params = {f"v_{name}": record.values.get(name) for name in COLUMNS}
+            params.update(_id=found[0], v_row_hash=digest, v_updated_at=now)
+            changed_rows.append(params)
+            changed.append((found[0], record))
+        else:
+            counts.unchanged += 1
+    if new_rows:
+        connection.execute(insert(LEADS), new_rows)
+        counts.inserted = len(new_rows)
+        ids = lead_ids(
+            connection,
+            source_system=source_system,
+            external_ids=[r["external_id"] for r in new_rows],
+        )
+        changed.extend((ids[r["external_id"]][0], merged[r["external_id"]]) for r in new_rows)
+    if changed_rows:
+        connection.execute(_UPDATE, changed_rows)
+        counts.updated = len(changed_rows)
+    stage_rows = [
+        row for lead_id, record in changed for row in _stage_rows(lead_id, record.values, origin)
+    ]
+    _insert_ignoring_duplicates(connection, STAGES, stage_rows)
+    touches = [touch for _, record in changed for touch in record.touches]
+    if touches:
+        record_touches(connection, touches, source_system=source_system)
+    return counts
+
+
+def record_touches(
+    connection: Connection, touches: Sequence[TouchRecord], *, source_system: str
+) -> tuple[int, list[int]]:
+    """Record touches (repeats are ignored) and move each lead's first touch earlier where a
+    touch precedes it. Returns (touches recorded, indexes of touches whose lead is unknown)."""
+    known = lead_ids(
+        connection,
+        source_system=source_system,
+        external_ids=list({t.lead_external_id for t in touches}),
+    )
+    rows, unknown = [], []
+    earliest: dict[int, datetime] = {}
+    for index, touch in enumerate(touches):
+        found = known.get(touch.lead_external_id)
+        if found is None:
+            unknown.append(index)
+            continue
+        lead_id = found[0]
+        rows.append(
+            {
+                "lead_id": lead_id,
+                "rep_email": touch.rep_email,
+                "kind": touch.kind,
+                "touched_at": touch.touched_at,
+            }
+        )
+        if lead_id not in earliest or touch.touched_at < earliest[lead_id]:
+            earliest[lead_id] = touch.touched_at
+    recorded = _insert_ignoring_duplicates(connection, TOUCHES, rows)
+    if earliest:
+        connection.execute(
+            update(LEADS)
+            .where(
+                LEADS.c.id == bindparam("_id"),
+                (LEADS.c.first_touch_at.is_(None)) | (LEADS.c.first_touch_at > bindparam("_at")),
+            )
+            .values(first_touch_at=bindparam("_at")),
+            [{"_id": lead_id, "_at": at} for lead_id, at in earliest.items()],
+        )
+    return recorded, unknown
