@@ -71,7 +71,7 @@ def serve() -> None:
 
     def factory():  # type: ignore[no-untyped-def]
         engine = _engine(settings, migrate_embedded=False)
-        return create_web_app(build_app(settings, engine), engine)
+        return create_web_app(build_app(settings, engine), engine, settings)
 
     run_server(factory, port=settings.port, workers=settings.web_concurrency)
 

@@ -41,6 +41,7 @@ class Settings(BaseSettings):
     web_concurrency: int = Field(2, validation_alias="WEB_CONCURRENCY")
     config_path: Path = Field(Path("sla.toml"), validation_alias="SLABOT_CONFIG")
     webhook_secret: SecretStr | None = Field(None, validation_alias="SLABOT_WEBHOOK_SECRET")
+    hubspot_client_secret: SecretStr | None = Field(None, validation_alias="HUBSPOT_CLIENT_SECRET")
     admins_raw: str = Field("", validation_alias=AliasChoices("SLABOT_ADMINS", "admins_raw"))
     templates_dir: Path | None = Field(None, validation_alias="SLABOT_TEMPLATES")
 

@@ -1,26 +1,31 @@
-"""The web process: Bolt over HTTP, the health check and the ingest webhooks."""
+"""The web process: Bolt over HTTP, the health check and the signed ingest webhooks."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, Request, jsonify, request
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
+from bot.services import webhooks
+from bot.settings import Settings
+
 SLACK_PATH = "/slack/events"
+MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 
 
 class WebApp:
     """WSGI entry point. Slack's requests go straight to Bolt's WSGI adapter (they are the hot
     path); everything else is a small Flask app."""
 
-    def __init__(self, bolt_app: App, engine: Engine) -> None:
+    def __init__(self, bolt_app: App, engine: Engine, settings: Settings) -> None:
         self.slack = SlackRequestHandler(bolt_app, path=SLACK_PATH)
-        self.flask = _flask_app(engine)
+        self.flask = _flask_app(engine, settings)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         if environ.get("PATH_INFO") == SLACK_PATH:
@@ -28,8 +33,34 @@ class WebApp:
         return self.flask(environ, start_response)
 
 
-def _flask_app(engine: Engine) -> Flask:
+def _error(status: int, message: str):  # type: ignore[no-untyped-def]
+    return jsonify(ok=False, error=message), status
+
+
+def _json_body(req: Request) -> object:
+    try:
+        return json.loads(req.get_data())
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise webhooks.PayloadRejected(f"the body is not JSON ({error})") from error
+
+
+def _applied(result: webhooks.WebhookResult):  # type: ignore[no-untyped-def]
+    counts = result.leads
+    leads = {"inserted": counts.inserted, "updated": counts.updated, "unchanged": counts.unchanged}
+    return jsonify(ok=True, leads=leads, touches=result.touches)
+
+
+def _public_uri(req: Request) -> str:
+    """The URL HubSpot called, as it signed it (behind a proxy: X-Forwarded-Proto/Host)."""
+    proto = req.headers.get("X-Forwarded-Proto", req.scheme).split(",")[0].strip()
+    host = req.headers.get("X-Forwarded-Host", req.host).split(",")[0].strip()
+    query = req.query_string.decode()
+    return f"{proto}://{host}{req.path}" + (f"?{query}" if query else "")
+
+
+def _flask_app(engine: Engine, settings: Settings) -> Flask:
     web = Flask("slabot")
+    web.config["MAX_CONTENT_LENGTH"] = MAX_WEBHOOK_BYTES
 
     @web.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
@@ -40,8 +71,50 @@ def _flask_app(engine: Engine) -> Flask:
             return jsonify(ok=False, database=type(error).__name__), 503
         return jsonify(ok=True, database="ok")
 
+    @web.post("/webhooks/leads")
+    def leads_webhook():  # type: ignore[no-untyped-def]
+        secret = Settings.secret(settings.webhook_secret)
+        if not secret:
+            return _error(503, "webhooks are off: set SLABOT_WEBHOOK_SECRET")
+        body = request.get_data()
+        if not webhooks.slabot_signature_valid(
+            secret,
+            timestamp=request.headers.get("X-Slabot-Request-Timestamp", ""),
+            body=body,
+            signature=request.headers.get("X-Slabot-Signature", ""),
+        ):
+            return _error(401, "bad or missing signature, or a timestamp over 5 minutes old")
+        try:
+            return _applied(webhooks.apply_native(engine, _json_body(request)))
+        except webhooks.PayloadRejected as error:
+            return _error(400, str(error))
+
+    @web.post("/webhooks/hubspot")
+    def hubspot_webhook():  # type: ignore[no-untyped-def]
+        secret = Settings.secret(settings.hubspot_client_secret)
+        if not secret:
+            return _error(503, "HubSpot webhooks are off: set HUBSPOT_CLIENT_SECRET")
+        body = request.get_data()
+        if not webhooks.hubspot_signature_valid(
+            secret,
+            method=request.method,
+            uri=_public_uri(request),
+            body=body,
+            timestamp=request.headers.get("X-HubSpot-Request-Timestamp", ""),
+            signature=request.headers.get("X-HubSpot-Signature-v3", ""),
+        ):
+            return _error(401, "bad or missing X-HubSpot-Signature-v3, or a stale timestamp")
+        try:
+            return _applied(webhooks.apply_hubspot(engine, _json_body(request)))
+        except webhooks.PayloadRejected as error:
+            return _error(400, str(error))
+
+    @web.errorhandler(413)
+    def too_large(_error_):  # type: ignore[no-untyped-def]
+        return _error(413, f"the body is over {MAX_WEBHOOK_BYTES // 1024 // 1024} MB")
+
     return web
 
 
-def create_web_app(bolt_app: App, engine: Engine) -> WebApp:
-    return WebApp(bolt_app, engine)
+def create_web_app(bolt_app: App, engine: Engine, settings: Settings) -> WebApp:
+    return WebApp(bolt_app, engine, settings)

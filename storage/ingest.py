@@ -35,8 +35,9 @@ def _insert_ignoring_duplicates(connection: Connection, table, rows: list[dict])
         return 0
     dialect = connection.dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
-    statement = module.insert(table).on_conflict_do_nothing()
-    return connection.execute(statement, rows).rowcount or 0
+    # RETURNING counts what was really inserted: executemany's rowcount is -1 on PostgreSQL
+    statement = module.insert(table).on_conflict_do_nothing().returning(table.c.id)
+    return len(connection.execute(statement, rows).all())
 
 
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:

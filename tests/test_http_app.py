@@ -225,3 +225,16 @@ def test_serve_without_signing_secret_stops_with_one_line(tmp_path: Path, fake: 
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "SLACK_SIGNING_SECRET" in lines[0]
+
+
+def test_sla_terms_and_unknown_subcommand(server: RunningServer) -> None:
+    body = slash_command_body("/sla", "terms")
+    reply = server.post("/slack/events", body, signed_headers(body)).json()
+    assert reply["response_type"] == "ephemeral"
+    assert reply["blocks"][0]["text"]["text"] == "Marketing & Sales SLA, H2 (v1)"
+    got = fields(reply)
+    assert got["MQL target"] == "3,900 per month" and got["First touch"].startswith("within 4h")
+    body = slash_command_body("/sla", "<!here> please")
+    unknown = server.post("/slack/events", body, signed_headers(body)).json()
+    assert "is not something I know" in unknown["text"] and "/sla terms" in unknown["text"]
+    assert "<!here>" not in unknown["text"]

@@ -385,3 +385,123 @@ def detect_format(header: list[str], hubspot: CrmMapping, salesforce: CrmMapping
     if salesforce.label("Lead ID") in names:
         return "salesforce"
     return None
+
+
+# -- webhooks ------------------------------------------------------------------------------------
+
+_LIFECYCLE_FIELD = {
+    "mql": "mql_at", "sal": "sal_at", "sql": "sql_at", "opportunity": "opportunity_at",
+    "recycled": "recycled_at",
+}  # fmt: skip
+_TOUCH_PROPERTIES = ("notes_last_contacted", "hs_last_sales_activity_timestamp")
+
+
+def native_payload(payload: object, tz: tzinfo) -> tuple[list[LeadRecord], list[TouchRecord]]:
+    """`{"leads": [...], "touches": [...]}` with the native field names. Raises RowError naming
+    the item (`leads[2].mql_at`) for the first problem of every bad item."""
+    if not isinstance(payload, dict):
+        raise RowError("body", 'must be a JSON object like {"leads": [...], "touches": [...]}')
+    unknown = set(payload) - {"leads", "touches"}
+    if unknown:
+        raise RowError(
+            "body", f"unknown key(s) {', '.join(sorted(unknown))}; use leads and touches"
+        )
+    leads, touches, problems = [], [], []
+    for kind, fields, mapper in (
+        ("leads", LEAD_FIELDS, native_lead),
+        ("touches", TOUCH_FIELDS, native_touch),
+    ):
+        items = payload.get(kind, [])
+        if not isinstance(items, list):
+            raise RowError(kind, "must be a list")
+        for index, item in enumerate(items):
+            where = f"{kind}[{index}]"
+            try:
+                if not isinstance(item, dict):
+                    raise RowError("", "must be an object")
+                extra = set(item) - set(fields)
+                if extra:
+                    raise RowError(sorted(extra)[0], "is not a known field")
+                row = {key: "" if value is None else str(value) for key, value in item.items()}
+                (leads if kind == "leads" else touches).append(mapper(row, tz))
+            except RowError as error:
+                column = f".{error.column}" if error.column else ""
+                problems.append(f"{where}{column}: {error.reason}")
+    if problems:
+        raise RowError("body", "; ".join(problems))
+    return leads, touches
+
+
+def _epoch_ms(value: object, column: str) -> datetime:
+    try:
+        return datetime.fromtimestamp(int(str(value)) / 1000, tz=UTC)
+    except (TypeError, ValueError, OverflowError):
+        raise RowError(column, f"{value!r} is not a time in epoch milliseconds") from None
+
+
+def hubspot_events(events: object, mapping: CrmMapping) -> list[LeadRecord]:
+    """HubSpot's batched `contact.creation` / `contact.propertyChange` webhook events → partial
+    lead records (later events for the same contact win when they are merged)."""
+    if not isinstance(events, list):
+        raise RowError("body", "must be a JSON array of HubSpot events")
+    records, problems = [], []
+    for index, event in enumerate(events):
+        try:
+            record = _hubspot_event(event, mapping)
+            if record is not None:
+                records.append(record)
+        except RowError as error:
+            problems.append(f"[{index}].{error.column}: {error.reason}")
+    if problems:
+        raise RowError("body", "; ".join(problems))
+    return records
+
+
+def _hubspot_event(event: object, mapping: CrmMapping) -> LeadRecord | None:
+    if not isinstance(event, dict):
+        raise RowError("", "must be an object")
+    for key in ("objectId", "occurredAt", "subscriptionType"):
+        if key not in event:
+            raise RowError(key, "is required")
+    object_id = str(event["objectId"])
+    if not object_id.isdigit():
+        raise RowError("objectId", f"{event['objectId']!r} is not a HubSpot record id")
+    at = _epoch_ms(event["occurredAt"], "occurredAt")
+    kind = event["subscriptionType"]
+    record = LeadRecord(object_id)
+    if mapping.record_url:
+        record.values["crm_url"] = mapping.record_url.replace("{id}", object_id)
+    if kind == "contact.creation":
+        record.values["created_at"] = at
+        return record
+    if kind != "contact.propertyChange":
+        return None  # other subscriptions (deletions, merges) are not lead facts
+    name, value = event.get("propertyName"), event.get("propertyValue")
+    if not isinstance(name, str):
+        raise RowError("propertyName", "is required for contact.propertyChange")
+    text = "" if value is None else str(value).strip()
+    values = record.values
+    if name == "lifecyclestage" and text:
+        stage = _crm_stage(text, mapping, HUBSPOT_STAGES, "propertyValue")
+        values["stage"] = stage
+        if stage in _LIFECYCLE_FIELD:
+            values[_LIFECYCLE_FIELD[stage]] = at
+        elif stage in ("won", "lost"):
+            values["closed_at"], values["outcome"] = at, stage
+    elif name == "hubspot_owner_id" and text:
+        values["owner_email"] = _owner(text, mapping, "propertyValue")
+        values["assigned_at"] = at
+    elif name == "email" and text:
+        values["email"] = _email(text, "propertyValue")
+    elif name == "company":
+        values["company"] = _text(text, "propertyValue") or None
+    elif name == "hubspotscore" and text:
+        values["score"] = _number(text, "propertyValue")
+    elif name == "hs_analytics_source" and text:
+        values["source"] = mapping.sources.get(text) or _slug(text)
+    elif name in _TOUCH_PROPERTIES and text:
+        touched = _epoch_ms(text, "propertyValue") if text.isdigit() else at
+        record.touches.append(TouchRecord(object_id, touched, "other", ""))
+    else:
+        return None
+    return LeadRecord(object_id, {k: v for k, v in values.items() if v is not None}, record.touches)

@@ -60,6 +60,7 @@ def mapping_for(agreement: Agreement | None, crm: str) -> rows.CrmMapping:
         stages=section.stages,
         sources=section.sources,
         owners=section.owners,
+        record_url=section.record_url,
     )
 
 

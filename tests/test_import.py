@@ -1,0 +1,187 @@
+"""CSV import on SQLite and PostgreSQL: formats, rejects, idempotence, --strict."""
+
+from __future__ import annotations
+
+import csv
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.services.agreements import apply_agreement
+from bot.services.ingest import ImportRefused, import_csv
+from storage.models import Lead, StageChange, Touch
+
+DATA = Path(__file__).parent / "data"
+EXAMPLE = Path(__file__).parent.parent / "examples" / "sla.toml"
+HEADER = (
+    "lead_id,email,name,company,source,segment,stage,owner_email,score,created_at,mql_at,"
+    "assigned_at,sal_at,sql_at,opportunity_at,closed_at,outcome,amount,recycled_at,"
+    "recycle_reason,first_touch_at"
+)
+
+
+@pytest.fixture
+def agreed(engine: Engine) -> Engine:
+    text = EXAMPLE.read_text() + (DATA / "crm_mapping.toml").read_text()
+    apply_agreement(engine, text, now=datetime(2026, 11, 23, tzinfo=UTC))
+    return engine
+
+
+def write(path: Path, *lines: str) -> Path:
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def leads(engine: Engine) -> dict[str, Lead]:
+    with Session(engine) as session:
+        return {lead.external_id: lead for lead in session.exec(select(Lead)).scalars()}
+
+
+def count(engine: Engine, model) -> int:  # type: ignore[no-untyped-def]
+    with Session(engine) as session:
+        return session.exec(select(func.count()).select_from(model)).scalar_one()
+
+
+def utc(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(
+        tzinfo=None
+    )  # stored as UTC, read back naive on SQLite
+
+
+def as_utc(value: datetime) -> datetime:
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def test_native_import_reimport_and_rejects(agreed: Engine, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "leads.csv",
+        HEADER,
+        "L1,ann@acme.com,Ann,ACME,Website,smb,,rita@example.com,72,2026-11-02T10:00,2026-11-02T10:05,,,,,,,,,,",
+        "L2,,,Beta,outbound,,sql,sam@example.com,,,2026-11-03T09:00-05:00,,,2026-11-05T16:00Z,,,,,,,",
+        "L3,not-an-email,,,,,,,,,,,,,,,,,,,",
+        'L4,,,"Multi\nLine Co",,,,,,,2026-13-01,,,,,,,,,,',
+        "L5,,,,,,,,,,,,,,,,won,,,,",
+        "L6,,,Short",
+    )
+    summary = import_csv(agreed, path, rejects_path=tmp_path / "rejects.csv")
+    assert (summary.format, summary.inserted, summary.rejected) == ("native", 2, 4)
+    assert [(r.line, r.column) for r in summary.examples] == [
+        (4, "email"),
+        (5, "mql_at"),
+        (7, "closed_at"),
+        (8, ""),
+    ]
+    with (tmp_path / "rejects.csv").open() as handle:
+        rejected = list(csv.DictReader(handle))
+    assert [row["_line"] for row in rejected] == ["4", "5", "7", "8"]
+    assert rejected[1]["company"] == "Multi\nLine Co"  # the original cells survive
+    stored = leads(agreed)
+    # naive times are in the agreement's timezone (New York, EST in November): 10:05 → 15:05 UTC
+    assert as_utc(stored["L1"].mql_at) == utc("2026-11-02T15:05:00")
+    assert as_utc(stored["L1"].assigned_at) == utc("2026-11-02T15:05:00")  # defaults to mql_at
+    assert stored["L1"].source == "website" and stored["L1"].stage == "mql"
+    assert as_utc(stored["L2"].sql_at) == utc("2026-11-05T16:00:00") and stored["L2"].stage == "sql"
+    history = count(agreed, StageChange)
+
+    again = import_csv(agreed, path, rejects_path=tmp_path / "rejects.csv")
+    assert (again.inserted, again.updated, again.unchanged) == (0, 0, 2)
+    assert count(agreed, StageChange) == history
+
+    changed = write(tmp_path / "changed.csv", HEADER, "L1,,,,,,sal,,80,,,,2026-11-03T09:00,,,,,,,,")
+    result = import_csv(agreed, changed)
+    assert (result.inserted, result.updated) == (0, 1)
+    lead = leads(agreed)["L1"]
+    assert (lead.stage, lead.score, lead.company) == ("sal", 80, "ACME")  # blanks erase nothing
+
+
+def test_strict_writes_nothing_when_any_row_is_bad(agreed: Engine, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "leads.csv",
+        HEADER,
+        "L1,ann@acme.com,,,,,,,,,2026-11-02T10:05,,,,,,,,,,",
+        "L2,,,,,,,,lots,,,,,,,,,,,,",
+    )
+    summary = import_csv(agreed, path, strict=True)
+    assert summary.aborted and summary.rejected == 1 and summary.examples[0].column == "score"
+    assert count(agreed, Lead) == 0
+
+
+def test_touches_move_the_first_touch_earlier(agreed: Engine, tmp_path: Path) -> None:
+    import_csv(
+        agreed,
+        write(tmp_path / "l.csv", HEADER, "L1,,,,,,,,,,2026-11-02T10:05,,,,,,,,,,2026-11-02T14:00"),
+    )
+    path = write(
+        tmp_path / "t.csv",
+        "lead_id,touched_at,kind,rep_email",
+        "L1,2026-11-02T12:00,call,rita@example.com",
+        "L1,2026-11-02T12:00,call,rita@example.com",
+        "L1,2026-11-02T16:00,email,rita@example.com",
+        "L9,2026-11-02T12:00,call,rita@example.com",
+        "L1,2026-11-02T12:00,carrier pigeon,rita@example.com",
+    )
+    summary = import_csv(agreed, path)
+    assert (summary.format, summary.touches, summary.rejected) == ("touches", 2, 2)
+    assert [(r.line, r.column) for r in summary.examples] == [(6, "kind"), (5, "lead_id")]
+    assert as_utc(leads(agreed)["L1"].first_touch_at) == utc("2026-11-02T17:00:00")
+    assert import_csv(agreed, path).touches == 0  # the same touches again: nothing new
+
+
+def test_hubspot_export(agreed: Engine) -> None:
+    summary = import_csv(agreed, DATA / "hubspot_contacts.csv")
+    assert (summary.format, summary.inserted, summary.rejected) == ("hubspot", 3, 1)
+    assert summary.examples[0].column == "Contact owner"  # "Unknown Person" has no email mapping
+    stored = leads(agreed)
+    ann, bob, cy = stored["1001"], stored["1002"], stored["1003"]
+    assert (ann.stage, ann.owner_email, ann.source, ann.score) == (
+        "mql",
+        "rita@example.com",
+        "organic_search",
+        72,
+    )
+    assert as_utc(ann.assigned_at) == utc("2026-11-02T15:05:00")
+    assert as_utc(ann.first_touch_at) == utc("2026-11-02T16:30:00")  # Last Contacted is a touch
+    assert (bob.stage, bob.source, bob.owner_email) == ("sql", "events", "sam@example.com")
+    assert as_utc(bob.assigned_at) == as_utc(bob.mql_at)  # no Owner Assigned Date: the MQL time
+    assert cy.stage == "lead" and cy.mql_at is None
+    assert count(agreed, Touch) == 1
+
+
+def test_salesforce_report_with_footer(agreed: Engine) -> None:
+    summary = import_csv(agreed, DATA / "salesforce_leads.csv")
+    assert (summary.format, summary.inserted, summary.rejected) == ("salesforce", 4, 0)
+    assert summary.skipped == 5  # blank lines, totals, copyright and confidentiality lines
+    stored = leads(agreed)
+    eve, gus, hal = stored["00Q5e00000AbCdE"], stored["00Q5e00000AbCdG"], stored["00Q5e00000AbCdH"]
+    assert (eve.stage, eve.source, eve.owner_email) == ("mql", "website", "rita@example.com")
+    assert as_utc(eve.mql_at) == utc("2026-11-09T19:03:00")  # 2:03 PM New York
+    assert eve.crm_url == "https://example.my.salesforce.com/00Q5e00000AbCdE"
+    assert (gus.stage, gus.recycle_reason, gus.source) == (
+        "recycled",
+        "Closed - Not Converted",
+        "outbound",
+    )
+    assert hal.stage == "sql" and as_utc(hal.sql_at) == utc("2026-11-12T05:00:00")
+
+
+def test_renamed_labels_are_configurable(engine: Engine, tmp_path: Path) -> None:
+    text = EXAMPLE.read_text() + '\n[crm.hubspot.columns]\n"Record ID" = "Contact ID"\n'
+    apply_agreement(engine, text, now=datetime(2026, 11, 23, tzinfo=UTC))
+    path = write(
+        tmp_path / "hs.csv",
+        "Contact ID,Email,Lifecycle Stage",
+        "77,x@y.io,Marketing Qualified Lead",
+    )
+    summary = import_csv(engine, path)
+    assert (summary.format, summary.inserted) == ("hubspot", 1)
+
+
+def test_unknown_format_is_refused(engine: Engine, tmp_path: Path) -> None:
+    with pytest.raises(ImportRefused, match="cannot tell the format"):
+        import_csv(engine, write(tmp_path / "x.csv", "id,when", "1,today"))
+    with pytest.raises(ImportRefused, match="needs the column"):
+        import_csv(engine, write(tmp_path / "y.csv", "id,when", "1,today"), fmt="hubspot")

@@ -1,0 +1,234 @@
+"""Signed webhooks into a running `slabot serve`: applied whole, refused whole."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from bot.settings import Settings
+from storage.db import make_engine
+from storage.migrate import upgrade
+from storage.models import Lead, Touch
+from tests.conftest import RunningServer, slabot_env, start_server, stop_server
+from tests.fake_slack import FakeSlack
+
+SECRET = "webhook-secret"
+HUBSPOT_SECRET = "hubspot-client-secret"
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, str]]:
+    folder = tmp_path_factory.mktemp("hooks")
+    url = f"sqlite:///{folder / 'slabot.db'}"
+    upgrade(make_engine(url))
+    fake = FakeSlack().start()
+    server = start_server(
+        slabot_env(url, fake, SLABOT_WEBHOOK_SECRET=SECRET, HUBSPOT_CLIENT_SECRET=HUBSPOT_SECRET),
+        folder / "serve.log",
+    )
+    yield server, url
+    stop_server(server)
+    fake.stop()
+
+
+def signed(body: bytes, *, secret: str = SECRET, age: int = 0) -> dict[str, str]:
+    ts = str(int(time.time()) - age)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-Slabot-Request-Timestamp": ts,
+        "X-Slabot-Signature": f"v0={digest}",
+    }
+
+
+def post(server: RunningServer, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(server.url + path, content=body, headers=headers, timeout=10)
+
+
+def counts(url: str) -> tuple[int, int]:
+    engine = make_engine(Settings(DATABASE_URL=url).database_url)
+    with Session(engine) as session:
+        leads = session.exec(select(func.count()).select_from(Lead)).scalar_one()
+        touches = session.exec(select(func.count()).select_from(Touch)).scalar_one()
+    engine.dispose()
+    return leads, touches
+
+
+PAYLOAD = {
+    "leads": [
+        {
+            "lead_id": "W1",
+            "email": "wes@web.io",
+            "company": "Web Co",
+            "source": "website",
+            "owner_email": "rita@example.com",
+            "mql_at": "2026-11-20T14:00:00Z",
+            "score": 81,
+        },
+        {"lead_id": "W2", "mql_at": "2026-11-20T15:00:00Z"},
+    ],
+    "touches": [
+        {
+            "lead_id": "W1",
+            "touched_at": "2026-11-20T15:30:00Z",
+            "kind": "call",
+            "rep_email": "rita@example.com",
+        }
+    ],
+}
+
+
+def test_signed_native_webhook_upserts_and_repeats_are_idempotent(served) -> None:  # type: ignore[no-untyped-def]
+    server, url = served
+    body = json.dumps(PAYLOAD).encode()
+    first = post(server, "/webhooks/leads", body, signed(body))
+    assert first.status_code == 200, first.text
+    assert first.json() == {
+        "ok": True,
+        "leads": {"inserted": 2, "updated": 0, "unchanged": 0},
+        "touches": 1,
+    }
+    again = post(server, "/webhooks/leads", body, signed(body))
+    assert again.json()["leads"] == {"inserted": 0, "updated": 0, "unchanged": 2}
+    assert again.json()["touches"] == 0
+    assert counts(url) == (2, 1)
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        (lambda body: signed(body, secret="forged"), 401),
+        (lambda body: signed(body, age=6 * 60), 401),
+        (lambda body: {"Content-Type": "application/json"}, 401),
+        (lambda body: {**signed(body), "X-Slabot-Request-Timestamp": "soon"}, 401),
+    ],
+)
+def test_forged_and_stale_webhooks_are_refused(served, headers, status) -> None:  # type: ignore[no-untyped-def]
+    server, url = served
+    before = counts(url)
+    body = json.dumps({"leads": [{"lead_id": "FORGED"}]}).encode()
+    assert post(server, "/webhooks/leads", body, headers(body)).status_code == status
+    assert counts(url) == before
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        (b"{not json", "the body is not JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (json.dumps({"lead": []}).encode(), "unknown key(s) lead"),
+        (
+            json.dumps(
+                {"leads": [{"lead_id": "OK1"}, {"lead_id": "B", "mql_at": "yesterday"}]}
+            ).encode(),
+            "leads[1].mql_at: 'yesterday' is not a date/time",
+        ),
+        (
+            json.dumps({"leads": [{"lead_id": "OK2", "mql_date": "2026-11-20"}]}).encode(),
+            "leads[0].mql_date: is not a known field",
+        ),
+        (
+            json.dumps(
+                {
+                    "leads": [{"lead_id": "OK3"}],
+                    "touches": [{"lead_id": "NOPE", "touched_at": "2026-11-20T10:00Z"}],
+                }
+            ).encode(),
+            "touches name unknown lead(s): NOPE",
+        ),
+    ],
+)
+def test_malformed_bodies_get_400_naming_the_problem_and_apply_nothing(
+    served, payload, message
+) -> None:  # type: ignore[no-untyped-def]
+    server, url = served
+    before = counts(url)
+    response = post(server, "/webhooks/leads", payload, signed(payload))
+    assert response.status_code == 400
+    assert message in response.json()["error"]
+    assert counts(url) == before  # OK1/OK2/OK3 were valid but nothing of the body was applied
+
+
+def hubspot_headers(
+    server: RunningServer, body: bytes, *, secret: str = HUBSPOT_SECRET, age_ms: int = 0
+) -> dict[str, str]:
+    ts = str(int(time.time() * 1000) - age_ms)
+    source = f"POST{server.url}/webhooks/hubspot{body.decode()}{ts}".encode()
+    signature = base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest())
+    return {
+        "Content-Type": "application/json",
+        "X-HubSpot-Request-Timestamp": ts,
+        "X-HubSpot-Signature-v3": signature.decode(),
+        "X-HubSpot-Signature-Version": "v3",
+    }
+
+
+def test_hubspot_property_change_events(served) -> None:  # type: ignore[no-untyped-def]
+    server, url = served
+    occurred = int(time.time() * 1000)
+    events = [
+        {
+            "eventId": 1,
+            "subscriptionId": 9,
+            "portalId": 62515,
+            "appId": 54321,
+            "occurredAt": occurred,
+            "subscriptionType": "contact.creation",
+            "attemptNumber": 0,
+            "objectId": 123,
+            "changeSource": "CRM",
+            "changeFlag": "NEW",
+        },
+        {
+            "eventId": 2,
+            "subscriptionId": 10,
+            "portalId": 62515,
+            "appId": 54321,
+            "occurredAt": occurred + 1000,
+            "subscriptionType": "contact.propertyChange",
+            "attemptNumber": 0,
+            "objectId": 123,
+            "propertyName": "lifecyclestage",
+            "propertyValue": "marketingqualifiedlead",
+            "changeSource": "FORM",
+        },
+        {
+            "eventId": 3,
+            "subscriptionId": 11,
+            "portalId": 62515,
+            "appId": 54321,
+            "occurredAt": occurred + 2000,
+            "subscriptionType": "contact.propertyChange",
+            "attemptNumber": 0,
+            "objectId": 123,
+            "propertyName": "email",
+            "propertyValue": "hub@spot.io",
+            "changeSource": "CRM",
+        },
+    ]
+    body = json.dumps(events).encode()
+    response = post(server, "/webhooks/hubspot", body, hubspot_headers(server, body))
+    assert response.status_code == 200, response.text
+    assert response.json()["leads"]["inserted"] == 1
+    engine = make_engine(Settings(DATABASE_URL=url).database_url)
+    with Session(engine) as session:
+        lead = session.exec(select(Lead).where(Lead.external_id == "123")).scalar_one()
+    assert (lead.source_system, lead.stage, lead.email) == ("hubspot", "mql", "hub@spot.io")
+    assert lead.mql_at is not None and lead.created_at is not None
+    forged = post(server, "/webhooks/hubspot", body, hubspot_headers(server, body, secret="x"))
+    stale = post(server, "/webhooks/hubspot", body, hubspot_headers(server, body, age_ms=400_000))
+    assert (forged.status_code, stale.status_code) == (401, 401)
+    bad = json.dumps(
+        [{"objectId": "abc", "occurredAt": occurred, "subscriptionType": "contact.propertyChange"}]
+    ).encode()
+    refused = post(server, "/webhooks/hubspot", bad, hubspot_headers(server, bad))
+    assert refused.status_code == 400 and "[0].objectId" in refused.json()["error"]
