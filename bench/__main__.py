@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import quota_http
+from bench import import_csv, quota_http
 
-BENCHMARKS = {"quota_http": quota_http.run}
+BENCHMARKS = {"quota_http": quota_http.run, "import_csv": import_csv.run}
 
 
 def main(names: list[str]) -> int:

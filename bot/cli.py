@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -237,6 +237,43 @@ def import_(
     out.print(Renderer(settings.templates_dir).text("ingest/summary.txt.j2", s=summary, path=path))
     if summary.aborted or (summary.rejected and not summary.rows - summary.rejected):
         raise typer.Exit(1)
+
+
+@cli.command()
+def demo(
+    database: Annotated[Path, typer.Option(help="The demo's SQLite file (made anew).")] = Path(
+        "slabot-demo.db"
+    ),
+    at: Annotated[str | None, typer.Option("--at", help="Pretend it is this ISO time.")] = None,
+) -> None:
+    """Show slabot working on a generated quarter: no Slack, no CRM, no settings needed."""
+    from bot.domain.quota_args import QuotaRequest
+    from bot.services.demo import run_demo
+    from bot.services.quota import answer_quota
+    from bot.slack.render import Renderer
+    from storage.db import make_engine
+    from storage.migrate import upgrade
+
+    now = _parse_time(at) if at else datetime.now(UTC)
+    for suffix in ("", "-wal", "-shm"):
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+    engine = make_engine(f"sqlite:///{database}")
+    upgrade(engine)
+    renderer = Renderer(Settings().templates_dir)
+    agreement, stats = run_demo(engine, renderer, now=now, path=database)
+    out.print(renderer.text("demo/intro.txt.j2", agreement=agreement, stats=stats, path=database))
+    out.print()
+    out.print(
+        renderer.text("quota/terminal.txt.j2", answer=answer_quota(engine, QuotaRequest(), now=now))
+    )
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError as error:
+        raise CliError(f"{text!r} is not an ISO time such as 2026-11-20T09:30-05:00") from error
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def _parse_date(text: str) -> date:

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, bindparam, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.domain.ingest import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
@@ -20,6 +20,7 @@ LEADS = Lead.__table__
 TOUCHES = Touch.__table__
 STAGES = StageChange.__table__
 COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + ["crm_url"]
+INSERT_COLUMNS = (*COLUMNS, "source_system", "external_id", "row_hash", "updated_at")
 CHUNK = 900  # ids per IN (...) query
 
 
@@ -38,6 +39,39 @@ def _insert_ignoring_duplicates(connection: Connection, table, rows: list[dict])
     # RETURNING counts what was really inserted: executemany's rowcount is -1 on PostgreSQL
     statement = module.insert(table).on_conflict_do_nothing().returning(table.c.id)
     return len(connection.execute(statement, rows).all())
+
+
+def _bulk_insert(
+    connection: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: list[tuple],
+    *,
+    ignore_conflicts: bool = False,
+) -> None:
+    """executemany straight through the driver: no per-value processing by SQLAlchemy, which
+    costs more than the insert itself at a million rows. SQLite gets datetimes in the text
+    form SQLAlchemy itself stores (naive UTC); PostgreSQL takes them as they are."""
+    if not rows:
+        return
+    sqlite = connection.dialect.name == "sqlite"
+    mark = "?" if sqlite else "%s"
+    sql = (
+        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+        + (" ON CONFLICT DO NOTHING" if ignore_conflicts else "")
+    )
+    if sqlite:
+        rows = [tuple(_sqlite_value(value) for value in row) for row in rows]
+    connection.exec_driver_sql(sql, rows)
+
+
+def _sqlite_value(value: object) -> object:
+    """The text SQLAlchemy stores for a datetime on SQLite ("2026-11-02 15:05:00.000000")."""
+    if isinstance(value, datetime):
+        if value.tzinfo is not None:
+            value = (value if value.tzinfo is UTC else value.astimezone(UTC)).replace(tzinfo=None)
+        return value.isoformat(" ", "microseconds")
+    return value
 
 
 def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
@@ -61,25 +95,19 @@ def lead_ids(
     return found
 
 
-def _stage_rows(lead_id: int, values: dict, origin: str) -> list[dict]:
+STAGE_COLUMNS = ("lead_id", "stage", "at", "origin")
+
+
+def _stage_rows(lead_id: int, values: dict, origin: str) -> list[tuple]:
     rows = [
-        {"lead_id": lead_id, "stage": stage, "at": values[column], "origin": origin}
+        (lead_id, stage, values[column], origin)
         for column, stage in STAGE_OF_FIELD.items()
         if values.get(column) is not None
     ]
     if values.get("created_at") is not None:
-        rows.append(
-            {"lead_id": lead_id, "stage": "lead", "at": values["created_at"], "origin": origin}
-        )
+        rows.append((lead_id, "lead", values["created_at"], origin))
     if values.get("closed_at") is not None and values.get("outcome") in ("won", "lost"):
-        rows.append(
-            {
-                "lead_id": lead_id,
-                "stage": values["outcome"],
-                "at": values["closed_at"],
-                "origin": origin,
-            }
-        )
+        rows.append((lead_id, values["outcome"], values["closed_at"], origin))
     return rows
 
 
@@ -103,29 +131,30 @@ def upsert_leads(
     unchanged ones alone; record the stage history of what was new or changed."""
     merged: dict[str, LeadRecord] = {}
     for record in records:  # the same id twice in one batch: the later row wins
-        if record.external_id in merged:
-            merged[record.external_id].values.update(record.values)
-            merged[record.external_id].touches.extend(record.touches)
+        earlier = merged.get(record.external_id)
+        if earlier is None:
+            merged[record.external_id] = record
         else:
             merged[record.external_id] = LeadRecord(
-                record.external_id, dict(record.values), list(record.touches)
+                record.external_id,
+                {**earlier.values, **record.values},
+                [*earlier.touches, *record.touches],
             )
     existing = lead_ids(connection, source_system=source_system, external_ids=list(merged))
     now = datetime.now(UTC)
     counts = LeadCounts()
-    new_rows, changed_rows, changed = [], [], []
+    new_rows: list[tuple] = []
+    new_ids: list[str] = []
+    changed_rows, changed = [], []
     for external_id, record in merged.items():
         digest = record.digest()
         found = existing.get(external_id)
         if found is None:
-            row = {name: record.values.get(name) for name in COLUMNS}
-            row.update(
-                source_system=source_system,
-                external_id=external_id,
-                row_hash=digest,
-                updated_at=now,
+            get = record.values.get
+            new_rows.append(
+                (*(get(name) for name in COLUMNS), source_system, external_id, digest, now)
             )
-            new_rows.append(row)
+            new_ids.append(external_id)
         elif found[1] != digest:
             params = {f"v_{name}": record.values.get(name) for name in COLUMNS}
             params.update(_id=found[0], v_row_hash=digest, v_updated_at=now)
@@ -134,21 +163,17 @@ def upsert_leads(
         else:
             counts.unchanged += 1
     if new_rows:
-        connection.execute(insert(LEADS), new_rows)
+        _bulk_insert(connection, "lead", INSERT_COLUMNS, new_rows)
         counts.inserted = len(new_rows)
-        ids = lead_ids(
-            connection,
-            source_system=source_system,
-            external_ids=[r["external_id"] for r in new_rows],
-        )
-        changed.extend((ids[r["external_id"]][0], merged[r["external_id"]]) for r in new_rows)
+        ids = lead_ids(connection, source_system=source_system, external_ids=new_ids)
+        changed.extend((ids[external_id][0], merged[external_id]) for external_id in new_ids)
     if changed_rows:
         connection.execute(_UPDATE, changed_rows)
         counts.updated = len(changed_rows)
     stage_rows = [
         row for lead_id, record in changed for row in _stage_rows(lead_id, record.values, origin)
     ]
-    _insert_ignoring_duplicates(connection, STAGES, stage_rows)
+    _bulk_insert(connection, "stage_change", STAGE_COLUMNS, stage_rows, ignore_conflicts=True)
     touches = [touch for _, record in changed for touch in record.touches]
     if touches:
         record_touches(connection, touches, source_system=source_system)

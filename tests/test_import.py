@@ -185,3 +185,29 @@ def test_unknown_format_is_refused(engine: Engine, tmp_path: Path) -> None:
         import_csv(engine, write(tmp_path / "x.csv", "id,when", "1,today"))
     with pytest.raises(ImportRefused, match="needs the column"):
         import_csv(engine, write(tmp_path / "y.csv", "id,when", "1,today"), fmt="hubspot")
+
+
+def test_memoised_offsets_agree_with_zoneinfo_across_dst() -> None:
+    from datetime import timedelta
+    from zoneinfo import ZoneInfo
+
+    from hypothesis import given
+    from hypothesis import strategies as st
+
+    from bot.domain.ingest import parse_timestamp
+
+    zones = st.sampled_from(
+        ["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata"]
+    )
+    moments = st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2027, 12, 31))
+
+    @given(zones, moments)
+    def agree(zone: str, local: datetime) -> None:
+        tz = ZoneInfo(zone)
+        local = local.replace(second=0, microsecond=0)
+        expected = local.replace(tzinfo=tz).astimezone(UTC)
+        got = parse_timestamp(local.isoformat(timespec="minutes"), tz, column="t")
+        assert got == expected, (zone, local)
+        assert got.utcoffset() == timedelta(0)
+
+    agree()

@@ -80,3 +80,23 @@ def test_embedded_database_is_upgraded_shared_one_refused(database_url: str) -> 
         with pytest.raises(SchemaBehind, match="slabot db upgrade"):
             ensure_current(engine, auto_upgrade=False)
     engine.dispose()
+
+
+def test_bulk_datetimes_are_stored_exactly_as_sqlalchemy_stores_them() -> None:
+    """The import's driver-level inserts must write the same text the ORM writes on SQLite,
+    or string comparisons between the two would go wrong."""
+    from datetime import UTC, datetime, timedelta, timezone
+
+    from sqlalchemy import DateTime
+    from sqlalchemy.dialects import sqlite
+
+    from storage.ingest import _sqlite_value
+
+    dialect = sqlite.dialect()
+    orm = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
+    for value in (
+        datetime(2026, 11, 2, 15, 5, tzinfo=UTC),
+        datetime(2026, 3, 8, 7, 0, 0, 120, tzinfo=UTC),
+        datetime(2026, 11, 2, 10, 5, tzinfo=timezone(timedelta(hours=-5))),
+    ):
+        assert _sqlite_value(value) == orm(value.astimezone(UTC).replace(tzinfo=None))

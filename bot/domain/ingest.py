@@ -11,7 +11,7 @@ import hashlib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 
 LEAD_FIELDS = (
     "lead_id", "email", "name", "company", "source", "segment", "stage", "owner_email", "score",
@@ -62,11 +62,18 @@ class LeadRecord:
     external_id: str
     values: dict[str, object] = field(default_factory=dict)
     touches: list[TouchRecord] = field(default_factory=list)
+    fingerprint: str | None = None  # set from the raw cells by the CSV reader (cheaper)
 
     def digest(self) -> str:
         """A fingerprint of what the record says: re-importing an unchanged row is a no-op."""
+        if self.fingerprint is not None:
+            return self.fingerprint
         text = "\x1f".join(f"{key}={self.values.get(key)!s}" for key in sorted(self.values))
-        return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
+        return fingerprint(text)
+
+
+def fingerprint(text: str) -> str:
+    return hashlib.blake2b(text.encode(), digest_size=12).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -95,8 +102,23 @@ def parse_timestamp(text: str, tz: tzinfo, *, column: str) -> datetime:
                 column, f"{raw!r} is not a date/time (use ISO 8601, e.g. 2026-11-20T14:03)"
             ) from None
     if value.tzinfo is None:
-        value = value.replace(tzinfo=tz)
+        return (value - _utc_offset(tz, value)).replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+_OFFSETS: dict[tuple[tzinfo, object, int, bool], timedelta] = {}
+
+
+def _utc_offset(tz: tzinfo, local: datetime) -> timedelta:
+    """The zone's UTC offset at a naive local time, memoised per half hour (offsets change on
+    the hour or half hour), so a million timestamps cost a million dict look-ups."""
+    key = (tz, local.date(), local.hour, local.minute >= 30)
+    offset = _OFFSETS.get(key)
+    if offset is None:
+        if len(_OFFSETS) > 100_000:
+            _OFFSETS.clear()
+        offset = _OFFSETS[key] = local.replace(tzinfo=tz).utcoffset() or timedelta(0)
+    return offset
 
 
 def _email(text: str, column: str) -> str:

@@ -160,7 +160,10 @@ def import_csv(
                         )
                         continue
                     try:
-                        batch.append((line, cells, mapper(dict(zip(header, cells, strict=True)))))
+                        record = mapper(dict(zip(header, cells, strict=True)))
+                        if fmt != "touches":
+                            record.fingerprint = rows.fingerprint(f"{fmt}\x1e" + "\x1f".join(cells))
+                        batch.append((line, cells, record))
                     except rows.RowError as error:
                         rejects.add(line, cells, error.column, error.reason)
                         continue

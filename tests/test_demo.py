@@ -1,0 +1,50 @@
+"""`slabot demo` with no Slack, no CRM and no settings at all."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlmodel import Session
+
+from storage.db import make_engine
+from storage.models import Lead, Rep, Touch
+
+ROOT = Path(__file__).parent.parent
+
+
+def test_demo_runs_offline_and_shows_what_it_loaded(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--at", "2026-11-20T14:00:00Z"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    leads = int(re.search(r"Leads\s+([\d,]+) since 2026-10-01", result.stdout)[1].replace(",", ""))
+    # the demo's agreement reverse-engineers its targets from its quota: 909 MQLs a month
+    assert re.search(r"MQLs\s+909\n", result.stdout)
+    assert (
+        "Teams       na (America/New_York, 3 reps), emea (Europe/Berlin, 2 reps)" in result.stdout
+    )
+    engine = make_engine(f"sqlite:///{tmp_path / 'slabot-demo.db'}")
+    with Session(engine) as session:
+        assert session.exec(select(func.count()).select_from(Lead)).scalar_one() == leads
+        sources = set(session.exec(select(Lead.source).distinct()).scalars())
+        assert sources == {"website", "outbound", "events"}
+        recycled = session.exec(select(func.count()).where(Lead.stage == "recycled")).scalar_one()
+        waiting = session.exec(
+            select(func.count()).where(Lead.first_touch_at.is_(None), Lead.stage == "mql")
+        ).scalar_one()
+        assert recycled > 0 and waiting > 0  # some recycled, some about to breach
+        assert session.exec(select(func.count()).select_from(Touch)).scalar_one() > leads / 2
+        zones = {rep.timezone for rep in session.exec(select(Rep)).scalars()}
+        assert zones == {None, "Europe/Berlin"}  # New York (the calendar's) and Berlin reps
+    assert (
+        f"{recycled:,} recycled" in result.stdout and f"{waiting:,} still waiting" in result.stdout
+    )
