@@ -39,8 +39,9 @@ def generate(path: Path, rows: int, seed: int = 1) -> None:
                 f"Company {number % 5003}", rng.choice(sources), rng.choice(("smb", "mid", "ent")),
                 "", f"rep{number % 40}@example.com", rng.randrange(1, 100),
                 (mql - timedelta(days=2)).isoformat(timespec="minutes"),
-                mql.isoformat(timespec="minutes"), "", "", sql.isoformat(timespec="minutes") if sql else "",
-                "", "", "", "", "", "", touch.isoformat(timespec="minutes") if touch else "",
+                mql.isoformat(timespec="minutes"), "", "",
+                sql.isoformat(timespec="minutes") if sql else "", "", "", "", "", "", "",
+                touch.isoformat(timespec="minutes") if touch else "",
             ])  # fmt: skip
 
 
