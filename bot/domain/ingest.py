@@ -274,6 +274,13 @@ def _get(row: Mapping[str, str], mapping: CrmMapping, canonical: str) -> str:
     return (row.get(mapping.label(canonical)) or "").strip()
 
 
+def _time(
+    row: Mapping[str, str], mapping: CrmMapping, tz: tzinfo, canonical: str
+) -> datetime | None:
+    raw = _get(row, mapping, canonical)
+    return parse_timestamp(raw, tz, column=mapping.label(canonical)) if raw else None
+
+
 def _owner(raw: str, mapping: CrmMapping, column: str) -> str | None:
     if not raw:
         return None
@@ -305,10 +312,6 @@ def hubspot_lead(row: Mapping[str, str], tz: tzinfo, mapping: CrmMapping) -> Lea
         raise RowError(mapping.label("Record ID"), "is required")
     values: dict[str, object] = {}
 
-    def time_of(canonical: str) -> datetime | None:
-        raw = _get(row, mapping, canonical)
-        return parse_timestamp(raw, tz, column=mapping.label(canonical)) if raw else None
-
     values["name"] = _name(row, mapping)
     if email := _get(row, mapping, "Email"):
         values["email"] = _email(email, mapping.label("Email"))
@@ -320,13 +323,13 @@ def hubspot_lead(row: Mapping[str, str], tz: tzinfo, mapping: CrmMapping) -> Lea
     values["owner_email"] = _owner(
         _get(row, mapping, "Contact owner"), mapping, mapping.label("Contact owner")
     )
-    values["created_at"] = time_of("Create Date")
-    values["mql_at"] = time_of("Became a Marketing Qualified Lead Date")
-    values["sql_at"] = time_of("Became a Sales Qualified Lead Date")
-    values["opportunity_at"] = time_of("Became an Opportunity Date")
-    if (won := time_of("Became a Customer Date")) is not None:
+    values["created_at"] = _time(row, mapping, tz, "Create Date")
+    values["mql_at"] = _time(row, mapping, tz, "Became a Marketing Qualified Lead Date")
+    values["sql_at"] = _time(row, mapping, tz, "Became a Sales Qualified Lead Date")
+    values["opportunity_at"] = _time(row, mapping, tz, "Became an Opportunity Date")
+    if (won := _time(row, mapping, tz, "Became a Customer Date")) is not None:
         values["closed_at"], values["outcome"] = won, "won"
-    values["assigned_at"] = time_of("Owner Assigned Date")
+    values["assigned_at"] = _time(row, mapping, tz, "Owner Assigned Date")
     if source := _get(row, mapping, "Original Source"):
         values["source"] = mapping.sources.get(source) or _slug(source)
     if score := _get(row, mapping, "HubSpot Score"):
@@ -334,7 +337,7 @@ def hubspot_lead(row: Mapping[str, str], tz: tzinfo, mapping: CrmMapping) -> Lea
     if mapping.record_url:
         values["crm_url"] = mapping.record_url.replace("{id}", record_id)
     record = LeadRecord(record_id, {k: v for k, v in values.items() if v is not None})
-    if (contacted := time_of("Last Contacted")) is not None:
+    if (contacted := _time(row, mapping, tz, "Last Contacted")) is not None:
         # the export keeps only the latest touch; it still proves a touch by then
         record.touches.append(
             TouchRecord(record_id, contacted, "other", str(values.get("owner_email") or ""))
@@ -349,10 +352,6 @@ def salesforce_lead(row: Mapping[str, str], tz: tzinfo, mapping: CrmMapping) -> 
     if not lead_id:
         raise RowError(mapping.label("Lead ID"), "is required")
 
-    def time_of(canonical: str) -> datetime | None:
-        raw = _get(row, mapping, canonical)
-        return parse_timestamp(raw, tz, column=mapping.label(canonical)) if raw else None
-
     values: dict[str, object] = {"name": _name(row, mapping)}
     if email := _get(row, mapping, "Email"):
         values["email"] = _email(email, mapping.label("Email"))
@@ -362,22 +361,24 @@ def salesforce_lead(row: Mapping[str, str], tz: tzinfo, mapping: CrmMapping) -> 
     values["owner_email"] = _owner(
         _get(row, mapping, "Lead Owner"), mapping, mapping.label("Lead Owner")
     )
-    created = time_of("Create Date")
+    created = _time(row, mapping, tz, "Create Date")
     values["created_at"] = created
-    values["mql_at"] = time_of("MQL Date") if "MQL Date" in mapping.columns else created
+    values["mql_at"] = (
+        _time(row, mapping, tz, "MQL Date") if "MQL Date" in mapping.columns else created
+    )
     status = _get(row, mapping, "Lead Status")
     if status:
         stage = _crm_stage(status, mapping, SALESFORCE_STAGES, mapping.label("Lead Status"))
         values["stage"] = stage
         if stage == "recycled":
             values["recycle_reason"] = status
-    values["sql_at"] = time_of("Converted Date")
+    values["sql_at"] = _time(row, mapping, tz, "Converted Date")
     if values.get("stage") == "recycled" and values.get("recycled_at") is None:
-        values["recycled_at"] = time_of("Last Activity") or created
+        values["recycled_at"] = _time(row, mapping, tz, "Last Activity") or created
     if mapping.record_url:
         values["crm_url"] = mapping.record_url.replace("{id}", lead_id)
     record = LeadRecord(lead_id, {k: v for k, v in values.items() if v is not None})
-    if (activity := time_of("Last Activity")) is not None:
+    if (activity := _time(row, mapping, tz, "Last Activity")) is not None:
         record.touches.append(
             TouchRecord(lead_id, activity, "other", str(values.get("owner_email") or ""))
         )
