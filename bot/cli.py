@@ -260,7 +260,7 @@ def demo(
     engine = make_engine(f"sqlite:///{database}")
     upgrade(engine)
     renderer = Renderer(Settings().templates_dir)
-    agreement, stats = run_demo(engine, renderer, now=now, path=database)
+    agreement, stats = run_demo(engine, renderer, now=now)
     out.print(renderer.text("demo/intro.txt.j2", agreement=agreement, stats=stats, path=database))
     out.print()
     out.print(

@@ -71,43 +71,55 @@ def _flask_app(engine: Engine, settings: Settings) -> Flask:
             return jsonify(ok=False, database=type(error).__name__), 503
         return jsonify(ok=True, database="ok")
 
-    @web.post("/webhooks/leads")
-    def leads_webhook():  # type: ignore[no-untyped-def]
-        secret = Settings.secret(settings.webhook_secret)
+    def webhook(
+        secret: str,
+        setting: str,
+        verify: Callable[[str, bytes], bool],
+        apply: Callable[[Engine, object], webhooks.WebhookResult],
+        refusal: str,
+    ):  # type: ignore[no-untyped-def]
+        """Verify, then apply whole or refuse: 503 unconfigured, 401 unsigned, 400 bad body."""
         if not secret:
-            return _error(503, "webhooks are off: set SLABOT_WEBHOOK_SECRET")
+            return _error(503, f"this webhook is off: set {setting}")
         body = request.get_data()
-        if not webhooks.slabot_signature_valid(
-            secret,
-            timestamp=request.headers.get("X-Slabot-Request-Timestamp", ""),
-            body=body,
-            signature=request.headers.get("X-Slabot-Signature", ""),
-        ):
-            return _error(401, "bad or missing signature, or a timestamp over 5 minutes old")
+        if not verify(secret, body):
+            return _error(401, refusal)
         try:
-            return _applied(webhooks.apply_native(engine, _json_body(request)))
+            return _applied(apply(engine, _json_body(request)))
         except webhooks.PayloadRejected as error:
             return _error(400, str(error))
 
+    @web.post("/webhooks/leads")
+    def leads_webhook():  # type: ignore[no-untyped-def]
+        return webhook(
+            Settings.secret(settings.webhook_secret),
+            "SLABOT_WEBHOOK_SECRET",
+            lambda secret, body: webhooks.slabot_signature_valid(
+                secret,
+                timestamp=request.headers.get("X-Slabot-Request-Timestamp", ""),
+                body=body,
+                signature=request.headers.get("X-Slabot-Signature", ""),
+            ),
+            webhooks.apply_native,
+            "bad or missing signature, or a timestamp over 5 minutes old",
+        )
+
     @web.post("/webhooks/hubspot")
     def hubspot_webhook():  # type: ignore[no-untyped-def]
-        secret = Settings.secret(settings.hubspot_client_secret)
-        if not secret:
-            return _error(503, "HubSpot webhooks are off: set HUBSPOT_CLIENT_SECRET")
-        body = request.get_data()
-        if not webhooks.hubspot_signature_valid(
-            secret,
-            method=request.method,
-            uri=_public_uri(request),
-            body=body,
-            timestamp=request.headers.get("X-HubSpot-Request-Timestamp", ""),
-            signature=request.headers.get("X-HubSpot-Signature-v3", ""),
-        ):
-            return _error(401, "bad or missing X-HubSpot-Signature-v3, or a stale timestamp")
-        try:
-            return _applied(webhooks.apply_hubspot(engine, _json_body(request)))
-        except webhooks.PayloadRejected as error:
-            return _error(400, str(error))
+        return webhook(
+            Settings.secret(settings.hubspot_client_secret),
+            "HUBSPOT_CLIENT_SECRET",
+            lambda secret, body: webhooks.hubspot_signature_valid(
+                secret,
+                method=request.method,
+                uri=_public_uri(request),
+                body=body,
+                timestamp=request.headers.get("X-HubSpot-Request-Timestamp", ""),
+                signature=request.headers.get("X-HubSpot-Signature-v3", ""),
+            ),
+            webhooks.apply_hubspot,
+            "bad or missing X-HubSpot-Signature-v3, or a stale timestamp",
+        )
 
     @web.errorhandler(413)
     def too_large(_error_):  # type: ignore[no-untyped-def]

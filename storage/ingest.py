@@ -14,11 +14,10 @@ from sqlalchemy import Connection, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.domain.ingest import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
-from storage.models import Lead, StageChange, Touch
+from storage.models import Lead, Touch
 
 LEADS = Lead.__table__
 TOUCHES = Touch.__table__
-STAGES = StageChange.__table__
 COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + ["crm_url"]
 INSERT_COLUMNS = (*COLUMNS, "source_system", "external_id", "row_hash", "updated_at")
 CHUNK = 900  # ids per IN (...) query

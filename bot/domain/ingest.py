@@ -334,15 +334,7 @@ def hubspot_lead(row: Mapping[str, str], tz: tzinfo, mapping: CrmMapping) -> Lea
         values["source"] = mapping.sources.get(source) or _slug(source)
     if score := _get(row, mapping, "HubSpot Score"):
         values["score"] = _number(score, mapping.label("HubSpot Score"))
-    if mapping.record_url:
-        values["crm_url"] = mapping.record_url.replace("{id}", record_id)
-    record = LeadRecord(record_id, {k: v for k, v in values.items() if v is not None})
-    if (contacted := _time(row, mapping, tz, "Last Contacted")) is not None:
-        # the export keeps only the latest touch; it still proves a touch by then
-        record.touches.append(
-            TouchRecord(record_id, contacted, "other", str(values.get("owner_email") or ""))
-        )
-    return _finish(record)
+    return _crm_record(record_id, values, mapping, _time(row, mapping, tz, "Last Contacted"))
 
 
 def salesforce_lead(row: Mapping[str, str], tz: tzinfo, mapping: CrmMapping) -> LeadRecord:
@@ -373,15 +365,23 @@ def salesforce_lead(row: Mapping[str, str], tz: tzinfo, mapping: CrmMapping) -> 
         if stage == "recycled":
             values["recycle_reason"] = status
     values["sql_at"] = _time(row, mapping, tz, "Converted Date")
-    if values.get("stage") == "recycled" and values.get("recycled_at") is None:
-        values["recycled_at"] = _time(row, mapping, tz, "Last Activity") or created
+    activity = _time(row, mapping, tz, "Last Activity")
+    if values.get("stage") == "recycled":
+        values["recycled_at"] = activity or created
+    return _crm_record(lead_id, values, mapping, activity)
+
+
+def _crm_record(
+    external_id: str, values: dict[str, object], mapping: CrmMapping, last_touch: datetime | None
+) -> LeadRecord:
+    """A CRM export row's record: its link, and its latest activity as a touch (the export
+    keeps only the latest one, which still proves the lead was touched by then)."""
     if mapping.record_url:
-        values["crm_url"] = mapping.record_url.replace("{id}", lead_id)
-    record = LeadRecord(lead_id, {k: v for k, v in values.items() if v is not None})
-    if (activity := _time(row, mapping, tz, "Last Activity")) is not None:
-        record.touches.append(
-            TouchRecord(lead_id, activity, "other", str(values.get("owner_email") or ""))
-        )
+        values["crm_url"] = mapping.record_url.replace("{id}", external_id)
+    record = LeadRecord(external_id, {k: v for k, v in values.items() if v is not None})
+    if last_touch is not None:
+        owner = str(values.get("owner_email") or "")
+        record.touches.append(TouchRecord(external_id, last_touch, "other", owner))
     return _finish(record)
 
 

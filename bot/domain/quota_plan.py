@@ -9,8 +9,7 @@ from fractions import Fraction
 from bot.domain.agreement import Agreement, exact
 from bot.domain.calendar import PERIOD_MONTHS, BusinessCalendar, period_bounds, period_label
 from bot.domain.funnel import FunnelPlan, FunnelRates, reverse_funnel
-from bot.domain.quota_args import EXAMPLES as _EXAMPLES
-from bot.domain.quota_args import QuotaInputError, QuotaRequest, label
+from bot.domain.quota_args import EXAMPLES, QuotaInputError, QuotaRequest, label
 
 MAX_MQLS = 100_000_000  # a plan that needs more is a typo in the rates, not a plan
 _FUNNEL_KEYS = {"aov": "aov", "win": "win", "sql2opp": "sql_to_opp", "mql2sql": "mql_to_sql"}
@@ -73,7 +72,7 @@ def plan_quota(request: QuotaRequest, agreement: Agreement | None, today: date) 
         names = ", ".join(label(key) for key in missing)
         it = "it" if len(missing) == 1 else "them"
         where = f"the agreement has no value for {it}" if agreement else "no agreement applied yet"
-        example = " ".join(_EXAMPLES[key] for key in missing)
+        example = " ".join(EXAMPLES[key] for key in missing)
         raise QuotaInputError(f"missing {names}: give {it} inline, e.g. `{example}` ({where}).")
 
     rates = FunnelRates(

@@ -76,6 +76,7 @@ class Applied:
     in_force_from: date
     changes: list[tuple[str, Any, Any]]  # (key, before, after)
     created: bool  # False when the file matched the latest version: nothing was stored
+    agreement: Agreement  # the terms as validated
 
 
 def apply_agreement(
@@ -95,7 +96,9 @@ def apply_agreement(
         latest = queries.latest_agreement(session)
         diff = changes(latest.terms if latest else None, terms)
         if latest is not None and not diff:
-            return Applied(latest.version, latest.in_force_from, [], created=False)
+            return Applied(
+                latest.version, latest.in_force_from, [], created=False, agreement=agreement
+            )
         effective = agreement.agreement.effective
         if latest is not None:
             effective = max(effective, period_bounds(today, agreement.period)[0])
@@ -110,7 +113,7 @@ def apply_agreement(
             applied_by=applied_by,
         )
         queries.sync_teams_and_reps(session, teams=terms["teams"], reps=terms["reps"])
-        applied = Applied(row.version, row.in_force_from, diff, created=True)
+        applied = Applied(row.version, row.in_force_from, diff, created=True, agreement=agreement)
     _cache.forget()
     return applied
 

@@ -6,7 +6,6 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Engine
@@ -152,14 +151,11 @@ def _lead(
 
 
 def run_demo(
-    engine: Engine, renderer: Renderer, *, now: datetime, path: Path, seed: int = 7
+    engine: Engine, renderer: Renderer, *, now: datetime, seed: int = 7
 ) -> tuple[Agreement, DemoStats]:
     """Apply the demo agreement and load a generated quarter; returns what was loaded."""
     text = demo_agreement_text(renderer, now.date())
-    apply_agreement(engine, text, now=now, applied_by="demo")
-    from bot.domain.agreement_file import parse_agreement
-
-    agreement = parse_agreement(text)
+    agreement = apply_agreement(engine, text, now=now, applied_by="demo").agreement
     records = generate_leads(agreement, now, random.Random(seed))
     with engine.begin() as connection:
         upsert_leads(connection, records, source_system="native", origin="import")
