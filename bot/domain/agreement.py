@@ -92,7 +92,11 @@ class CalendarTerms(_Section):
         return code
 
     def to_calendar(
-        self, *, timezone: str | None = None, hours: str | None = None
+        self,
+        *,
+        timezone: str | None = None,
+        hours: str | None = None,
+        out_of_office: frozenset[date] = frozenset(),
     ) -> BusinessCalendar:
         opens, closes = parse_hours(hours or self.hours)
         return BusinessCalendar(
@@ -102,6 +106,7 @@ class CalendarTerms(_Section):
             closes=closes,
             holiday_country=self.holidays,
             closed=frozenset(self.closed),
+            out_of_office=out_of_office,
         )
 
 
@@ -236,6 +241,7 @@ class Agreement(_Section):
     reps: list[RepTerms] = Field(default_factory=list)
     crm: CrmTerms = Field(default_factory=CrmTerms)
     _calendar: BusinessCalendar | None = PrivateAttr(None)
+    _calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
 
     @model_validator(mode="after")
     def _references(self) -> Agreement:
@@ -256,6 +262,42 @@ class Agreement(_Section):
         if self._calendar is None:
             self._calendar = self.calendar.to_calendar()
         return self._calendar
+
+    def team(self, name: str | None) -> TeamTerms | None:
+        return next((team for team in self.teams if team.name == name), None)
+
+    def rep(self, email: str | None) -> RepTerms | None:
+        email = (email or "").lower()
+        return next((rep for rep in self.reps if rep.email == email), None)
+
+    def team_calendar(self, name: str | None) -> BusinessCalendar:
+        """The team's calendar: the default one in the team's own timezone, if it has one."""
+        team = self.team(name)
+        if team is None or team.timezone is None:
+            return self.business_calendar()
+        return self._memo(f"team:{name}", lambda: self.calendar.to_calendar(timezone=team.timezone))
+
+    def rep_calendar(self, email: str | None) -> BusinessCalendar:
+        """The calendar a rep's SLA clock runs on: the team's, with the rep's own timezone,
+        hours and out-of-office days. Owners not named in the agreement get the default."""
+        rep = self.rep(email)
+        if rep is None:
+            return self.business_calendar()
+        team = self.team(rep.team)
+
+        def build() -> BusinessCalendar:
+            return self.calendar.to_calendar(
+                timezone=rep.timezone or (team.timezone if team else None),
+                hours=rep.hours,
+                out_of_office=frozenset(rep.out_of_office),
+            )
+
+        return self._memo(f"rep:{rep.email}", build)
+
+    def _memo(self, key: str, build) -> BusinessCalendar:  # type: ignore[no-untyped-def]
+        if key not in self._calendars:
+            self._calendars[key] = build()
+        return self._calendars[key]
 
     def sources(self) -> list[str]:
         return sorted(set(self.marketing.sources) | set(self.funnel.sources))

@@ -38,6 +38,7 @@ class BusinessCalendar:
     closes: time = time(17)
     holiday_country: str = ""
     closed: frozenset[date] = field(default_factory=frozenset)
+    out_of_office: frozenset[date] = field(default_factory=frozenset)
 
     @cached_property
     def tz(self) -> ZoneInfo:
@@ -55,6 +56,8 @@ class BusinessCalendar:
             return name
         if day in self.closed:
             return "closed"
+        if day in self.out_of_office:
+            return "out of office"
         return None
 
     def is_business_day(self, day: date) -> bool:
