@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -39,7 +39,7 @@ def _configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    for noisy in ("slack_sdk", "slack_bolt", "urllib3", "apscheduler.executors"):
+    for noisy in ("slack_sdk", "slack_bolt", "urllib3", "apscheduler.executors", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -237,6 +237,48 @@ def import_(
     out.print(Renderer(settings.templates_dir).text("ingest/summary.txt.j2", s=summary, path=path))
     if summary.aborted or (summary.rejected and not summary.rows - summary.rejected):
         raise typer.Exit(1)
+
+
+@cli.command()
+def scan(
+    at: Annotated[
+        str | None, typer.Option("--at", help="Evaluate as of this ISO time instead of now.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print who would be told what; send nothing.")
+    ] = False,
+) -> None:
+    """Evaluate every open lead against the SLA, queue the alerts and deliver them."""
+    from bot.services.alerts import scan_and_deliver
+    from bot.slack.render import Renderer
+
+    settings = Settings()
+    if not dry_run:
+        settings.require("SLACK_BOT_TOKEN")
+    _configure_logging()
+    renderer = Renderer(settings.templates_dir)
+    now = _parse_time(at) if at else datetime.now(UTC)
+    outcome = scan_and_deliver(
+        _engine(settings), renderer, settings, now=now, dry_run=dry_run, wait=timedelta(minutes=2)
+    )
+    if outcome.result.agreement is None:
+        raise CliError("no agreement is in force: apply one with `slabot sla apply sla.toml`")
+    out.print(renderer.text("alerts/scan.txt.j2", result=outcome.result, now=now, dry_run=dry_run))
+    if outcome.report is not None:
+        out.print(
+            renderer.text("alerts/delivery.txt.j2", report=outcome.report, pending=outcome.pending)
+        )
+
+
+@cli.command()
+def clock() -> None:
+    """The scheduler alone: the breach scan every minute and outbox delivery."""
+    from bot.scheduler import run_clock
+
+    settings = Settings()
+    settings.require("SLACK_BOT_TOKEN")
+    _configure_logging()
+    run_clock(settings, _engine(settings))
 
 
 @cli.command()

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     hubspot_client_secret: SecretStr | None = Field(None, validation_alias="HUBSPOT_CLIENT_SECRET")
     admins_raw: str = Field("", validation_alias=AliasChoices("SLABOT_ADMINS", "admins_raw"))
     templates_dir: Path | None = Field(None, validation_alias="SLABOT_TEMPLATES")
+    # the clock's breach scan runs this often (seconds)
+    scan_interval: int = Field(60, ge=5, validation_alias="SLABOT_SCAN_INTERVAL")
+    # a message claimed longer ago than this by a sender that never finished is looked for
+    # in Slack and sent again only if it is not there (seconds)
+    send_lease: int = Field(120, ge=0, validation_alias="SLABOT_SEND_LEASE")
 
     @field_validator("slack_api_url")
     @classmethod

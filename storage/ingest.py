@@ -118,7 +118,11 @@ _UPDATE = (
             name: func.coalesce(bindparam(f"v_{name}", type_=LEADS.c[name].type), LEADS.c[name])
             for name in COLUMNS
         }
-        | {"row_hash": bindparam("v_row_hash"), "updated_at": bindparam("v_updated_at")}
+        | {
+            "row_hash": bindparam("v_row_hash"),
+            "updated_at": bindparam("v_updated_at"),
+            "clocks_stale": True,
+        }
     )
 )
 
@@ -208,7 +212,11 @@ def record_touches(
         if lead_id not in earliest or touch.touched_at < earliest[lead_id]:
             earliest[lead_id] = touch.touched_at
     recorded = _insert_ignoring_duplicates(connection, TOUCHES, rows)
-    if earliest:
+    if earliest:  # a touch counts for the cadence rules: the lead's clocks need a new look
+        connection.execute(
+            update(LEADS).where(LEADS.c.id == bindparam("_id")).values(clocks_stale=True),
+            [{"_id": lead_id} for lead_id in earliest],
+        )
         connection.execute(
             update(LEADS)
             .where(

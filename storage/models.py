@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, Column, DateTime, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Text, UniqueConstraint, text, true
 from sqlmodel import Field, SQLModel
 
 
@@ -62,7 +62,15 @@ class Rep(SQLModel, table=True):
 class Lead(SQLModel, table=True):
     """A lead and the time it reached each stage (UTC). External ids are unique per CRM."""
 
-    __table_args__ = (UniqueConstraint("source_system", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("source_system", "external_id"),
+        Index(
+            "ix_lead_clocks_stale",
+            "clocks_stale",
+            sqlite_where=text("clocks_stale"),
+            postgresql_where=text("clocks_stale"),
+        ),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     source_system: str = "native"  # native | hubspot | salesforce
@@ -92,6 +100,11 @@ class Lead(SQLModel, table=True):
         None  # of the imported fields: a re-import that changes nothing is a no-op
     )
     updated_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    # the SLA clocks must be (re)computed: set on insert, on change, on a touch, on new terms
+    clocks_stale: bool = Field(
+        default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
+    )
+    snoozed_until: datetime | None = Field(default=None, sa_column=_utc_column())
 
 
 class Touch(SQLModel, table=True):
@@ -117,3 +130,58 @@ class StageChange(SQLModel, table=True):
     stage: str
     at: datetime = Field(sa_column=_utc_column(nullable=False))
     origin: str = ""  # import | webhook | slack
+
+
+class SlaClock(SQLModel, table=True):
+    """One SLA rule's clock for one lead: the stored instants at which its alert level changes,
+    how far it has been told (`alerted`), and when it next needs the scan (`next_at`)."""
+
+    __tablename__ = "sla_clock"
+    __table_args__ = (UniqueConstraint("lead_id", "rule"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(foreign_key="lead.id")
+    rule: str
+    status: str = "open"  # open | met | late | missed | void
+    starts_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    warn_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    due_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    manager_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    channel_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    met_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    took_minutes: float | None = None  # business minutes from assignment to meeting the rule
+    alerted: int = 0  # the highest level already queued for delivery (0 = none)
+    next_at: datetime | None = Field(default=None, sa_column=_utc_column(index=True))
+
+
+class Outbox(SQLModel, table=True):
+    """Every message slabot sends or updates, keyed for idempotency, with Slack's answer."""
+
+    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(unique=True)  # e.g. sla:rep:rita@example.com:2026-11-23:3f2a…
+    kind: str  # sla_rep | sla_manager | sla_channel | digest | update
+    audience: str  # rep or manager email, or a channel id
+    day: date  # the recipient's local date the message belongs to
+    payload: dict = Field(sa_column=Column(JSON, nullable=False))  # text, blocks
+    update_of: int | None = Field(default=None, foreign_key="outbox.id")  # chat.update target
+    status: str = "pending"  # pending | sending | sent | failed
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    claimed_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    channel: str | None = None  # the conversation Slack posted into (D… for a DM)
+    ts: str | None = None
+    last_error: str | None = None
+    created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class SlackUser(SQLModel, table=True):
+    """Email → Slack user id, as `users.lookupByEmail` answered (looked up once, kept)."""
+
+    __tablename__ = "slack_user"
+
+    email: str = Field(primary_key=True)
+    user_id: str = Field(index=True)
+    resolved_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))

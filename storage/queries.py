@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlmodel import Session, col, func, select
 
-from storage.models import AgreementVersion, Rep, Team
+from storage.models import AgreementVersion, Rep, SlackUser, Team
 
 
 def agreement_in_force(session: Session, *, on: date) -> AgreementVersion | None:
@@ -86,6 +86,9 @@ def sync_teams_and_reps(session: Session, *, teams: list[dict], reps: list[dict]
         rep.manager_email = spec.get("manager")
         rep.timezone, rep.hours = spec.get("timezone"), spec.get("hours")
         rep.out_of_office = [str(day) for day in spec.get("out_of_office", [])]
-        if spec.get("slack"):
+        if spec.get("slack"):  # the agreement's override wins over any earlier lookup
             rep.slack_user_id = spec["slack"]
+            identity = session.get(SlackUser, spec["email"]) or SlackUser(email=spec["email"])
+            identity.user_id = spec["slack"]
+            session.add(identity)
         session.add(rep)

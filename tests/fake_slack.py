@@ -11,6 +11,7 @@ import itertools
 import json
 import random
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -51,6 +52,10 @@ class FakeSlack:
         self._random = random.Random(self.seed)
         self._server: ThreadingHTTPServer | None = None
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
+        self.users_by_id: dict[str, str] = {}
+        self.views: list[dict[str, Any]] = []
+        self._stall_after: int | None = None  # chat.postMessage answers after which to hang
+        self.stall_seconds = 60.0
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -94,6 +99,15 @@ class FakeSlack:
         with self._lock:
             self._faults.setdefault(method, []).append(Fault(status, times, retry_after))
 
+    def stall_post_after(self, answered: int, seconds: float = 60.0) -> None:
+        """Record the post after `answered` answered posts, then hang instead of answering: the
+        message is in Slack but the sender never hears so (a process killed mid-send)."""
+        self._stall_after, self.stall_seconds = answered, seconds
+
+    def posts_in(self, channel: str) -> list[dict[str, Any]]:
+        with self._lock:
+            return [m for (c, _), m in self.messages.items() if c == channel]
+
     def calls_to(self, method: str) -> list[Call]:
         with self._lock:
             return [c for c in self.calls if c.method == method and c.status == 200]
@@ -111,6 +125,17 @@ class FakeSlack:
         status, payload, extra = self._answer(method, body, headers)
         with self._lock:
             self.calls.append(Call(method, path, body, headers, status))
+            stall = (
+                method == "chat.postMessage"
+                and status == 200
+                and self._stall_after is not None
+                and len([c for c in self.calls if c.method == method and c.status == 200])
+                > self._stall_after
+            )
+            if stall:
+                self._stall_after = None
+        if stall:
+            threading.Event().wait(self.stall_seconds)
         data = json.dumps(payload).encode() if not isinstance(payload, bytes) else payload
         request.send_response(status)
         request.send_header("Content-Type", "application/json; charset=utf-8")
@@ -171,11 +196,13 @@ class FakeSlack:
         }
 
     def _m_chat_postMessage(self, body: dict[str, Any]) -> dict[str, Any]:
-        ts = f"{1_700_000_000 + next(self._ts)}.000100"
+        ts = f"{int(time.time())}.{next(self._ts):06d}"  # like Slack's: now, and unique
         channel = body.get("channel", "")
-        message = {"text": body.get("text"), "blocks": body.get("blocks"), "ts": ts}
+        if channel.startswith(("U", "W")):  # a user id posts into the DM with the app
+            channel = "D" + channel.lstrip("UW")
+        message = {"text": body.get("text"), "blocks": _json(body.get("blocks")), "ts": ts}
         if "metadata" in body:
-            message["metadata"] = body["metadata"]
+            message["metadata"] = _json(body["metadata"])
         with self._lock:
             self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
@@ -185,7 +212,7 @@ class FakeSlack:
         with self._lock:
             if key not in self.messages:
                 return {"ok": False, "error": "message_not_found"}
-            self.messages[key].update(text=body.get("text"), blocks=body.get("blocks"))
+            self.messages[key].update(text=body.get("text"), blocks=_json(body.get("blocks")))
         return {"ok": True, "channel": key[0], "ts": key[1], "text": body.get("text")}
 
     def _m_views_publish(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -193,6 +220,33 @@ class FakeSlack:
         if isinstance(view, str):
             view = json.loads(view)
         return {"ok": True, "view": {"id": "V0HOME", **(view or {})}}
+
+    def _m_views_open(self, body: dict[str, Any]) -> dict[str, Any]:
+        view = _json(body.get("view"))
+        with self._lock:
+            self.views.append(view)
+        return {"ok": True, "view": {"id": f"V{len(self.views)}", **(view or {})}}
+
+    def _m_conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Newest first; `metadata` only with include_all_metadata, as Slack documents."""
+        channel, oldest = body.get("channel", ""), float(body.get("oldest") or 0)
+        with_metadata = str(body.get("include_all_metadata")).lower() in ("1", "true")
+        with self._lock:
+            found = [
+                {"type": "message", "ts": ts, "text": m.get("text")}
+                | ({"metadata": m["metadata"]} if with_metadata and "metadata" in m else {})
+                for (c, ts), m in self.messages.items()
+                if c == channel and float(ts) > oldest
+            ]
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)
+        return {"ok": True, "messages": found, "has_more": False}
+
+    def _m_users_info(self, body: dict[str, Any]) -> dict[str, Any]:
+        user = body.get("user", "")
+        email = next((e for e, u in self.users_by_email.items() if u == user), None)
+        if email is None:
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "user": {"id": user, "profile": {"email": email}}}
 
     def _m_users_lookupByEmail(self, body: dict[str, Any]) -> dict[str, Any]:
         user_id = self.users_by_email.get(body.get("email", "").lower())
@@ -203,3 +257,8 @@ class FakeSlack:
     def _m_conversations_open(self, body: dict[str, Any]) -> dict[str, Any]:
         users = body.get("users", "")
         return {"ok": True, "channel": {"id": "D" + users.split(",")[0].lstrip("UW")}}
+
+
+def _json(value: Any) -> Any:
+    """Form-encoded calls carry JSON as strings; JSON calls carry it as it is."""
+    return json.loads(value) if isinstance(value, str) else value

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from bot.domain.agreement import SalesTerms
 from bot.domain.calendar import BusinessCalendar
-from bot.domain.sla_rules import Level, LeadFacts, Status, cadence_rules, describe, evaluate
+from bot.domain.sla_rules import LeadFacts, Level, Status, cadence_rules, describe, evaluate
 
 NY = ZoneInfo("America/New_York")
 US = BusinessCalendar(timezone="America/New_York", holiday_country="US")

@@ -100,3 +100,13 @@ def test_bulk_datetimes_are_stored_exactly_as_sqlalchemy_stores_them() -> None:
         datetime(2026, 11, 2, 10, 5, tzinfo=timezone(timedelta(hours=-5))),
     ):
         assert _sqlite_value(value) == orm(value.astimezone(UTC).replace(tzinfo=None))
+
+
+def test_models_match_the_migrations(engine: Engine) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+    from sqlmodel import SQLModel
+
+    with engine.connect() as connection:
+        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+    assert differences == []

@@ -242,6 +242,7 @@ class Agreement(_Section):
     crm: CrmTerms = Field(default_factory=CrmTerms)
     _calendar: BusinessCalendar | None = PrivateAttr(None)
     _calendars: dict[str, BusinessCalendar] = PrivateAttr(default_factory=dict)
+    _reps_by_email: dict[str, RepTerms] | None = PrivateAttr(None)
 
     @model_validator(mode="after")
     def _references(self) -> Agreement:
@@ -267,8 +268,9 @@ class Agreement(_Section):
         return next((team for team in self.teams if team.name == name), None)
 
     def rep(self, email: str | None) -> RepTerms | None:
-        email = (email or "").lower()
-        return next((rep for rep in self.reps if rep.email == email), None)
+        if self._reps_by_email is None:
+            self._reps_by_email = {rep.email: rep for rep in self.reps}
+        return self._reps_by_email.get((email or "").lower())
 
     def team_calendar(self, name: str | None) -> BusinessCalendar:
         """The team's calendar: the default one in the team's own timezone, if it has one."""

@@ -207,6 +207,11 @@ def native_lead(row: Mapping[str, str], tz: tzinfo) -> LeadRecord:
             values[column] = _slug(raw)
         else:
             values[column] = _text(raw, column)
+    url = (row.get("crm_url") or "").strip()  # optional: where the record lives in the CRM
+    if url:
+        if not re.match(r"^https?://\S+$", url):
+            raise RowError("crm_url", f"{url!r} is not an http(s) link")
+        values["crm_url"] = url
     return _finish(LeadRecord(lead_id, values))
 
 

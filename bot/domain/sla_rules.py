@@ -94,17 +94,29 @@ def cadence_rules(terms: SalesTerms) -> list[tuple[str, int, Duration]]:
     return rules
 
 
-def evaluate(
-    facts: LeadFacts, terms: SalesTerms, calendar: BusinessCalendar
-) -> list[Clock]:
+def evaluate(facts: LeadFacts, terms: SalesTerms, calendar: BusinessCalendar) -> list[Clock]:
     """Every rule's clock for one assigned lead, in the owner's calendar."""
     start = facts.assigned_at
     clocks = [
-        _clock("first_touch", Duration.parse(terms.first_touch), start, facts.first_touch_at,
-               facts.decided_at, terms, calendar),
-        _clock("accept", Duration.parse(terms.accept_within), start, facts.decided_at,
-               facts.ended_at, terms, calendar),
-    ]  # fmt: skip
+        _clock(
+            "first_touch",
+            Duration.parse(terms.first_touch),
+            start,
+            facts.first_touch_at,
+            facts.decided_at,
+            terms,
+            calendar,
+        ),
+        _clock(
+            "accept",
+            Duration.parse(terms.accept_within),
+            start,
+            facts.decided_at,
+            facts.ended_at,
+            terms,
+            calendar,
+        ),
+    ]
     touches = sorted(facts.touches)
     for rule, count, window in cadence_rules(terms):
         met_at = touches[count - 1] if len(touches) >= count else None

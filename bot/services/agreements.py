@@ -15,6 +15,7 @@ from bot.domain.agreement import Agreement
 from bot.domain.agreement_file import changes, parse_agreement
 from bot.domain.calendar import period_bounds
 from storage import queries
+from storage.alerts import mark_all_open_stale
 from storage.db import session_scope
 from storage.models import AgreementVersion
 
@@ -113,6 +114,7 @@ def apply_agreement(
             applied_by=applied_by,
         )
         queries.sync_teams_and_reps(session, teams=terms["teams"], reps=terms["reps"])
+        mark_all_open_stale(session.connection())  # deadlines follow the new terms
         applied = Applied(row.version, row.in_force_from, diff, created=True, agreement=agreement)
     _cache.forget()
     return applied

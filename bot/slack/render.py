@@ -6,6 +6,7 @@ searched first, so a team can override any single template.
 
 from __future__ import annotations
 
+import html
 import json
 import math
 from decimal import Decimal
@@ -90,6 +91,7 @@ class Renderer:
             tojson=_json_string,
             mrkdwn=escape_mrkdwn,
             richesc=lambda value: rich_escape(str(value)),
+            plain=lambda value: html.unescape(str(value)),  # mrkdwn-escaped text, for a terminal
             number=fmt_number,
             money=fmt_money,
             pct=fmt_pct,

@@ -1,0 +1,425 @@
+"""SLA breach alerts: keep every lead's clocks current, find what became due, queue one
+message per audience, and let the outbox deliver it.
+
+A rep hears about their own leads (due soon, breached), the rep's manager about breaches
+that stayed open (`escalate_manager_after`), the team's channel last. Each (lead, rule,
+level) is told once: a clock remembers the level it has been told (`alerted`) in the same
+transaction that queues the message. Nobody is told outside their working hours: a level
+reached at night waits for the recipient's next opening.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+
+from sqlalchemy import Connection
+from sqlalchemy.engine import Engine
+
+from bot.domain.agreement import Agreement
+from bot.domain.business_time import business_time_between, is_open
+from bot.domain.calendar import BusinessCalendar
+from bot.domain.sla_rules import LeadFacts, Level, describe, evaluate
+from bot.services.agreements import agreement_in_force
+from bot.settings import Settings
+from bot.slack.client import make_web_client
+from bot.slack.delivery import DeliveryReport, Sender
+from bot.slack.render import MAX_BLOCKS, Renderer
+from storage import alerts as store
+from storage import outbox
+
+BATCH = 2000
+KINDS = {"sla_rep": Level.DUE_SOON, "sla_manager": Level.MANAGER, "sla_channel": Level.CHANNEL}
+BLOCKS_PER_LINE = {"sla_rep": 2, "sla_manager": 2, "sla_channel": 1}
+FRAME_BLOCKS = 4  # header, intro, overflow note, action note
+
+
+# -- clocks --------------------------------------------------------------------------------
+def refresh_clocks(connection: Connection, agreement: Agreement) -> int:
+    """Compute the clocks of every lead marked stale (new, changed, touched, new terms)."""
+    done = 0
+    while leads := store.stale_leads(connection, limit=BATCH):
+        ids = [lead.id for lead in leads]
+        told = store.alerted_levels(connection, ids)
+        touches = store.touch_times(connection, ids)
+        rows = []
+        for lead in leads:
+            if lead.assigned_at is None or not lead.owner_email:
+                continue  # nobody owns it yet: no clock runs
+            facts = LeadFacts(
+                assigned_at=lead.assigned_at,
+                first_touch_at=lead.first_touch_at,
+                accepted_at=lead.accepted_at,
+                ended_at=lead.ended_at,
+                touches=tuple(touches.get(lead.id, ())),
+            )
+            calendar = agreement.rep_calendar(lead.owner_email)
+            for clock in evaluate(facts, agreement.sales, calendar):
+                alerted = told.get((lead.id, clock.rule), 0)
+                rows.append(
+                    {
+                        "lead_id": lead.id,
+                        "rule": clock.rule,
+                        "status": clock.status,
+                        "starts_at": clock.starts_at,
+                        "warn_at": clock.warn_at,
+                        "due_at": clock.due_at,
+                        "manager_at": clock.manager_at,
+                        "channel_at": clock.channel_at,
+                        "met_at": clock.met_at,
+                        "took_minutes": clock.took.total_seconds() / 60 if clock.took else None,
+                        "alerted": alerted,
+                        "next_at": clock.next_change(alerted),
+                    }
+                )
+        store.save_clocks(connection, rows, existing=set(told), lead_ids=ids)
+        done += len(leads)
+    return done
+
+
+# -- what a message shows ----------------------------------------------------------------
+@dataclass(frozen=True)
+class State:
+    rule: str  # "first touch", "accept or recycle", "3 touches in 14d"
+    level: int
+    due: str  # the deadline in the reader's timezone, "Mon 23 Nov 12:00"
+
+
+@dataclass(frozen=True)
+class Line:
+    """One lead in a queue: its due rules, most urgent first."""
+
+    lead: store.LeadRow
+    states: list[State]
+    level: int  # of the most urgent rule
+    since: str  # business time since assignment, "3h 10m"
+    due: str  # the most urgent deadline
+    new: bool
+
+
+def _local(instant: datetime, calendar: BusinessCalendar) -> str:
+    return instant.astimezone(calendar.tz).strftime("%a %d %b %H:%M")
+
+
+@dataclass
+class Message:
+    kind: str  # sla_rep | sla_manager | sla_channel
+    audience: str  # email, or the channel id
+    day: date
+    lines: list[Line]
+    text: str
+    blocks: list[dict]
+    key: str = ""
+    heading: str = ""
+
+    @property
+    def payload(self) -> dict:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+def _duration(amount: timedelta) -> str:
+    minutes = int(amount.total_seconds() // 60)
+    days, minutes = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(minutes, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m"]
+    return " ".join(part for part in parts if part and part != "0m") or "0m"
+
+
+def _lines(
+    agreement: Agreement,
+    clocks: Iterable[store.ClockRow],
+    *,
+    reader_calendar: BusinessCalendar,
+    now: datetime,
+    new: set[int],
+) -> list[Line]:
+    """A line per lead: its most urgent clock first, the lead's other due rules after it;
+    highest score first, then the oldest deadline."""
+    by_lead: dict[int, list[store.ClockRow]] = defaultdict(list)
+    for clock in clocks:
+        by_lead[clock.lead.id].append(clock)
+    lines = []
+    for found in by_lead.values():
+        found.sort(key=lambda clock: (-clock.level(now), clock.due_at))
+        lead = found[0].lead
+        owner_calendar = agreement.rep_calendar(lead.owner_email)
+        assigned = lead.assigned_at or found[0].starts_at
+        states = [
+            State(describe(clock), clock.level(now), _local(clock.due_at, reader_calendar))  # type: ignore[arg-type]
+            for clock in found
+        ]
+        lines.append(
+            Line(
+                lead=lead,
+                states=states,
+                level=states[0].level,
+                since=_duration(business_time_between(owner_calendar, assigned, now)),
+                due=states[0].due,
+                new=lead.id in new,
+            )
+        )
+    lines.sort(key=lambda line: (-(line.lead.score or 0), line.due, line.lead.id))
+    return lines
+
+
+def render_queue(
+    renderer: Renderer,
+    *,
+    kind: str,
+    audience: str,
+    lines: list[Line],
+    now: datetime,
+    calendar: BusinessCalendar,
+    note: str | None = None,
+    mention: str | None = None,
+) -> Message:
+    """The message for one audience: as many leads as Block Kit holds, the rest summarised."""
+    room = (MAX_BLOCKS - FRAME_BLOCKS) // BLOCKS_PER_LINE[kind]
+    shown, hidden = lines[:room], lines[room:]
+    context = {
+        "kind": kind,
+        "lines": shown,
+        "hidden": len(hidden),
+        "hidden_breached": sum(1 for line in hidden if line.level >= Level.BREACHED),
+        "breached": sum(1 for line in lines if line.level >= Level.BREACHED),
+        "due_soon": sum(1 for line in lines if line.level == Level.DUE_SOON),
+        "total": len(lines),
+        "new": sum(1 for line in lines if line.new),
+        "now": now.astimezone(calendar.tz),
+        "note": note,
+        "mention": mention,
+    }
+    return Message(
+        kind=kind,
+        audience=audience,
+        day=calendar.today(now),
+        lines=lines,
+        text=renderer.text("alerts/queue.txt.j2", **context),
+        blocks=renderer.blocks("alerts/queue.json.j2", **context),
+    )
+
+
+# -- the scan ------------------------------------------------------------------------------
+@dataclass
+class ScanResult:
+    agreement: Agreement | None
+    refreshed: int = 0
+    due: int = 0
+    waiting_for_hours: int = 0
+    snoozed: int = 0
+    messages: list[Message] = field(default_factory=list)
+
+
+def scan(engine: Engine, renderer: Renderer, *, now: datetime, dry_run: bool = False) -> ScanResult:
+    """Evaluate every open lead as of `now` and queue what is newly due (nothing is queued or
+    remembered with `dry_run`). Delivery is the Sender's job."""
+    now = now.astimezone(UTC)  # SQLite compares stored UTC text: bind UTC only
+    agreement = agreement_in_force(engine, on=now.date())
+    if agreement is None:
+        return ScanResult(None)
+    with engine.connect() as connection:
+        transaction = connection.begin()
+        try:
+            result = _scan(connection, agreement, renderer, now=now, queue=not dry_run)
+        except BaseException:
+            transaction.rollback()
+            raise
+        if dry_run:
+            transaction.rollback()
+        else:
+            transaction.commit()
+    return result
+
+
+def _scan(
+    connection: Connection, agreement: Agreement, renderer: Renderer, *, now: datetime, queue: bool
+) -> ScanResult:
+    store.serialize_scans(connection)
+    result = ScanResult(agreement, refreshed=refresh_clocks(connection, agreement))
+    due = store.due_clocks(connection, now=now)
+    result.due = len(due)
+    news: dict[tuple[str, str], set[int]] = defaultdict(set)  # (kind, audience) → lead ids
+    keys: dict[tuple[str, str], list[str]] = defaultdict(list)  # … → "clock:level" told
+    changes: list[tuple[int, int, datetime | None]] = []
+    for clock in due:
+        snoozed = clock.lead.snoozed_until
+        if snoozed is not None and snoozed > now:
+            result.snoozed += 1
+            changes.append((clock.id, clock.alerted, snoozed))
+            continue
+        told = _tell(agreement, clock, now, news, keys)
+        if told < clock.level(now):
+            result.waiting_for_hours += 1
+        if told != clock.alerted:
+            instants = (clock.warn_at, clock.due_at, clock.manager_at, clock.channel_at)
+            changes.append((clock.id, told, instants[told] if told < Level.CHANNEL else None))
+    result.messages = _messages(connection, agreement, renderer, news, keys, now=now)
+    if queue:
+        store.mark_alerted(connection, changes)
+        for message in result.messages:
+            _enqueue(connection, message, renderer=renderer)
+    return result
+
+
+def _tell(
+    agreement: Agreement,
+    clock: store.ClockRow,
+    now: datetime,
+    news: dict[tuple[str, str], set[int]],
+    keys: dict[tuple[str, str], list[str]],
+) -> int:
+    """Hand each newly reached level to its audience, in order, while that audience is in
+    working hours; returns the level now told."""
+    owner = clock.lead.owner_email or ""
+    rep = agreement.rep(owner)
+    team = agreement.team(rep.team) if rep else None
+    told = clock.alerted
+    level = clock.level(now)
+    while told < level:
+        step = told + 1
+        if step <= Level.BREACHED:
+            kind, audience = "sla_rep", owner
+            calendar = agreement.rep_calendar(owner)
+            step = min(level, Level.BREACHED)
+        elif step == Level.MANAGER:
+            if rep is None or rep.manager is None:
+                told = step  # nobody to escalate to
+                continue
+            kind, audience = "sla_manager", rep.manager
+            calendar = (
+                agreement.rep_calendar(rep.manager)
+                if agreement.rep(rep.manager)
+                else agreement.team_calendar(rep.team)
+            )
+        else:
+            if team is None:
+                told = step
+                continue
+            kind, audience = "sla_channel", team.channel
+            calendar = agreement.team_calendar(team.name)
+        if not is_open(calendar, now):
+            break  # told at the audience's next opening
+        news[(kind, audience)].add(clock.lead.id)
+        keys[(kind, audience)].append(f"{clock.id}:{step}")
+        told = step
+    return told
+
+
+def _audience_owners(agreement: Agreement, kind: str, audience: str) -> list[str]:
+    if kind == "sla_rep":
+        return [audience]
+    if kind == "sla_manager":
+        return [rep.email for rep in agreement.reps if rep.manager == audience]
+    teams = {team.name for team in agreement.teams if team.channel == audience}
+    return [rep.email for rep in agreement.reps if rep.team in teams]
+
+
+def reader_calendar(agreement: Agreement, kind: str, audience: str) -> BusinessCalendar:
+    if kind == "sla_channel":
+        team = next((team for team in agreement.teams if team.channel == audience), None)
+        return agreement.team_calendar(team.name if team else None)
+    return agreement.rep_calendar(audience)
+
+
+def _messages(
+    connection: Connection,
+    agreement: Agreement,
+    renderer: Renderer,
+    news: dict[tuple[str, str], set[int]],
+    keys: dict[tuple[str, str], list[str]],
+    *,
+    now: datetime,
+) -> list[Message]:
+    """One message per audience with news: its whole current queue, the news marked."""
+    owners = {
+        target: _audience_owners(agreement, *target) for target in news
+    }  # (kind, audience) → owners whose leads it shows
+    every_owner = {owner for found in owners.values() for owner in found}
+    by_owner: dict[str, list[store.ClockRow]] = defaultdict(list)
+    for clock in store.queue_clocks(connection, owners=every_owner, now=now):
+        by_owner[clock.lead.owner_email or ""].append(clock)
+    messages = []
+    for (kind, audience), new in sorted(news.items()):
+        floor = KINDS[kind]
+        clocks = [
+            clock
+            for owner in owners[(kind, audience)]
+            for clock in by_owner.get(owner, [])
+            if clock.level(now) >= floor
+        ]
+        calendar = reader_calendar(agreement, kind, audience)
+        lines = _lines(agreement, clocks, reader_calendar=calendar, now=now, new=new)
+        message = render_queue(
+            renderer, kind=kind, audience=audience, lines=lines, now=now, calendar=calendar
+        )
+        told = "|".join(sorted(keys[(kind, audience)]))
+        message.key = f"{kind}:{audience}:{hashlib.sha1(told.encode()).hexdigest()[:16]}"
+        messages.append(message)
+    return messages
+
+
+def _enqueue(connection: Connection, message: Message, *, renderer: Renderer) -> None:
+    """Queue the message; the same audience's earlier list of the day is folded away. The
+    outbox keeps real time (a scan `--at` another time still delivers now)."""
+    now = datetime.now(UTC)
+    earlier = outbox.latest_of_day(
+        connection, kind=message.kind, audience=message.audience, day=message.day
+    )
+    queued = outbox.enqueue(
+        connection,
+        key=message.key,
+        kind=message.kind,
+        audience=message.audience,
+        day=message.day,
+        payload=message.payload,
+        now=now,
+    )
+    if queued is not None and earlier is not None:
+        folded = {
+            "text": renderer.text("alerts/superseded.txt.j2", count=len(message.lines)),
+            "blocks": renderer.blocks("alerts/superseded.json.j2", count=len(message.lines)),
+        }
+        outbox.enqueue(
+            connection,
+            key=f"{earlier.key}:superseded",
+            kind="update",
+            audience=message.audience,
+            day=message.day,
+            payload=folded,
+            now=now,
+            update_of=earlier.id,
+        )
+
+
+@dataclass
+class ScanOutcome:
+    result: ScanResult
+    report: DeliveryReport | None = None
+    pending: int = 0
+
+
+def scan_and_deliver(
+    engine: Engine,
+    renderer: Renderer,
+    settings: Settings,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    wait: timedelta = timedelta(0),
+) -> ScanOutcome:
+    """One run of the clock's job: scan, then deliver everything queued (waiting up to `wait`
+    for retries that fall due)."""
+    outcome = ScanOutcome(scan(engine, renderer, now=now, dry_run=dry_run))
+    if dry_run or outcome.result.agreement is None:
+        return outcome
+    outcome.report = sender(engine, settings).deliver(wait_up_to=wait)
+    with engine.connect() as connection:
+        outcome.pending = outbox.counts(connection).get("pending", 0)
+    return outcome
+
+
+def sender(engine: Engine, settings: Settings) -> Sender:
+    return Sender(engine, make_web_client(settings), lease=timedelta(seconds=settings.send_lease))

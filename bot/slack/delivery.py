@@ -1,0 +1,225 @@
+"""The one delivery path: every message slabot posts or updates leaves through the outbox.
+
+A sender claims a queued item, resolves who it is for, calls Slack (slack_sdk's retry
+handlers absorb 429s and brief 5xx), and records Slack's `ts`. What still fails is tried
+again later with backoff, so nothing is lost while Slack is down. Each post carries message
+`metadata` with the item's key: an item whose earlier attempt may have reached Slack (the
+process died mid-send, or Slack answered 5xx after posting) is looked for in the conversation
+before it is sent again, so nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.engine import Engine
+
+from storage import outbox
+
+log = logging.getLogger(__name__)
+EVENT_TYPE = "slabot_message"
+DM_KINDS = ("sla_rep", "sla_manager")
+# Slack errors worth another try; any other error Slack answers (users_not_found,
+# channel_not_found, invalid_blocks…) cannot be fixed by trying again: failed, and logged
+TRANSIENT = {
+    "ratelimited",
+    "internal_error",
+    "fatal_error",
+    "service_unavailable",
+    "request_timeout",
+}
+
+
+class Unresolved(Exception):
+    """The item cannot be addressed yet (its target message is not sent yet)."""
+
+
+class Undeliverable(Exception):
+    """The item can never be delivered (Slack refused it for good, or its target is gone)."""
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    found_already_sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Sender:
+    """Delivers the outbox. Safe to run in several processes at once: an item is claimed by
+    one of them before any Slack call."""
+
+    def __init__(
+        self, engine: Engine, client: WebClient, *, lease: timedelta, workers: int = 8
+    ) -> None:
+        self.engine = engine
+        self.client = client
+        self.lease = lease
+        self.workers = workers  # messages to different people go out side by side
+        self._lock = threading.Lock()
+
+    # -- the loop ----------------------------------------------------------------------------
+    def deliver(self, *, wait_up_to: timedelta = timedelta(0)) -> DeliveryReport:
+        """Send what is due; keep going while retries fall due within `wait_up_to`."""
+        report = DeliveryReport()
+        deadline = utcnow() + wait_up_to
+        with ThreadPoolExecutor(self.workers, thread_name_prefix="slabot-send") as pool:
+            while True:
+                with self.engine.begin() as connection:
+                    outbox.release_abandoned(connection, older_than=utcnow() - self.lease)
+                    items = outbox.due_items(connection, now=utcnow())
+                if items:
+                    list(pool.map(lambda item: self._deliver_one(item, report), items))
+                    continue
+                with self.engine.connect() as connection:
+                    upcoming = outbox.next_attempt(connection)
+                if upcoming is None or upcoming > deadline:
+                    return report
+                time.sleep(max(0.0, (upcoming - utcnow()).total_seconds()) + 0.01)
+
+    def _deliver_one(self, item: outbox.Item, report: DeliveryReport) -> None:
+        with self.engine.begin() as connection:
+            if not outbox.claim(connection, item.id, now=utcnow()):
+                return  # another sender has it
+        attempts = item.attempts + 1
+        try:
+            channel, ts, found = self._send(item, attempts)
+        except Unresolved as error:
+            self._retry(item, attempts, str(error), report, soon=True)
+            return
+        except Undeliverable as error:
+            self._fail(item, str(error), report)
+            return
+        except SlackApiError as error:
+            code = str(error.response.get("error", ""))
+            if error.response.status_code == 200 and code not in TRANSIENT:
+                self._fail(item, code, report)
+            else:
+                self._retry(item, attempts, code or f"HTTP {error.response.status_code}", report)
+            return
+        except (SlackClientError, OSError) as error:
+            self._retry(item, attempts, f"{type(error).__name__}: {error}", report)
+            return
+        with self.engine.begin() as connection:
+            outbox.mark_sent(connection, item.id, channel=channel, ts=ts, now=utcnow())
+        with self._lock:
+            if found:
+                report.found_already_sent += 1
+            else:
+                report.sent += 1
+
+    def _fail(self, item: outbox.Item, error: str, report: DeliveryReport) -> None:
+        with self.engine.begin() as connection:
+            outbox.mark_failed(connection, item.id, error=error)
+        log.error("outbox %s (%s) failed for good: %s", item.id, item.key, error)
+        with self._lock:
+            report.failed += 1
+            report.errors.append(f"{item.key}: {error}")
+
+    def _retry(
+        self,
+        item: outbox.Item,
+        attempts: int,
+        error: str,
+        report: DeliveryReport,
+        *,
+        soon: bool = False,
+    ) -> None:
+        wait = timedelta(seconds=1) if soon else outbox.backoff(attempts)
+        with self.engine.begin() as connection:
+            outbox.retry_later(connection, item.id, at=utcnow() + wait, error=error)
+        log.warning("outbox %s (%s): %s; trying again in %s", item.id, item.key, error, wait)
+        with self._lock:
+            report.retrying += 1
+
+    # -- one Slack call ----------------------------------------------------------------------
+    def _send(self, item: outbox.Item, attempts: int) -> tuple[str, str, bool]:
+        """(channel, ts, found): post or update, or find that an earlier attempt posted."""
+        payload = item.payload
+        if item.update_of is not None:
+            with self.engine.connect() as connection:
+                target = outbox.item(connection, item.update_of)
+            if target is None or target.status == "failed":
+                raise Undeliverable(f"the message to update (item {item.update_of}) was never sent")
+            if target.ts is None or target.channel is None:
+                raise Unresolved(f"waiting for item {target.id} to be sent")
+            self.client.chat_update(
+                channel=target.channel,
+                ts=target.ts,
+                text=payload["text"],
+                blocks=payload.get("blocks"),
+            )
+            return target.channel, target.ts, False
+        channel = item.channel or self._address(item, open_dm=attempts > 1)
+        if attempts > 1:
+            found = self._already_posted(item, channel)
+            if found is not None:
+                return (*found, True)
+        response = self.client.chat_postMessage(
+            channel=channel,
+            text=payload["text"],
+            blocks=payload.get("blocks"),
+            metadata={"event_type": EVENT_TYPE, "event_payload": {"key": item.key}},
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(response["channel"]), str(response["ts"]), False
+
+    def _address(self, item: outbox.Item, *, open_dm: bool) -> str:
+        """Where to post: the channel, or for a DM the user (Slack answers with the DM's
+        channel). A retry opens the DM first, to look there for the earlier attempt."""
+        if item.kind not in DM_KINDS:
+            return item.audience
+        user_id = resolve_user(self.engine, self.client, item.audience)
+        if not open_dm:
+            return user_id
+        channel = str(self.client.conversations_open(users=user_id)["channel"]["id"])
+        with self.engine.begin() as connection:
+            outbox.set_channel(connection, item.id, channel)
+        return channel
+
+    def _already_posted(self, item: outbox.Item, channel: str) -> tuple[str, str] | None:
+        """Look in the conversation for a message carrying this item's key."""
+        oldest = (item.created_at - timedelta(minutes=1)).timestamp()
+        cursor = None
+        while True:
+            page = self.client.conversations_history(
+                channel=channel,
+                oldest=f"{oldest:.6f}",
+                include_all_metadata=True,
+                limit=200,
+                cursor=cursor,
+            )
+            for message in page.get("messages", []):
+                metadata = message.get("metadata") or {}
+                if (metadata.get("event_payload") or {}).get("key") == item.key:
+                    return channel, str(message["ts"])
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
+
+def resolve_user(engine: Engine, client: WebClient, email: str) -> str:
+    """A person's Slack user id: the agreement's override or an earlier answer if there is
+    one, else `users.lookupByEmail` (once; the answer is kept)."""
+    with engine.connect() as connection:
+        cached = outbox.cached_user_id(connection, email)
+    if cached:
+        return cached
+    user_id = str(client.users_lookupByEmail(email=email)["user"]["id"])
+    with engine.begin() as connection:
+        outbox.cache_user(connection, email=email, user_id=user_id, now=utcnow())
+    return user_id

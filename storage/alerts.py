@@ -1,0 +1,312 @@
+"""Queries for SLA clocks: which leads need their clocks computed, which clocks the scan must
+look at now, and each audience's open queue."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import Connection, and_, bindparam, insert, select, text, update
+
+from storage.ingest import _chunks
+from storage.models import Lead, SlaClock, StageChange, Touch
+
+LEADS = Lead.__table__
+CLOCKS = SlaClock.__table__
+TOUCHES = Touch.__table__
+STAGES = StageChange.__table__
+CLOCK_TIMES = ("starts_at", "warn_at", "due_at", "manager_at", "channel_at")
+
+
+def utc(value: datetime | None) -> datetime | None:
+    """SQLite hands back naive UTC; PostgreSQL aware datetimes. Always aware UTC here."""
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class LeadRow:
+    """A lead as alerts and queues show it."""
+
+    id: int
+    owner_email: str | None
+    company: str | None
+    name: str | None
+    source: str | None
+    score: float | None
+    crm_url: str | None
+    assigned_at: datetime | None
+    snoozed_until: datetime | None
+
+
+LEAD_COLUMNS = (
+    LEADS.c.id,
+    LEADS.c.owner_email,
+    LEADS.c.company,
+    LEADS.c.name,
+    LEADS.c.source,
+    LEADS.c.score,
+    LEADS.c.crm_url,
+    LEADS.c.assigned_at,
+    LEADS.c.snoozed_until,
+)
+
+
+def _lead_row(row) -> LeadRow:  # type: ignore[no-untyped-def]
+    return LeadRow(
+        row.id,
+        row.owner_email,
+        row.company,
+        row.name,
+        row.source,
+        row.score,
+        row.crm_url,
+        utc(row.assigned_at),
+        utc(row.snoozed_until),
+    )
+
+
+@dataclass(frozen=True)
+class StaleLead:
+    id: int
+    owner_email: str | None
+    assigned_at: datetime | None
+    first_touch_at: datetime | None
+    accepted_at: datetime | None
+    ended_at: datetime | None
+
+
+def serialize_scans(connection: Connection) -> None:
+    """Take the scan lock for this transaction: two clocks never evaluate at once (the
+    second waits, then finds everything already told). SQLite: the first write takes it."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(7215001)"))
+    else:
+        connection.execute(text("DELETE FROM outbox WHERE 1 = 0"))
+
+
+def stale_leads(connection: Connection, *, limit: int) -> list[StaleLead]:
+    """Leads whose clocks must be (re)computed, oldest id first."""
+    rows = connection.execute(
+        select(
+            LEADS.c.id,
+            LEADS.c.owner_email,
+            LEADS.c.assigned_at,
+            LEADS.c.first_touch_at,
+            LEADS.c.sal_at,
+            LEADS.c.sql_at,
+            LEADS.c.opportunity_at,
+            LEADS.c.recycled_at,
+            LEADS.c.closed_at,
+        )
+        .where(LEADS.c.clocks_stale)
+        .order_by(LEADS.c.id)
+        .limit(limit)
+    )
+    found = []
+    for row in rows:
+        accepted = [utc(t) for t in (row.sal_at, row.sql_at, row.opportunity_at) if t]
+        ended = [utc(t) for t in (row.recycled_at, row.closed_at) if t]
+        found.append(
+            StaleLead(
+                row.id,
+                row.owner_email,
+                utc(row.assigned_at),
+                utc(row.first_touch_at),
+                min(accepted) if accepted else None,
+                min(ended) if ended else None,
+            )
+        )
+    return found
+
+
+def touch_times(connection: Connection, lead_ids: Sequence[int]) -> dict[int, list[datetime]]:
+    found: dict[int, list[datetime]] = {}
+    for chunk in _chunks(list(lead_ids)):
+        rows = connection.execute(
+            select(TOUCHES.c.lead_id, TOUCHES.c.touched_at).where(TOUCHES.c.lead_id.in_(chunk))
+        )
+        for lead_id, at in rows:
+            found.setdefault(lead_id, []).append(utc(at))  # type: ignore[arg-type]
+    return found
+
+
+def alerted_levels(connection: Connection, lead_ids: Sequence[int]) -> dict[tuple[int, str], int]:
+    """(lead id, rule) → the level already told, for clocks that exist."""
+    found: dict[tuple[int, str], int] = {}
+    for chunk in _chunks(list(lead_ids)):
+        rows = connection.execute(
+            select(CLOCKS.c.lead_id, CLOCKS.c.rule, CLOCKS.c.alerted).where(
+                CLOCKS.c.lead_id.in_(chunk)
+            )
+        )
+        found.update({(lead_id, rule): alerted for lead_id, rule, alerted in rows})
+    return found
+
+
+def save_clocks(
+    connection: Connection, rows: list[dict], *, existing: set[tuple[int, str]], lead_ids: list[int]
+) -> None:
+    """Insert or update clock rows (dicts with every column but id) and mark the leads fresh."""
+    new = [row for row in rows if (row["lead_id"], row["rule"]) not in existing]
+    changed = [
+        {**row, "_lead": row["lead_id"], "_rule": row["rule"]}
+        for row in rows
+        if (row["lead_id"], row["rule"]) in existing
+    ]
+    if new:
+        connection.execute(insert(CLOCKS), new)
+    if changed:
+        values = {
+            name: bindparam(name)
+            for name in ("status", *CLOCK_TIMES, "met_at", "took_minutes", "next_at")
+        }
+        connection.execute(
+            update(CLOCKS)
+            .where(CLOCKS.c.lead_id == bindparam("_lead"), CLOCKS.c.rule == bindparam("_rule"))
+            .values(values),
+            changed,
+        )
+    for chunk in _chunks(lead_ids):
+        connection.execute(update(LEADS).where(LEADS.c.id.in_(chunk)).values(clocks_stale=False))
+
+
+def mark_all_open_stale(connection: Connection) -> None:
+    """New terms: every lead with an open clock gets its clocks computed again."""
+    open_leads = select(CLOCKS.c.lead_id).where(CLOCKS.c.status == "open")
+    connection.execute(update(LEADS).where(LEADS.c.id.in_(open_leads)).values(clocks_stale=True))
+
+
+@dataclass(frozen=True)
+class ClockRow:
+    id: int
+    lead: LeadRow
+    rule: str
+    warn_at: datetime
+    due_at: datetime
+    manager_at: datetime
+    channel_at: datetime
+    alerted: int
+
+    def level(self, now: datetime) -> int:
+        return sum(
+            now >= at for at in (self.warn_at, self.due_at, self.manager_at, self.channel_at)
+        )
+
+
+def _clock_rows(connection: Connection, condition) -> list[ClockRow]:  # type: ignore[no-untyped-def]
+    statement = (
+        select(
+            CLOCKS.c.id,
+            CLOCKS.c.rule,
+            CLOCKS.c.warn_at,
+            CLOCKS.c.due_at,
+            CLOCKS.c.manager_at,
+            CLOCKS.c.channel_at,
+            CLOCKS.c.alerted,
+            *LEAD_COLUMNS,
+        )
+        .select_from(CLOCKS.join(LEADS, LEADS.c.id == CLOCKS.c.lead_id))
+        .where(condition)
+    )
+    return [
+        ClockRow(
+            row[0],
+            _lead_row(row),
+            row.rule,
+            utc(row.warn_at),
+            utc(row.due_at),  # type: ignore[arg-type]
+            utc(row.manager_at),
+            utc(row.channel_at),
+            row.alerted,  # type: ignore[arg-type]
+        )
+        for row in connection.execute(statement)
+    ]
+
+
+def due_clocks(connection: Connection, *, now: datetime) -> list[ClockRow]:
+    """Open clocks with a level not yet told that is reached by `now` (one indexed range)."""
+    return _clock_rows(connection, CLOCKS.c.next_at <= now)
+
+
+def queue_clocks(
+    connection: Connection, *, owners: Iterable[str], now: datetime, min_level: int = 1
+) -> list[ClockRow]:
+    """The open clocks of these owners' leads that have reached `min_level` by `now`."""
+    column = (None, CLOCKS.c.warn_at, CLOCKS.c.due_at, CLOCKS.c.manager_at, CLOCKS.c.channel_at)[
+        min_level
+    ]
+    found: list[ClockRow] = []
+    for chunk in _chunks(sorted(set(owners))):
+        found += _clock_rows(
+            connection,
+            and_(LEADS.c.owner_email.in_(chunk), CLOCKS.c.status == "open", column <= now),
+        )
+    return found
+
+
+def mark_alerted(connection: Connection, changes: list[tuple[int, int, datetime | None]]) -> None:
+    """(clock id, level told, next_at) for each clock the scan queued a message for."""
+    if changes:
+        connection.execute(
+            update(CLOCKS)
+            .where(CLOCKS.c.id == bindparam("_id"))
+            .values(alerted=bindparam("_alerted"), next_at=bindparam("_next")),
+            [{"_id": cid, "_alerted": level, "_next": nxt} for cid, level, nxt in changes],
+        )
+
+
+def clocks_of_lead(connection: Connection, lead_id: int) -> list[ClockRow]:
+    return _clock_rows(connection, CLOCKS.c.lead_id == lead_id)
+
+
+def lead_row(connection: Connection, lead_id: int) -> LeadRow | None:
+    row = connection.execute(select(*LEAD_COLUMNS).where(LEADS.c.id == lead_id)).first()
+    return _lead_row(row) if row else None
+
+
+def snooze_lead(connection: Connection, *, lead_id: int, until: datetime) -> None:
+    """No alert for this lead before `until`: its open clocks wait until then."""
+    connection.execute(update(LEADS).where(LEADS.c.id == lead_id).values(snoozed_until=until))
+    connection.execute(
+        update(CLOCKS)
+        .where(CLOCKS.c.lead_id == lead_id, CLOCKS.c.next_at < until)
+        .values(next_at=until)
+    )
+
+
+def add_touch(
+    connection: Connection, *, lead_id: int, at: datetime, kind: str, rep_email: str
+) -> None:
+    """A touch recorded from Slack: it may be the first; the lead's clocks need a new look."""
+    connection.execute(
+        insert(TOUCHES).values(lead_id=lead_id, touched_at=at, kind=kind, rep_email=rep_email)
+    )
+    lead = LEADS.c
+    connection.execute(
+        update(LEADS)
+        .where(lead.id == lead_id, lead.first_touch_at.is_(None) | (lead.first_touch_at > at))
+        .values(first_touch_at=at)
+    )
+    connection.execute(
+        update(LEADS).where(lead.id == lead_id).values(clocks_stale=True, updated_at=at)
+    )
+
+
+def recycle_lead(connection: Connection, *, lead_id: int, at: datetime, reason: str) -> None:
+    connection.execute(
+        update(LEADS)
+        .where(LEADS.c.id == lead_id)
+        .values(
+            recycled_at=at,
+            recycle_reason=reason,
+            stage="recycled",
+            clocks_stale=True,
+            updated_at=at,
+        )
+    )
+    connection.execute(
+        insert(STAGES).values(lead_id=lead_id, stage="recycled", at=at, origin="slack")
+    )

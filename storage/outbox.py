@@ -1,0 +1,219 @@
+"""The outbox: every message to send or update, keyed for idempotency, and the Slack identity
+cache. The sender claims a row before it calls Slack and records Slack's answer after."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Connection, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from storage.alerts import utc
+from storage.models import Outbox, SlackUser
+
+OUTBOX = Outbox.__table__
+USERS = SlackUser.__table__
+
+
+@dataclass(frozen=True)
+class Item:
+    id: int
+    key: str
+    kind: str
+    audience: str
+    day: date
+    payload: dict
+    update_of: int | None
+    status: str
+    attempts: int
+    channel: str | None
+    ts: str | None
+    created_at: datetime
+
+
+def _item(row) -> Item:  # type: ignore[no-untyped-def]
+    return Item(
+        row.id,
+        row.key,
+        row.kind,
+        row.audience,
+        row.day,
+        row.payload,
+        row.update_of,
+        row.status,
+        row.attempts,
+        row.channel,
+        row.ts,
+        utc(row.created_at),  # type: ignore[arg-type]
+    )
+
+
+_ITEM_COLUMNS = (
+    OUTBOX.c.id,
+    OUTBOX.c.key,
+    OUTBOX.c.kind,
+    OUTBOX.c.audience,
+    OUTBOX.c.day,
+    OUTBOX.c.payload,
+    OUTBOX.c.update_of,
+    OUTBOX.c.status,
+    OUTBOX.c.attempts,
+    OUTBOX.c.channel,
+    OUTBOX.c.ts,
+    OUTBOX.c.created_at,
+)
+
+
+def enqueue(
+    connection: Connection,
+    *,
+    key: str,
+    kind: str,
+    audience: str,
+    day: date,
+    payload: dict,
+    now: datetime,
+    update_of: int | None = None,
+) -> int | None:
+    """Queue a message; None when one with this key is already queued (or sent)."""
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = (
+        module.insert(OUTBOX)
+        .values(
+            key=key,
+            kind=kind,
+            audience=audience,
+            day=day,
+            payload=payload,
+            update_of=update_of,
+            status="pending",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["key"])
+        .returning(OUTBOX.c.id)
+    )
+    return connection.execute(statement).scalar()
+
+
+def latest_of_day(connection: Connection, *, kind: str, audience: str, day: date) -> Item | None:
+    """The newest message of this kind to this audience on this day, if any."""
+    row = connection.execute(
+        select(*_ITEM_COLUMNS)
+        .where(OUTBOX.c.kind == kind, OUTBOX.c.audience == audience, OUTBOX.c.day == day)
+        .order_by(OUTBOX.c.id.desc())
+        .limit(1)
+    ).first()
+    return _item(row) if row else None
+
+
+def item(connection: Connection, item_id: int) -> Item | None:
+    row = connection.execute(select(*_ITEM_COLUMNS).where(OUTBOX.c.id == item_id)).first()
+    return _item(row) if row else None
+
+
+def item_at(connection: Connection, *, channel: str, ts: str) -> Item | None:
+    row = connection.execute(
+        select(*_ITEM_COLUMNS).where(OUTBOX.c.channel == channel, OUTBOX.c.ts == ts)
+    ).first()
+    return _item(row) if row else None
+
+
+def due_items(connection: Connection, *, now: datetime, limit: int = 500) -> list[Item]:
+    rows = connection.execute(
+        select(*_ITEM_COLUMNS)
+        .where(OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= now)
+        .order_by(OUTBOX.c.id)
+        .limit(limit)
+    )
+    return [_item(row) for row in rows]
+
+
+def next_attempt(connection: Connection) -> datetime | None:
+    """When the earliest pending item may be tried (None: nothing is pending)."""
+    at = connection.execute(
+        select(func.min(OUTBOX.c.next_attempt_at)).where(OUTBOX.c.status == "pending")
+    ).scalar()
+    return utc(at)
+
+
+def counts(connection: Connection) -> dict[str, int]:
+    rows = connection.execute(select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status))
+    return {status: count for status, count in rows}
+
+
+def claim(connection: Connection, item_id: int, *, now: datetime) -> bool:
+    """Take a pending item for sending; False if another sender took it first."""
+    result = connection.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == item_id, OUTBOX.c.status == "pending")
+        .values(status="sending", claimed_at=now, attempts=OUTBOX.c.attempts + 1)
+    )
+    return result.rowcount == 1
+
+
+def release_abandoned(connection: Connection, *, older_than: datetime) -> int:
+    """Items a sender claimed and never finished (it died mid-send) go back to pending; their
+    attempt count makes the next sender look in Slack before sending again."""
+    result = connection.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.status == "sending", OUTBOX.c.claimed_at < older_than)
+        .values(status="pending", last_error="abandoned mid-send")
+    )
+    return result.rowcount
+
+
+def set_channel(connection: Connection, item_id: int, channel: str) -> None:
+    connection.execute(update(OUTBOX).where(OUTBOX.c.id == item_id).values(channel=channel))
+
+
+def mark_sent(
+    connection: Connection, item_id: int, *, channel: str, ts: str, now: datetime
+) -> None:
+    connection.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == item_id)
+        .values(status="sent", channel=channel, ts=ts, sent_at=now, last_error=None)
+    )
+
+
+def retry_later(connection: Connection, item_id: int, *, at: datetime, error: str) -> None:
+    connection.execute(
+        update(OUTBOX)
+        .where(OUTBOX.c.id == item_id)
+        .values(status="pending", next_attempt_at=at, last_error=error[:500])
+    )
+
+
+def mark_failed(connection: Connection, item_id: int, *, error: str) -> None:
+    connection.execute(
+        update(OUTBOX).where(OUTBOX.c.id == item_id).values(status="failed", last_error=error[:500])
+    )
+
+
+def backoff(attempts: int, *, base: timedelta = timedelta(seconds=30)) -> timedelta:
+    """30 s, 1 min, 2 min … at most 15 min between tries: an hour-long outage loses nothing."""
+    return min(base * 2 ** max(0, attempts - 1), timedelta(minutes=15))
+
+
+# -- Slack identities ----------------------------------------------------------------------
+def cached_user_id(connection: Connection, email: str) -> str | None:
+    return connection.execute(select(USERS.c.user_id).where(USERS.c.email == email)).scalar()
+
+
+def cached_email(connection: Connection, user_id: str) -> str | None:
+    return connection.execute(
+        select(USERS.c.email).where(USERS.c.user_id == user_id).limit(1)
+    ).scalar()
+
+
+def cache_user(connection: Connection, *, email: str, user_id: str, now: datetime) -> None:
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    statement = module.insert(USERS).values(email=email, user_id=user_id, resolved_at=now)
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["email"], set_={"user_id": user_id, "resolved_at": now}
+        )
+    )

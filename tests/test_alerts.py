@@ -1,0 +1,226 @@
+"""Breach alerts end to end: `slabot scan --at` against the Slack stand-in, on the example
+agreement (4 business hours, US holidays, New York hours; Sam works Berlin hours)."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import slabot_env
+from tests.fake_slack import FakeSlack
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sla.toml"
+HEADER = "lead_id,name,company,source,owner_email,score,assigned_at,first_touch_at,crm_url"
+
+
+def run(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        env={**env, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+@pytest.fixture
+def env(database_url: str, fake_slack: FakeSlack, tmp_path: Path) -> dict[str, str]:
+    env = slabot_env(database_url, fake_slack, SLABOT_SEND_LEASE="0")
+    run(env, "db", "upgrade")
+    run(env, "sla", "apply", str(EXAMPLE))
+    return env
+
+
+def load(env: dict[str, str], tmp_path: Path, *rows: str) -> None:
+    path = tmp_path / f"leads{time.monotonic_ns()}.csv"
+    path.write_text("\n".join([HEADER, *rows]) + "\n")
+    run(env, "import", str(path))
+
+
+def dm(fake: FakeSlack, user: str) -> list[dict]:
+    """The messages in the app's DM with `user`, oldest first (the stand-in names DMs D…)."""
+    return sorted(fake.posts_in("D" + user.lstrip("U")), key=lambda m: float(m["ts"]))
+
+
+def blocks_text(message: dict) -> str:
+    return json.dumps(message["blocks"])
+
+
+def test_friday_afternoon_lead_breaches_monday_after_noon(
+    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    load(env, tmp_path, "L1,Jane Doe,<!channel> ACME,website,rita@example.com,90,"
+                        "2026-11-20T16:00,,https://crm.example/L1")  # fmt: skip
+    run(env, "scan", "--at", "2026-11-23T11:59-05:00")
+    [warning] = dm(fake_slack, "U0RITA")
+    assert "due soon" in warning["text"] and "breached" not in warning["text"]
+    assert "first touch due Mon 23 Nov 12:00" in blocks_text(warning)
+
+    run(env, "scan", "--at", "2026-11-23T12:01-05:00")
+    earlier, breach = dm(fake_slack, "U0RITA")
+    assert "past the SLA" in breach["text"]
+    assert "first touch was due Mon 23 Nov 12:00" in blocks_text(breach)
+    assert "replaced by a newer one" in earlier["text"]  # the morning's list folded away
+    assert [c.body["ts"] for c in fake_slack.calls_to("chat.update")] == [earlier["ts"]]
+    # CRM text never pings anyone; the CRM link is there; the buttons act on the lead
+    assert "<!channel>" not in breach["text"] + blocks_text(breach)
+    assert "&lt;!channel&gt; ACME" in blocks_text(breach)
+    assert "<https://crm.example/L1|open in CRM>" in blocks_text(breach)
+    actions = next(b for b in breach["blocks"] if b["type"] == "actions")["elements"]
+    assert [a["action_id"] for a in actions] == ["sla_contacted", "sla_snooze", "sla_recycle"]
+    assert breach["metadata"]["event_type"] == "slabot_message"
+
+    run(env, "scan", "--at", "2026-11-23T12:05-05:00")  # nothing new: nothing sent
+    assert len(fake_slack.calls_to("chat.postMessage")) == 2
+    assert len(fake_slack.calls_to("users.lookupByEmail")) == 1  # resolved once, then kept
+
+
+def test_thanksgiving_stops_the_clock(
+    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    load(env, tmp_path, "L2,Tom Turkey,Initech,website,rita@example.com,50,2026-11-25T16:00,,")
+    result = run(env, "scan", "--at", "2026-11-27T10:00-05:00")
+    assert "Nobody needs to be told" in result.stdout
+    assert dm(fake_slack, "U0RITA") == []
+    run(env, "scan", "--at", "2026-11-27T12:01-05:00")
+    [breach] = dm(fake_slack, "U0RITA")
+    assert "was due Fri 27 Nov 12:00" in blocks_text(breach)
+
+
+def test_berlin_rep_clock_follows_berlin_hours(
+    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    # assigned Friday 16:00 Berlin (10:00 New York): 1h on Friday, 3h on Monday morning
+    load(
+        env, tmp_path, "L3,Eva Ost,Stark GmbH,outbound,sam@example.com,60,2026-11-20T16:00+01:00,,"
+    )
+    run(env, "scan", "--at", "2026-11-23T11:59+01:00")  # 05:59 in New York: Sam is at work
+    [warning] = dm(fake_slack, "U0SAM")
+    assert "due Mon 23 Nov 12:00" in blocks_text(warning)  # shown in Sam's own time
+    run(env, "scan", "--at", "2026-11-23T12:01+01:00")
+    assert "past the SLA" in dm(fake_slack, "U0SAM")[-1]["text"]
+    # 17:30 Berlin: Sam has left, but the 4h escalation falls in Max's New York morning
+    result = run(env, "scan", "--at", "2026-11-23T17:30+01:00", "--dry-run")
+    assert "DM to manager max@example.com" in result.stdout
+    assert "DM to sam@example.com" not in result.stdout
+    assert "was due Mon 23 Nov 06:00" in result.stdout  # in Max's time
+
+
+def test_escalation_reaches_manager_then_channel_and_never_repeats(
+    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    load(env, tmp_path, "L4,Jane Doe,Acme,website,rita@example.com,90,2026-11-20T16:00,,")
+    run(env, "scan", "--at", "2026-11-23T12:01-05:00")  # breach: Rita
+    run(env, "scan", "--at", "2026-11-23T16:01-05:00")  # +4 business hours: Max, the manager
+    [to_manager] = dm(fake_slack, "U0MAX")
+    assert "escalated to you" in to_manager["text"] and "rita@example.com" in to_manager["text"]
+    assert fake_slack.posts_in("C0STANDUP") == []
+    run(env, "scan", "--at", "2026-11-24T12:01-05:00")  # +1 business day: the channel
+    [to_channel] = fake_slack.posts_in("C0STANDUP")
+    assert "Acme" in blocks_text(to_channel)
+    assert not any(b["type"] == "actions" for b in to_channel["blocks"])
+    run(env, "scan", "--at", "2026-11-24T15:00-05:00")
+    # the rep heard of the breach once; the one other DM is the next rule coming due
+    first, second = dm(fake_slack, "U0RITA")
+    assert "first touch was due Mon 23 Nov 12:00" in blocks_text(first)
+    assert "accept or recycle due Tue 24 Nov 16:00" in blocks_text(second)
+    assert len(dm(fake_slack, "U0MAX")) == 1 and len(fake_slack.posts_in("C0STANDUP")) == 1
+
+
+def test_nobody_is_pinged_on_a_weekend(
+    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    load(env, tmp_path, "L5,Jane Doe,Acme,website,rita@example.com,90,2026-11-19T09:00,,")
+    result = run(env, "scan", "--at", "2026-11-21T12:00-05:00", "--dry-run")
+    assert "Nobody needs to be told" in result.stdout and "wait for working hours" in result.stdout
+    run(env, "scan", "--at", "2026-11-21T12:00-05:00")
+    assert fake_slack.calls_to("chat.postMessage") == []
+    result = run(env, "scan", "--at", "2026-11-20T12:00-05:00", "--dry-run")
+    assert "DM to rita@example.com" in result.stdout  # the dry run prints, and sends nothing
+    assert fake_slack.calls_to("chat.postMessage") == []
+
+
+# -- exactly once, at scale, through faults and a crash --------------------------------------
+REPS = 1000
+
+
+def many_reps(tmp_path: Path, env: dict[str, str], fake: FakeSlack) -> None:
+    lines = [EXAMPLE.read_text().split("[[reps]]")[0]]
+    for n in range(REPS):
+        email = f"rep{n:04d}@example.com"
+        fake.users_by_email[email] = f"U{n:06d}"
+        lines.append(f'[[reps]]\nemail = "{email}"\nteam = "na"\nmanager = "max@example.com"\n')
+    agreement = tmp_path / "big.toml"
+    agreement.write_text("\n".join(lines))
+    run(env, "sla", "apply", str(agreement))
+    rows = [
+        f"B{n},Lead {n},Company {n},website,rep{n:04d}@example.com,{n % 100},2026-11-20T16:00,,"
+        for n in range(REPS)
+    ]
+    load(env, tmp_path, *rows)
+
+
+def assert_one_dm_each(fake: FakeSlack) -> None:
+    for n in range(REPS):
+        posts = fake.posts_in(f"D{n:06d}")
+        assert len(posts) == 1, (n, posts)
+    assert len(fake.calls_to("chat.postMessage")) == REPS
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_thousand_reps_get_exactly_one_dm_through_random_429_and_503(
+    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    many_reps(tmp_path, env, fake_slack)
+    fake_slack.random_fault_rate = 0.01
+    result = run(env, "scan", "--at", "2026-11-23T12:01-05:00", timeout=600)
+    assert "Delivered 1000 messages" in result.stdout, result.stdout
+    assert any(c.status in (429, 503) for c in fake_slack.calls)
+    assert_one_dm_each(fake_slack)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite", "postgresql"], indirect=True)
+def test_killed_mid_delivery_and_restarted_still_exactly_once(
+    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    many_reps(tmp_path, env, fake_slack)
+    fake_slack.stall_post_after(300)  # post #301 reaches Slack; its answer never comes back
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "scan", "--at", "2026-11-23T12:01-05:00"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while len(fake_slack.calls_to("chat.postMessage")) < 301 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    process.kill()  # SIGKILL: no cleanup, claimed items stay claimed
+    process.wait()
+    assert 301 <= len(fake_slack.calls_to("chat.postMessage")) < REPS
+
+    result = run(env, "scan", "--at", "2026-11-23T12:02-05:00", timeout=600)
+    # the stalled post (and any other in flight at the kill) is found in Slack, not re-sent
+    found = re.search(r"\((\d+) found already in Slack", result.stdout)
+    assert found and int(found.group(1)) >= 1, result.stdout
+    assert_one_dm_each(fake_slack)
+
+
+def test_scan_without_an_agreement_says_what_to_do(
+    database_url: str, fake_slack: FakeSlack
+) -> None:
+    env = slabot_env(database_url, fake_slack)
+    subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "scan"], env=env, capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "no agreement is in force" in result.stderr
+    assert os.linesep not in result.stderr.strip()
