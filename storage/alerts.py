@@ -199,7 +199,7 @@ class ClockRow:
 def _clock_rows(connection: Connection, condition) -> list[ClockRow]:  # type: ignore[no-untyped-def]
     statement = (
         select(
-            CLOCKS.c.id,
+            CLOCKS.c.id.label("clock_id"),
             CLOCKS.c.rule,
             CLOCKS.c.warn_at,
             CLOCKS.c.due_at,
@@ -213,7 +213,7 @@ def _clock_rows(connection: Connection, condition) -> list[ClockRow]:  # type: i
     )
     return [
         ClockRow(
-            row[0],
+            row.clock_id,
             _lead_row(row),
             row.rule,
             utc(row.warn_at),
@@ -234,16 +234,17 @@ def due_clocks(connection: Connection, *, now: datetime) -> list[ClockRow]:
 def queue_clocks(
     connection: Connection, *, owners: Iterable[str], now: datetime, min_level: int = 1
 ) -> list[ClockRow]:
-    """The open clocks of these owners' leads that have reached `min_level` by `now`."""
+    """The open clocks of these owners' leads that have reached `min_level` by `now` (0: all
+    open clocks)."""
     column = (None, CLOCKS.c.warn_at, CLOCKS.c.due_at, CLOCKS.c.manager_at, CLOCKS.c.channel_at)[
         min_level
     ]
     found: list[ClockRow] = []
     for chunk in _chunks(sorted(set(owners))):
-        found += _clock_rows(
-            connection,
-            and_(LEADS.c.owner_email.in_(chunk), CLOCKS.c.status == "open", column <= now),
-        )
+        condition = and_(LEADS.c.owner_email.in_(chunk), CLOCKS.c.status == "open")
+        if column is not None:
+            condition = and_(condition, column <= now)
+        found += _clock_rows(connection, condition)
     return found
 
 

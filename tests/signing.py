@@ -57,7 +57,14 @@ def slash_command_body(
 
 
 def block_action_body(
-    action_id: str, value: str, *, response_url: str, user_id: str = "U0RITA"
+    action_id: str,
+    value: str,
+    *,
+    response_url: str,
+    user_id: str = "U0RITA",
+    channel: str = "C0STANDUP",
+    message_ts: str = "1.2",
+    ephemeral: bool = True,
 ) -> str:
     payload = {
         "type": "block_actions",
@@ -67,12 +74,12 @@ def block_action_body(
         "token": "deprecated-verification-token",
         "container": {
             "type": "message",
-            "message_ts": "1.2",
-            "channel_id": "C0STANDUP",
-            "is_ephemeral": True,
+            "message_ts": message_ts,
+            "channel_id": channel,
+            "is_ephemeral": ephemeral,
         },
         "trigger_id": "123.456.abc",
-        "channel": {"id": "C0STANDUP", "name": "standup"},
+        "channel": {"id": channel, "name": "standup"},
         "response_url": response_url,
         "actions": [
             {
@@ -83,6 +90,28 @@ def block_action_body(
                 "action_ts": "1700000000.1",
             }
         ],
+    }
+    return urlencode({"payload": json.dumps(payload)})
+
+
+def view_submission_body(
+    callback_id: str, values: dict, *, private_metadata: str, user_id: str = "U0RITA"
+) -> str:
+    payload = {
+        "type": "view_submission",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "user": {"id": user_id, "username": "rita", "team_id": "T0TEST"},
+        "api_app_id": "A0SLABOT",
+        "token": "deprecated-verification-token",
+        "trigger_id": "123.456.def",
+        "view": {
+            "id": "V0RECYCLE",
+            "type": "modal",
+            "callback_id": callback_id,
+            "private_metadata": private_metadata,
+            "state": {"values": values},
+            "hash": "1700000000.abc",
+        },
     }
     return urlencode({"payload": json.dumps(payload)})
 

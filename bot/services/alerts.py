@@ -174,7 +174,7 @@ def render_queue(
     now: datetime,
     calendar: BusinessCalendar,
     note: str | None = None,
-    mention: str | None = None,
+    title: str | None = None,
 ) -> Message:
     """The message for one audience: as many leads as Block Kit holds, the rest summarised."""
     room = (MAX_BLOCKS - FRAME_BLOCKS) // BLOCKS_PER_LINE[kind]
@@ -190,7 +190,7 @@ def render_queue(
         "new": sum(1 for line in lines if line.new),
         "now": now.astimezone(calendar.tz),
         "note": note,
-        "mention": mention,
+        "title": title,
     }
     return Message(
         kind=kind,
@@ -343,22 +343,80 @@ def _messages(
         by_owner[clock.lead.owner_email or ""].append(clock)
     messages = []
     for (kind, audience), new in sorted(news.items()):
-        floor = KINDS[kind]
-        clocks = [
-            clock
-            for owner in owners[(kind, audience)]
-            for clock in by_owner.get(owner, [])
-            if clock.level(now) >= floor
-        ]
-        calendar = reader_calendar(agreement, kind, audience)
-        lines = _lines(agreement, clocks, reader_calendar=calendar, now=now, new=new)
-        message = render_queue(
-            renderer, kind=kind, audience=audience, lines=lines, now=now, calendar=calendar
-        )
+        clocks = [clock for owner in owners[(kind, audience)] for clock in by_owner.get(owner, [])]
+        message = _build(agreement, renderer, kind, audience, clocks, now=now, new=new)
         told = "|".join(sorted(keys[(kind, audience)]))
         message.key = f"{kind}:{audience}:{hashlib.sha1(told.encode()).hexdigest()[:16]}"
         messages.append(message)
     return messages
+
+
+def _build(
+    agreement: Agreement,
+    renderer: Renderer,
+    kind: str,
+    audience: str,
+    clocks: list[store.ClockRow],
+    *,
+    now: datetime,
+    new: set[int] = frozenset(),  # type: ignore[assignment]
+    min_level: int | None = None,
+    note: str | None = None,
+    title: str | None = None,
+) -> Message:
+    floor = KINDS[kind] if min_level is None else min_level
+    calendar = reader_calendar(agreement, kind, audience)
+    lines = _lines(
+        agreement,
+        [clock for clock in clocks if clock.level(now) >= floor],
+        reader_calendar=calendar,
+        now=now,
+        new=new,
+    )
+    return render_queue(
+        renderer,
+        kind=kind,
+        audience=audience,
+        lines=lines,
+        now=now,
+        calendar=calendar,
+        note=note,
+        title=title,
+    )
+
+
+def audience_message(
+    connection: Connection,
+    agreement: Agreement,
+    renderer: Renderer,
+    *,
+    kind: str,
+    audience: str,
+    now: datetime,
+    min_level: int | None = None,
+    note: str | None = None,
+    title: str | None = None,
+) -> Message:
+    """An audience's queue as of `now`: what a scan shows them, or (min_level=0) every open
+    lead with its deadline, as `/sla` does."""
+    owners = _audience_owners(agreement, kind, audience)
+    clocks = store.queue_clocks(
+        connection,
+        owners=owners,
+        now=now,
+        min_level=KINDS[kind] if min_level is None else min_level,
+    )
+    return _build(
+        agreement,
+        renderer,
+        kind,
+        audience,
+        clocks,
+        now=now,
+        min_level=min_level,
+        note=note,
+        title=title,
+    )
 
 
 def _enqueue(connection: Connection, message: Message, *, renderer: Renderer) -> None:

@@ -90,6 +90,16 @@ class Sender:
                     return report
                 time.sleep(max(0.0, (upcoming - utcnow()).total_seconds()) + 0.01)
 
+    def deliver_item(self, item_id: int) -> DeliveryReport:
+        """Send one queued item now (an interaction's redraw); the clock retries it if Slack
+        does not take it."""
+        report = DeliveryReport()
+        with self.engine.connect() as connection:
+            item = outbox.item(connection, item_id)
+        if item is not None and item.status == "pending":
+            self._deliver_one(item, report)
+        return report
+
     def _deliver_one(self, item: outbox.Item, report: DeliveryReport) -> None:
         with self.engine.begin() as connection:
             if not outbox.claim(connection, item.id, now=utcnow()):

@@ -114,6 +114,19 @@ class Renderer:
             self._valid.add(raw)
         return blocks
 
+    def view(self, name: str, **context: Any) -> dict[str, Any]:
+        """Render a modal view template; its blocks are checked like a message's."""
+        raw = self.text(name, **context)
+        try:
+            view = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise InvalidBlocks(f"{name} did not render JSON: {exc}") from exc
+        if view.get("type") != "modal" or len(view.get("blocks", [])) > 100:
+            raise InvalidBlocks(f"{name}: a modal view holds at most 100 blocks")
+        for index, block in enumerate(view["blocks"]):
+            _validate_one(block, where=f"{name}[{index}]")
+        return view
+
 
 def validate_blocks(blocks: list[dict[str, Any]], *, where: str = "blocks") -> None:
     """Check blocks with slack_sdk's models: known types, known keys, Slack's length limits."""

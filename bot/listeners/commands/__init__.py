@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from slack_bolt import Ack, App
+from slack_sdk import WebClient
 
 from bot.listeners.commands.quota import handle_quota
 from bot.listeners.commands.sla import handle_sla
@@ -17,5 +18,5 @@ def register(app: App, deps: Deps) -> None:
         handle_quota(ack, command, deps)
 
     @app.command("/sla")
-    def sla(ack: Ack, command: dict) -> None:
-        handle_sla(ack, command, deps)
+    def sla(ack: Ack, command: dict, client: WebClient) -> None:
+        handle_sla(ack, command, client, deps)

@@ -1,24 +1,51 @@
-"""`/sla`: the agreement's terms in Slack (`/sla terms`)."""
+"""`/sla`: your open queue (`/sla`), your team's (`/sla team`), the terms (`/sla terms`)."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack
+from slack_sdk import WebClient
 
+from bot.services import lead_actions
 from bot.services.agreements import version_in_force
 
 if TYPE_CHECKING:
     from bot.app import Deps
 
-SUBCOMMANDS = ("terms", "help")
+SUBCOMMANDS = ("", "mine", "team", "terms", "help")
 
 
-def sla_message(deps: Deps, text: str, *, today: date | None = None) -> dict[str, Any]:
-    words = text.split()
-    sub = words[0].lower() if words else "help"
+def queue_message(deps: Deps, client: WebClient, user_id: str, *, team: bool) -> dict[str, Any]:
+    """The caller's open leads (or their reps'), with deadlines and the alert buttons."""
     renderer = deps.renderer
+    try:
+        ctx = lead_actions.context(deps.engine, client, deps.settings, renderer)
+    except LookupError:
+        return {"text": renderer.text("sla/none.txt.j2")}
+    email = lead_actions.email_of(deps.engine, client, user_id)
+    if email is None:
+        return {"text": renderer.text("sla/who.txt.j2")}
+    if team and not any(rep.manager == email for rep in ctx.agreement.reps):
+        return {"text": renderer.text("sla/not_a_manager.txt.j2", email=email)}
+    message = lead_actions.my_queue(ctx, email=email, team=team, now=datetime.now(UTC))
+    return message.payload
+
+
+def sla_message(
+    deps: Deps,
+    text: str,
+    *,
+    today: date | None = None,
+    client: WebClient | None = None,
+    user_id: str = "",
+) -> dict[str, Any]:
+    words = text.split()
+    sub = words[0].lower() if words else ""
+    renderer = deps.renderer
+    if sub in ("", "mine", "team") and client is not None and len(words) <= 1:
+        return queue_message(deps, client, user_id, team=sub == "team")
     help_text = renderer.text("sla/help.txt.j2")
     if sub == "terms":
         found = version_in_force(deps.engine, on=today or date.today())
@@ -37,5 +64,9 @@ def sla_message(deps: Deps, text: str, *, today: date | None = None) -> dict[str
     return {"text": renderer.text("sla/unknown.txt.j2", typed=text.strip(), help=help_text)}
 
 
-def handle_sla(ack: Ack, command: dict, deps: Deps) -> None:
-    ack(response_type="ephemeral", **sla_message(deps, command.get("text") or ""))
+def handle_sla(ack: Ack, command: dict, client: WebClient, deps: Deps) -> None:
+    text = command.get("text") or ""
+    ack(
+        response_type="ephemeral",
+        **sla_message(deps, text, client=client, user_id=command.get("user_id", "")),
+    )

@@ -1,0 +1,117 @@
+"""The buttons on an SLA alert: Contacted, Snooze 1h, Recycle… (which opens a modal)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from slack_bolt import Ack, Respond
+from slack_sdk import WebClient
+
+from bot.services import lead_actions
+
+if TYPE_CHECKING:
+    from bot.app import Deps
+
+
+def _context(deps: Deps, client: WebClient) -> lead_actions.Context:
+    return lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
+
+
+def _lead(ctx: lead_actions.Context, body: dict, respond: Respond):  # type: ignore[no-untyped-def]
+    """The lead the button is about, if the clicking user may act on it."""
+    try:
+        lead_id = int(body["actions"][0]["value"])
+    except (KeyError, ValueError):
+        return None
+    lead = lead_actions.find_lead(ctx, lead_id)
+    user = body["user"]["id"]
+    if lead is None:
+        respond(
+            response_type="ephemeral",
+            replace_original=False,
+            text=ctx.renderer.text("alerts/gone.txt.j2"),
+        )
+        return None
+    if not lead_actions.may_act(ctx, lead, user):
+        respond(
+            response_type="ephemeral",
+            replace_original=False,
+            text=ctx.renderer.text("alerts/not_yours.txt.j2", lead=lead_actions.lead_label(lead)),
+        )
+        return None
+    return lead
+
+
+def after_action(ctx: lead_actions.Context, body: dict, respond: Respond, note: str) -> None:
+    """Redraw the message the button was on: an alert through the outbox, an `/sla` reply
+    through its response URL."""
+    now = datetime.now(UTC)
+    container = body.get("container") or {}
+    channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
+    ts = container.get("message_ts")
+    kept = channel and ts and not container.get("is_ephemeral")
+    if kept and lead_actions.redraw(ctx, channel=channel, ts=ts, note=note, now=now):
+        return
+    email = lead_actions.email_of(ctx.engine, ctx.client, body["user"]["id"]) or ""
+    team = (body.get("actions") or [{}])[0].get("block_id", "").startswith("team")
+    message = lead_actions.my_queue(ctx, email=email, team=team, now=now, note=note)
+    respond(replace_original=True, **message.payload)
+
+
+def handle_contacted(ack: Ack, body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
+    ack()
+    ctx = _context(deps, client)
+    lead = _lead(ctx, body, respond)
+    if lead is None:
+        return
+    user = body["user"]["id"]
+    lead_actions.mark_contacted(
+        ctx, lead, by_email=lead_actions.email_of(ctx.engine, client, user), now=datetime.now(UTC)
+    )
+    note = ctx.renderer.text(
+        "alerts/note_contacted.txt.j2", user=user, lead=lead_actions.lead_label(lead)
+    )
+    after_action(ctx, body, respond, note)
+
+
+def handle_snooze(ack: Ack, body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
+    ack()
+    ctx = _context(deps, client)
+    lead = _lead(ctx, body, respond)
+    if lead is None:
+        return
+    until = lead_actions.snooze(ctx, lead, now=datetime.now(UTC))
+    local = until.astimezone(ctx.agreement.rep_calendar(lead.owner_email).tz)
+    note = ctx.renderer.text(
+        "alerts/note_snoozed.txt.j2",
+        user=body["user"]["id"],
+        lead=lead_actions.lead_label(lead),
+        until=local.strftime("%H:%M"),
+    )
+    after_action(ctx, body, respond, note)
+
+
+def handle_recycle(ack: Ack, body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
+    """Ask for the reason in a modal; the recycle happens when it is submitted."""
+    ack()
+    ctx = _context(deps, client)
+    lead = _lead(ctx, body, respond)
+    if lead is None:
+        return
+    container = body.get("container") or {}
+    private = {
+        "lead": lead.id,
+        "channel": container.get("channel_id"),
+        "ts": container.get("message_ts"),
+        "ephemeral": bool(container.get("is_ephemeral")),
+        "response_url": body.get("response_url"),
+    }
+    view = ctx.renderer.view(
+        "alerts/recycle_modal.json.j2",
+        lead=lead_actions.lead_label(lead),
+        reasons=lead_actions.RECYCLE_REASONS,
+        private=json.dumps(private),
+    )
+    client.views_open(trigger_id=body["trigger_id"], view=view)

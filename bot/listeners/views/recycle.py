@@ -1,0 +1,57 @@
+"""The "Recycle lead" modal: record the reason, then redraw the alert it came from."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from slack_bolt import Ack
+from slack_sdk import WebClient
+from slack_sdk.webhook import WebhookClient
+
+from bot.services import lead_actions
+
+if TYPE_CHECKING:
+    from bot.app import Deps
+
+
+def handle_recycle_submit(ack: Ack, body: dict, view: dict, client: WebClient, deps: Deps) -> None:
+    values = view["state"]["values"]
+    reason = ((values.get("reason", {}).get("reason") or {}).get("selected_option") or {}).get(
+        "value"
+    )
+    note = ((values.get("note", {}).get("note") or {}).get("value") or "").strip()
+    if reason not in lead_actions.RECYCLE_REASONS:
+        ack(response_action="errors", errors={"reason": "Choose one of the reasons."})
+        return
+    if reason == "Other" and not note:
+        ack(response_action="errors", errors={"note": "Say in a few words why it is not a fit."})
+        return
+    private = json.loads(view.get("private_metadata") or "{}")
+    ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
+    lead = lead_actions.find_lead(ctx, int(private.get("lead", 0)))
+    user = body["user"]["id"]
+    if lead is None or not lead_actions.may_act(ctx, lead, user):
+        refusal = "Only the owner, their manager or an admin can recycle it."
+        ack(response_action="errors", errors={"reason": refusal})
+        return
+    ack()
+    full_reason = f"{reason}: {note}" if note else reason
+    now = datetime.now(UTC)
+    lead_actions.recycle(ctx, lead, reason=full_reason, now=now)
+    text = deps.renderer.text(
+        "alerts/note_recycled.txt.j2",
+        user=user,
+        lead=lead_actions.lead_label(lead),
+        reason=full_reason,
+    )
+    kept = private.get("channel") and private.get("ts") and not private.get("ephemeral")
+    if kept and lead_actions.redraw(
+        ctx, channel=private["channel"], ts=private["ts"], note=text, now=now
+    ):
+        return
+    if private.get("response_url"):  # an `/sla` reply: redraw it where it is
+        email = lead_actions.email_of(ctx.engine, client, user) or ""
+        message = lead_actions.my_queue(ctx, email=email, team=False, now=now, note=text)
+        WebhookClient(private["response_url"]).send(replace_original=True, **message.payload)

@@ -1,0 +1,179 @@
+"""What the buttons on an alert do: record a touch, snooze, recycle, and redraw the message.
+
+Only the lead's owner, the owner's manager or an admin may act on a lead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import Engine
+
+from bot.domain.agreement import Agreement
+from bot.services.agreements import agreement_in_force
+from bot.services.alerts import Message, audience_message, refresh_clocks
+from bot.settings import Settings
+from bot.slack.delivery import Sender, resolve_user
+from bot.slack.render import Renderer, escape_mrkdwn
+from storage import alerts as store
+from storage import outbox
+
+SNOOZE = timedelta(hours=1)
+RECYCLE_REASONS = (
+    "No budget",
+    "Not the decision maker",
+    "Not a fit (size or industry)",
+    "Bad contact data",
+    "Student or job seeker",
+    "Competitor",
+    "Already a customer or in a deal",
+    "Other",
+)
+
+
+@dataclass(frozen=True)
+class Context:
+    engine: Engine
+    client: WebClient
+    settings: Settings
+    renderer: Renderer
+    agreement: Agreement
+
+
+def context(engine: Engine, client: WebClient, settings: Settings, renderer: Renderer) -> Context:
+    now = datetime.now(UTC)
+    agreement = agreement_in_force(engine, on=now.date())
+    if agreement is None:
+        raise LookupError("no agreement is in force")
+    return Context(engine, client, settings, renderer, agreement)
+
+
+def email_of(engine: Engine, client: WebClient, user_id: str) -> str | None:
+    """A Slack user's email: from the identities slabot has resolved, else `users.info`."""
+    with engine.connect() as connection:
+        email = outbox.cached_email(connection, user_id)
+    if email:
+        return email
+    try:
+        profile = client.users_info(user=user_id)["user"].get("profile") or {}
+    except SlackApiError:
+        return None
+    email = (profile.get("email") or "").lower() or None
+    if email:
+        with engine.begin() as connection:
+            outbox.cache_user(connection, email=email, user_id=user_id, now=datetime.now(UTC))
+    return email
+
+
+def may_act(ctx: Context, lead: store.LeadRow, user_id: str) -> bool:
+    """The owner, the owner's manager, or an admin."""
+    if user_id in ctx.settings.admins:
+        return True
+    rep = ctx.agreement.rep(lead.owner_email)
+    for email in (lead.owner_email, rep.manager if rep else None):
+        if not email:
+            continue
+        try:
+            if resolve_user(ctx.engine, ctx.client, email) == user_id:
+                return True
+        except SlackApiError:
+            continue
+    return False
+
+
+def find_lead(ctx: Context, lead_id: int) -> store.LeadRow | None:
+    with ctx.engine.connect() as connection:
+        return store.lead_row(connection, lead_id)
+
+
+def _then_refresh(ctx: Context, write) -> None:  # type: ignore[no-untyped-def]
+    """Apply a change and recompute the lead's clocks in the same transaction, so the next
+    scan sees the new deadlines (or none)."""
+    with ctx.engine.begin() as connection:
+        store.serialize_scans(connection)
+        write(connection)
+        refresh_clocks(connection, ctx.agreement)
+
+
+def mark_contacted(
+    ctx: Context, lead: store.LeadRow, *, by_email: str | None, now: datetime
+) -> None:
+    _then_refresh(
+        ctx,
+        lambda c: store.add_touch(
+            c, lead_id=lead.id, at=now, kind="other", rep_email=by_email or lead.owner_email or ""
+        ),
+    )
+
+
+def snooze(ctx: Context, lead: store.LeadRow, *, now: datetime) -> datetime:
+    until = now + SNOOZE
+    with ctx.engine.begin() as connection:
+        store.snooze_lead(connection, lead_id=lead.id, until=until)
+    return until
+
+
+def recycle(ctx: Context, lead: store.LeadRow, *, reason: str, now: datetime) -> None:
+    _then_refresh(ctx, lambda c: store.recycle_lead(c, lead_id=lead.id, at=now, reason=reason))
+
+
+def lead_label(lead: store.LeadRow) -> str:
+    """ "Acme — Jane Doe", escaped for mrkdwn."""
+    parts = [part for part in (lead.company, lead.name) if part]
+    return escape_mrkdwn(" — ".join(parts) or f"lead {lead.id}")
+
+
+def redraw(ctx: Context, *, channel: str, ts: str, note: str, now: datetime) -> Message | None:
+    """Redraw a delivered alert in place (through the outbox), with `note` on top. None when
+    the message is not one slabot keeps (an ephemeral reply): the caller redraws that."""
+    with ctx.engine.begin() as connection:
+        item = outbox.item_at(connection, channel=channel, ts=ts)
+        if item is None or item.kind not in ("sla_rep", "sla_manager"):
+            return None
+        message = audience_message(
+            connection,
+            ctx.agreement,
+            ctx.renderer,
+            kind=item.kind,
+            audience=item.audience,
+            now=now,
+            note=note,
+        )
+        update_id = outbox.enqueue(
+            connection,
+            key=f"redraw:{item.id}:{uuid.uuid4().hex}",
+            kind="update",
+            audience=item.audience,
+            day=item.day,
+            payload=message.payload,
+            now=now,
+            update_of=item.id,
+        )
+    sender = Sender(ctx.engine, ctx.client, lease=timedelta(seconds=ctx.settings.send_lease))
+    if update_id is not None:
+        sender.deliver_item(update_id)
+    return message
+
+
+def my_queue(
+    ctx: Context, *, email: str, team: bool, now: datetime, note: str | None = None
+) -> Message:
+    """`/sla`: every open lead of the caller (or, with `team`, of the caller's reps)."""
+    kind = "sla_manager" if team else "sla_rep"
+    title = "Your team's open leads" if team else "Your open leads"
+    with ctx.engine.connect() as connection:
+        return audience_message(
+            connection,
+            ctx.agreement,
+            ctx.renderer,
+            kind=kind,
+            audience=email,
+            now=now,
+            min_level=0,
+            note=note,
+            title=title,
+        )

@@ -1,0 +1,198 @@
+"""The alert's buttons, the recycle modal and `/sla`, as Slack sends them: signed requests into
+a running `slabot serve`, the DM delivered by a real scan, the redraw seen by the stand-in."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from bot.settings import Settings
+from storage.db import make_engine
+from tests.conftest import RunningServer, slabot_env, start_server, stop_server
+from tests.fake_slack import FakeSlack
+from tests.signing import (
+    block_action_body,
+    signed_headers,
+    slash_command_body,
+    view_submission_body,
+)
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sla.toml"
+# Buttons act at the real time, so this office never closes and the leads are a month old:
+# every alert is due whenever the test runs.
+ALWAYS_OPEN = """[calendar]
+timezone = "America/New_York"
+workdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+hours = "00:00-23:59:59.999999"
+holidays = ""
+"""
+ASSIGNED = (datetime.now(UTC) - timedelta(days=30)).strftime("%Y-%m-%dT%H:%M:%SZ")
+LEADS = f"""lead_id,name,company,source,owner_email,score,assigned_at
+A1,Jane Doe,Acme,website,rita@example.com,90,{ASSIGNED}
+A2,Bob Roe,Globex,outbound,rita@example.com,70,{ASSIGNED}
+A3,Cy Poe,Initech,website,rita@example.com,60,{ASSIGNED}
+"""
+
+
+def always_open_agreement(folder: Path) -> Path:
+    text = EXAMPLE.read_text()
+    start, end = text.index("[calendar]"), text.index("[marketing]")
+    path = folder / "sla.toml"
+    path.write_text(text[:start] + ALWAYS_OPEN + "\n" + text[end:])
+    return path
+
+
+@pytest.fixture
+def app(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[tuple[RunningServer, dict]]:
+    url = f"sqlite:///{tmp_path / 'slabot.db'}"
+    env = slabot_env(url, fake_slack, SLABOT_ADMINS="U0ADMIN")
+    (tmp_path / "leads.csv").write_text(LEADS)
+    for args in (("sla", "apply", str(always_open_agreement(tmp_path))),
+                 ("import", str(tmp_path / "leads.csv")), ("scan",)):  # fmt: skip
+        subprocess.run([sys.executable, "-m", "bot", *args], env=env, check=True,
+                       capture_output=True)  # fmt: skip
+    server = start_server(env, tmp_path / "serve.log")
+    yield server, env
+    stop_server(server)
+    log = (tmp_path / "serve.log").read_text()
+    assert "Traceback" not in log, log
+
+
+def dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
+
+
+def the_dm(fake: FakeSlack) -> tuple[str, dict]:
+    [(key, message)] = [(k, m) for k, m in fake.messages.items() if k[0] == "D0RITA"]
+    return key[1], message
+
+
+def click(server: RunningServer, fake: FakeSlack, action: str, lead: str, user: str = "U0RITA"):  # type: ignore[no-untyped-def]
+    ts, _ = the_dm(fake)
+    body = block_action_body(action, lead, response_url=fake.response_url("act"), user_id=user,
+                             channel="D0RITA", message_ts=ts, ephemeral=False)  # fmt: skip
+    response = server.post("/slack/events", body, signed_headers(body))
+    assert response.status_code == 200, response.text
+
+
+def lead_id(env: dict, external: str) -> int:
+    engine = make_engine(Settings(DATABASE_URL=env["DATABASE_URL"]).database_url)
+    with engine.connect() as connection:
+        return connection.execute(
+            text("SELECT id FROM lead WHERE external_id = :e"), {"e": external}
+        ).scalar_one()
+
+
+def lead_field(env: dict, external: str, column: str):  # type: ignore[no-untyped-def]
+    engine = make_engine(Settings(DATABASE_URL=env["DATABASE_URL"]).database_url)
+    with engine.connect() as connection:
+        return connection.execute(
+            text(f"SELECT {column} FROM lead WHERE external_id = :e"), {"e": external}
+        ).scalar_one()
+
+
+def test_contacted_records_a_touch_and_redraws_the_dm(app, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    server, env = app
+    ts, before = the_dm(fake_slack)
+    assert "Acme" in dumps(before["blocks"]) and "Globex" in dumps(before["blocks"])
+    click(server, fake_slack, "sla_contacted", str(lead_id(env, "A1")))
+    assert lead_field(env, "A1", "first_touch_at") is not None
+    [update] = fake_slack.calls_to("chat.update")
+    assert update.body["ts"] == ts
+    blocks = fake_slack.messages[("D0RITA", ts)]["blocks"]
+    assert "marked *Acme — Jane Doe* contacted" in dumps(blocks)
+    acme = next(
+        b["text"]["text"] for b in blocks if b.get("block_id") == f"lead:{lead_id(env, 'A1')}"
+    )
+    assert "first touch" not in acme  # met; accepting it and the cadence are still open
+    assert "accept or recycle was due" in acme
+    # the next scan has nothing new to say about it
+    result = subprocess.run([sys.executable, "-m", "bot", "scan"], env=env, capture_output=True,
+                            text=True)  # fmt: skip
+    assert "Nobody needs to be told" in result.stdout
+
+
+def test_someone_elses_lead_is_refused(app, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    server, env = app
+    click(server, fake_slack, "sla_contacted", str(lead_id(env, "A1")), user="U0SAM")
+    [reply] = fake_slack.calls_to("response_url")
+    assert reply.body["response_type"] == "ephemeral"
+    assert "Only the owner of *Acme — Jane Doe*" in reply.body["text"]
+    assert lead_field(env, "A1", "first_touch_at") is None
+    assert fake_slack.calls_to("chat.update") == []
+
+
+def test_manager_snoozes_and_admin_may_act(app, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    server, env = app
+    click(server, fake_slack, "sla_snooze", str(lead_id(env, "A2")), user="U0MAX")
+    assert lead_field(env, "A2", "snoozed_until") is not None
+    ts, _ = the_dm(fake_slack)
+    assert "snoozed *Globex — Bob Roe*" in dumps(fake_slack.messages[("D0RITA", ts)])
+    fake_slack.users_by_email["ada@example.com"] = "U0ADMIN"
+    click(server, fake_slack, "sla_contacted", str(lead_id(env, "A3")), user="U0ADMIN")
+    assert lead_field(env, "A3", "first_touch_at") is not None
+
+
+def modal_values(reason: str, note: str) -> dict:
+    """`view.state.values` as Slack sends it: block id → action id → the element's state."""
+    return {
+        "reason": {"reason": {"type": "static_select", "selected_option": {"value": reason}}},
+        "note": {"note": {"type": "plain_text_input", "value": note}},
+    }
+
+
+def test_recycle_asks_for_a_reason_then_recycles(app, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    server, env = app
+    click(server, fake_slack, "sla_recycle", str(lead_id(env, "A2")))
+    [view] = fake_slack.views
+    assert view["callback_id"] == "sla_recycle" and "Globex — Bob Roe" in dumps(view)
+    private = view["private_metadata"]
+
+    def submit(values: dict) -> dict:
+        body = view_submission_body("sla_recycle", values, private_metadata=private)
+        response = server.post("/slack/events", body, signed_headers(body))
+        assert response.status_code == 200
+        return response.json() if response.text else {}
+
+    other = modal_values("Other", "")
+    assert submit(other) == {
+        "response_action": "errors",
+        "errors": {"note": "Say in a few words why it is not a fit."},
+    }
+    assert lead_field(env, "A2", "recycled_at") is None
+    budget = modal_values("No budget", "<!here> next FY")
+    submit(budget)
+    assert lead_field(env, "A2", "recycle_reason") == "No budget: <!here> next FY"
+    assert lead_field(env, "A2", "stage") == "recycled"
+    ts, _ = the_dm(fake_slack)
+    redrawn = dumps(fake_slack.messages[("D0RITA", ts)]["blocks"])
+    assert "recycled *Globex — Bob Roe* to marketing: No budget: &lt;!here&gt; next FY" in redrawn
+
+
+def test_sla_lists_my_open_leads(app, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    server, _ = app
+    body = slash_command_body("/sla", "")
+    reply = server.post("/slack/events", body, signed_headers(body)).json()
+    assert reply["response_type"] == "ephemeral"
+    shown = dumps(reply["blocks"])
+    assert "Your open leads" in shown
+    assert shown.index("Acme") < shown.index("Globex") < shown.index("Initech")  # by score
+    assert "first touch was due" in shown and "accept or recycle was due" in shown
+
+    body = slash_command_body("/sla", "team", user_id="U0MAX")
+    team = server.post("/slack/events", body, signed_headers(body)).json()
+    assert "Your team's open leads" in dumps(team["blocks"])
+    assert "owner rita@example.com" in dumps(team["blocks"])
+
+    body = slash_command_body("/sla", "team")  # Rita manages nobody
+    assert (
+        "no team view for you"
+        in server.post("/slack/events", body, signed_headers(body)).json()["text"]
+    )
