@@ -290,7 +290,7 @@ def demo(
 ) -> None:
     """Show slabot working on a generated quarter: no Slack, no CRM, no settings needed."""
     from bot.domain.quota_args import QuotaRequest
-    from bot.services.demo import run_demo
+    from bot.services.demo import demo_alerts, run_demo
     from bot.services.quota import answer_quota
     from bot.slack.render import Renderer
     from storage.db import make_engine
@@ -308,6 +308,10 @@ def demo(
     out.print(
         renderer.text("quota/terminal.txt.j2", answer=answer_quota(engine, QuotaRequest(), now=now))
     )
+    out.print()
+    when, alerts = demo_alerts(engine, renderer, now=now)
+    out.print(renderer.text("demo/alerts.txt.j2", now=now, when=when))
+    out.print(renderer.text("alerts/scan.txt.j2", result=alerts, now=when, dry_run=True))
 
 
 def _parse_time(text: str) -> datetime:

@@ -75,6 +75,7 @@ class StaleLead:
     assigned_at: datetime | None
     first_touch_at: datetime | None
     accepted_at: datetime | None
+    qualified_at: datetime | None
     ended_at: datetime | None
 
 
@@ -108,6 +109,7 @@ def stale_leads(connection: Connection, *, limit: int) -> list[StaleLead]:
     found = []
     for row in rows:
         accepted = [utc(t) for t in (row.sal_at, row.sql_at, row.opportunity_at) if t]
+        qualified = [utc(t) for t in (row.sql_at, row.opportunity_at) if t]
         ended = [utc(t) for t in (row.recycled_at, row.closed_at) if t]
         found.append(
             StaleLead(
@@ -116,6 +118,7 @@ def stale_leads(connection: Connection, *, limit: int) -> list[StaleLead]:
                 utc(row.assigned_at),
                 utc(row.first_touch_at),
                 min(accepted) if accepted else None,
+                min(qualified) if qualified else None,
                 min(ended) if ended else None,
             )
         )

@@ -139,14 +139,18 @@ def test_escalation_reaches_manager_then_channel_and_never_repeats(
 def test_nobody_is_pinged_on_a_weekend(
     env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
-    load(env, tmp_path, "L5,Jane Doe,Acme,website,rita@example.com,90,2026-11-19T09:00,,")
-    result = run(env, "scan", "--at", "2026-11-21T12:00-05:00", "--dry-run")
-    assert "Nobody needs to be told" in result.stdout and "wait for working hours" in result.stdout
-    run(env, "scan", "--at", "2026-11-21T12:00-05:00")
-    assert fake_slack.calls_to("chat.postMessage") == []
-    result = run(env, "scan", "--at", "2026-11-20T12:00-05:00", "--dry-run")
+    # assigned Thursday 16:00: due Friday 12:00, the manager's turn Friday 16:00
+    load(env, tmp_path, "L5,Jane Doe,Acme,website,rita@example.com,90,2026-11-19T16:00,,")
+    result = run(env, "scan", "--at", "2026-11-20T12:30-05:00", "--dry-run")
     assert "DM to rita@example.com" in result.stdout  # the dry run prints, and sends nothing
     assert fake_slack.calls_to("chat.postMessage") == []
+    # the clock was down all Friday; on Saturday it finds the escalation but keeps it
+    result = run(env, "scan", "--at", "2026-11-21T12:00-05:00")
+    assert "Nobody needs to be told" in result.stdout and "wait for working hours" in result.stdout
+    assert fake_slack.calls_to("chat.postMessage") == []
+    run(env, "scan", "--at", "2026-11-23T09:30-05:00")  # Monday morning: Max hears of it
+    [to_manager] = dm(fake_slack, "U0MAX")
+    assert "Acme" in to_manager["text"]
 
 
 # -- exactly once, at scale, through faults and a crash --------------------------------------

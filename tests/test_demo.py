@@ -48,3 +48,31 @@ def test_demo_runs_offline_and_shows_what_it_loaded(tmp_path: Path) -> None:
     assert (
         f"{recycled:,} recycled" in result.stdout and f"{waiting:,} still waiting" in result.stdout
     )
+
+
+def test_demo_prints_the_breach_alerts_it_would_send(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--at", "2026-11-20T15:30:00Z"],  # 10:30 New York
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "what the every-minute scan would send right now" in result.stdout
+    assert "dry run: nothing is sent or remembered" in result.stdout
+    dms = re.findall(r"── DM to (\S+@example\.com) ──", result.stdout)
+    assert dms and set(dms) <= {"rita@example.com", "sam@example.com", "lee@example.com",
+                                "ana@example.com", "jon@example.com"}  # fmt: skip
+    assert "first touch" in result.stdout and "since assignment" in result.stdout
+
+    night = subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--at", "2026-11-21T03:00:00Z"],  # Saturday night
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
+    )
+    assert "outside working hours now, so nobody is pinged; Mon 23 Nov 15:00 UTC" in night.stdout

@@ -74,13 +74,22 @@ class LeadFacts:
     assigned_at: datetime
     first_touch_at: datetime | None = None
     accepted_at: datetime | None = None  # SAL, SQL or opportunity: the rep took it
+    qualified_at: datetime | None = None  # SQL or opportunity: the cadence has done its job
     ended_at: datetime | None = None  # recycled or closed: nothing more to do
     touches: tuple[datetime, ...] = ()
 
     @property
     def decided_at(self) -> datetime | None:
-        found = [at for at in (self.accepted_at, self.ended_at) if at is not None]
-        return min(found) if found else None
+        return _earliest(self.accepted_at, self.ended_at)
+
+    @property
+    def cadence_ends_at(self) -> datetime | None:
+        return _earliest(self.qualified_at, self.ended_at)
+
+
+def _earliest(*instants: datetime | None) -> datetime | None:
+    found = [at for at in instants if at is not None]
+    return min(found) if found else None
 
 
 def cadence_rules(terms: SalesTerms) -> list[tuple[str, int, Duration]]:
@@ -120,7 +129,7 @@ def evaluate(facts: LeadFacts, terms: SalesTerms, calendar: BusinessCalendar) ->
     touches = sorted(facts.touches)
     for rule, count, window in cadence_rules(terms):
         met_at = touches[count - 1] if len(touches) >= count else None
-        clocks.append(_clock(rule, window, start, met_at, facts.decided_at, terms, calendar))
+        clocks.append(_clock(rule, window, start, met_at, facts.cadence_ends_at, terms, calendar))
     return clocks
 
 

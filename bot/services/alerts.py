@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
 from bot.domain.agreement import Agreement
-from bot.domain.business_time import business_time_between, is_open
+from bot.domain.business_time import Duration, business_time_between, is_open
 from bot.domain.calendar import BusinessCalendar
 from bot.domain.sla_rules import LeadFacts, Level, describe, evaluate
 from bot.services.agreements import agreement_in_force
@@ -32,14 +32,19 @@ from storage import alerts as store
 from storage import outbox
 
 BATCH = 2000
+HISTORY = timedelta(days=1)  # levels reached longer ago than this when first seen are not news
 KINDS = {"sla_rep": Level.DUE_SOON, "sla_manager": Level.MANAGER, "sla_channel": Level.CHANNEL}
 BLOCKS_PER_LINE = {"sla_rep": 2, "sla_manager": 2, "sla_channel": 1}
 FRAME_BLOCKS = 4  # header, intro, overflow note, action note
 
 
 # -- clocks --------------------------------------------------------------------------------
-def refresh_clocks(connection: Connection, agreement: Agreement) -> int:
-    """Compute the clocks of every lead marked stale (new, changed, touched, new terms)."""
+def refresh_clocks(connection: Connection, agreement: Agreement, *, now: datetime) -> int:
+    """Compute the clocks of every lead marked stale (new, changed, touched, new terms).
+
+    A clock seen for the first time counts levels it reached more than HISTORY before `now`
+    as told: importing last quarter's leads must not page anyone about October. Those leads
+    still show in the queues (`/sla`, and every later alert to the same person)."""
     done = 0
     while leads := store.stale_leads(connection, limit=BATCH):
         ids = [lead.id for lead in leads]
@@ -53,12 +58,15 @@ def refresh_clocks(connection: Connection, agreement: Agreement) -> int:
                 assigned_at=lead.assigned_at,
                 first_touch_at=lead.first_touch_at,
                 accepted_at=lead.accepted_at,
+                qualified_at=lead.qualified_at,
                 ended_at=lead.ended_at,
                 touches=tuple(touches.get(lead.id, ())),
             )
             calendar = agreement.rep_calendar(lead.owner_email)
             for clock in evaluate(facts, agreement.sales, calendar):
-                alerted = told.get((lead.id, clock.rule), 0)
+                alerted = told.get((lead.id, clock.rule))
+                if alerted is None:
+                    alerted = int(clock.level(now - HISTORY))
                 rows.append(
                     {
                         "lead_id": lead.id,
@@ -120,12 +128,13 @@ class Message:
         return {"text": self.text, "blocks": self.blocks}
 
 
-def _duration(amount: timedelta) -> str:
-    minutes = int(amount.total_seconds() // 60)
-    days, minutes = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(minutes, 60)
-    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m"]
-    return " ".join(part for part in parts if part and part != "0m") or "0m"
+def _duration(amount: timedelta, calendar: BusinessCalendar) -> str:
+    """Business time as a rep counts it: "3h 10m" within a working day, else business days."""
+    day = Duration.parse("1bd").business_length(calendar)
+    if amount >= day:
+        return f"{amount / day:.1f} business days"
+    hours, minutes = divmod(int(amount.total_seconds() // 60), 60)
+    return " ".join(part for part in (f"{hours}h" if hours else "", f"{minutes}m") if part)
 
 
 def _lines(
@@ -137,7 +146,7 @@ def _lines(
     new: set[int],
 ) -> list[Line]:
     """A line per lead: its most urgent clock first, the lead's other due rules after it;
-    highest score first, then the oldest deadline."""
+    news first, then the highest score, then the oldest deadline."""
     by_lead: dict[int, list[store.ClockRow]] = defaultdict(list)
     for clock in clocks:
         by_lead[clock.lead.id].append(clock)
@@ -156,12 +165,14 @@ def _lines(
                 lead=lead,
                 states=states,
                 level=states[0].level,
-                since=_duration(business_time_between(owner_calendar, assigned, now)),
+                since=_duration(
+                    business_time_between(owner_calendar, assigned, now), owner_calendar
+                ),
                 due=states[0].due,
                 new=lead.id in new,
             )
         )
-    lines.sort(key=lambda line: (-(line.lead.score or 0), line.due, line.lead.id))
+    lines.sort(key=lambda line: (not line.new, -(line.lead.score or 0), line.due, line.lead.id))
     return lines
 
 
@@ -238,7 +249,7 @@ def _scan(
     connection: Connection, agreement: Agreement, renderer: Renderer, *, now: datetime, queue: bool
 ) -> ScanResult:
     store.serialize_scans(connection)
-    result = ScanResult(agreement, refreshed=refresh_clocks(connection, agreement))
+    result = ScanResult(agreement, refreshed=refresh_clocks(connection, agreement, now=now))
     due = store.due_clocks(connection, now=now)
     result.due = len(due)
     news: dict[tuple[str, str], set[int]] = defaultdict(set)  # (kind, audience) → lead ids

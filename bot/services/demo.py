@@ -11,9 +11,11 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Engine
 
 from bot.domain.agreement import Agreement
+from bot.domain.business_time import next_open
 from bot.domain.calendar import period_bounds
 from bot.domain.ingest import LeadRecord, TouchRecord
 from bot.services.agreements import apply_agreement
+from bot.services.alerts import ScanResult, scan
 from bot.slack.render import Renderer
 from storage.ingest import upsert_leads
 
@@ -99,6 +101,7 @@ def _lead(
         "owner_email": rep["email"],
         "created_at": mql_at - timedelta(days=rng.randrange(0, 20)),
         "mql_at": mql_at,
+        "assigned_at": mql_at,
         "stage": "mql",
     }
     record = LeadRecord(f"DEMO-{number:05d}", values)
@@ -120,6 +123,8 @@ def _lead(
         late = mql_at + timedelta(days=rng.randrange(2, 5))
         values["first_touch_at"] = late
         record.touches.append(TouchRecord(record.external_id, late, "call", rep["email"]))
+    if "first_touch_at" in values:
+        _follow_up(record, values["first_touch_at"], rep["email"], now, rng)  # type: ignore[arg-type]
     if "first_touch_at" in values and age > timedelta(days=3):
         roll = rng.random()
         if roll < 0.1:
@@ -150,6 +155,25 @@ def _lead(
     return record
 
 
+FOLLOW_UP_DAYS = (2, 5, 9, 13, 18, 24, 32, 41)  # with the first touch: 3 in 14d, 5 in 28d, 8 in 49d
+
+
+def _follow_up(
+    record: LeadRecord, first: datetime, rep: str, now: datetime, rng: random.Random
+) -> None:
+    """Most reps keep the cadence and accept within a day; some drop off after a few tries."""
+    kept = len(FOLLOW_UP_DAYS) if rng.random() < 0.92 else rng.randrange(0, 4)
+    for days in FOLLOW_UP_DAYS[:kept]:
+        at = first + timedelta(days=days, hours=rng.uniform(-6, 6))
+        if at > now:
+            break
+        record.touches.append(TouchRecord(record.external_id, at, "email", rep))
+    accepted = first + timedelta(hours=rng.randrange(1, 20))
+    if accepted < now and rng.random() < 0.97:
+        record.values["sal_at"] = accepted
+        record.values["stage"] = "sal"
+
+
 def run_demo(
     engine: Engine, renderer: Renderer, *, now: datetime, seed: int = 7
 ) -> tuple[Agreement, DemoStats]:
@@ -172,3 +196,15 @@ def run_demo(
         stats.recycled += values.get("stage") == "recycled"
         stats.untouched += "first_touch_at" not in values and values.get("stage") == "mql"
     return agreement, stats
+
+
+def demo_alerts(
+    engine: Engine, renderer: Renderer, *, now: datetime
+) -> tuple[datetime, ScanResult]:
+    """What the breach scan would send now; at night or on a weekend, what it would send an
+    hour into the next working day (nobody is pinged outside working hours)."""
+    result = scan(engine, renderer, now=now, dry_run=True)
+    if result.messages or result.agreement is None or not result.waiting_for_hours:
+        return now, result
+    later = next_open(result.agreement.business_calendar(), now) + timedelta(hours=1)
+    return later, scan(engine, renderer, now=later, dry_run=True)

@@ -90,13 +90,13 @@ def find_lead(ctx: Context, lead_id: int) -> store.LeadRow | None:
         return store.lead_row(connection, lead_id)
 
 
-def _then_refresh(ctx: Context, write) -> None:  # type: ignore[no-untyped-def]
+def _then_refresh(ctx: Context, write, now: datetime) -> None:  # type: ignore[no-untyped-def]
     """Apply a change and recompute the lead's clocks in the same transaction, so the next
     scan sees the new deadlines (or none)."""
     with ctx.engine.begin() as connection:
         store.serialize_scans(connection)
         write(connection)
-        refresh_clocks(connection, ctx.agreement)
+        refresh_clocks(connection, ctx.agreement, now=now)
 
 
 def mark_contacted(
@@ -107,6 +107,7 @@ def mark_contacted(
         lambda c: store.add_touch(
             c, lead_id=lead.id, at=now, kind="other", rep_email=by_email or lead.owner_email or ""
         ),
+        now,
     )
 
 
@@ -118,7 +119,7 @@ def snooze(ctx: Context, lead: store.LeadRow, *, now: datetime) -> datetime:
 
 
 def recycle(ctx: Context, lead: store.LeadRow, *, reason: str, now: datetime) -> None:
-    _then_refresh(ctx, lambda c: store.recycle_lead(c, lead_id=lead.id, at=now, reason=reason))
+    _then_refresh(ctx, lambda c: store.recycle_lead(c, lead_id=lead.id, at=now, reason=reason), now)
 
 
 def lead_label(lead: store.LeadRow) -> str:
