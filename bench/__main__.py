@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 
-from bench import import_csv, quota_http
+from bench import import_csv, quota_http, scan
 
-BENCHMARKS = {"quota_http": quota_http.run, "import_csv": import_csv.run}
+BENCHMARKS = {"quota_http": quota_http.run, "import_csv": import_csv.run, "scan": scan.run}
 
 
 def main(names: list[str]) -> int:

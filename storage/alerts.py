@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, and_, bindparam, insert, select, text, update
 
-from storage.ingest import _chunks
+from storage.ingest import _bulk_insert, _chunks
 from storage.models import Lead, SlaClock, StageChange, Touch
 
 LEADS = Lead.__table__
@@ -159,8 +159,9 @@ def save_clocks(
         for row in rows
         if (row["lead_id"], row["rule"]) in existing
     ]
-    if new:
-        connection.execute(insert(CLOCKS), new)
+    if new:  # straight through the driver: a first scan after an import writes a lot
+        columns = list(new[0])
+        _bulk_insert(connection, "sla_clock", columns, [tuple(r[c] for c in columns) for r in new])
     if changed:
         values = {
             name: bindparam(name)

@@ -22,15 +22,23 @@ class NoBusinessTime(ValueError):
     """The calendar has no working time in reach (every day closed)."""
 
 
-@lru_cache(maxsize=200_000)
 def window(calendar: BusinessCalendar, day: date) -> tuple[datetime, datetime] | None:
-    """The UTC [open, close) of `day` in `calendar`, or None when it is not a business day."""
-    if not calendar.is_business_day(day):
-        return None
-    tz = calendar.tz
-    opens = datetime.combine(day, calendar.opens, tz).astimezone(UTC)
-    closes = datetime.combine(day, calendar.closes, tz).astimezone(UTC)
-    return opens, closes
+    """The UTC [open, close) of `day` in `calendar`, or None when it is not a business day
+    (memoised per calendar: a scan asks for the same few days thousands of times)."""
+    memo = calendar.windows
+    if day in memo:
+        return memo[day]
+    hours = None
+    if calendar.is_business_day(day):
+        tz = calendar.tz
+        hours = (
+            datetime.combine(day, calendar.opens, tz).astimezone(UTC),
+            datetime.combine(day, calendar.closes, tz).astimezone(UTC),
+        )
+    if len(memo) > 20_000:
+        memo.clear()
+    memo[day] = hours
+    return hours
 
 
 def _days_from(calendar: BusinessCalendar, instant: datetime):  # type: ignore[no-untyped-def]
@@ -94,10 +102,7 @@ class Duration:
 
     @classmethod
     def parse(cls, text: str) -> Duration:
-        match = _DURATION.match(text)
-        if not match:
-            raise ValueError(f"{text!r} is not a duration such as 30m, 4h, 2bd or 14d")
-        return cls(float(match.group(1)), match.group(2))
+        return _parse_duration(text)
 
     @property
     def is_business(self) -> bool:
@@ -122,3 +127,11 @@ class Duration:
 
     def __str__(self) -> str:
         return f"{self.amount:g}{self.unit}"
+
+
+@lru_cache(maxsize=256)
+def _parse_duration(text: str) -> Duration:
+    match = _DURATION.match(text)
+    if not match:
+        raise ValueError(f"{text!r} is not a duration such as 30m, 4h, 2bd or 14d")
+    return Duration(float(match.group(1)), match.group(2))

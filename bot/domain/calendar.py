@@ -44,6 +44,11 @@ class BusinessCalendar:
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    @cached_property
+    def windows(self) -> dict[date, tuple[datetime, datetime] | None]:
+        """Working-hour windows already placed in UTC (filled by `business_time.window`)."""
+        return {}
+
     def holiday_name(self, day: date) -> str | None:
         return _holidays(self.holiday_country).get(day) if self.holiday_country else None
 

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from enum import IntEnum
+from functools import lru_cache
 
 from bot.domain.agreement import SalesTerms
 from bot.domain.business_time import Duration, business_time_between
@@ -94,8 +95,13 @@ def _earliest(*instants: datetime | None) -> datetime | None:
 
 def cadence_rules(terms: SalesTerms) -> list[tuple[str, int, Duration]]:
     """("follow_up:3in14d", 3, 14d) for each cadence rule of the agreement."""
+    return _cadence(tuple(terms.follow_up))
+
+
+@lru_cache(maxsize=64)
+def _cadence(follow_up: tuple[str, ...]) -> list[tuple[str, int, Duration]]:
     rules = []
-    for text in terms.follow_up:
+    for text in follow_up:
         match = FOLLOW_UP.match(text)
         assert match, text  # the agreement validated it
         count, window = int(match.group(1)), Duration.parse(match.group(2))

@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
@@ -96,16 +97,42 @@ class State:
     due: str  # the deadline in the reader's timezone, "Mon 23 Nov 12:00"
 
 
-@dataclass(frozen=True)
 class Line:
-    """One lead in a queue: its due rules, most urgent first."""
+    """One lead in a queue: its due rules, most urgent first. What only a shown line needs
+    (business time since assignment, local deadlines) is worked out when a template asks."""
 
-    lead: store.LeadRow
-    states: list[State]
-    level: int  # of the most urgent rule
-    since: str  # business time since assignment, "3h 10m"
-    due: str  # the most urgent deadline
-    new: bool
+    def __init__(
+        self,
+        clocks: list[store.ClockRow],
+        *,
+        agreement: Agreement,
+        reader_calendar: BusinessCalendar,
+        now: datetime,
+        new: bool,
+    ) -> None:
+        clocks.sort(key=lambda clock: (-clock.level(now), clock.due_at))
+        self.clocks, self.lead, self.new = clocks, clocks[0].lead, new
+        self.level = clocks[0].level(now)  # of the most urgent rule
+        self.due_at = clocks[0].due_at
+        self._agreement, self._calendar, self._now = agreement, reader_calendar, now
+
+    @cached_property
+    def states(self) -> list[State]:
+        return [
+            State(describe(clock), clock.level(self._now), _local(clock.due_at, self._calendar))  # type: ignore[arg-type]
+            for clock in self.clocks
+        ]
+
+    @property
+    def due(self) -> str:
+        return self.states[0].due
+
+    @cached_property
+    def since(self) -> str:
+        """Business time since assignment, in the owner's calendar: "3h 10m"."""
+        owner_calendar = self._agreement.rep_calendar(self.lead.owner_email)
+        assigned = self.lead.assigned_at or self._now  # clocks only run once assigned
+        return _duration(business_time_between(owner_calendar, assigned, self._now), owner_calendar)
 
 
 def _local(instant: datetime, calendar: BusinessCalendar) -> str:
@@ -150,29 +177,13 @@ def _lines(
     by_lead: dict[int, list[store.ClockRow]] = defaultdict(list)
     for clock in clocks:
         by_lead[clock.lead.id].append(clock)
-    lines = []
-    for found in by_lead.values():
-        found.sort(key=lambda clock: (-clock.level(now), clock.due_at))
-        lead = found[0].lead
-        owner_calendar = agreement.rep_calendar(lead.owner_email)
-        assigned = lead.assigned_at or found[0].starts_at
-        states = [
-            State(describe(clock), clock.level(now), _local(clock.due_at, reader_calendar))  # type: ignore[arg-type]
-            for clock in found
-        ]
-        lines.append(
-            Line(
-                lead=lead,
-                states=states,
-                level=states[0].level,
-                since=_duration(
-                    business_time_between(owner_calendar, assigned, now), owner_calendar
-                ),
-                due=states[0].due,
-                new=lead.id in new,
-            )
+    lines = [
+        Line(
+            found, agreement=agreement, reader_calendar=reader_calendar, now=now, new=lead_id in new
         )
-    lines.sort(key=lambda line: (not line.new, -(line.lead.score or 0), line.due, line.lead.id))
+        for lead_id, found in by_lead.items()
+    ]
+    lines.sort(key=lambda line: (not line.new, -(line.lead.score or 0), line.due_at, line.lead.id))
     return lines
 
 
