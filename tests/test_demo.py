@@ -16,15 +16,20 @@ from storage.models import Lead, Rep, Touch
 ROOT = Path(__file__).parent.parent
 
 
-def test_demo_runs_offline_and_shows_what_it_loaded(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--at", "2026-11-20T14:00:00Z"],
-        cwd=tmp_path,
+def demo(folder: Path, at: str) -> subprocess.CompletedProcess[str]:
+    """`slabot demo --at AT` in `folder` with no settings at all."""
+    return subprocess.run(
+        [sys.executable, "-m", "bot", "demo", "--at", at],
+        cwd=folder,
         capture_output=True,
         text=True,
         timeout=120,
         env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
     )
+
+
+def test_demo_runs_offline_and_shows_what_it_loaded(tmp_path: Path) -> None:
+    result = demo(tmp_path, "2026-11-20T14:00:00Z")
     assert result.returncode == 0, result.stderr
     leads = int(re.search(r"Leads\s+([\d,]+) since 2026-10-01", result.stdout)[1].replace(",", ""))
     # the demo's agreement reverse-engineers its targets from its quota: 909 MQLs a month
@@ -51,14 +56,7 @@ def test_demo_runs_offline_and_shows_what_it_loaded(tmp_path: Path) -> None:
 
 
 def test_demo_prints_the_breach_alerts_it_would_send(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--at", "2026-11-20T15:30:00Z"],  # 10:30 New York
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
-    )
+    result = demo(tmp_path, "2026-11-20T15:30:00Z")  # 10:30 in New York
     assert result.returncode == 0, result.stderr
     assert "what the every-minute scan would send right now" in result.stdout
     assert "dry run: nothing is sent or remembered" in result.stdout
@@ -67,12 +65,5 @@ def test_demo_prints_the_breach_alerts_it_would_send(tmp_path: Path) -> None:
                                 "ana@example.com", "jon@example.com"}  # fmt: skip
     assert "first touch" in result.stdout and "since assignment" in result.stdout
 
-    night = subprocess.run(
-        [sys.executable, "-m", "bot", "demo", "--at", "2026-11-21T03:00:00Z"],  # Saturday night
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
-    )
+    night = demo(tmp_path, "2026-11-21T03:00:00Z")  # Friday night in New York
     assert "outside working hours now, so nobody is pinged; Mon 23 Nov 15:00 UTC" in night.stdout

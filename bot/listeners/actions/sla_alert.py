@@ -15,8 +15,13 @@ if TYPE_CHECKING:
     from bot.app import Deps
 
 
-def _context(deps: Deps, client: WebClient) -> lead_actions.Context:
-    return lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
+def _start(ack: Ack, body: dict, respond: Respond, client: WebClient, deps: Deps):  # type: ignore[no-untyped-def]
+    """Acknowledge, then (context, lead) if the clicking user may act on the lead, else None
+    (the user has been told why)."""
+    ack()
+    ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
+    lead = _lead(ctx, body, respond)
+    return None if lead is None else (ctx, lead)
 
 
 def _lead(ctx: lead_actions.Context, body: dict, respond: Respond):  # type: ignore[no-untyped-def]
@@ -61,11 +66,10 @@ def after_action(ctx: lead_actions.Context, body: dict, respond: Respond, note: 
 
 
 def handle_contacted(ack: Ack, body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
-    ack()
-    ctx = _context(deps, client)
-    lead = _lead(ctx, body, respond)
-    if lead is None:
+    started = _start(ack, body, respond, client, deps)
+    if started is None:
         return
+    ctx, lead = started
     user = body["user"]["id"]
     lead_actions.mark_contacted(
         ctx, lead, by_email=lead_actions.email_of(ctx.engine, client, user), now=datetime.now(UTC)
@@ -77,11 +81,10 @@ def handle_contacted(ack: Ack, body: dict, respond: Respond, client: WebClient, 
 
 
 def handle_snooze(ack: Ack, body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
-    ack()
-    ctx = _context(deps, client)
-    lead = _lead(ctx, body, respond)
-    if lead is None:
+    started = _start(ack, body, respond, client, deps)
+    if started is None:
         return
+    ctx, lead = started
     until = lead_actions.snooze(ctx, lead, now=datetime.now(UTC))
     local = until.astimezone(ctx.agreement.rep_calendar(lead.owner_email).tz)
     note = ctx.renderer.text(
@@ -95,11 +98,10 @@ def handle_snooze(ack: Ack, body: dict, respond: Respond, client: WebClient, dep
 
 def handle_recycle(ack: Ack, body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
     """Ask for the reason in a modal; the recycle happens when it is submitted."""
-    ack()
-    ctx = _context(deps, client)
-    lead = _lead(ctx, body, respond)
-    if lead is None:
+    started = _start(ack, body, respond, client, deps)
+    if started is None:
         return
+    ctx, lead = started
     container = body.get("container") or {}
     private = {
         "lead": lead.id,
