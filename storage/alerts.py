@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Connection, and_, bindparam, insert, select, text, update
 
+from bot.domain.sla_rules import level_at
 from storage.ingest import _bulk_insert, _chunks
 from storage.models import Lead, SlaClock, StageChange, Touch
 
@@ -194,10 +195,12 @@ class ClockRow:
     channel_at: datetime
     alerted: int
 
+    @property
+    def instants(self) -> tuple[datetime, datetime, datetime, datetime]:
+        return self.warn_at, self.due_at, self.manager_at, self.channel_at
+
     def level(self, now: datetime) -> int:
-        return sum(
-            now >= at for at in (self.warn_at, self.due_at, self.manager_at, self.channel_at)
-        )
+        return level_at(self.instants, now)
 
 
 def _clock_rows(connection: Connection, condition) -> list[ClockRow]:  # type: ignore[no-untyped-def]

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import event
+from sqlalchemy import Connection, Insert, Table, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
 
@@ -21,6 +22,12 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
     cursor.close()
+
+
+def dialect_insert(connection: Connection, table: Table) -> Insert:
+    """INSERT with the dialect's ON CONFLICT clauses (SQLite and PostgreSQL both have them)."""
+    module = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return module.insert(table)
 
 
 def make_engine(url: str) -> Engine:

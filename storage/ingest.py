@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, bindparam, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.domain.ingest import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
+from storage.db import dialect_insert
 from storage.models import Lead, Touch
 
 LEADS = Lead.__table__
@@ -33,10 +33,8 @@ class LeadCounts:
 def _insert_ignoring_duplicates(connection: Connection, table, rows: list[dict]) -> int:  # type: ignore[no-untyped-def]
     if not rows:
         return 0
-    dialect = connection.dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
     # RETURNING counts what was really inserted: executemany's rowcount is -1 on PostgreSQL
-    statement = module.insert(table).on_conflict_do_nothing().returning(table.c.id)
+    statement = dialect_insert(connection, table).on_conflict_do_nothing().returning(table.c.id)
     return len(connection.execute(statement, rows).all())
 
 

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, func, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from storage.alerts import utc
+from storage.db import dialect_insert
 from storage.models import Outbox, SlackUser
 
 OUTBOX = Outbox.__table__
@@ -77,9 +77,8 @@ def enqueue(
     update_of: int | None = None,
 ) -> int | None:
     """Queue a message; None when one with this key is already queued (or sent)."""
-    module = postgresql if connection.dialect.name == "postgresql" else sqlite
     statement = (
-        module.insert(OUTBOX)
+        dialect_insert(connection, OUTBOX)
         .values(
             key=key,
             kind=kind,
@@ -210,8 +209,9 @@ def cached_email(connection: Connection, user_id: str) -> str | None:
 
 
 def cache_user(connection: Connection, *, email: str, user_id: str, now: datetime) -> None:
-    module = postgresql if connection.dialect.name == "postgresql" else sqlite
-    statement = module.insert(USERS).values(email=email, user_id=user_id, resolved_at=now)
+    statement = dialect_insert(connection, USERS).values(
+        email=email, user_id=user_id, resolved_at=now
+    )
     connection.execute(
         statement.on_conflict_do_update(
             index_elements=["email"], set_={"user_id": user_id, "resolved_at": now}

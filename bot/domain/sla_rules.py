@@ -57,15 +57,20 @@ class Clock:
         return self.warn_at, self.due_at, self.manager_at, self.channel_at
 
     def level(self, now: datetime) -> Level:
-        if self.status != Status.OPEN:
-            return Level.OK
-        return Level(sum(1 for instant in self.instants if now >= instant))
+        return level_at(self.instants, now) if self.status == Status.OPEN else Level.OK
 
     def next_change(self, alerted: int) -> datetime | None:
-        """When the first level above `alerted` is reached (None: nothing left to tell)."""
-        if self.status != Status.OPEN or alerted >= Level.CHANNEL:
-            return None
-        return self.instants[alerted]
+        return next_instant(self.instants, alerted) if self.status == Status.OPEN else None
+
+
+def level_at(instants: tuple[datetime, ...], now: datetime) -> Level:
+    """The level an open clock with these (warn, due, manager, channel) instants has reached."""
+    return Level(sum(1 for instant in instants if now >= instant))
+
+
+def next_instant(instants: tuple[datetime, ...], alerted: int) -> datetime | None:
+    """When the first level above `alerted` is reached (None: nothing left to tell)."""
+    return instants[alerted] if alerted < Level.CHANNEL else None
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Engine
 from bot.domain.agreement import Agreement
 from bot.domain.business_time import Duration, business_time_between, is_open
 from bot.domain.calendar import BusinessCalendar
-from bot.domain.sla_rules import LeadFacts, Level, describe, evaluate
+from bot.domain.sla_rules import LeadFacts, Level, describe, evaluate, next_instant
 from bot.services.agreements import agreement_in_force
 from bot.settings import Settings
 from bot.slack.client import make_web_client
@@ -276,8 +276,7 @@ def _scan(
         if told < clock.level(now):
             result.waiting_for_hours += 1
         if told != clock.alerted:
-            instants = (clock.warn_at, clock.due_at, clock.manager_at, clock.channel_at)
-            changes.append((clock.id, told, instants[told] if told < Level.CHANNEL else None))
+            changes.append((clock.id, told, next_instant(clock.instants, told)))
     result.messages = _messages(connection, agreement, renderer, news, keys, now=now)
     if queue:
         store.mark_alerted(connection, changes)

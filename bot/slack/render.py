@@ -103,10 +103,7 @@ class Renderer:
     def blocks(self, name: str, **context: Any) -> list[dict[str, Any]]:
         """Render a JSON template and check it (the same rendered text is checked once)."""
         raw = self.text(name, **context)
-        try:
-            blocks = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InvalidBlocks(f"{name} did not render JSON: {exc}") from exc
+        blocks = _decode(name, raw)
         if raw not in self._valid:
             validate_blocks(blocks, where=name)
             if len(self._valid) > 4096:
@@ -116,16 +113,19 @@ class Renderer:
 
     def view(self, name: str, **context: Any) -> dict[str, Any]:
         """Render a modal view template; its blocks are checked like a message's."""
-        raw = self.text(name, **context)
-        try:
-            view = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise InvalidBlocks(f"{name} did not render JSON: {exc}") from exc
+        view = _decode(name, self.text(name, **context))
         if view.get("type") != "modal" or len(view.get("blocks", [])) > 100:
             raise InvalidBlocks(f"{name}: a modal view holds at most 100 blocks")
         for index, block in enumerate(view["blocks"]):
             _validate_one(block, where=f"{name}[{index}]")
         return view
+
+
+def _decode(name: str, raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidBlocks(f"{name} did not render JSON: {exc}") from exc
 
 
 def validate_blocks(blocks: list[dict[str, Any]], *, where: str = "blocks") -> None:
