@@ -271,6 +271,101 @@ def scan(
 
 
 @cli.command()
+def digest(
+    team: Annotated[str | None, typer.Option(help="One team (default: every team).")] = None,
+    on: Annotated[
+        str | None, typer.Option("--date", help="YYYY-MM-DD: as of that morning (default today).")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the digest here; post nothing.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Post again although this day's digest went out.")
+    ] = False,
+) -> None:
+    """Compute the stand-up digest and post it to the team's channel (once per team and day)."""
+    from bot.services.agreements import agreement_in_force
+    from bot.services.alerts import sender
+    from bot.services.digest import DigestError, compute_digest, queue_digest
+    from bot.slack.render import Renderer
+    from storage import outbox
+
+    settings = Settings()
+    if not dry_run:
+        settings.require("SLACK_BOT_TOKEN")
+    _configure_logging()
+    renderer = Renderer(settings.templates_dir)
+    engine = _engine(settings)
+    day = _parse_date(on) if on else None
+    now = datetime.now(UTC)
+    agreement = agreement_in_force(engine, on=day or now.date())
+    if agreement is None:
+        raise CliError("no agreement is in force: apply one with `slabot sla apply sla.toml`")
+    names = [team] if team else [each.name for each in agreement.teams]
+    deliverer = None if dry_run else sender(engine, settings)
+    refused = 0
+    for name in names or [None]:
+        try:
+            found = compute_digest(engine, team=name, day=day, now=now)
+        except DigestError as error:
+            raise CliError(str(error)) from error
+        if deliverer is None:
+            out.print(renderer.text("digest/terminal.txt.j2", d=found))
+            out.print()
+            continue
+        queued = queue_digest(engine, renderer, found, force=force, client=deliverer.client)
+        if queued.item_id is None:
+            refused += 1
+            err.print(renderer.text("digest/already.txt.j2", q=queued), markup=False)
+    if deliverer is None:
+        return
+    report = deliverer.deliver(wait_up_to=timedelta(minutes=2))
+    with engine.connect() as connection:
+        pending = outbox.counts(connection).get("pending", 0)
+    out.print(renderer.text("alerts/delivery.txt.j2", report=report, pending=pending))
+    if refused:
+        raise typer.Exit(1)
+
+
+@cli.command()
+def schedule(
+    team: Annotated[str | None, typer.Option(help="One team (default: every team).")] = None,
+    days: Annotated[int, typer.Option(min=1, max=366, help="How many days to list.")] = 14,
+    start: Annotated[
+        str | None, typer.Option("--from", help="YYYY-MM-DD (default: today).")
+    ] = None,
+) -> None:
+    """List the coming days: when each team's digest posts, or why the day is skipped."""
+    from bot.scheduler import upcoming
+    from bot.services.agreements import agreement_in_force
+    from bot.services.digest import DigestError, resolve_team
+    from bot.slack.render import Renderer
+
+    settings = Settings()
+    engine = _engine(settings)
+    now = datetime.now(UTC)
+    first = _parse_date(start) if start else None
+    agreement = agreement_in_force(engine, on=first or now.date())
+    if agreement is None:
+        raise CliError("no agreement is in force: apply one with `slabot sla apply sla.toml`")
+    try:
+        teams = [resolve_team(agreement, team)] if team else agreement.teams
+    except DigestError as error:
+        raise CliError(str(error)) from error
+    renderer = Renderer(settings.templates_dir)
+    for each in teams:
+        begin = first or agreement.team_calendar(each.name).today(now)
+        out.print(
+            renderer.text(
+                "digest/schedule.txt.j2",
+                team=each,
+                days=upcoming(agreement, each, begin, days),
+                utc=UTC,
+            )
+        )
+
+
+@cli.command()
 def clock() -> None:
     """The scheduler alone: the breach scan every minute and outbox delivery."""
     from bot.scheduler import run_clock

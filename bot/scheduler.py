@@ -1,26 +1,110 @@
-"""The clock: APScheduler runs the breach scan (with outbox delivery) on an interval.
+"""The clock: APScheduler runs the breach scan on an interval and each team's stand-up digest
+at its local stand-up time on its workdays.
 
-Safe to run twice: scans serialise on a database lock and every message leaves through the
-outbox, which a sender claims before calling Slack.
+Safe to run twice: scans serialise on a database lock, and every message leaves through the
+outbox (a digest's key is its team and date), which a sender claims before calling Slack.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
+from bot.domain.agreement import Agreement, TeamTerms
+from bot.services.agreements import agreement_in_force
 from bot.services.alerts import scan_and_deliver
+from bot.services.digest import scheduled_digest
 from bot.settings import Settings
 from bot.slack.render import Renderer
+from storage import queries
+from storage.db import session_scope
 
 log = logging.getLogger(__name__)
+DIGEST_JOB = "digest:"
 
 
-def build_scheduler(settings: Settings, engine: Engine, scheduler: BlockingScheduler) -> None:
+def standup_trigger(agreement: Agreement, team: TeamTerms) -> CronTrigger:
+    """The team's stand-up time in its timezone on its workdays (holidays and closed days are
+    skipped by the job itself: cron cannot express them)."""
+    calendar = agreement.team_calendar(team.name)
+    at = time.fromisoformat(team.standup)
+    return CronTrigger(
+        day_of_week=",".join(agreement.calendar.workdays),
+        hour=at.hour,
+        minute=at.minute,
+        timezone=calendar.tz,
+    )
+
+
+@dataclass(frozen=True)
+class ScheduledDay:
+    day: date
+    local: datetime | None  # the stand-up, in the team's timezone
+    skipped: str | None  # weekend, the holiday's name, closed
+
+
+def upcoming(agreement: Agreement, team: TeamTerms, start: date, days: int) -> list[ScheduledDay]:
+    """What the clock will do on each of `days` days from `start`."""
+    calendar = agreement.team_calendar(team.name)
+    trigger = standup_trigger(agreement, team)
+    found = []
+    for offset in range(days):
+        day = start + timedelta(days=offset)
+        reason = calendar.closed_reason(day)
+        if reason is not None:
+            found.append(ScheduledDay(day, None, reason))
+            continue
+        midnight = datetime.combine(day, time(0), tzinfo=calendar.tz)
+        fire = trigger.get_next_fire_time(None, midnight)
+        found.append(ScheduledDay(day, fire, None))
+    return found
+
+
+def schedule_digests(
+    scheduler: BaseScheduler,
+    agreement: Agreement | None,
+    run,  # type: ignore[no-untyped-def]
+    *,
+    grace: int,
+    now: datetime,
+) -> list[str]:
+    """(Re)build one job per team. Each job's first run is today's stand-up, even if it has
+    passed: APScheduler then runs it if it is within `grace` seconds (a clock that came up at
+    09:20) and skips it as missed otherwise (a clock that came up at 15:00)."""
+    for job in scheduler.get_jobs():
+        if job.id.startswith(DIGEST_JOB):
+            job.remove()
+    if agreement is None:
+        return []
+    ids = []
+    for team in agreement.teams:
+        trigger = standup_trigger(agreement, team)
+        midnight = datetime.combine(
+            agreement.team_calendar(team.name).today(now), time(0), tzinfo=trigger.timezone
+        )
+        job = scheduler.add_job(
+            run,
+            trigger,
+            args=[team.name],
+            id=DIGEST_JOB + team.name,
+            name=f"stand-up digest for {team.name}",
+            misfire_grace_time=grace,
+            coalesce=True,
+            max_instances=1,
+            next_run_time=trigger.get_next_fire_time(None, midnight),
+        )
+        ids.append(job.id)
+    return ids
+
+
+def build_scheduler(settings: Settings, engine: Engine, scheduler: BaseScheduler) -> None:
     """Register slabot's jobs on `scheduler`."""
     renderer = Renderer(settings.templates_dir)
 
@@ -34,6 +118,31 @@ def build_scheduler(settings: Settings, engine: Engine, scheduler: BlockingSched
                 outcome.pending,
             )
 
+    def digest(team: str) -> None:
+        log.info(scheduled_digest(engine, renderer, settings, team=team, now=datetime.now(UTC)))
+
+    in_force: list[object] = [object()]  # the version key the jobs were built from
+
+    def follow_agreement() -> None:
+        """Rebuild the digest jobs when a new agreement version comes into force."""
+        now = datetime.now(UTC)
+        with session_scope(engine) as session:
+            key = queries.agreement_version_key_in_force(session, on=now.date())
+        if key == in_force[0]:
+            return
+        in_force[0] = key
+        agreement = agreement_in_force(engine, on=now.date())
+        jobs = schedule_digests(scheduler, agreement, digest, grace=settings.digest_grace, now=now)
+        log.info("digest jobs for agreement version %s: %s", key[1] if key else None, jobs)
+
+    follow_agreement()
+    scheduler.add_job(
+        follow_agreement,
+        IntervalTrigger(seconds=60),
+        id="follow_agreement",
+        max_instances=1,
+        coalesce=True,
+    )
     scheduler.add_job(
         breach_scan,
         IntervalTrigger(seconds=settings.scan_interval),

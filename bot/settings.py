@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     # a message claimed longer ago than this by a sender that never finished is looked for
     # in Slack and sent again only if it is not there (seconds)
     send_lease: int = Field(120, ge=0, validation_alias="SLABOT_SEND_LEASE")
+    # a clock that was down at a team's stand-up time still posts the digest this many seconds
+    # late; later than that, the morning's digest is skipped as stale
+    digest_grace: int = Field(7200, ge=0, validation_alias="SLABOT_DIGEST_GRACE")
 
     @field_validator("slack_api_url")
     @classmethod

@@ -92,7 +92,7 @@ class Lead(SQLModel, table=True):
     closed_at: datetime | None = Field(default=None, sa_column=_utc_column())
     outcome: str | None = None  # won | lost
     amount: float | None = None
-    recycled_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    recycled_at: datetime | None = Field(default=None, sa_column=_utc_column(index=True))
     recycle_reason: str | None = None
     first_touch_at: datetime | None = Field(default=None, sa_column=_utc_column())
     crm_url: str | None = None
@@ -137,7 +137,11 @@ class SlaClock(SQLModel, table=True):
     how far it has been told (`alerted`), and when it next needs the scan (`next_at`)."""
 
     __tablename__ = "sla_clock"
-    __table_args__ = (UniqueConstraint("lead_id", "rule"),)
+    __table_args__ = (
+        UniqueConstraint("lead_id", "rule"),
+        Index("ix_sla_clock_settled", "rule", "met_at"),  # the digest's response figures
+        Index("ix_sla_clock_open_due", "status", "due_at"),  # the digest's open breaches
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     lead_id: int = Field(foreign_key="lead.id")

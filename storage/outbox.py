@@ -113,9 +113,18 @@ def item(connection: Connection, item_id: int) -> Item | None:
     return _item(row) if row else None
 
 
+def item_by_key(connection: Connection, key: str) -> Item | None:
+    row = connection.execute(select(*_ITEM_COLUMNS).where(OUTBOX.c.key == key)).first()
+    return _item(row) if row else None
+
+
 def item_at(connection: Connection, *, channel: str, ts: str) -> Item | None:
+    """The message posted at (channel, ts): not its updates, nor files threaded under it."""
     row = connection.execute(
-        select(*_ITEM_COLUMNS).where(OUTBOX.c.channel == channel, OUTBOX.c.ts == ts)
+        select(*_ITEM_COLUMNS)
+        .where(OUTBOX.c.channel == channel, OUTBOX.c.ts == ts, OUTBOX.c.update_of.is_(None))
+        .order_by(OUTBOX.c.id)
+        .limit(1)
     ).first()
     return _item(row) if row else None
 

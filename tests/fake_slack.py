@@ -35,6 +35,7 @@ class Fault:
     status: int
     remaining: int
     retry_after: int = 0
+    error: str = "service_unavailable"
 
 
 @dataclass
@@ -54,6 +55,7 @@ class FakeSlack:
         self.messages: dict[tuple[str, str], dict[str, Any]] = {}
         self.users_by_id: dict[str, str] = {}
         self.views: list[dict[str, Any]] = []
+        self.files: dict[str, dict[str, Any]] = {}  # file id → name, title, bytes, shares
         self._stall_after: int | None = None  # chat.postMessage answers after which to hang
         self.stall_seconds = 60.0
 
@@ -94,10 +96,14 @@ class FakeSlack:
         return f"{self.base}/response/{name}"
 
     # -- test controls -------------------------------------------------------------------
-    def fail(self, method: str, status: int, times: int = 1, retry_after: int = 0) -> None:
-        """Answer the next `times` calls of `method` with `status`."""
+    def fail(
+        self, method: str, status: int, times: int = 1, retry_after: int = 0, error: str = ""
+    ) -> None:
+        """Answer the next `times` calls of `method` with `status` (200 with `error`: Slack's
+        refusal, such as not_in_channel)."""
+        fault = Fault(status, times, retry_after, error or "service_unavailable")
         with self._lock:
-            self._faults.setdefault(method, []).append(Fault(status, times, retry_after))
+            self._faults.setdefault(method, []).append(fault)
 
     def stall_post_after(self, answered: int, seconds: float = 60.0) -> None:
         """Record the post after `answered` answered posts, then hang instead of answering: the
@@ -115,11 +121,15 @@ class FakeSlack:
     # -- the protocol --------------------------------------------------------------------
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
-        raw = request.rfile.read(length).decode() if length else ""
+        data = request.rfile.read(length) if length else b""
+        path = request.path.split("?", 1)[0]
+        if path.startswith("/upload/"):  # the upload URL files.getUploadURLExternal handed out
+            self._receive_upload(request, path.removeprefix("/upload/"), data)
+            return
+        raw = data.decode()
         content_type = request.headers.get("Content-Type", "")
         body: dict[str, Any]
         body = json.loads(raw) if "json" in content_type and raw else dict(parse_qsl(raw))
-        path = request.path.split("?", 1)[0]
         method = "response_url" if path.startswith("/response/") else path.removeprefix("/api/")
         headers = {key.lower(): value for key, value in request.headers.items()}
         status, payload, extra = self._answer(method, body, headers)
@@ -145,6 +155,21 @@ class FakeSlack:
         request.end_headers()
         request.wfile.write(data)
 
+    def _receive_upload(self, request: BaseHTTPRequestHandler, file_id: str, data: bytes) -> None:
+        fault = self._fault_for("upload")
+        with self._lock:
+            known = file_id in self.files
+            if known and fault is None:
+                self.files[file_id]["content"] = data
+            self.calls.append(Call("upload", request.path, {"bytes": len(data)}, {}, 200))
+        status = fault.status if fault else (200 if known else 404)
+        answer = f"OK - {len(data)}".encode()
+        request.send_response(status)
+        request.send_header("Content-Type", "text/plain")
+        request.send_header("Content-Length", str(len(answer)))
+        request.end_headers()
+        request.wfile.write(answer)
+
     def _fault_for(self, method: str) -> Fault | None:
         with self._lock:
             queue = self._faults.get(method) or []
@@ -169,6 +194,8 @@ class FakeSlack:
                     {"ok": False, "error": "ratelimited"},
                     {"Retry-After": str(fault.retry_after)},
                 )
+            if fault.status == 200:  # Slack's own refusal, e.g. not_in_channel
+                return 200, {"ok": False, "error": fault.error}, {}
             return fault.status, {"ok": False, "error": "service_unavailable"}, {}
         if method == "response_url":
             return 200, {"ok": True}, {}
@@ -203,6 +230,8 @@ class FakeSlack:
         message = {"text": body.get("text"), "blocks": _json(body.get("blocks")), "ts": ts}
         if "metadata" in body:
             message["metadata"] = _json(body["metadata"])
+        if body.get("thread_ts"):
+            message["thread_ts"] = body["thread_ts"]
         with self._lock:
             self.messages[(channel, ts)] = message
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
@@ -240,6 +269,56 @@ class FakeSlack:
             ]
         found.sort(key=lambda m: float(m["ts"]), reverse=True)
         return {"ok": True, "messages": found, "has_more": False}
+
+    def _m_conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The parent message, then its thread replies, oldest first."""
+        channel, ts = body.get("channel", ""), body.get("ts", "")
+        with self._lock:
+            found = [
+                {"type": "message", "ts": t, "text": m.get("text"), "files": m.get("files", [])}
+                for (c, t), m in self.messages.items()
+                if c == channel and (t == ts or m.get("thread_ts") == ts)
+            ]
+        if not found:
+            return {"ok": False, "error": "thread_not_found"}
+        found.sort(key=lambda m: float(m["ts"]))
+        return {"ok": True, "messages": found, "has_more": False}
+
+    def _m_files_getUploadURLExternal(self, body: dict[str, Any]) -> dict[str, Any]:
+        if not body.get("filename") or not str(body.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = f"F{len(self.files) + 1:08d}"
+        with self._lock:
+            self.files[file_id] = {
+                "name": body["filename"],
+                "length": int(body["length"]),
+                "alt_txt": body.get("alt_txt"),
+                "content": None,
+            }
+        return {"ok": True, "upload_url": f"{self.base}/upload/{file_id}", "file_id": file_id}
+
+    def _m_files_completeUploadExternal(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Share the uploaded files: a file message in the channel (in a thread with
+        thread_ts), as Slack does once the upload is complete."""
+        files = _json(body.get("files") or "[]")
+        with self._lock:
+            known = [f for f in files if self.files.get(f.get("id"), {}).get("content")]
+        if not files or len(known) != len(files):
+            return {"ok": False, "error": "file_not_found"}
+        shared = []
+        for spec in files:
+            record = self.files[spec["id"]]
+            record["title"] = spec.get("title") or record["name"]
+            shared.append({"id": spec["id"], "name": record["name"], "title": record["title"]})
+        channel = body.get("channel_id")
+        if channel:
+            ts = f"{int(time.time())}.{next(self._ts):06d}"
+            message = {"text": body.get("initial_comment", ""), "ts": ts, "files": shared}
+            if body.get("thread_ts"):
+                message["thread_ts"] = body["thread_ts"]
+            with self._lock:
+                self.messages[(channel, ts)] = message
+        return {"ok": True, "files": shared}
 
     def _m_users_info(self, body: dict[str, Any]) -> dict[str, Any]:
         user = body.get("user", "")

@@ -28,7 +28,7 @@ class QuotaAnswer:
     agreement_name: str | None
 
 
-def _stored(agreement: Agreement | None, source: str | None, key: str) -> Fraction | None:
+def stored_value(agreement: Agreement | None, source: str | None, key: str) -> Fraction | None:
     if agreement is None:
         return None
     funnel = agreement.funnel
@@ -52,7 +52,7 @@ def plan_quota(request: QuotaRequest, agreement: Agreement | None, today: date) 
 
     quota = request.quota
     if quota is None:
-        quota = _stored(agreement, source, "quota")
+        quota = stored_value(agreement, source, "quota")
         if quota is not None:
             from_agreement.append("quota")
             if period != stored_period:
@@ -62,7 +62,7 @@ def plan_quota(request: QuotaRequest, agreement: Agreement | None, today: date) 
     for key, funnel_key in _FUNNEL_KEYS.items():
         value = getattr(request, key)
         if value is None:
-            value = _stored(agreement, source, funnel_key)
+            value = stored_value(agreement, source, funnel_key)
             if value is not None:
                 from_agreement.append(key)
         values[key] = value

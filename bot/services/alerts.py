@@ -235,6 +235,13 @@ class ScanResult:
     messages: list[Message] = field(default_factory=list)
 
 
+def refresh(engine: Engine, agreement: Agreement, *, now: datetime) -> int:
+    """Bring stale clocks up to date now (the digest reports from them)."""
+    with engine.begin() as connection:
+        store.serialize_scans(connection)
+        return refresh_clocks(connection, agreement, now=now.astimezone(UTC))
+
+
 def scan(engine: Engine, renderer: Renderer, *, now: datetime, dry_run: bool = False) -> ScanResult:
     """Evaluate every open lead as of `now` and queue what is newly due (nothing is queued or
     remembered with `dry_run`). Delivery is the Sender's job."""

@@ -10,6 +10,7 @@ before it is sent again, so nothing is sent twice.
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
@@ -157,22 +158,19 @@ class Sender:
 
     # -- one Slack call ----------------------------------------------------------------------
     def _send(self, item: outbox.Item, attempts: int) -> tuple[str, str, bool]:
-        """(channel, ts, found): post or update, or find that an earlier attempt posted."""
+        """(channel, ts, found): post, update or upload, or find that an earlier attempt did."""
         payload = item.payload
+        if item.kind == "chart":
+            return self._upload(item, attempts)
         if item.update_of is not None:
-            with self.engine.connect() as connection:
-                target = outbox.item(connection, item.update_of)
-            if target is None or target.status == "failed":
-                raise Undeliverable(f"the message to update (item {item.update_of}) was never sent")
-            if target.ts is None or target.channel is None:
-                raise Unresolved(f"waiting for item {target.id} to be sent")
+            target = self._target(item)
             self.client.chat_update(
                 channel=target.channel,
                 ts=target.ts,
                 text=payload["text"],
                 blocks=payload.get("blocks"),
             )
-            return target.channel, target.ts, False
+            return target.channel, target.ts, False  # type: ignore[return-value]
         channel = item.channel or self._address(item, open_dm=attempts > 1)
         if attempts > 1:
             found = self._already_posted(item, channel)
@@ -187,6 +185,42 @@ class Sender:
             unfurl_media=False,
         )
         return str(response["channel"]), str(response["ts"]), False
+
+    def _target(self, item: outbox.Item) -> outbox.Item:
+        """The sent message an update or a chart refers to."""
+        with self.engine.connect() as connection:
+            target = outbox.item(connection, item.update_of)  # type: ignore[arg-type]
+        if target is None or target.status == "failed":
+            raise Undeliverable(f"the message it belongs to (item {item.update_of}) was never sent")
+        if target.ts is None or target.channel is None:
+            raise Unresolved(f"waiting for item {target.id} to be sent")
+        return target
+
+    def _upload(self, item: outbox.Item, attempts: int) -> tuple[str, str, bool]:
+        """Attach a PNG in the thread of the message it belongs to (files_upload_v2: get an
+        upload URL, send the bytes, complete the upload into the thread)."""
+        target = self._target(item)
+        channel, ts = str(target.channel), str(target.ts)
+        payload = item.payload
+        if attempts > 1 and self._already_uploaded(channel, ts, payload["filename"]):
+            return channel, ts, True
+        self.client.files_upload_v2(
+            channel=channel,
+            thread_ts=ts,
+            content=base64.b64decode(payload["png_base64"]),
+            filename=payload["filename"],
+            title=payload["title"],
+            alt_txt=payload.get("alt_txt"),
+        )
+        return channel, ts, False
+
+    def _already_uploaded(self, channel: str, ts: str, filename: str) -> bool:
+        replies = self.client.conversations_replies(channel=channel, ts=ts, limit=200)
+        return any(
+            file.get("name") == filename
+            for message in replies.get("messages", [])
+            for file in message.get("files") or []
+        )
 
     def _address(self, item: outbox.Item, *, open_dm: bool) -> str:
         """Where to post: the channel, or for a DM the user (Slack answers with the DM's

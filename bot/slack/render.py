@@ -65,6 +65,28 @@ def fmt_pct(value: Fraction | Decimal | float) -> str:
     return f"{percent:,.0f}%" if percent == int(percent) else f"{percent:,.1f}%"
 
 
+def fmt_minutes(value: float | None) -> str:
+    """52m, 1h 35m, 6h (business time is reported in hours and minutes)."""
+    if value is None:
+        return "–"
+    minutes = int(_half_up(float(value)))
+    hours, rest = divmod(minutes, 60)
+    if not hours:
+        return f"{rest}m"
+    return f"{hours}h {rest}m" if rest else f"{hours}h"
+
+
+def progress_bar(
+    share: Fraction | float | None, marker: Fraction | float | None = None, width: int = 20
+) -> str:
+    """`██████████░░┃░░░░░░░` — filled to `share` of the target, `┃` where expected is today."""
+    filled = min(width, max(0, int(_half_up(float(share or 0) * width))))
+    cells = ["█"] * filled + ["░"] * (width - filled)
+    if marker is not None:
+        cells.insert(min(width, max(0, int(_half_up(float(marker) * width)))), "┃")
+    return "".join(cells)
+
+
 def _json_string(value: object) -> str:
     """JSON for a value inside a JSON template (Jinja's own `tojson` also HTML-escapes)."""
     return json.dumps(value, ensure_ascii=False)
@@ -95,6 +117,8 @@ class Renderer:
             number=fmt_number,
             money=fmt_money,
             pct=fmt_pct,
+            minutes=fmt_minutes,
+            bar=progress_bar,
         )
 
     def text(self, name: str, **context: Any) -> str:

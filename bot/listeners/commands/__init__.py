@@ -5,6 +5,7 @@ from typing import TYPE_CHECKING
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
+from bot.listeners.commands.pace import handle_pace
 from bot.listeners.commands.quota import handle_quota
 from bot.listeners.commands.sla import handle_sla
 
@@ -20,3 +21,7 @@ def register(app: App, deps: Deps) -> None:
     @app.command("/sla")
     def sla(ack: Ack, command: dict, client: WebClient) -> None:
         handle_sla(ack, command, client, deps)
+
+    @app.command("/pace")
+    def pace(ack: Ack, command: dict) -> None:
+        handle_pace(ack, command, deps)

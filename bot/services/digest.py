@@ -1,0 +1,515 @@
+"""The morning stand-up digest: compute a team's figures as of a date, render them, post them
+once through the outbox (with the burn-up chart in its thread)."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, time, timedelta
+from fractions import Fraction
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import Connection
+from sqlalchemy.engine import Engine
+
+from bot.domain import pacing
+from bot.domain.agenda import AgendaItem, QualitySignal, pick_agenda
+from bot.domain.agreement import Agreement, TeamTerms, exact
+from bot.domain.calendar import BusinessCalendar
+from bot.domain.pacing import Pace, PaceStatus, PeriodPosition
+from bot.domain.quota_plan import stored_value
+from bot.services.agreements import agreement_in_force
+from bot.services.alerts import refresh, sender
+from bot.settings import Settings
+from bot.slack.chart import Burnup, burnup_png
+from bot.slack.delivery import resolve_user
+from bot.slack.render import Renderer
+from storage import digest as store
+from storage import outbox
+
+# The MQL→SQL cohort: MQLs at least this old have had time to be worked …
+COHORT_AGE = timedelta(days=30)
+# … taken over this many days before that.
+COHORT_SPAN = timedelta(days=30)
+
+
+class DigestError(Exception):
+    """The digest cannot be computed (no agreement, unknown team)."""
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """MQL→SQL for a group of MQLs against the agreement's assumed rate."""
+
+    source: str | None  # None: all sources
+    mqls: int
+    sqls: int
+    assumed: Fraction | None
+    tolerance: Fraction
+
+    @property
+    def rate(self) -> Fraction | None:
+        return pacing.rate(self.sqls, self.mqls)
+
+    @property
+    def status(self) -> PaceStatus | None:
+        return pacing.compare_rate(self.rate, self.assumed, self.tolerance)
+
+
+@dataclass(frozen=True)
+class Movement:
+    since: date  # the previous business day: Monday's stand-up covers the weekend too
+    one_day: bool
+    mqls: int
+    sqls: int
+    recycled: int
+
+
+@dataclass(frozen=True)
+class Breach:
+    email: str
+    user_id: str | None
+    leads: int
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    """A period's pacing, conversion, recycling and response, as of a date."""
+
+    where: PeriodPosition
+    mqls: Pace
+    sqls: Pace
+    sources: list[Pace]  # the agreement's split, then sources outside it (no target)
+    conversion: list[Conversion]  # all sources first
+    recycled: int
+    reasons: list[tuple[str, int]]
+    response: store.Response
+
+    @property
+    def recycle_share(self) -> Fraction | None:
+        return pacing.rate(self.recycled, self.mqls.actual)
+
+    @property
+    def response_share(self) -> Fraction | None:
+        return pacing.rate(self.response.met, self.response.total)
+
+
+@dataclass(frozen=True)
+class Digest:
+    team: TeamTerms
+    day: date
+    timezone: str
+    agreement_name: str
+    first_touch: str  # the SLA window, as the agreement writes it
+    figures: PeriodFigures
+    moved: Movement
+    response_moved: store.Response
+    cohort: list[Conversion]
+    cohort_since: date
+    cohort_until: date
+    breaches: list[Breach]
+    agenda: list[AgendaItem]
+    burnup: Burnup
+    closing: PeriodFigures | None = None
+    key: str = field(default="")
+
+    @property
+    def first_business_day(self) -> bool:
+        return self.figures.where.completed == 0
+
+
+def digest_key(team: str, day: date) -> str:
+    return f"digest:{team}:{day.isoformat()}"
+
+
+def team_owners(agreement: Agreement, team: str) -> list[str] | None:
+    """Whose leads the team's sales figures cover: its reps; with one team, every owner."""
+    if len(agreement.teams) <= 1:
+        return None
+    return [rep.email for rep in agreement.reps if rep.team == team]
+
+
+def resolve_team(agreement: Agreement, name: str | None) -> TeamTerms:
+    if not agreement.teams:
+        raise DigestError("the agreement defines no [[teams]]: add one with its channel")
+    if name is None:
+        return agreement.teams[0]
+    team = agreement.team(name)
+    if team is None:
+        known = ", ".join(team.name for team in agreement.teams)
+        raise DigestError(f"no team named {name!r} in the agreement (teams: {known})")
+    return team
+
+
+def standup_at(calendar: BusinessCalendar, team: TeamTerms, day: date) -> datetime:
+    return datetime.combine(day, time.fromisoformat(team.standup), tzinfo=calendar.tz)
+
+
+def compute_digest(
+    engine: Engine,
+    *,
+    team: str | None,
+    day: date | None = None,
+    now: datetime | None = None,
+    fresh: bool = True,
+) -> Digest:
+    """The team's digest as of the morning of `day` (default: today in the team's timezone).
+    `fresh` first brings stale SLA clocks up to date (the clock's scan does so every minute;
+    a slash command reads them as they are)."""
+    now = now or datetime.now(UTC)
+    probe = agreement_in_force(engine, on=day or now.date())
+    if probe is None:
+        raise DigestError("no agreement is in force: apply one with `slabot sla apply sla.toml`")
+    terms = resolve_team(probe, team)
+    calendar = probe.team_calendar(terms.name)
+    day = day or calendar.today(now)
+    agreement = agreement_in_force(engine, on=day) or probe
+    terms = resolve_team(agreement, terms.name)
+    calendar = agreement.team_calendar(terms.name)
+    owners = team_owners(agreement, terms.name)
+    if fresh:
+        refresh(engine, agreement, now=now)
+    tolerance = exact(agreement.agreement.tolerance)
+    until = pacing.midnight(calendar, day)
+    previous = pacing.previous_business_day(calendar, day)
+    moved_since = pacing.midnight(calendar, previous)
+    where = pacing.position(calendar, agreement.period, day)
+    cohort_until = day - COHORT_AGE
+    cohort_since = cohort_until - COHORT_SPAN
+    with engine.connect() as connection:
+        window = store.Window(pacing.midnight(calendar, where.start), moved_since, until)
+        counts = _Counts(connection, window)
+        figures = _figures(connection, agreement, where, counts, window, owners)
+        cohort = _conversions(
+            agreement,
+            store.cohort_counts(
+                connection,
+                since=pacing.midnight(calendar, cohort_since),
+                until=pacing.midnight(calendar, cohort_until),
+                as_of=until,
+            ),
+            tolerance,
+        )
+        response_moved = store.first_touches(
+            connection, since=moved_since, until=until, owners=owners
+        )
+        breaches = [
+            Breach(email, outbox.cached_user_id(connection, email), leads)
+            for email, leads in store.open_breaches(
+                connection, at=min(now, standup_at(calendar, terms, day)), owners=owners
+            )
+        ]
+        burnup = _burnup(connection, calendar, where, day, figures.mqls)
+        closing = None
+        if pacing.is_first_business_day(calendar, agreement.period, day):
+            closing = _closing(connection, engine, calendar, agreement, day, owners, until)
+    moved = Movement(
+        since=previous,
+        one_day=previous == day - timedelta(days=1),
+        mqls=counts.moved("mql"),
+        sqls=counts.moved("sql"),
+        recycled=counts.moved("recycled"),
+    )
+    agenda = pick_agenda(
+        paces=[figures.mqls, figures.sqls, *[p for p in figures.sources if p.target]],
+        breaches=[(b.email, b.leads) for b in breaches],
+        quality=[
+            QualitySignal(c.source, c.rate, c.assumed, c.status)  # type: ignore[arg-type]
+            for c in cohort
+            if c.status is not None and c.mqls >= 20  # too few MQLs say nothing yet
+        ],
+        response_share=figures.response_share,
+        recycle_reason=figures.reasons[0] if figures.reasons else None,
+    )
+    return Digest(
+        team=terms,
+        day=day,
+        timezone=calendar.timezone,
+        agreement_name=agreement.agreement.name,
+        first_touch=agreement.sales.first_touch,
+        figures=figures,
+        moved=moved,
+        response_moved=response_moved,
+        cohort=cohort,
+        cohort_since=cohort_since,
+        cohort_until=cohort_until - timedelta(days=1),
+        breaches=breaches,
+        agenda=agenda,
+        burnup=burnup,
+        closing=closing,
+        key=digest_key(terms.name, day),
+    )
+
+
+class _Counts:
+    """The stage counts per source for a window, each queried once."""
+
+    def __init__(self, connection: Connection, window: store.Window) -> None:
+        self.by_stage = {
+            stage: store.stage_counts(connection, stage=stage, window=window)
+            for stage in ("mql", "sql", "recycled")
+        }
+
+    def total(self, stage: str) -> int:
+        return sum(total for total, _ in self.by_stage[stage].values())
+
+    def moved(self, stage: str) -> int:
+        return sum(recent for _, recent in self.by_stage[stage].values())
+
+    def source(self, stage: str, name: str) -> int:
+        return self.by_stage[stage].get(name, (0, 0))[0]
+
+
+def _figures(
+    connection: Connection,
+    agreement: Agreement,
+    where: PeriodPosition,
+    counts: _Counts,
+    window: store.Window,
+    owners: list[str] | None,
+    conversion: list[Conversion] | None = None,
+) -> PeriodFigures:
+    marketing, tolerance = agreement.marketing, exact(agreement.agreement.tolerance)
+
+    def pace(name: str, actual: int, target: Fraction | int | None) -> Pace:
+        return Pace(name, actual, Fraction(target) if target else None, where, tolerance)
+
+    split = marketing.sources
+    sources = [
+        pace(
+            name, counts.source("mql", name), pacing.split_target(marketing.mql_target, split, name)
+        )
+        for name in split
+    ]
+    if split:  # MQLs from sources outside the split are shown, without a target
+        outside = [name for name in counts.by_stage["mql"] if name not in split]
+        outside.sort(key=lambda name: (-counts.source("mql", name), name))
+        sources += [pace(name, counts.source("mql", name), None) for name in outside]
+    return PeriodFigures(
+        where=where,
+        mqls=pace("MQLs", counts.total("mql"), marketing.mql_target),
+        sqls=pace("SQLs", counts.total("sql"), marketing.sql_target),
+        sources=sources,
+        conversion=conversion or [],
+        recycled=counts.total("recycled"),
+        reasons=store.recycle_reasons(connection, since=window.since, until=window.until),
+        response=store.first_touches(
+            connection, since=window.since, until=window.until, owners=owners
+        ),
+    )
+
+
+def _conversions(
+    agreement: Agreement, counts: dict[str, tuple[int, int]], tolerance: Fraction
+) -> list[Conversion]:
+    """MQL→SQL for all sources, then per source (most MQLs first), each against its
+    assumption (a source's own override, else the blended rate)."""
+    blend = Conversion(
+        None,
+        sum(mqls for mqls, _ in counts.values()),
+        sum(sqls for _, sqls in counts.values()),
+        stored_value(agreement, None, "mql_to_sql"),
+        tolerance,
+    )
+    named = sorted(
+        ((name, mqls, sqls) for name, (mqls, sqls) in counts.items() if name),
+        key=lambda row: (-row[1], row[0]),
+    )
+    per_source = [
+        Conversion(name, mqls, sqls, stored_value(agreement, name, "mql_to_sql"), tolerance)
+        for name, mqls, sqls in named
+    ]
+    return [blend, *per_source] if blend.mqls else []
+
+
+def _burnup(
+    connection: Connection,
+    calendar: BusinessCalendar,
+    where: PeriodPosition,
+    day: date,
+    mqls: Pace,
+) -> Burnup:
+    """Cumulative MQLs per calendar day of the period up to D, beside the target's line."""
+    days = [where.start + timedelta(days=n) for n in range((where.end - where.start).days)]
+    seen = [d for d in days if d < day]
+    boundaries = [pacing.midnight(calendar, d) for d in [*seen, day]] if seen else []
+    daily = store.daily_counts(connection, stage="mql", boundaries=boundaries)
+    cumulative, total = [], 0
+    for count in daily:
+        total += count
+        cumulative.append(total)
+    expected = [
+        (mqls.target or 0)
+        * calendar.business_days(where.start, d + timedelta(days=1))
+        / (where.business_days or 1)
+        for d in days
+    ]
+    return Burnup(
+        label=where.label,
+        days=days,
+        actual=cumulative,
+        expected=[float(value) for value in expected],
+        target=float(mqls.target or 0),
+        tolerance=float(mqls.tolerance),
+    )
+
+
+def _closing(
+    connection: Connection,
+    engine: Engine,
+    calendar: BusinessCalendar,
+    current: Agreement,
+    day: date,
+    owners: list[str] | None,
+    as_of: datetime,
+) -> PeriodFigures | None:
+    """The period that just ended, against the terms it ran under, every day completed."""
+    closed = pacing.closing_position(calendar, current.period, day)
+    agreement = agreement_in_force(engine, on=closed.end - timedelta(days=1))
+    if agreement is None:
+        return None
+    closed = pacing.closing_position(agreement.team_calendar(None), agreement.period, day)
+    since, until = pacing.midnight(calendar, closed.start), pacing.midnight(calendar, closed.end)
+    window = store.Window(since, since, until)
+    conversion = _conversions(
+        agreement,
+        store.cohort_counts(connection, since=since, until=until, as_of=as_of),
+        exact(agreement.agreement.tolerance),
+    )
+    counts = _Counts(connection, window)
+    return _figures(connection, agreement, closed, counts, window, owners, conversion)
+
+
+# -- render and post ---------------------------------------------------------------------------
+
+
+def render_digest(renderer: Renderer, digest: Digest, *, heading: str = "Stand-up") -> dict:
+    """The Block Kit message and its notification text."""
+    return {
+        "text": renderer.text("digest/digest.txt.j2", d=digest, heading=heading),
+        "blocks": renderer.blocks("digest/digest.json.j2", d=digest, heading=heading),
+    }
+
+
+def chart_payload(digest: Digest) -> dict | None:
+    if not digest.burnup.actual:
+        return None  # the period's first day: nothing to draw yet
+    png = burnup_png(digest.burnup)
+    return {
+        "filename": f"burnup-{digest.team.name}-{digest.day.isoformat()}.png",
+        "title": f"MQL burn-up, {digest.burnup.label}",
+        "alt_txt": (
+            f"Cumulative MQLs for {digest.burnup.label}: {digest.burnup.actual[-1]:,} by "
+            f"{digest.day:%d %B} against a target of {digest.burnup.target:,.0f}"
+        ),
+        "png_base64": base64.b64encode(png).decode("ascii"),
+    }
+
+
+@dataclass(frozen=True)
+class Queued:
+    digest: Digest
+    item_id: int | None  # None: this team's digest for this day was already queued
+    earlier: outbox.Item | None = None
+
+
+def with_mentions(engine: Engine, client: WebClient, digest: Digest) -> Digest:
+    """Name reps with breached leads by their Slack ids (looked up by email once, kept), so
+    the channel shows who they are; an email Slack does not know stays as it is."""
+    breaches = []
+    for breach in digest.breaches:
+        user_id = breach.user_id
+        if user_id is None:
+            try:
+                user_id = resolve_user(engine, client, breach.email)
+            except SlackApiError:
+                user_id = None
+        breaches.append(replace(breach, user_id=user_id))
+    return replace(digest, breaches=breaches)
+
+
+def queue_digest(
+    engine: Engine,
+    renderer: Renderer,
+    digest: Digest,
+    *,
+    force: bool = False,
+    client: WebClient | None = None,
+) -> Queued:
+    """Queue the digest (and its chart, threaded under it) once per team and day. With
+    `force`, a second one goes out under its own key. With a `client`, reps are mentioned."""
+    now = datetime.now(UTC)
+    if client is not None:
+        digest = with_mentions(engine, client, digest)
+    key = digest.key
+    with engine.begin() as connection:
+        earlier = outbox.item_by_key(connection, key)
+        if earlier is not None and force:
+            key = f"{key}:again:{now.strftime('%Y%m%dT%H%M%S%f')}"
+        elif earlier is not None:
+            return Queued(digest, None, earlier)
+        item_id = outbox.enqueue(
+            connection,
+            key=key,
+            kind="digest",
+            audience=digest.team.channel,
+            day=digest.day,
+            payload=render_digest(renderer, digest),
+            now=now,
+        )
+        chart = chart_payload(digest) if item_id is not None else None
+        if chart is not None:
+            outbox.enqueue(
+                connection,
+                key=f"{key}:chart",
+                kind="chart",
+                audience=digest.team.channel,
+                day=digest.day,
+                payload=chart,
+                now=now,
+                update_of=item_id,
+            )
+    if item_id is None:  # a second clock queued it between our look and our insert
+        with engine.connect() as connection:
+            return Queued(digest, None, outbox.item_by_key(connection, key))
+    return Queued(digest, item_id, earlier)
+
+
+def post_digest(
+    engine: Engine,
+    renderer: Renderer,
+    settings: Settings,
+    *,
+    team: str | None,
+    day: date | None = None,
+    now: datetime | None = None,
+    force: bool = False,
+    wait: timedelta = timedelta(0),
+) -> Queued:
+    """Compute, queue once and deliver a team's digest (`force`: post a second one)."""
+    digest = compute_digest(engine, team=team, day=day, now=now)
+    deliverer = sender(engine, settings)
+    queued = queue_digest(engine, renderer, digest, force=force, client=deliverer.client)
+    if queued.item_id is not None:
+        deliverer.deliver(wait_up_to=wait)
+    return queued
+
+
+def scheduled_digest(
+    engine: Engine, renderer: Renderer, settings: Settings, *, team: str, now: datetime
+) -> str:
+    """The clock's job at a team's stand-up time: post today's digest unless today is not a
+    business day. Returns what happened, for the log."""
+    agreement = agreement_in_force(engine, on=now.date())
+    if agreement is None or agreement.team(team) is None:
+        return f"team {team} is no longer in the agreement"
+    calendar = agreement.team_calendar(team)
+    today = calendar.today(now)
+    reason = calendar.closed_reason(today)
+    if reason is not None:
+        return f"no digest for {team} on {today}: {reason}"
+    queued = post_digest(engine, renderer, settings, team=team, day=today, now=now)
+    if queued.item_id is None:
+        return f"digest for {team} on {today} was already queued"
+    return f"digest for {team} on {today} queued"
