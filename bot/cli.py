@@ -386,6 +386,7 @@ def demo(
     """Show slabot working on a generated quarter: no Slack, no CRM, no settings needed."""
     from bot.domain.quota_args import QuotaRequest
     from bot.services.demo import demo_alerts, run_demo
+    from bot.services.digest import compute_digest
     from bot.services.quota import answer_quota
     from bot.slack.render import Renderer
     from storage.db import make_engine
@@ -407,6 +408,10 @@ def demo(
     when, alerts = demo_alerts(engine, renderer, now=now)
     out.print(renderer.text("demo/alerts.txt.j2", now=now, when=when))
     out.print(renderer.text("alerts/scan.txt.j2", result=alerts, now=when, dry_run=True))
+    out.print()
+    standup = compute_digest(engine, team=None, now=now)
+    out.print(renderer.text("demo/digest.txt.j2", d=standup, teams=agreement.teams))
+    out.print(renderer.text("digest/terminal.txt.j2", d=standup))
 
 
 def _parse_time(text: str) -> datetime:

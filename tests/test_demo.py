@@ -67,3 +67,21 @@ def test_demo_prints_the_breach_alerts_it_would_send(tmp_path: Path) -> None:
 
     night = demo(tmp_path, "2026-11-21T03:00:00Z")  # Friday night in New York
     assert "outside working hours now, so nobody is pinged; Mon 23 Nov 15:00 UTC" in night.stdout
+
+
+def test_demo_prints_todays_digest(tmp_path: Path) -> None:
+    result = demo(tmp_path, "2026-11-20T14:00:00Z")  # Friday 09:00 in New York
+    assert result.returncode == 0, result.stderr
+    assert "Stand-up · Friday 20 November · team na" in result.stdout
+    assert "November 2026: 13 of 19 business days done, 6 left" in result.stdout
+    # the count it shows is the database's: MQLs from 1 November 00:00 to Friday 00:00 New
+    # York (04:00 and 05:00 UTC: the clocks changed on the 1st at 02:00)
+    engine = make_engine(f"sqlite:///{tmp_path / 'slabot-demo.db'}")
+    with Session(engine) as session:
+        mqls = session.exec(
+            select(func.count()).where(
+                Lead.mql_at >= "2026-11-01 04:00:00", Lead.mql_at < "2026-11-20 05:00:00"
+            )
+        ).scalar_one()
+    assert re.search(rf"MQLs\s+{mqls:,} of 909 ", result.stdout), result.stdout
+    assert "Today's 15 minutes" in result.stdout
