@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import sys
 
-from bench import import_csv, quota_http, scan
+from bench import digest, import_csv, quota_http, scan
 
-BENCHMARKS = {"quota_http": quota_http.run, "import_csv": import_csv.run, "scan": scan.run}
+BENCHMARKS = {
+    "quota_http": quota_http.run,
+    "import_csv": import_csv.run,
+    "scan": scan.run,
+    "digest": digest.run,
+}
 
 
 def main(names: list[str]) -> int:

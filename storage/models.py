@@ -70,6 +70,10 @@ class Lead(SQLModel, table=True):
             sqlite_where=text("clocks_stale"),
             postgresql_where=text("clocks_stale"),
         ),
+        # the digest counts each stage over a time range per source from these alone
+        Index("ix_lead_mql", "mql_at", "source", "sql_at"),
+        Index("ix_lead_sql", "sql_at", "source"),
+        Index("ix_lead_recycled", "recycled_at", "source", "recycle_reason"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -84,15 +88,15 @@ class Lead(SQLModel, table=True):
     stage: str | None = None
     owner_email: str | None = Field(default=None, index=True)
     created_at: datetime | None = Field(default=None, sa_column=_utc_column())
-    mql_at: datetime | None = Field(default=None, sa_column=_utc_column(index=True))
+    mql_at: datetime | None = Field(default=None, sa_column=_utc_column())
     assigned_at: datetime | None = Field(default=None, sa_column=_utc_column())
     sal_at: datetime | None = Field(default=None, sa_column=_utc_column())
-    sql_at: datetime | None = Field(default=None, sa_column=_utc_column(index=True))
+    sql_at: datetime | None = Field(default=None, sa_column=_utc_column())
     opportunity_at: datetime | None = Field(default=None, sa_column=_utc_column())
     closed_at: datetime | None = Field(default=None, sa_column=_utc_column())
     outcome: str | None = None  # won | lost
     amount: float | None = None
-    recycled_at: datetime | None = Field(default=None, sa_column=_utc_column(index=True))
+    recycled_at: datetime | None = Field(default=None, sa_column=_utc_column())
     recycle_reason: str | None = None
     first_touch_at: datetime | None = Field(default=None, sa_column=_utc_column())
     crm_url: str | None = None
@@ -139,7 +143,9 @@ class SlaClock(SQLModel, table=True):
     __tablename__ = "sla_clock"
     __table_args__ = (
         UniqueConstraint("lead_id", "rule"),
-        Index("ix_sla_clock_settled", "rule", "met_at"),  # the digest's response figures
+        # the digest's response figures (counts and median) read this index alone
+        Index("ix_sla_clock_settled", "rule", "met_at", "status", "took_minutes"),
+        Index("ix_sla_clock_took", "rule", "took_minutes", "met_at"),  # … the median
         Index("ix_sla_clock_open_due", "status", "due_at"),  # the digest's open breaches
     )
 

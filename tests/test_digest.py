@@ -126,10 +126,12 @@ def test_friday_digest_matches_the_hand_calculation(engine: Engine) -> None:
     assert sqls.status is PaceStatus.ON_TRACK  # 900 ÷ 907.26 = 99.2 %
     assert sqls.needed_per_day == 71  # 426 ÷ 6
     by_source = {pace.name: pace for pace in figures.sources}
-    assert [pace.name for pace in figures.sources] == ["website", "outbound", "events"]
+    assert [pace.name for pace in figures.sources] == ["website", "outbound", "other sources"]
     assert (by_source["website"].actual, by_source["website"].target) == (1440, 2340)
     assert (by_source["outbound"].actual, by_source["outbound"].target) == (950, 1560)
-    assert (by_source["events"].actual, by_source["events"].target) == (10, None)
+    assert (by_source["other sources"].actual, by_source["other sources"].target) == (10, None)
+    detailed = compute_digest(engine, team="na", day=FRIDAY, now=NOW, detail=True)
+    assert [(p.name, p.actual) for p in detailed.figures.sources][2:] == [("events", 10)]
     assert by_source["outbound"].expected == Fraction(1560 * 13, 19)
     # yesterday = Thursday 19th in New York
     assert (digest.moved.mqls, digest.moved.sqls, digest.moved.recycled) == (171, 20, 4)
@@ -300,3 +302,17 @@ def test_schedule_keeps_nine_o_clock_across_the_clock_change(posting: dict[str, 
     spring = slabot(posting, "schedule", "--days", "4", "--from", "2027-03-12").stdout
     assert "2027-03-12 Fri  na: 09:00 EST (America/New_York) = 14:00 UTC" in spring
     assert "2027-03-15 Mon  na: 09:00 EDT (America/New_York) = 13:00 UTC" in spring
+
+
+def test_a_team_can_override_the_digest_template(
+    posting: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    (tmp_path / "mine" / "digest").mkdir(parents=True)
+    (tmp_path / "mine" / "digest" / "digest.txt.j2").write_text(
+        "Morning {{ d.team.name }}: {{ d.figures.mqls.actual | number }} MQLs so far"
+    )
+    env = {**posting, "SLABOT_TEMPLATES": str(tmp_path / "mine")}
+    assert slabot(env, "digest", "--date", "2026-11-20").returncode == 0
+    digest = next(m for m in channel_posts(fake_slack) if m.get("blocks"))
+    assert digest["text"] == "Morning na: 2,400 MQLs so far"
+    assert "2,668 expected by today" in json.dumps(digest["blocks"], ensure_ascii=False)

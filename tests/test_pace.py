@@ -73,6 +73,7 @@ def test_details_button_opens_the_full_figures(
     shown = json.dumps(view["blocks"], ensure_ascii=False)
     assert "*MQLs* 2,400 of 3,900 · behind (89.9% of pace)" in shown
     assert "*outbound MQLs* 950 of 1,560" in shown
+    assert "*events MQLs* 10 (outside the source split)" in shown
     assert "28 SQLs of 101 MQLs = 27.7% (assumed 34%)" in shown
     assert "bad timing: 15" in shown
 

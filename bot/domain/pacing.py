@@ -167,13 +167,3 @@ def compare_rate(
     if ratio < 1 - tolerance:
         return PaceStatus.BEHIND
     return PaceStatus.ON_TRACK
-
-
-def median(values: list[float]) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    if len(ordered) % 2:
-        return ordered[middle]
-    return (ordered[middle - 1] + ordered[middle]) / 2

@@ -32,6 +32,7 @@ from storage import outbox
 COHORT_AGE = timedelta(days=30)
 # … taken over this many days before that.
 COHORT_SPAN = timedelta(days=30)
+OTHER_SOURCES = "other sources"  # the message's one line for sources outside the split
 
 
 class DigestError(Exception):
@@ -153,10 +154,12 @@ def compute_digest(
     day: date | None = None,
     now: datetime | None = None,
     fresh: bool = True,
+    detail: bool = False,
 ) -> Digest:
     """The team's digest as of the morning of `day` (default: today in the team's timezone).
     `fresh` first brings stale SLA clocks up to date (the clock's scan does so every minute;
-    a slash command reads them as they are)."""
+    a slash command reads them as they are); `detail` names every source outside the split
+    (the message sums them up in one line)."""
     now = now or datetime.now(UTC)
     probe = agreement_in_force(engine, on=day or now.date())
     if probe is None:
@@ -179,7 +182,7 @@ def compute_digest(
     cohort_since = cohort_until - COHORT_SPAN
     with engine.connect() as connection:
         window = store.Window(pacing.midnight(calendar, where.start), moved_since, until)
-        counts = _Counts(connection, window)
+        counts = _count(connection, agreement, window, detail=detail)
         figures = _figures(connection, agreement, where, counts, window, owners)
         cohort = _conversions(
             agreement,
@@ -203,13 +206,13 @@ def compute_digest(
         burnup = _burnup(connection, calendar, where, day, figures.mqls)
         closing = None
         if pacing.is_first_business_day(calendar, agreement.period, day):
-            closing = _closing(connection, engine, calendar, agreement, day, owners, until)
+            closing = _closing(connection, engine, agreement, terms.name, day, owners, until)
     moved = Movement(
         since=previous,
         one_day=previous == day - timedelta(days=1),
-        mqls=counts.moved("mql"),
-        sqls=counts.moved("sql"),
-        recycled=counts.moved("recycled"),
+        mqls=counts.mql.moved,
+        sqls=counts.sql.moved,
+        recycled=counts.recycled.moved,
     )
     agenda = pick_agenda(
         paces=[figures.mqls, figures.sqls, *[p for p in figures.sources if p.target]],
@@ -242,23 +245,26 @@ def compute_digest(
     )
 
 
+@dataclass(frozen=True)
 class _Counts:
-    """The stage counts per source for a window, each queried once."""
+    """Each stage counted once for a window (MQLs per source of the agreement's split)."""
 
-    def __init__(self, connection: Connection, window: store.Window) -> None:
-        self.by_stage = {
-            stage: store.stage_counts(connection, stage=stage, window=window)
-            for stage in ("mql", "sql", "recycled")
-        }
+    mql: store.StageCounts
+    sql: store.StageCounts
+    recycled: store.StageCounts
 
-    def total(self, stage: str) -> int:
-        return sum(total for total, _ in self.by_stage[stage].values())
 
-    def moved(self, stage: str) -> int:
-        return sum(recent for _, recent in self.by_stage[stage].values())
-
-    def source(self, stage: str, name: str) -> int:
-        return self.by_stage[stage].get(name, (0, 0))[0]
+def _count(
+    connection: Connection, agreement: Agreement, window: store.Window, *, detail: bool
+) -> _Counts:
+    split = list(agreement.marketing.sources)
+    return _Counts(
+        mql=store.stage_counts(
+            connection, stage="mql", window=window, sources=split, other_sources=detail
+        ),
+        sql=store.stage_counts(connection, stage="sql", window=window),
+        recycled=store.stage_counts(connection, stage="recycled", window=window),
+    )
 
 
 def _figures(
@@ -275,24 +281,24 @@ def _figures(
     def pace(name: str, actual: int, target: Fraction | int | None) -> Pace:
         return Pace(name, actual, Fraction(target) if target else None, where, tolerance)
 
-    split = marketing.sources
+    split, found = marketing.sources, counts.mql.by_source
     sources = [
-        pace(
-            name, counts.source("mql", name), pacing.split_target(marketing.mql_target, split, name)
-        )
+        pace(name, found[name], pacing.split_target(marketing.mql_target, split, name))
         for name in split
     ]
-    if split:  # MQLs from sources outside the split are shown, without a target
-        outside = [name for name in counts.by_stage["mql"] if name not in split]
-        outside.sort(key=lambda name: (-counts.source("mql", name), name))
-        sources += [pace(name, counts.source("mql", name), None) for name in outside]
+    outside = {name: n for name, n in found.items() if name not in split}
+    if split and outside:  # by name (the details), largest first
+        ordered = sorted(outside.items(), key=lambda item: (-item[1], item[0]))
+        sources += [pace(name, n, None) for name, n in ordered if n]
+    elif split and counts.mql.total > sum(found.values()):  # one line for all the others
+        sources.append(pace(OTHER_SOURCES, counts.mql.total - sum(found.values()), None))
     return PeriodFigures(
         where=where,
-        mqls=pace("MQLs", counts.total("mql"), marketing.mql_target),
-        sqls=pace("SQLs", counts.total("sql"), marketing.sql_target),
+        mqls=pace("MQLs", counts.mql.total, marketing.mql_target),
+        sqls=pace("SQLs", counts.sql.total, marketing.sql_target),
         sources=sources,
         conversion=conversion or [],
-        recycled=counts.total("recycled"),
+        recycled=counts.recycled.total,
         reasons=store.recycle_reasons(connection, since=window.since, until=window.until),
         response=store.first_touches(
             connection, since=window.since, until=window.until, owners=owners
@@ -358,18 +364,19 @@ def _burnup(
 def _closing(
     connection: Connection,
     engine: Engine,
-    calendar: BusinessCalendar,
     current: Agreement,
+    team: str,
     day: date,
     owners: list[str] | None,
     as_of: datetime,
 ) -> PeriodFigures | None:
     """The period that just ended, against the terms it ran under, every day completed."""
-    closed = pacing.closing_position(calendar, current.period, day)
-    agreement = agreement_in_force(engine, on=closed.end - timedelta(days=1))
+    period_start = pacing.position(current.team_calendar(team), current.period, day).start
+    agreement = agreement_in_force(engine, on=period_start - timedelta(days=1))
     if agreement is None:
         return None
-    closed = pacing.closing_position(agreement.team_calendar(None), agreement.period, day)
+    calendar = agreement.team_calendar(team)
+    closed = pacing.closing_position(calendar, current.period, day)
     since, until = pacing.midnight(calendar, closed.start), pacing.midnight(calendar, closed.end)
     window = store.Window(since, since, until)
     conversion = _conversions(
@@ -377,7 +384,7 @@ def _closing(
         store.cohort_counts(connection, since=since, until=until, as_of=as_of),
         exact(agreement.agreement.tolerance),
     )
-    counts = _Counts(connection, window)
+    counts = _count(connection, agreement, window, detail=False)
     return _figures(connection, agreement, closed, counts, window, owners, conversion)
 
 

@@ -20,7 +20,9 @@ def handle_digest_details(
     ack()
     try:
         team, day = str(body["actions"][0]["value"]).split("|")
-        digest = compute_digest(deps.engine, team=team, day=date.fromisoformat(day), fresh=False)
+        digest = compute_digest(
+            deps.engine, team=team, day=date.fromisoformat(day), fresh=False, detail=True
+        )
     except (KeyError, ValueError, DigestError) as error:
         respond(
             response_type="ephemeral",

@@ -1,0 +1,187 @@
+"""The stand-up digest over a month of 1,000,000 leads, beside the raw SQL aggregates that
+produce the same counts (the floor: the same figures, hand-written SQL, no Python around it).
+
+Target: the digest within 2× of the floor and under 1 s, on SQLite.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+import sqlite3
+import sys
+import tempfile
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from bench.harness import report
+from bench.scan import best_of
+from bot.services.agreements import apply_agreement
+from bot.services.digest import compute_digest, render_digest
+from bot.slack.render import Renderer
+from storage.db import make_engine
+from storage.migrate import upgrade
+
+TARGET_RATIO = 2.0
+TARGET_SECONDS = 1.0
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sla.toml"
+NY = ZoneInfo("America/New_York")
+DAY = date(2026, 11, 20)  # Friday: 13 of November's 19 business days done
+NOW = datetime(2026, 11, 20, 14, 0, tzinfo=UTC)
+SOURCES = ("website", "outbound", "events", "partner")
+REASONS = ("bad timing", "no budget", "student", "competitor", "not the decision maker")
+REPS = [f"rep{n}@example.com" for n in range(40)]
+
+
+def _text(at: datetime) -> str:
+    return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+def _midnight(day: date) -> str:
+    return _text(datetime.combine(day, time(0), tzinfo=NY))
+
+
+def build(path: Path, leads: int) -> None:
+    """`leads` MQLs between 1 November and the digest's morning; a third become SQLs, one in
+    twenty is recycled, each has a settled first-touch clock; 2,000 owners' leads are open
+    and breached; and a September–October cohort of 30,000 MQLs."""
+    engine = make_engine(f"sqlite:///{path}")
+    upgrade(engine)
+    apply_agreement(engine, EXAMPLE.read_text(), now=NOW)
+    engine.dispose()
+    rng = random.Random(5)
+    start = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
+    span = (datetime(2026, 11, 20, 5, 0, tzinfo=UTC) - start).total_seconds()
+    lead_rows, clock_rows = [], []
+    cohort = 30_000
+    for number in range(leads + cohort):
+        if number < leads:
+            mql = start + timedelta(seconds=rng.random() * span)
+        else:
+            mql = datetime(2026, 9, 21, 4, 0, tzinfo=UTC) + timedelta(hours=rng.random() * 720)
+        sql = mql + timedelta(days=rng.random() * 3) if rng.random() < 0.34 else None
+        recycled = (
+            mql + timedelta(days=rng.random() * 2) if not sql and rng.random() < 0.08 else None
+        )
+        touched = mql + timedelta(minutes=rng.randrange(5, 600))
+        owner = REPS[number % len(REPS)]
+        is_open = number < 2_000
+        lead_rows.append((
+            number + 1, "native", f"L{number:07d}", owner, rng.choice(SOURCES), _text(mql),
+            _text(mql), _text(sql) if sql else None, _text(recycled) if recycled else None,
+            rng.choice(REASONS) if recycled else None,
+            None if is_open else _text(touched), _text(NOW), 0,
+        ))  # fmt: skip
+        due = _text(mql + timedelta(hours=4))
+        took = (touched - mql).total_seconds() / 60
+        clock_rows.append((
+            number + 1, "first_touch", "open" if is_open else ("met" if took <= 240 else "late"),
+            _text(mql), due, due, due, due, None if is_open else _text(touched),
+            None if is_open else took, 0, None,
+        ))  # fmt: skip
+    db = sqlite3.connect(path)
+    db.executemany(
+        "INSERT INTO lead (id, source_system, external_id, owner_email, source, mql_at, "
+        "assigned_at, sql_at, recycled_at, recycle_reason, first_touch_at, updated_at, "
+        "clocks_stale) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+        lead_rows,
+    )
+    db.executemany(
+        "INSERT INTO sla_clock (lead_id, rule, status, starts_at, warn_at, due_at, manager_at, "
+        "channel_at, met_at, took_minutes, alerted, next_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+        clock_rows,
+    )
+    db.commit()
+    db.execute("ANALYZE")
+    db.close()
+
+
+def floor_queries(path: Path) -> None:
+    """The same counts as hand-written SQL: each stage (MQLs per source of the split) for the
+    month and yesterday, the cohort, recycle reasons, first-touch compliance and medians,
+    breaches, and the burn-up's daily counts."""
+    since, moved, until = (
+        _midnight(date(2026, 11, 1)),
+        _midnight(DAY - timedelta(1)),
+        _midnight(DAY),
+    )
+    with sqlite3.connect(path) as db:
+        db.execute(
+            "SELECT sum(mql_at >= ?), sum(mql_at >= ?), sum(mql_at >= ? AND source = 'website'), "
+            "sum(mql_at >= ? AND source = 'outbound') FROM lead WHERE mql_at >= ? AND mql_at < ?",
+            (since, moved, since, since, min(since, moved), until),
+        ).fetchall()
+        for column in ("sql_at", "recycled_at"):
+            db.execute(
+                f"SELECT sum({column} >= ?), sum({column} >= ?) FROM lead "
+                f"WHERE {column} >= ? AND {column} < ?",
+                (since, moved, min(since, moved), until),
+            ).fetchall()
+        db.execute(
+            "SELECT coalesce(source, ''), count(*), sum(sql_at IS NOT NULL AND sql_at < ?) "
+            "FROM lead WHERE mql_at >= ? AND mql_at < ? GROUP BY 1",
+            (until, _midnight(date(2026, 9, 21)), _midnight(date(2026, 10, 21))),
+        ).fetchall()
+        db.execute(
+            "SELECT coalesce(recycle_reason, ''), count(*) AS n FROM lead WHERE recycled_at >= ? "
+            "AND recycled_at < ? GROUP BY 1 ORDER BY n DESC LIMIT 3",
+            (since, until),
+        ).fetchall()
+        settled = (
+            "FROM sla_clock WHERE rule = 'first_touch' AND met_at >= ? AND met_at < ? "
+            "AND status IN ('met', 'late')"
+        )
+        for start in (since, moved):
+            met, late = db.execute(
+                f"SELECT sum(status = 'met'), sum(status = 'late') {settled}", (start, until)
+            ).fetchone()
+            total = (met or 0) + (late or 0)
+            db.execute(
+                "SELECT took_minutes FROM sla_clock WHERE rule = 'first_touch' AND met_at >= ? "
+                "AND met_at < ? ORDER BY took_minutes LIMIT ? OFFSET ?",
+                (start, until, 2 - total % 2, (total - 1) // 2),
+            ).fetchall()
+        db.execute(
+            "SELECT owner_email, count(DISTINCT lead_id) AS n FROM sla_clock JOIN lead "
+            "ON lead.id = sla_clock.lead_id WHERE status = 'open' AND due_at <= ? "
+            "AND owner_email IS NOT NULL GROUP BY owner_email ORDER BY n DESC",
+            (_text(NOW),),
+        ).fetchall()
+        days = [date(2026, 11, 1) + timedelta(n) for n in range((DAY - date(2026, 11, 1)).days + 1)]
+        for first, last in itertools.pairwise(days):
+            db.execute(
+                "SELECT count(*) FROM lead WHERE mql_at >= ? AND mql_at < ?",
+                (_midnight(first), _midnight(last)),
+            ).fetchone()
+
+
+def run(leads: int = 1_000_000) -> bool:
+    folder = Path(tempfile.mkdtemp(prefix="slabot-digest-bench-"))
+    path = folder / "slabot.db"
+    print(f"building a month of {leads:,} leads in {path} …", file=sys.stderr)
+    build(path, leads)
+    engine = make_engine(f"sqlite:///{path}")
+    renderer = Renderer()
+    floor_s = best_of(5, lambda: floor_queries(path))
+    found = compute_digest(engine, team="na", day=DAY, now=NOW)
+    compute_s = best_of(5, lambda: compute_digest(engine, team="na", day=DAY, now=NOW))
+    render_s = best_of(5, lambda: render_digest(renderer, found))
+    engine.dispose()
+    ratio = compute_s / floor_s
+    rows = [
+        (
+            f"digest figures for {found.figures.mqls.actual:,} MQLs (month to date)",
+            f"{compute_s * 1000:.0f} ms",
+            f"{floor_s * 1000:.0f} ms",
+            f"≤ {TARGET_RATIO:g}× floor and < 1 s (is {ratio:.2f}×)",
+            ratio <= TARGET_RATIO and compute_s < TARGET_SECONDS,
+        ),
+        ("render Block Kit + text", f"{render_s * 1000:.1f} ms", "—", "—", True),
+    ]
+    report(f"stand-up digest over a month of {leads:,} leads (SQLite)", rows)
+    return all(met for *_, met in rows)
+
+
+if __name__ == "__main__":
+    run(int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000)
