@@ -16,7 +16,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.harness import report
-from bench.scan import best_of
+from bench.scan import best_of, insert_clocks
 from bot.services.agreements import apply_agreement
 from bot.services.digest import compute_digest, render_digest
 from bot.slack.render import Renderer
@@ -87,14 +87,7 @@ def build(path: Path, leads: int) -> None:
         "clocks_stale) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
         lead_rows,
     )
-    db.executemany(
-        "INSERT INTO sla_clock (lead_id, rule, status, starts_at, warn_at, due_at, manager_at, "
-        "channel_at, met_at, took_minutes, alerted, next_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        clock_rows,
-    )
-    db.commit()
-    db.execute("ANALYZE")
-    db.close()
+    insert_clocks(db, clock_rows)
 
 
 def floor_queries(path: Path) -> None:

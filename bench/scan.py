@@ -85,10 +85,15 @@ def build(path: Path, leads: int, open_leads: int) -> None:
         "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
         lead_rows,
     )
+    insert_clocks(db, clock_rows)
+
+
+def insert_clocks(db: sqlite3.Connection, rows: list[tuple]) -> None:
+    """Store clocks as earlier scans left them, then commit, analyse and close."""
     db.executemany(
         "INSERT INTO sla_clock (lead_id, rule, status, starts_at, warn_at, due_at, manager_at, "
         "channel_at, met_at, took_minutes, alerted, next_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-        clock_rows,
+        rows,
     )
     db.commit()
     db.execute("ANALYZE")

@@ -90,8 +90,9 @@ def serialize_scans(connection: Connection) -> None:
 
 
 def stale_leads(connection: Connection, *, limit: int) -> list[StaleLead]:
-    """Leads whose clocks must be (re)computed, a batch at a time. No ORDER BY: it would make
-    SQLite walk the whole table by id instead of the small partial index of stale leads."""
+    """Leads whose clocks must be (re)computed, a batch at a time, from the partial index of
+    stale leads. SQLite uses that index only for its own condition spelt the same way (not
+    `clocks_stale = 1`) and without an ORDER BY, which would walk the whole table by id."""
     rows = connection.execute(
         select(
             LEADS.c.id,
@@ -104,7 +105,7 @@ def stale_leads(connection: Connection, *, limit: int) -> list[StaleLead]:
             LEADS.c.recycled_at,
             LEADS.c.closed_at,
         )
-        .where(LEADS.c.clocks_stale)
+        .where(text("lead.clocks_stale"))
         .limit(limit)
     )
     found = []

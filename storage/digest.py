@@ -156,8 +156,7 @@ def first_touches(
     met, late = int(met or 0), int(late or 0)
     if not met + late:
         return Response()
-    # a clock has met_at exactly when it was met or late: no status test, so the median walks
-    # ix_sla_clock_took in order of time taken instead of sorting the period's clocks
+    # a clock has met_at exactly when it was met or late: the median needs no status test
     return Response(met, late, _median(connection, _owned(touched, owners), met + late))
 
 

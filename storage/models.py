@@ -145,7 +145,6 @@ class SlaClock(SQLModel, table=True):
         UniqueConstraint("lead_id", "rule"),
         # the digest's response figures (counts and median) read this index alone
         Index("ix_sla_clock_settled", "rule", "met_at", "status", "took_minutes"),
-        Index("ix_sla_clock_took", "rule", "took_minutes", "met_at"),  # … the median
         Index("ix_sla_clock_open_due", "status", "due_at"),  # the digest's open breaches
     )
 

@@ -27,13 +27,11 @@ def upgrade() -> None:
     op.create_index(
         "ix_sla_clock_settled", "sla_clock", ["rule", "met_at", "status", "took_minutes"]
     )
-    op.create_index("ix_sla_clock_took", "sla_clock", ["rule", "took_minutes", "met_at"])
     op.create_index("ix_sla_clock_open_due", "sla_clock", ["status", "due_at"])
 
 
 def downgrade() -> None:
     op.drop_index("ix_sla_clock_open_due", table_name="sla_clock")
-    op.drop_index("ix_sla_clock_took", table_name="sla_clock")
     op.drop_index("ix_sla_clock_settled", table_name="sla_clock")
     op.drop_index("ix_lead_recycled", table_name="lead")
     op.drop_index("ix_lead_sql", table_name="lead")
