@@ -384,6 +384,7 @@ def demo(
     at: Annotated[str | None, typer.Option("--at", help="Pretend it is this ISO time.")] = None,
 ) -> None:
     """Show slabot working on a generated quarter: no Slack, no CRM, no settings needed."""
+    from bot.domain.pacing import next_business_day
     from bot.domain.quota_args import QuotaRequest
     from bot.services.demo import demo_alerts, run_demo
     from bot.services.digest import compute_digest
@@ -409,7 +410,9 @@ def demo(
     out.print(renderer.text("demo/alerts.txt.j2", now=now, when=when))
     out.print(renderer.text("alerts/scan.txt.j2", result=alerts, now=when, dry_run=True))
     out.print()
-    standup = compute_digest(engine, team=None, now=now)
+    calendar = agreement.team_calendar(agreement.teams[0].name)
+    next_standup = next_business_day(calendar, calendar.today(now))  # none at weekends
+    standup = compute_digest(engine, team=None, day=next_standup, now=now)
     out.print(renderer.text("demo/digest.txt.j2", d=standup, teams=agreement.teams))
     out.print(renderer.text("digest/terminal.txt.j2", d=standup))
 

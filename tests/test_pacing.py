@@ -98,6 +98,12 @@ def test_movement_starts_on_the_previous_business_day() -> None:
     assert pacing.previous_business_day(NY, date(2026, 11, 12)) == date(2026, 11, 10)  # Veterans
 
 
+def test_next_stand_up_skips_weekends_and_holidays() -> None:
+    assert pacing.next_business_day(NY, date(2026, 11, 20)) == date(2026, 11, 20)
+    assert pacing.next_business_day(NY, date(2026, 11, 21)) == date(2026, 11, 23)
+    assert pacing.next_business_day(NY, date(2026, 11, 26)) == date(2026, 11, 27)
+
+
 def test_midnight_is_local_and_moves_with_daylight_saving() -> None:
     assert pacing.midnight(NY, date(2026, 10, 30)).utcoffset() == timedelta(hours=-4)
     assert pacing.midnight(NY, date(2026, 11, 20)).utcoffset() == timedelta(hours=-5)

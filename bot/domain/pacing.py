@@ -87,6 +87,14 @@ def previous_business_day(calendar: BusinessCalendar, day: date) -> date:
     return day - timedelta(days=1)  # a calendar with no business days at all
 
 
+def next_business_day(calendar: BusinessCalendar, day: date) -> date:
+    """`day` if it is a business day, else the first one after it (the next stand-up)."""
+    for offset in range(366):
+        if calendar.is_business_day(day + timedelta(days=offset)):
+            return day + timedelta(days=offset)
+    return day
+
+
 @dataclass(frozen=True)
 class Pace:
     """One number paced against its target (MQLs, SQLs, or one source's MQLs)."""
