@@ -35,6 +35,9 @@ class CliError(Exception):
     """A failure to report in one line, with exit code 2."""
 
 
+NO_AGREEMENT = "no agreement is in force: apply one with `slabot sla apply sla.toml`"
+
+
 def _configure_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -55,6 +58,17 @@ def _engine(settings: Settings, *, migrate_embedded: bool = True):  # type: igno
     except SchemaBehind as error:
         raise CliError(str(error)) from error
     return engine
+
+
+def _sending(dry_run: bool):  # type: ignore[no-untyped-def]
+    """Settings and renderer for a command that posts to Slack unless `dry_run`."""
+    from bot.slack.render import Renderer
+
+    settings = Settings()
+    if not dry_run:
+        settings.require("SLACK_BOT_TOKEN")
+    _configure_logging()
+    return settings, Renderer(settings.templates_dir)
 
 
 @cli.command()
@@ -250,19 +264,14 @@ def scan(
 ) -> None:
     """Evaluate every open lead against the SLA, queue the alerts and deliver them."""
     from bot.services.alerts import scan_and_deliver
-    from bot.slack.render import Renderer
 
-    settings = Settings()
-    if not dry_run:
-        settings.require("SLACK_BOT_TOKEN")
-    _configure_logging()
-    renderer = Renderer(settings.templates_dir)
+    settings, renderer = _sending(dry_run)
     now = _parse_time(at) if at else datetime.now(UTC)
     outcome = scan_and_deliver(
         _engine(settings), renderer, settings, now=now, dry_run=dry_run, wait=timedelta(minutes=2)
     )
     if outcome.result.agreement is None:
-        raise CliError("no agreement is in force: apply one with `slabot sla apply sla.toml`")
+        raise CliError(NO_AGREEMENT)
     out.print(renderer.text("alerts/scan.txt.j2", result=outcome.result, now=now, dry_run=dry_run))
     if outcome.report is not None:
         out.print(
@@ -287,20 +296,15 @@ def digest(
     from bot.services.agreements import agreement_in_force
     from bot.services.alerts import sender
     from bot.services.digest import DigestError, compute_digest, queue_digest
-    from bot.slack.render import Renderer
     from storage import outbox
 
-    settings = Settings()
-    if not dry_run:
-        settings.require("SLACK_BOT_TOKEN")
-    _configure_logging()
-    renderer = Renderer(settings.templates_dir)
+    settings, renderer = _sending(dry_run)
     engine = _engine(settings)
     day = _parse_date(on) if on else None
     now = datetime.now(UTC)
     agreement = agreement_in_force(engine, on=day or now.date())
     if agreement is None:
-        raise CliError("no agreement is in force: apply one with `slabot sla apply sla.toml`")
+        raise CliError(NO_AGREEMENT)
     names = [team] if team else [each.name for each in agreement.teams]
     deliverer = None if dry_run else sender(engine, settings)
     refused = 0
@@ -347,7 +351,7 @@ def schedule(
     first = _parse_date(start) if start else None
     agreement = agreement_in_force(engine, on=first or now.date())
     if agreement is None:
-        raise CliError("no agreement is in force: apply one with `slabot sla apply sla.toml`")
+        raise CliError(NO_AGREEMENT)
     try:
         teams = [resolve_team(agreement, team)] if team else agreement.teams
     except DigestError as error:

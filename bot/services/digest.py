@@ -4,7 +4,7 @@ once through the outbox (with the burn-up chart in its thread)."""
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 
@@ -113,7 +113,10 @@ class Digest:
     agenda: list[AgendaItem]
     burnup: Burnup
     closing: PeriodFigures | None = None
-    key: str = field(default="")
+
+    @property
+    def key(self) -> str:
+        return digest_key(self.team.name, self.day)
 
     @property
     def first_business_day(self) -> bool:
@@ -173,7 +176,6 @@ def compute_digest(
     owners = team_owners(agreement, terms.name)
     if fresh:
         refresh(engine, agreement, now=now)
-    tolerance = exact(agreement.agreement.tolerance)
     until = pacing.midnight(calendar, day)
     previous = pacing.previous_business_day(calendar, day)
     moved_since = pacing.midnight(calendar, previous)
@@ -192,7 +194,6 @@ def compute_digest(
                 until=pacing.midnight(calendar, cohort_until),
                 as_of=until,
             ),
-            tolerance,
         )
         response_moved = store.first_touches(
             connection, since=moved_since, until=until, owners=owners
@@ -241,7 +242,6 @@ def compute_digest(
         agenda=agenda,
         burnup=burnup,
         closing=closing,
-        key=digest_key(terms.name, day),
     )
 
 
@@ -306,11 +306,10 @@ def _figures(
     )
 
 
-def _conversions(
-    agreement: Agreement, counts: dict[str, tuple[int, int]], tolerance: Fraction
-) -> list[Conversion]:
+def _conversions(agreement: Agreement, counts: dict[str, tuple[int, int]]) -> list[Conversion]:
     """MQL→SQL for all sources, then per source (most MQLs first), each against its
     assumption (a source's own override, else the blended rate)."""
+    tolerance = exact(agreement.agreement.tolerance)
     blend = Conversion(
         None,
         sum(mqls for mqls, _ in counts.values()),
@@ -382,7 +381,6 @@ def _closing(
     conversion = _conversions(
         agreement,
         store.cohort_counts(connection, since=since, until=until, as_of=as_of),
-        exact(agreement.agreement.tolerance),
     )
     counts = _count(connection, agreement, window, detail=False)
     return _figures(connection, agreement, closed, counts, window, owners, conversion)
