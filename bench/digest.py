@@ -101,18 +101,20 @@ def floor_queries(path: Path) -> None:
     )
     with sqlite3.connect(path) as db:
         db.execute(
-            "SELECT sum(mql_at >= ?), sum(mql_at >= ?), sum(mql_at >= ? AND source = 'website'), "
-            "sum(mql_at >= ? AND source = 'outbound') FROM lead WHERE mql_at >= ? AND mql_at < ?",
-            (since, moved, since, since, min(since, moved), until),
+            "SELECT count(*), count(*) FILTER (WHERE mql_at >= ?), "
+            "count(*) FILTER (WHERE source = 'website'), "
+            "count(*) FILTER (WHERE source = 'outbound') "
+            "FROM lead WHERE mql_at >= ? AND mql_at < ?",
+            (moved, since, until),
         ).fetchall()
         for column in ("sql_at", "recycled_at"):
             db.execute(
-                f"SELECT sum({column} >= ?), sum({column} >= ?) FROM lead "
+                f"SELECT count(*), count(*) FILTER (WHERE {column} >= ?) FROM lead "
                 f"WHERE {column} >= ? AND {column} < ?",
-                (since, moved, min(since, moved), until),
+                (moved, since, until),
             ).fetchall()
         db.execute(
-            "SELECT coalesce(source, ''), count(*), sum(sql_at IS NOT NULL AND sql_at < ?) "
+            "SELECT coalesce(source, ''), count(*), count(*) FILTER (WHERE sql_at < ?) "
             "FROM lead WHERE mql_at >= ? AND mql_at < ? GROUP BY 1",
             (until, _midnight(date(2026, 9, 21)), _midnight(date(2026, 10, 21))),
         ).fetchall()
@@ -121,18 +123,17 @@ def floor_queries(path: Path) -> None:
             "AND recycled_at < ? GROUP BY 1 ORDER BY n DESC LIMIT 3",
             (since, until),
         ).fetchall()
-        settled = (
-            "FROM sla_clock WHERE rule = 'first_touch' AND met_at >= ? AND met_at < ? "
-            "AND status IN ('met', 'late')"
-        )
         for start in (since, moved):
-            met, late = db.execute(
-                f"SELECT sum(status = 'met'), sum(status = 'late') {settled}", (start, until)
+            total, _late = db.execute(
+                "SELECT count(*), count(*) FILTER (WHERE status = 'late') FROM sla_clock "
+                "WHERE rule = 'first_touch' AND met_at >= ? AND met_at < ?",
+                (start, until),
             ).fetchone()
-            total = (met or 0) + (late or 0)
+            # the median walks the time-taken index; `+met_at` keeps the planner off the
+            # met_at range (which would sort)
             db.execute(
-                "SELECT took_minutes FROM sla_clock WHERE rule = 'first_touch' AND met_at >= ? "
-                "AND met_at < ? ORDER BY took_minutes LIMIT ? OFFSET ?",
+                "SELECT took_minutes FROM sla_clock WHERE rule = 'first_touch' "
+                "AND +met_at >= ? AND +met_at < ? ORDER BY took_minutes LIMIT ? OFFSET ?",
                 (start, until, 2 - total % 2, (total - 1) // 2),
             ).fetchall()
         db.execute(

@@ -8,7 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, and_, case, distinct, func, or_, select, true
+from sqlalchemy import Connection, and_, distinct, func, or_, select, true
+from sqlalchemy.sql.expression import UnaryExpression
+from sqlalchemy.sql.operators import custom_op
 
 from storage.models import Lead, SlaClock
 
@@ -51,14 +53,13 @@ def stage_counts(
     `other_sources`, sources outside `sources` are grouped by name too."""
     at = LEADS.c[f"{stage}_at"]
     since, moved, until = _utc(window.since), _utc(window.moved_since), _utc(window.until)
-    in_period = at >= since
+    # only on a period's first business day does yesterday start before the period: only then
+    # does a row need the period test
+    in_period = (at >= since,) if moved < since else ()
     columns = [
-        func.sum(case((in_period, 1), else_=0)),
-        func.sum(case((at >= moved, 1), else_=0)),
-        *(
-            func.sum(case((and_(in_period, LEADS.c.source == name), 1), else_=0))
-            for name in sources
-        ),
+        func.count().filter(*in_period),
+        func.count().filter(at >= moved),
+        *(func.count().filter(*in_period, LEADS.c.source == name) for name in sources),
     ]
     row = connection.execute(select(*columns).where(at >= min(since, moved), at < until)).one()
     total, recent, *named = (int(value or 0) for value in row)
@@ -95,7 +96,7 @@ def cohort_counts(
     source = func.coalesce(LEADS.c.source, NO_SOURCE)
     converted = and_(LEADS.c.sql_at.is_not(None), LEADS.c.sql_at < _utc(as_of))
     rows = connection.execute(
-        select(source, func.count(), func.sum(case((converted, 1), else_=0)))
+        select(source, func.count(), func.count().filter(converted))
         .where(LEADS.c.mql_at >= _utc(since), LEADS.c.mql_at < _utc(until))
         .group_by(source)
     )
@@ -141,34 +142,47 @@ class Response:
 def first_touches(
     connection: Connection, *, since: datetime, until: datetime, owners: Sequence[str] | None
 ) -> Response:
-    """First-touch clocks settled (met or late) in [since, until)."""
-    touched = and_(
-        CLOCKS.c.rule == "first_touch",
-        CLOCKS.c.met_at >= _utc(since),
-        CLOCKS.c.met_at < _utc(until),
-    )
-    met, late = connection.execute(
-        select(
-            func.sum(case((CLOCKS.c.status == "met", 1), else_=0)),
-            func.sum(case((CLOCKS.c.status == "late", 1), else_=0)),
-        ).where(_owned(and_(touched, CLOCKS.c.status.in_(("met", "late"))), owners))
+    """First-touch clocks settled (met or late) in [since, until). A clock has `met_at`
+    exactly when it was met or late, so no status test selects them."""
+    total, late = connection.execute(
+        select(func.count(), func.count().filter(CLOCKS.c.status == "late")).where(
+            _owned(_touched(CLOCKS.c.met_at, since, until), owners)
+        )
     ).one()
-    met, late = int(met or 0), int(late or 0)
-    if not met + late:
+    if not total:
         return Response()
-    # a clock has met_at exactly when it was met or late: the median needs no status test
-    return Response(met, late, _median(connection, _owned(touched, owners), met + late))
+    return Response(total - late, late, _median(connection, since, until, owners, total))
 
 
-def _median(connection: Connection, touched, total: int) -> float:  # type: ignore[no-untyped-def]
-    """The exact median business time: PostgreSQL's percentile_cont; elsewhere the middle
-    one or two values in order."""
+def _touched(met_at, since: datetime, until: datetime):  # type: ignore[no-untyped-def]
+    return and_(CLOCKS.c.rule == "first_touch", met_at >= _utc(since), met_at < _utc(until))
+
+
+def _median(
+    connection: Connection,
+    since: datetime,
+    until: datetime,
+    owners: Sequence[str] | None,
+    total: int,
+) -> float:
+    """The exact median business time: PostgreSQL's percentile_cont. SQLite walks
+    `ix_sla_clock_took` in time-taken order to the middle one or two values (no sort): the
+    unary `+` keeps its planner from range-scanning `met_at` and sorting instead."""
     took = CLOCKS.c.took_minutes
     if connection.dialect.name == "postgresql":
-        statement = select(func.percentile_cont(0.5).within_group(took)).where(touched)
+        touched = _touched(CLOCKS.c.met_at, since, until)
+        statement = select(func.percentile_cont(0.5).within_group(took)).where(
+            _owned(touched, owners)
+        )
         return float(connection.execute(statement).scalar() or 0)
+    met_at = CLOCKS.c.met_at
+    unindexed = UnaryExpression(met_at, operator=custom_op("+"), type_=met_at.type)
     statement = (
-        select(took).where(touched).order_by(took).offset((total - 1) // 2).limit(2 - total % 2)
+        select(took)
+        .where(_owned(_touched(unindexed, since, until), owners))
+        .order_by(took)
+        .offset((total - 1) // 2)
+        .limit(2 - total % 2)
     )
     values = [float(value or 0) for value in connection.execute(statement).scalars()]
     return sum(values) / len(values)

@@ -6,11 +6,22 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 
 class SchemaBehind(RuntimeError):
     """The database is not at the newest migration."""
+
+
+def include_object(connection: Connection):  # type: ignore[no-untyped-def]
+    """Alembic's `include_object` hook for comparing models with `connection`'s database: it
+    leaves out what the models create on another database only (`ddl_if(dialect=…)`)."""
+
+    def include(item, _name, _kind, _reflected, _compare_to) -> bool:  # type: ignore[no-untyped-def]
+        condition = getattr(item, "_ddl_if", None)
+        return condition is None or condition.dialect in (None, connection.dialect.name)
+
+    return include
 
 
 def _config(engine: Engine) -> Config:

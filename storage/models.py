@@ -146,6 +146,10 @@ class SlaClock(SQLModel, table=True):
         # the digest's response figures (counts and median) read this index alone
         Index("ix_sla_clock_settled", "rule", "met_at", "status", "took_minutes"),
         Index("ix_sla_clock_open_due", "status", "due_at"),  # the digest's open breaches
+        # SQLite's exact median walks this in order (PostgreSQL has percentile_cont)
+        Index("ix_sla_clock_took", "rule", "took_minutes", "met_at", "lead_id").ddl_if(
+            dialect="sqlite"
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -12,13 +12,14 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.engine import Engine
 
 from bot.domain.pacing import PaceStatus
 from bot.services.agreements import apply_agreement
 from bot.services.digest import compute_digest
-from storage.models import Lead, Outbox
+from storage.digest import Response, first_touches
+from storage.models import Lead, Outbox, SlaClock
 from tests.conftest import slabot_env
 from tests.fake_slack import FakeSlack
 
@@ -163,6 +164,53 @@ def test_friday_digest_matches_the_hand_calculation(engine: Engine) -> None:
     # the burn-up: one point per day before Friday, ending at the count
     assert len(digest.burnup.actual) == 19 and digest.burnup.actual[-1] == 2400
     assert digest.closing is None
+
+
+def test_first_touch_median_counts_only_the_window_and_the_owners(engine: Engine) -> None:
+    """The exact median of settled first touches in [Mon 2nd, Tue 3rd) New York: faster
+    touches before the window, another rule's clocks and open clocks are not counted; an even
+    count averages the middle two."""
+    apply_agreement(engine, EXAMPLE.read_text(), now=NOW)
+    leads = Leads()
+    ann = leads.add(7, owner_email="ann@example.com")
+    bob = leads.add(1, owner_email="bob@example.com")
+    inside, before = at("2026-11-02T15:00:00Z"), at("2026-11-02T04:59:59Z")
+    clocks = [  # (lead, rule, met_at, took_minutes)
+        *((ann[n], "first_touch", inside, took) for n, took in enumerate((40, 10, 30, 20))),
+        (ann[4], "first_touch", before, 1),
+        (ann[5], "accept", inside, 2),
+        (ann[6], "first_touch", None, None),
+        (bob[0], "first_touch", inside, 5),
+    ]
+    with engine.begin() as connection:
+        connection.execute(insert(Lead.__table__), leads.rows)
+        ids = dict(connection.execute(select(Lead.external_id, Lead.id)).all())
+        connection.execute(
+            insert(SlaClock.__table__),
+            [
+                {
+                    "lead_id": ids[lead["external_id"]],
+                    "rule": rule,
+                    "status": "open" if took is None else ("late" if took > 30 else "met"),
+                    **dict.fromkeys(
+                        ("starts_at", "warn_at", "due_at", "manager_at", "channel_at"), before
+                    ),
+                    "met_at": met_at,
+                    "took_minutes": took,
+                }
+                for lead, rule, met_at, took in clocks
+            ],
+        )
+    since, until = at("2026-11-02T05:00:00Z"), at("2026-11-03T05:00:00Z")
+    with engine.connect() as connection:
+
+        def touches(owners: list[str] | None) -> Response:
+            return first_touches(connection, since=since, until=until, owners=owners)
+
+        assert touches(None) == Response(met=4, late=1, median_minutes=20)  # 5 10 20 30 40
+        assert touches(["ann@example.com"]) == Response(met=3, late=1, median_minutes=25)
+        assert touches(["bob@example.com"]) == Response(met=1, late=0, median_minutes=5)
+        assert touches(["cy@example.com"]) == Response()
 
 
 def test_first_business_day_closes_the_previous_month(engine: Engine) -> None:

@@ -107,6 +107,11 @@ def test_models_match_the_migrations(engine: Engine) -> None:
     from alembic.runtime.migration import MigrationContext
     from sqlmodel import SQLModel
 
+    from storage.migrate import include_object
+
     with engine.connect() as connection:
-        differences = compare_metadata(MigrationContext.configure(connection), SQLModel.metadata)
+        context = MigrationContext.configure(
+            connection, opts={"include_object": include_object(connection)}
+        )
+        differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []
