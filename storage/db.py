@@ -30,6 +30,16 @@ def dialect_insert(connection: Connection, table: Table) -> Insert:
     return module.insert(table)
 
 
+def begin_writing(connection: Connection) -> None:
+    """Open SQLite's write transaction now (BEGIN IMMEDIATE). pysqlite only opens one at the
+    first INSERT, UPDATE or DELETE, so a schema change before that would commit on its own."""
+    if (
+        connection.dialect.name == "sqlite"
+        and not connection.connection.dbapi_connection.in_transaction
+    ):
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+
 def make_engine(url: str) -> Engine:
     """An engine for `url`: SQLite with WAL and foreign keys on, or PostgreSQL via psycopg 3."""
     if is_sqlite(url):

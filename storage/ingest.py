@@ -6,18 +6,32 @@ webhook is applied whole or not at all.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    DateTime,
+    bindparam,
+    func,
+    literal,
+    select,
+    union_all,
+    update,
+)
+from sqlmodel import SQLModel
 
 from bot.domain.ingest import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
-from storage.db import dialect_insert
-from storage.models import Lead, Touch
+from storage.db import begin_writing, dialect_insert
+from storage.models import Lead, StageChange, Touch
 
 LEADS = Lead.__table__
 TOUCHES = Touch.__table__
+STAGES = StageChange.__table__
 COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + ["crm_url"]
 INSERT_COLUMNS = (*COLUMNS, "source_system", "external_id", "row_hash", "updated_at")
 CHUNK = 900  # ids per IN (...) query
@@ -43,8 +57,6 @@ def _bulk_insert(
     table: str,
     columns: Sequence[str],
     rows: list[tuple],
-    *,
-    ignore_conflicts: bool = False,
 ) -> None:
     """executemany straight through the driver: no per-value processing by SQLAlchemy, which
     costs more than the insert itself at a million rows. SQLite gets datetimes in the text
@@ -53,21 +65,65 @@ def _bulk_insert(
         return
     sqlite = connection.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
-    sql = (
-        f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-        + (" ON CONFLICT DO NOTHING" if ignore_conflicts else "")
-    )
+    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     if sqlite:
-        rows = [tuple(_sqlite_value(value) for value in row) for row in rows]
+        types = SQLModel.metadata.tables[table].c
+        times = [i for i, name in enumerate(columns) if isinstance(types[name].type, DateTime)]
+        rows = [_with_sqlite_times(row, times) for row in rows] if times else rows
     connection.exec_driver_sql(sql, rows)
+
+
+def _with_sqlite_times(row: tuple, positions: Sequence[int]) -> tuple:
+    values = list(row)
+    for position in positions:
+        if values[position] is not None:
+            values[position] = _sqlite_time(values[position])
+    return tuple(values)
+
+
+@functools.lru_cache(maxsize=1 << 17)  # a batch shares its `updated_at`, exports repeat times
+def _sqlite_time(value: datetime) -> str:
+    return str(_sqlite_value(value))
+
+
+def has_leads(connection: Connection, source_system: str) -> bool:
+    statement = select(LEADS.c.id).where(LEADS.c.source_system == source_system).limit(1)
+    return connection.execute(statement).first() is not None
+
+
+def bulk_load_pays(connection: Connection, rows: int) -> bool:
+    """Rebuilding the lead indexes once beats updating them row by row when the file holds
+    more leads than the table (SQLite; PostgreSQL keeps its indexes)."""
+    if connection.dialect.name != "sqlite":
+        return False
+    return rows > (connection.execute(select(func.max(LEADS.c.id))).scalar() or 0)
+
+
+@contextmanager
+def indexes_rebuilt_after(connection: Connection, table: str) -> Iterator[None]:
+    """A bulk load into SQLite: drop `table`'s secondary indexes now and build each once at the
+    end, sorted, instead of a million scattered inserts. Unique indexes stay (upserts use
+    them). DDL is transactional in SQLite: a rolled-back import gets its indexes back too."""
+    begin_writing(connection)
+    indexes = connection.exec_driver_sql(
+        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+        "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'",
+        (table,),
+    ).all()
+    for name, _ in indexes:
+        connection.exec_driver_sql(f'DROP INDEX "{name}"')
+    yield
+    for _, sql in indexes:
+        connection.exec_driver_sql(sql)
 
 
 def _sqlite_value(value: object) -> object:
     """The text SQLAlchemy stores for a datetime on SQLite ("2026-11-02 15:05:00.000000")."""
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = (value if value.tzinfo is UTC else value.astimezone(UTC)).replace(tzinfo=None)
-        return value.isoformat(" ", "microseconds")
+        if value.tzinfo is None:
+            return value.isoformat(" ", "microseconds")
+        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
+        return utc.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
     return value
 
 
@@ -95,17 +151,20 @@ def lead_ids(
 STAGE_COLUMNS = ("lead_id", "stage", "at", "origin")
 
 
-def _stage_rows(lead_id: int, values: dict, origin: str) -> list[tuple]:
-    rows = [
-        (lead_id, stage, values[column], origin)
-        for column, stage in STAGE_OF_FIELD.items()
-        if values.get(column) is not None
-    ]
-    if values.get("created_at") is not None:
-        rows.append((lead_id, "lead", values["created_at"], origin))
-    if values.get("closed_at") is not None and values.get("outcome") in ("won", "lost"):
-        rows.append((lead_id, values["outcome"], values["closed_at"], origin))
-    return rows
+def _record_stages(connection: Connection, leads: ColumnElement[bool], origin: str) -> None:
+    """The stage history of `leads` as their rows now stand, written by the database from
+    their own timestamps in one statement; stages already recorded are left as they are."""
+
+    def reached(stage, column):  # type: ignore[no-untyped-def]
+        return select(LEADS.c.id, stage, column, literal(origin)).where(leads, column.is_not(None))
+
+    parts = [reached(literal("lead"), LEADS.c.created_at)]
+    parts += [reached(literal(stage), LEADS.c[column]) for column, stage in STAGE_OF_FIELD.items()]
+    parts.append(
+        reached(LEADS.c.outcome, LEADS.c.closed_at).where(LEADS.c.outcome.in_(("won", "lost")))
+    )
+    statement = dialect_insert(connection, STAGES).from_select(STAGE_COLUMNS, union_all(*parts))
+    connection.execute(statement.on_conflict_do_nothing())
 
 
 _UPDATE = (
@@ -152,9 +211,7 @@ def upsert_leads(
         found = existing.get(external_id)
         if found is None:
             get = record.values.get
-            new_rows.append(
-                (*(get(name) for name in COLUMNS), source_system, external_id, digest, now)
-            )
+            new_rows.append((*map(get, COLUMNS), source_system, external_id, digest, now))
             new_ids.append(external_id)
         elif found[1] != digest:
             params = {f"v_{name}": record.values.get(name) for name in COLUMNS}
@@ -164,18 +221,19 @@ def upsert_leads(
         else:
             counts.unchanged += 1
     if new_rows:
+        last_id = connection.execute(select(func.max(LEADS.c.id))).scalar() or 0
         _bulk_insert(connection, "lead", INSERT_COLUMNS, new_rows)
         counts.inserted = len(new_rows)
-        ids = lead_ids(connection, source_system=source_system, external_ids=new_ids)
-        changed.extend((ids[external_id][0], merged[external_id]) for external_id in new_ids)
+        # ids above the last one are this insert's: the transaction holds SQLite's write lock;
+        # on PostgreSQL a lead committed meanwhile by a webhook brings its own history
+        _record_stages(connection, LEADS.c.id > last_id, origin)
     if changed_rows:
         connection.execute(_UPDATE, changed_rows)
         counts.updated = len(changed_rows)
-    stage_rows = [
-        row for lead_id, record in changed for row in _stage_rows(lead_id, record.values, origin)
-    ]
-    _bulk_insert(connection, "stage_change", STAGE_COLUMNS, stage_rows, ignore_conflicts=True)
-    touches = [touch for _, record in changed for touch in record.touches]
+        for chunk in _chunks([lead_id for lead_id, _ in changed]):
+            _record_stages(connection, LEADS.c.id.in_(chunk), origin)
+    written = [merged[external_id] for external_id in new_ids] + [r for _, r in changed]
+    touches = [touch for record in written for touch in record.touches]
     if touches:
         record_touches(connection, touches, source_system=source_system)
     return counts

@@ -117,7 +117,7 @@ class Touch(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("lead_id", "touched_at", "kind", "rep_email"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    lead_id: int = Field(foreign_key="lead.id", index=True)
+    lead_id: int = Field(foreign_key="lead.id")  # indexed by the unique constraint
     rep_email: str = ""
     kind: str = "other"
     touched_at: datetime = Field(sa_column=_utc_column(nullable=False))
@@ -130,7 +130,7 @@ class StageChange(SQLModel, table=True):
     __table_args__ = (UniqueConstraint("lead_id", "stage", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    lead_id: int = Field(foreign_key="lead.id", index=True)
+    lead_id: int = Field(foreign_key="lead.id")  # indexed by the unique constraint
     stage: str
     at: datetime = Field(sa_column=_utc_column(nullable=False))
     origin: str = ""  # import | webhook | slack

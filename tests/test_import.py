@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
@@ -46,6 +46,10 @@ def count(engine: Engine, model) -> int:  # type: ignore[no-untyped-def]
         return session.exec(select(func.count()).select_from(model)).scalar_one()
 
 
+def lead_indexes(engine: Engine) -> list[tuple[str, list[str]]]:
+    return sorted((ix["name"], ix["column_names"]) for ix in inspect(engine).get_indexes("lead"))
+
+
 def utc(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(
         tzinfo=None
@@ -67,8 +71,11 @@ def test_native_import_reimport_and_rejects(agreed: Engine, tmp_path: Path) -> N
         "L5,,,,,,,,,,,,,,,,won,,,,",
         "L6,,,Short",
     )
+    indexes = lead_indexes(agreed)
+    assert ("ix_lead_mql", ["mql_at", "source", "sql_at"]) in indexes
     summary = import_csv(agreed, path, rejects_path=tmp_path / "rejects.csv")
     assert (summary.format, summary.inserted, summary.rejected) == ("native", 2, 4)
+    assert lead_indexes(agreed) == indexes  # rebuilt after the bulk load
     assert [(r.line, r.column) for r in summary.examples] == [
         (4, "email"),
         (5, "mql_at"),
@@ -98,6 +105,36 @@ def test_native_import_reimport_and_rejects(agreed: Engine, tmp_path: Path) -> N
     assert (lead.stage, lead.score, lead.company) == ("sal", 80, "ACME")  # blanks erase nothing
 
 
+def test_imported_leads_carry_their_stage_history(agreed: Engine, tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "history.csv",
+        HEADER,
+        "H1,,,,,,,,,2026-11-02T10:00,2026-11-02T10:05,,,2026-11-04T09:00,,2026-11-20T12:00,won,5000,,,",
+        "H2,,,,,,,,,,2026-11-02T11:00,,,,,,,,2026-11-06T09:30,bad timing,",
+    )
+    for _ in range(2):  # the second import changes nothing
+        import_csv(agreed, path)
+    # a later export: H2 became an SQL (the other stages are already recorded)
+    later = write(tmp_path / "later.csv", HEADER, "H2,,,,,,,,,,,,,2026-11-09T10:00,,,,,,,")
+    assert import_csv(agreed, later).updated == 1
+    with Session(agreed) as session:
+        rows = session.exec(
+            select(Lead.external_id, StageChange.stage, StageChange.at, StageChange.origin)
+            .join(Lead, Lead.id == StageChange.lead_id)
+            .order_by(Lead.external_id, StageChange.at)
+        ).all()
+    # New York is UTC−5 in November after the 1st
+    assert [(lead, stage, as_utc(at), origin) for lead, stage, at, origin in rows] == [
+        ("H1", "lead", utc("2026-11-02T15:00:00"), "import"),
+        ("H1", "mql", utc("2026-11-02T15:05:00"), "import"),
+        ("H1", "sql", utc("2026-11-04T14:00:00"), "import"),
+        ("H1", "won", utc("2026-11-20T17:00:00"), "import"),
+        ("H2", "mql", utc("2026-11-02T16:00:00"), "import"),
+        ("H2", "recycled", utc("2026-11-06T14:30:00"), "import"),
+        ("H2", "sql", utc("2026-11-09T15:00:00"), "import"),
+    ]
+
+
 def test_strict_writes_nothing_when_any_row_is_bad(agreed: Engine, tmp_path: Path) -> None:
     path = write(
         tmp_path / "leads.csv",
@@ -105,9 +142,11 @@ def test_strict_writes_nothing_when_any_row_is_bad(agreed: Engine, tmp_path: Pat
         "L1,ann@acme.com,,,,,,,,,2026-11-02T10:05,,,,,,,,,,",
         "L2,,,,,,,,lots,,,,,,,,,,,,",
     )
+    indexes = lead_indexes(agreed)
     summary = import_csv(agreed, path, strict=True)
     assert summary.aborted and summary.rejected == 1 and summary.examples[0].column == "score"
     assert count(agreed, Lead) == 0
+    assert lead_indexes(agreed) == indexes  # a bulk load's dropped indexes came back
 
 
 def test_touches_move_the_first_touch_earlier(agreed: Engine, tmp_path: Path) -> None:

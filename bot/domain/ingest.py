@@ -7,9 +7,10 @@ column and the reason; nothing else escapes for bad input.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 
@@ -88,19 +89,26 @@ def parse_timestamp(text: str, tz: tzinfo, *, column: str) -> datetime:
     """ISO 8601 or a US-style CRM date (11/20/2026, 2:03 PM); naive times are in `tz`. → UTC."""
     raw = text.strip()
     try:
+        return _parsed(raw, tz)
+    except ValueError:
+        raise RowError(
+            column, f"{raw!r} is not a date/time (use ISO 8601, e.g. 2026-11-20T14:03)"
+        ) from None
+
+
+@functools.lru_cache(maxsize=1 << 17)  # exports repeat timestamps (dates, whole minutes)
+def _parsed(raw: str, tz: tzinfo) -> datetime:
+    try:
         value = datetime.fromisoformat(raw)
     except ValueError:
-        value = None
         for fmt in _US_FORMATS:
             try:
                 value = datetime.strptime(raw, fmt)
                 break
             except ValueError:
                 continue
-        if value is None:
-            raise RowError(
-                column, f"{raw!r} is not a date/time (use ISO 8601, e.g. 2026-11-20T14:03)"
-            ) from None
+        else:
+            raise
     if value.tzinfo is None:
         return (value - _utc_offset(tz, value)).replace(tzinfo=UTC)
     return value.astimezone(UTC)
@@ -143,6 +151,7 @@ def _text(text: str, column: str) -> str:
     return value
 
 
+@functools.lru_cache(maxsize=1024)  # a file has few distinct sources
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
 
@@ -173,9 +182,38 @@ def _finish(record: LeadRecord) -> LeadRecord:
         values["assigned_at"] = values["mql_at"]
     if values.get("outcome") and not values.get("closed_at"):
         raise RowError("closed_at", "an outcome needs the date the lead closed")
-    if values.get("stage") is None and any(values.get(column) for column in TIME_FIELDS):
+    if values.get("stage") is None and not values.keys().isdisjoint(TIME_FIELDS):
         values["stage"] = derive_stage(values)
     return record
+
+
+def _outcome(text: str, column: str) -> str:
+    outcome = text.strip().lower()
+    if outcome not in ("won", "lost"):
+        raise RowError(column, f"{text.strip()!r} is not won or lost")
+    return outcome
+
+
+def _native_converters() -> dict[str, Callable[[str, str, tzinfo], object]]:
+    """How each native column's text becomes a value."""
+    by_kind: dict[str, Callable[[str, str, tzinfo], object]] = {
+        "time": lambda raw, column, tz: parse_timestamp(raw, tz, column=column),
+        "email": lambda raw, column, _tz: _email(raw, column),
+        "number": lambda raw, column, _tz: _number(raw, column),
+        "stage": lambda raw, column, _tz: canonical_stage(raw, column),
+        "outcome": lambda raw, column, _tz: _outcome(raw, column),
+        "source": lambda raw, _column, _tz: _slug(raw),
+        "text": lambda raw, column, _tz: _text(raw, column),
+    }
+    kinds = {"email": "email", "owner_email": "email", "score": "number", "amount": "number"}
+    kinds |= {"stage": "stage", "outcome": "outcome", "source": "source"}
+    return {
+        column: by_kind["time" if column in TIME_FIELDS else kinds.get(column, "text")]
+        for column in LEAD_FIELDS[1:]
+    }
+
+
+_NATIVE_CONVERTERS = _native_converters()
 
 
 def native_lead(row: Mapping[str, str], tz: tzinfo) -> LeadRecord:
@@ -186,27 +224,10 @@ def native_lead(row: Mapping[str, str], tz: tzinfo) -> LeadRecord:
     if len(lead_id) > 255:
         raise RowError("lead_id", "longer than 255 characters")
     values: dict[str, object] = {}
-    for column in LEAD_FIELDS[1:]:
+    for column, convert in _NATIVE_CONVERTERS.items():
         raw = row.get(column)
-        if raw is None or not raw.strip():
-            continue
-        if column in TIME_FIELDS:
-            values[column] = parse_timestamp(raw, tz, column=column)
-        elif column in ("email", "owner_email"):
-            values[column] = _email(raw, column)
-        elif column in ("score", "amount"):
-            values[column] = _number(raw, column)
-        elif column == "stage":
-            values[column] = canonical_stage(raw, column)
-        elif column == "outcome":
-            outcome = raw.strip().lower()
-            if outcome not in ("won", "lost"):
-                raise RowError(column, f"{raw.strip()!r} is not won or lost")
-            values[column] = outcome
-        elif column == "source":
-            values[column] = _slug(raw)
-        else:
-            values[column] = _text(raw, column)
+        if raw and not raw.isspace():
+            values[column] = convert(raw, column, tz)
     url = (row.get("crm_url") or "").strip()  # optional: where the record lives in the CRM
     if url:
         if not re.match(r"^https?://\S+$", url):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
@@ -15,7 +16,15 @@ from sqlalchemy.engine import Connection, Engine
 from bot.domain import ingest as rows
 from bot.domain.agreement import Agreement, CrmSection
 from bot.services.agreements import agreement_in_force
-from storage.ingest import LeadCounts, record_touches, upsert_leads
+from storage.ingest import (
+    LeadCounts,
+    bulk_load_pays,
+    has_leads,
+    indexes_rebuilt_after,
+    lead_ids,
+    record_touches,
+    upsert_leads,
+)
 
 BATCH = 5000
 FORMATS = ("auto", "native", "touches", "hubspot", "salesforce")
@@ -97,6 +106,27 @@ class _Rejects:
             self._file.close()
 
 
+def _id_label(fmt: str, hubspot: rows.CrmMapping, salesforce: rows.CrmMapping) -> str:
+    """The column that holds each row's external id."""
+    if fmt == "hubspot":
+        return hubspot.label("Record ID")
+    if fmt == "salesforce":
+        return salesforce.label("Lead ID")
+    return "lead_id"
+
+
+@dataclass
+class _Reading:
+    """How the rows of one file are read."""
+
+    fmt: str
+    header: list[str]
+    mapper: Callable[[dict[str, str]], Any]
+    source_system: str
+    id_column: int  # where the external id is
+    compare: bool = False  # leads of this CRM are stored: skip rows imported unchanged before
+
+
 class _Abort(Exception):
     """Raised inside the transaction so that --strict rolls everything back."""
 
@@ -147,32 +177,29 @@ def import_csv(
         _check_header(header, fmt, hubspot, salesforce)
         summary = ImportSummary(format=fmt)
         rejects = _Rejects(summary, header, rejects_path)
-        source_system = {"hubspot": "hubspot", "salesforce": "salesforce"}.get(fmt, "native")
-        mapper = _mapper(fmt, tz, hubspot, salesforce)
+        reading = _Reading(
+            fmt=fmt,
+            header=header,
+            mapper=_mapper(fmt, tz, hubspot, salesforce),
+            source_system={"hubspot": "hubspot", "salesforce": "salesforce"}.get(fmt, "native"),
+            id_column=header.index(_id_label(fmt, hubspot, salesforce)),
+        )
         try:
-            with engine.begin() as connection:
-                batch: list[tuple[int, list[str], Any]] = []
+            with engine.begin() as connection, ExitStack() as bulk:
+                if fmt != "touches":
+                    reading.compare = has_leads(connection, reading.source_system)
+                    if bulk_load_pays(connection, estimated_rows(path)):
+                        bulk.enter_context(indexes_rebuilt_after(connection, "lead"))
+                batch: list[tuple[int, list[str]]] = []
                 for line, cells in _records(reader, summary, fmt):
                     summary.rows += 1
-                    if len(cells) != len(header):
-                        rejects.add(
-                            line, cells, "", f"has {len(cells)} cells; the header has {len(header)}"
-                        )
-                        continue
-                    try:
-                        record = mapper(dict(zip(header, cells, strict=True)))
-                        if fmt != "touches":
-                            record.fingerprint = rows.fingerprint(f"{fmt}\x1e" + "\x1f".join(cells))
-                        batch.append((line, cells, record))
-                    except rows.RowError as error:
-                        rejects.add(line, cells, error.column, error.reason)
-                        continue
+                    batch.append((line, cells))
                     if len(batch) >= BATCH:
-                        _write(connection, batch, fmt, source_system, summary, rejects)
+                        _write(connection, batch, reading, summary, rejects)
                         batch = []
                         if progress:
                             progress(handle.buffer.tell())
-                _write(connection, batch, fmt, source_system, summary, rejects)
+                _write(connection, batch, reading, summary, rejects)
                 if strict and summary.rejected:
                     raise _Abort
         except _Abort:
@@ -185,18 +212,21 @@ def import_csv(
     return summary
 
 
+def estimated_rows(path: Path) -> int:
+    """The file's size over the mean line length of its first 64 KiB."""
+    with path.open("rb") as handle:
+        sample = handle.read(1 << 16)
+    lines = sample.count(b"\n")
+    return path.stat().st_size * lines // len(sample) if lines else 1
+
+
 def _check_header(
     header: list[str], fmt: str, hubspot: rows.CrmMapping, salesforce: rows.CrmMapping
 ) -> None:
     duplicates = sorted({name for name in header if header.count(name) > 1})
     if duplicates:
         raise ImportRefused(f"the header repeats {', '.join(duplicates)}")
-    needed = {
-        "native": ["lead_id"],
-        "touches": ["lead_id", "touched_at"],
-        "hubspot": [hubspot.label("Record ID")],
-        "salesforce": [salesforce.label("Lead ID")],
-    }[fmt]
+    needed = [_id_label(fmt, hubspot, salesforce)] + (["touched_at"] if fmt == "touches" else [])
     missing = [name for name in needed if name not in header]
     if missing:
         raise ImportRefused(f"a {fmt} file needs the column(s) {', '.join(missing)}")
@@ -216,21 +246,54 @@ def _mapper(
 
 def _write(
     connection: Connection,
-    batch: list[tuple[int, list[str], Any]],
-    fmt: str,
-    source_system: str,
+    batch: list[tuple[int, list[str]]],
+    reading: _Reading,
     summary: ImportSummary,
     rejects: _Rejects,
 ) -> None:
+    """Map a batch of rows and store them. A lead row whose fingerprint matches the one stored
+    for its id was imported unchanged before: it is counted without being read again."""
     if not batch:
         return
+    fmt = reading.fmt
+    stored: dict[str, str | None] = {}
+    if reading.compare:
+        found = lead_ids(
+            connection,
+            source_system=reading.source_system,
+            external_ids=[
+                cells[reading.id_column].strip()
+                for _, cells in batch
+                if len(cells) > reading.id_column
+            ],
+        )
+        stored = {external_id: row_hash for external_id, (_, row_hash, _) in found.items()}
+    mapped: list[tuple[int, list[str], Any]] = []
+    width = len(reading.header)
+    for line, cells in batch:
+        if len(cells) != width:
+            rejects.add(line, cells, "", f"has {len(cells)} cells; the header has {width}")
+            continue
+        if fmt != "touches":
+            fingerprint = rows.fingerprint(f"{fmt}\x1e" + "\x1f".join(cells))
+            if stored and stored.get(cells[reading.id_column].strip()) == fingerprint:
+                summary.unchanged += 1
+                continue
+        try:
+            record = reading.mapper(dict(zip(reading.header, cells, strict=True)))
+        except rows.RowError as error:
+            rejects.add(line, cells, error.column, error.reason)
+            continue
+        if fmt != "touches":
+            record.fingerprint = fingerprint
+        mapped.append((line, cells, record))
     if fmt == "touches":
         recorded, unknown = record_touches(
-            connection, [item[2] for item in batch], source_system="native"
+            connection, [item[2] for item in mapped], source_system="native"
         )
         summary.touches += recorded
         for index in unknown:
-            line, cells, touch = batch[index]
+            line, cells, touch = mapped[index]
             rejects.add(
                 line,
                 cells,
@@ -240,6 +303,9 @@ def _write(
         return
     summary.add(
         upsert_leads(
-            connection, [item[2] for item in batch], source_system=source_system, origin="import"
+            connection,
+            [item[2] for item in mapped],
+            source_system=reading.source_system,
+            origin="import",
         )
     )
