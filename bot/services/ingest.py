@@ -274,17 +274,18 @@ def _write(
         if len(cells) != width:
             rejects.add(line, cells, "", f"has {len(cells)} cells; the header has {width}")
             continue
-        if fmt != "touches":
-            fingerprint = rows.fingerprint(f"{fmt}\x1e" + "\x1f".join(cells))
-            if stored and stored.get(cells[reading.id_column].strip()) == fingerprint:
-                summary.unchanged += 1
-                continue
+        fingerprint = (
+            None if fmt == "touches" else rows.fingerprint(f"{fmt}\x1e" + "\x1f".join(cells))
+        )
+        if fingerprint and stored.get(cells[reading.id_column].strip()) == fingerprint:
+            summary.unchanged += 1
+            continue
         try:
             record = reading.mapper(dict(zip(reading.header, cells, strict=True)))
         except rows.RowError as error:
             rejects.add(line, cells, error.column, error.reason)
             continue
-        if fmt != "touches":
+        if fingerprint:
             record.fingerprint = fingerprint
         mapped.append((line, cells, record))
     if fmt == "touches":
