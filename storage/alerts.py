@@ -267,10 +267,6 @@ def mark_alerted(connection: Connection, changes: list[tuple[int, int, datetime 
         )
 
 
-def clocks_of_lead(connection: Connection, lead_id: int) -> list[ClockRow]:
-    return _clock_rows(connection, CLOCKS.c.lead_id == lead_id)
-
-
 def lead_row(connection: Connection, lead_id: int) -> LeadRow | None:
     row = connection.execute(select(*LEAD_COLUMNS).where(LEADS.c.id == lead_id)).first()
     return _lead_row(row) if row else None

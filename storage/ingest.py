@@ -185,10 +185,16 @@ _UPDATE = (
 
 
 def upsert_leads(
-    connection: Connection, records: Sequence[LeadRecord], *, source_system: str, origin: str
+    connection: Connection,
+    records: Sequence[LeadRecord],
+    *,
+    source_system: str,
+    origin: str,
+    known: dict[str, tuple[int, str | None, datetime | None]] | None = None,
 ) -> LeadCounts:
     """Insert new leads, update changed ones (a blank value never erases a stored one), leave
-    unchanged ones alone; record the stage history of what was new or changed."""
+    unchanged ones alone; record the stage history of what was new or changed. `known` is
+    `lead_ids` for these records when the caller has just looked them up."""
     merged: dict[str, LeadRecord] = {}
     for record in records:  # the same id twice in one batch: the later row wins
         earlier = merged.get(record.external_id)
@@ -200,7 +206,11 @@ def upsert_leads(
                 {**earlier.values, **record.values},
                 [*earlier.touches, *record.touches],
             )
-    existing = lead_ids(connection, source_system=source_system, external_ids=list(merged))
+    existing = (
+        known
+        if known is not None
+        else lead_ids(connection, source_system=source_system, external_ids=list(merged))
+    )
     now = datetime.now(UTC)
     counts = LeadCounts()
     new_rows: list[tuple] = []

@@ -104,10 +104,6 @@ class Duration:
     def parse(cls, text: str) -> Duration:
         return _parse_duration(text)
 
-    @property
-    def is_business(self) -> bool:
-        return self.unit != "d"
-
     def business_length(self, calendar: BusinessCalendar) -> timedelta:
         """The business time this duration stands for (a business day is one day's hours)."""
         if self.unit == "m":

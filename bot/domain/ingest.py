@@ -283,17 +283,6 @@ SALESFORCE_STAGES = {
     "open - not contacted": "mql", "working - contacted": "sal",
     "closed - converted": "sql", "closed - not converted": "recycled",
 }  # fmt: skip
-HUBSPOT_COLUMNS = (
-    "Record ID", "First Name", "Last Name", "Email", "Company Name", "Lifecycle Stage",
-    "Contact owner", "Create Date", "Became a Marketing Qualified Lead Date",
-    "Became a Sales Qualified Lead Date", "Became an Opportunity Date",
-    "Became a Customer Date", "Original Source", "Last Contacted", "Owner Assigned Date",
-    "HubSpot Score",
-)  # fmt: skip
-SALESFORCE_COLUMNS = (
-    "Lead ID", "First Name", "Last Name", "Email", "Company / Account", "Lead Source",
-    "Lead Owner", "Lead Status", "Create Date", "Converted Date", "Last Activity", "Rating",
-)  # fmt: skip
 
 
 def _get(row: Mapping[str, str], mapping: CrmMapping, canonical: str) -> str:

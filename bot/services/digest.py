@@ -118,10 +118,6 @@ class Digest:
     def key(self) -> str:
         return digest_key(self.team.name, self.day)
 
-    @property
-    def first_business_day(self) -> bool:
-        return self.figures.where.completed == 0
-
 
 def digest_key(team: str, day: date) -> str:
     return f"digest:{team}:{day.isoformat()}"

@@ -256,9 +256,9 @@ def _write(
     if not batch:
         return
     fmt = reading.fmt
-    stored: dict[str, str | None] = {}
-    if reading.compare:
-        found = lead_ids(
+    # the mappers take the id cell as it is (stripped), so this look-up also serves the upsert
+    found = (
+        lead_ids(
             connection,
             source_system=reading.source_system,
             external_ids=[
@@ -267,7 +267,10 @@ def _write(
                 if len(cells) > reading.id_column
             ],
         )
-        stored = {external_id: row_hash for external_id, (_, row_hash, _) in found.items()}
+        if reading.compare
+        else None
+    )
+    stored = {external_id: row_hash for external_id, (_, row_hash, _) in (found or {}).items()}
     mapped: list[tuple[int, list[str], Any]] = []
     width = len(reading.header)
     for line, cells in batch:
@@ -308,5 +311,6 @@ def _write(
             [item[2] for item in mapped],
             source_system=reading.source_system,
             origin="import",
+            known=found,
         )
     )
