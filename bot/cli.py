@@ -215,6 +215,13 @@ def import_(
     rejects: Annotated[
         Path | None, typer.Option(help="Where to write rejected rows (default: beside the file).")
     ] = None,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="A backfill: SLA levels these leads already reached are not told to anyone.",
+        ),
+    ] = False,
 ) -> None:
     """Import leads or touches from a CSV (upsert by external id: re-importing changes nothing)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
@@ -228,6 +235,7 @@ def import_(
         raise CliError(f"no such file: {path}")
     settings = Settings()
     engine = _engine(settings)
+    _refresh_people(engine, settings)
     rejects = rejects or path.with_name(path.stem + ".rejects.csv")
     columns = (
         *Progress.get_default_columns()[:1],
@@ -243,6 +251,7 @@ def import_(
                 path,
                 fmt=fmt,
                 strict=strict,
+                history=history,
                 rejects_path=rejects,
                 progress=lambda done: bar.update(task, completed=done),
             )
@@ -251,6 +260,37 @@ def import_(
     out.print(Renderer(settings.templates_dir).text("ingest/summary.txt.j2", s=summary, path=path))
     if summary.aborted or (summary.rejected and not summary.rows - summary.rejected):
         raise typer.Exit(1)
+
+
+def _refresh_people(engine, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+    """Owners given by name are also found by Slack real name: keep `users.list` fresh when
+    Slack is configured; without it (or when Slack fails) names match the agreement only."""
+    if not Settings.secret(settings.slack_bot_token):
+        return
+    from bot.slack.client import make_web_client
+    from bot.slack.directory import SlackApiError, refresh_profiles
+
+    try:
+        refresh_profiles(engine, make_web_client(settings, timeout=10))
+    except (SlackApiError, OSError) as error:
+        err.print(
+            f"Slack's people list could not be read ({error}); owners match by email, "
+            "CRM ids and the agreement's names only."
+        )
+
+
+@cli.command()
+def status() -> None:
+    """What is loaded: leads per CRM, unowned leads and their owners, rejected webhook events
+    of the last 7 days, the last import and webhook."""
+    from bot.slack.render import Renderer
+    from storage.ingest_log import load_status
+
+    settings = Settings()
+    engine = _engine(settings)
+    with engine.connect() as connection:
+        loaded = load_status(connection, now=datetime.now(UTC))
+    out.print(Renderer(settings.templates_dir).text("ingest/status.txt.j2", s=loaded))
 
 
 @cli.command()

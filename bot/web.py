@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable
 from typing import Any
+from urllib.parse import quote
 
 from flask import Flask, Request, jsonify, request
 from slack_bolt import App
@@ -45,17 +46,30 @@ def _json_body(req: Request) -> object:
 
 
 def _applied(result: webhooks.WebhookResult):  # type: ignore[no-untyped-def]
+    """What was applied; a per-event feed (HubSpot) also says what it set aside and why."""
     counts = result.leads
     leads = {"inserted": counts.inserted, "updated": counts.updated, "unchanged": counts.unchanged}
-    return jsonify(ok=True, leads=leads, touches=result.touches)
+    answer: dict[str, Any] = {"ok": True, "leads": leads, "touches": result.touches}
+    if result.per_event:
+        answer |= {
+            "rejected": result.rejected,
+            "ignored": result.ignored,
+            "unowned": result.unowned,
+            "unmatched": result.unmatched,
+        }
+    return jsonify(answer)
 
 
 def _public_uri(req: Request) -> str:
-    """The URL HubSpot called, as it signed it (behind a proxy: X-Forwarded-Proto/Host)."""
+    """The URL HubSpot called, as it was sent: the raw path and query, undecoded (behind a
+    proxy, X-Forwarded-Proto/Host give the scheme and host)."""
     proto = req.headers.get("X-Forwarded-Proto", req.scheme).split(",")[0].strip()
     host = req.headers.get("X-Forwarded-Host", req.host).split(",")[0].strip()
-    query = req.query_string.decode()
-    return f"{proto}://{host}{req.path}" + (f"?{query}" if query else "")
+    raw = req.environ.get("RAW_URI") or req.environ.get("REQUEST_URI")
+    if not raw:
+        query = req.query_string.decode("latin-1")
+        raw = quote(req.path, safe="/") + (f"?{query}" if query else "")
+    return f"{proto}://{host}{raw}"
 
 
 def _flask_app(engine: Engine, settings: Settings) -> Flask:

@@ -78,6 +78,7 @@ class StaleLead:
     accepted_at: datetime | None
     qualified_at: datetime | None
     ended_at: datetime | None
+    history_at: datetime | None = None  # levels reached before it are not news (a backfill)
 
 
 def serialize_scans(connection: Connection) -> None:
@@ -104,6 +105,7 @@ def stale_leads(connection: Connection, *, limit: int) -> list[StaleLead]:
             LEADS.c.opportunity_at,
             LEADS.c.recycled_at,
             LEADS.c.closed_at,
+            LEADS.c.history_at,
         )
         .where(text("lead.clocks_stale"))
         .limit(limit)
@@ -122,6 +124,7 @@ def stale_leads(connection: Connection, *, limit: int) -> list[StaleLead]:
                 min(accepted) if accepted else None,
                 min(qualified) if qualified else None,
                 min(ended) if ended else None,
+                utc(row.history_at),
             )
         )
     return found

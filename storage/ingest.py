@@ -32,7 +32,11 @@ from storage.models import Lead, StageChange, Touch
 LEADS = Lead.__table__
 TOUCHES = Touch.__table__
 STAGES = StageChange.__table__
-COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + ["crm_url"]
+COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + [
+    "crm_url",
+    "crm_owner",
+    "history_at",
+]
 INSERT_COLUMNS = (*COLUMNS, "source_system", "external_id", "row_hash", "updated_at")
 CHUNK = 900  # ids per IN (...) query
 
@@ -253,7 +257,9 @@ def record_touches(
     connection: Connection, touches: Sequence[TouchRecord], *, source_system: str
 ) -> tuple[int, list[int]]:
     """Record touches (repeats are ignored) and move each lead's first touch earlier where a
-    touch precedes it. Returns (touches recorded, indexes of touches whose lead is unknown)."""
+    touch precedes it. A touch inferred from a CRM status is recorded only for a lead with no
+    touch yet (a re-import must not add one each time). Returns (touches recorded, indexes of
+    touches whose lead is unknown)."""
     known = lead_ids(
         connection,
         source_system=source_system,
@@ -267,6 +273,8 @@ def record_touches(
             unknown.append(index)
             continue
         lead_id = found[0]
+        if touch.kind == "inferred" and (found[2] is not None or lead_id in earliest):
+            continue
         rows.append(
             {
                 "lead_id": lead_id,
@@ -293,3 +301,34 @@ def record_touches(
             [{"_id": lead_id, "_at": at} for lead_id, at in earliest.items()],
         )
     return recorded, unknown
+
+
+def crm_times(
+    connection: Connection, *, source_system: str, external_ids: Sequence[str]
+) -> dict[str, dict[str, int]]:
+    """external id → {property: occurredAt ms} of the values stored from the CRM's events."""
+    found: dict[str, dict[str, int]] = {}
+    for chunk in _chunks(list(external_ids)):
+        rows = connection.execute(
+            select(LEADS.c.external_id, LEADS.c.crm_times).where(
+                LEADS.c.source_system == source_system, LEADS.c.external_id.in_(chunk)
+            )
+        )
+        for external_id, times in rows:
+            found[external_id] = dict(times or {})
+    return found
+
+
+def save_crm_times(
+    connection: Connection, *, source_system: str, times: dict[str, dict[str, int]]
+) -> None:
+    if times:
+        connection.execute(
+            update(LEADS)
+            .where(
+                LEADS.c.source_system == source_system,
+                LEADS.c.external_id == bindparam("_external_id"),
+            )
+            .values(crm_times=bindparam("_times", type_=LEADS.c.crm_times.type)),
+            [{"_external_id": key, "_times": value} for key, value in times.items()],
+        )

@@ -100,6 +100,12 @@ class Lead(SQLModel, table=True):
     recycle_reason: str | None = None
     first_touch_at: datetime | None = Field(default=None, sa_column=_utc_column())
     crm_url: str | None = None
+    crm_owner: str | None = None  # the owner as the CRM wrote it (kept when nobody matches)
+    # property → HubSpot occurredAt (ms) of the value stored: an older event never overwrites
+    crm_times: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    # levels an SLA clock had reached before this instant were history when first seen
+    # (`slabot import --history`): they are not told
+    history_at: datetime | None = Field(default=None, sa_column=_utc_column())
     row_hash: str | None = (
         None  # of the imported fields: a re-import that changes nothing is a no-op
     )
@@ -188,6 +194,45 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
+class IngestRun(SQLModel, table=True):
+    """One import or webhook delivery: what it brought and what it could not map."""
+
+    __tablename__ = "ingest_run"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False, index=True))
+    channel: str  # import | webhook
+    source_system: str  # native | hubspot | salesforce
+    name: str = ""  # the file, or the webhook's path
+    counts: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    unmapped: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class RejectedEvent(SQLModel, table=True):
+    """A webhook event that could not be applied, kept with its reason."""
+
+    __tablename__ = "rejected_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    received_at: datetime = Field(
+        default_factory=utcnow, sa_column=_utc_column(nullable=False, index=True)
+    )
+    source_system: str
+    reason: str
+    event: dict | list | str | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class SlackProfile(SQLModel, table=True):
+    """The workspace's people as `users.list` answered: real names find CRM owners."""
+
+    __tablename__ = "slack_profile"
+
+    user_id: str = Field(primary_key=True)
+    email: str = Field(index=True)
+    real_name: str = ""
+    fetched_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 
 class SlackUser(SQLModel, table=True):

@@ -172,9 +172,12 @@ def test_touches_move_the_first_touch_earlier(agreed: Engine, tmp_path: Path) ->
 
 def test_hubspot_export(agreed: Engine) -> None:
     summary = import_csv(agreed, DATA / "hubspot_contacts.csv")
-    assert (summary.format, summary.inserted, summary.rejected) == ("hubspot", 3, 1)
-    assert summary.examples[0].column == "Contact owner"  # "Unknown Person" has no email mapping
+    assert (summary.format, summary.inserted, summary.rejected) == ("hubspot", 4, 0)
+    # "Unknown Person" matches no rep: the lead is kept unowned and the owner reported
+    assert summary.unowned == 1
+    assert summary.fixes()[0][:3] == ("owner", "Unknown Person", 1)
     stored = leads(agreed)
+    assert stored["1004"].owner_email is None and stored["1004"].crm_owner == "Unknown Person"
     ann, bob, cy = stored["1001"], stored["1002"], stored["1003"]
     assert (ann.stage, ann.owner_email, ann.source, ann.score) == (
         "mql",
@@ -195,10 +198,12 @@ def test_salesforce_report_with_footer(agreed: Engine) -> None:
     assert (summary.format, summary.inserted, summary.rejected) == ("salesforce", 4, 0)
     assert summary.skipped == 5  # blank lines, totals, copyright and confidentiality lines
     stored = leads(agreed)
-    eve, gus, hal = stored["00Q5e00000AbCdE"], stored["00Q5e00000AbCdG"], stored["00Q5e00000AbCdH"]
+    # the report's 15-character ids stored in their 18-character form (checksum worked by hand:
+    # "00Q5e" has Q at position 2 → 4 → E; "00000" → A; "AbCdE" has A, C, E at 0, 2, 4 → 21 → V)
+    eve, gus, hal = (stored[f"00Q5e00000AbCd{c}EAV"] for c in "EGH")
     assert (eve.stage, eve.source, eve.owner_email) == ("mql", "website", "rita@example.com")
     assert as_utc(eve.mql_at) == utc("2026-11-09T19:03:00")  # 2:03 PM New York
-    assert eve.crm_url == "https://example.my.salesforce.com/00Q5e00000AbCdE"
+    assert eve.crm_url == "https://example.my.salesforce.com/00Q5e00000AbCdEEAV"
     assert (gus.stage, gus.recycle_reason, gus.source) == (
         "recycled",
         "Closed - Not Converted",
@@ -222,7 +227,7 @@ def test_renamed_labels_are_configurable(engine: Engine, tmp_path: Path) -> None
 def test_unknown_format_is_refused(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(ImportRefused, match="cannot tell the format"):
         import_csv(engine, write(tmp_path / "x.csv", "id,when", "1,today"))
-    with pytest.raises(ImportRefused, match="needs the column"):
+    with pytest.raises(ImportRefused, match=r'needs its id column.*\[crm.hubspot.columns\] "Record ID"'):
         import_csv(engine, write(tmp_path / "y.csv", "id,when", "1,today"), fmt="hubspot")
 
 

@@ -1,4 +1,5 @@
-"""Signed webhooks into a running `slabot serve`: applied whole, refused whole."""
+"""Signed webhooks into a running `slabot serve`: the native feed applied whole or refused whole,
+HubSpot's events each on their own."""
 
 from __future__ import annotations
 
@@ -230,5 +231,9 @@ def test_hubspot_property_change_events(served) -> None:  # type: ignore[no-unty
     bad = json.dumps(
         [{"objectId": "abc", "occurredAt": occurred, "subscriptionType": "contact.propertyChange"}]
     ).encode()
-    refused = post(server, "/webhooks/hubspot", bad, hubspot_headers(server, bad))
-    assert refused.status_code == 400 and "[0].objectId" in refused.json()["error"]
+    # an event that cannot be applied is set aside with its reason: HubSpot never retries a 4xx
+    answered = post(server, "/webhooks/hubspot", bad, hubspot_headers(server, bad))
+    assert answered.status_code == 200
+    assert answered.json()["rejected"] == ["objectId: 'abc' is not a HubSpot record id"]
+    not_a_list = post(server, "/webhooks/hubspot", b"{}", hubspot_headers(server, b"{}"))
+    assert not_a_list.status_code == 400 and "JSON array" in not_a_list.json()["error"]

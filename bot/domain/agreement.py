@@ -15,6 +15,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from bot.domain.calendar import WEEKDAYS, BusinessCalendar, parse_hours
+from bot.domain.ingest import STAGES, is_stage
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|bd|d)\s*$")
 FOLLOW_UP = re.compile(r"^\s*(\d+)\s+in\s+(\d+(?:\.\d+)?\s*(?:m|h|bd|d))\s*$")
@@ -187,6 +188,9 @@ class RepTerms(_Section):
     team: str
     manager: str | None = None
     slack: str | None = None
+    name: str | None = None  # as the CRM shows the owner ("Rita Ortiz")
+    hubspot_owner_id: str | None = None
+    salesforce_user_id: str | None = None  # 15 or 18 characters
     timezone: str | None = None
     hours: str | None = None
     out_of_office: list[date] = Field(default_factory=list)
@@ -209,6 +213,13 @@ class RepTerms(_Section):
         return value
 
 
+class StatusTerms(_Section):
+    """What a CRM status says: the stage it means, and whether the lead was contacted."""
+
+    stage: str | None = None
+    contacted: bool = False
+
+
 class CrmSection(_Section):
     """How one CRM's exports and webhooks map onto slabot (portals rename their labels)."""
 
@@ -217,6 +228,29 @@ class CrmSection(_Section):
     sources: dict[str, str] = Field(default_factory=dict)  # CRM value → slabot source name
     owners: dict[str, str] = Field(default_factory=dict)  # owner name or id → email
     record_url: str | None = None  # e.g. "https://app.hubspot.com/contacts/123/record/0-1/{id}"
+    date_order: Literal["MDY", "DMY", "YMD"] | None = None  # numeric dates in exports
+    statuses: dict[str, StatusTerms | str] = Field(default_factory=dict)  # Salesforce Lead Status
+    lead_statuses: dict[str, StatusTerms | str] = Field(default_factory=dict)  # hs_lead_status
+
+    @field_validator("statuses", "lead_statuses")
+    @classmethod
+    def _statuses(cls, value: dict[str, StatusTerms | str]) -> dict[str, StatusTerms | str]:
+        for name, terms in value.items():
+            stage = terms if isinstance(terms, str) else terms.stage
+            if stage is not None and stage != "contacted" and not is_stage(stage):
+                raise ValueError(
+                    f"status {name!r}: {stage!r} is not a stage; use one of "
+                    f'{", ".join(STAGES)}, "contacted", or {{ stage = "sal", contacted = true }}'
+                )
+        return value
+
+    @field_validator("stages")
+    @classmethod
+    def _stages(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, stage in value.items():
+            if not is_stage(stage):
+                raise ValueError(f"stage {name!r}: {stage!r} is not one of {', '.join(STAGES)}")
+        return value
 
     @field_validator("record_url")
     @classmethod
@@ -229,6 +263,14 @@ class CrmSection(_Section):
 class CrmTerms(_Section):
     hubspot: CrmSection = Field(default_factory=CrmSection)
     salesforce: CrmSection = Field(default_factory=CrmSection)
+
+    @model_validator(mode="after")
+    def _status_keys(self) -> CrmTerms:
+        if self.hubspot.statuses:
+            raise ValueError("HubSpot's lead statuses go under [crm.hubspot.lead_statuses]")
+        if self.salesforce.lead_statuses:
+            raise ValueError("Salesforce's Lead Status values go under [crm.salesforce.statuses]")
+        return self
 
 
 class Agreement(_Section):

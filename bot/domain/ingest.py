@@ -1,8 +1,8 @@
-"""CRM rows → canonical lead and touch records (pure: no I/O).
+"""Canonical lead and touch records, and slabot's native format (pure: no I/O).
 
-Three lead formats are understood — slabot's native CSV, a HubSpot contacts export and a
-Salesforce leads report — plus native touches. Each mapper raises :class:`RowError` naming the
-column and the reason; nothing else escapes for bad input.
+CRM exports (`crm_exports`) and HubSpot's webhook events (`hubspot_events`) map onto the same
+records. Each mapper raises :class:`RowError` naming the column and the reason; nothing else
+escapes for bad input.
 """
 
 from __future__ import annotations
@@ -12,7 +12,10 @@ import hashlib
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
+
+from bot.domain import dates
+from bot.domain.dates import DateOrder
 
 LEAD_FIELDS = (
     "lead_id", "email", "name", "company", "source", "segment", "stage", "owner_email", "score",
@@ -41,10 +44,6 @@ STAGE_ALIASES = {
     "recycled": "recycled", "recycle": "recycled", "disqualified": "recycled",
 }  # fmt: skip
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
-_US_FORMATS = (
-    "%m/%d/%Y", "%m/%d/%Y %H:%M", "%m/%d/%Y %H:%M:%S", "%m/%d/%Y, %I:%M %p",
-    "%m/%d/%Y %I:%M %p", "%m/%d/%Y, %H:%M", "%m/%d/%Y %I:%M:%S %p",
-)  # fmt: skip
 MAX_TEXT = 500
 
 
@@ -64,6 +63,7 @@ class LeadRecord:
     values: dict[str, object] = field(default_factory=dict)
     touches: list[TouchRecord] = field(default_factory=list)
     fingerprint: str | None = None  # set from the raw cells by the CSV reader (cheaper)
+    unmapped: list[tuple[str, str]] = field(default_factory=list)  # (what, value) kept as is
 
     def digest(self) -> str:
         """A fingerprint of what the record says: re-importing an unchanged row is a no-op."""
@@ -85,48 +85,15 @@ class TouchRecord:
     rep_email: str = ""
 
 
-def parse_timestamp(text: str, tz: tzinfo, *, column: str) -> datetime:
-    """ISO 8601 or a US-style CRM date (11/20/2026, 2:03 PM); naive times are in `tz`. → UTC."""
-    raw = text.strip()
+def parse_timestamp(
+    text: str, tz: tzinfo, *, column: str, order: DateOrder | None = None
+) -> datetime:
+    """ISO 8601 or a CRM's numeric date (`11/20/2026, 2:03 PM`, `20.11.2026 14:03`) in the
+    file's date order; naive times are in `tz`. → UTC."""
     try:
-        return _parsed(raw, tz)
-    except ValueError:
-        raise RowError(
-            column, f"{raw!r} is not a date/time (use ISO 8601, e.g. 2026-11-20T14:03)"
-        ) from None
-
-
-@functools.lru_cache(maxsize=1 << 17)  # exports repeat timestamps (dates, whole minutes)
-def _parsed(raw: str, tz: tzinfo) -> datetime:
-    try:
-        value = datetime.fromisoformat(raw)
-    except ValueError:
-        for fmt in _US_FORMATS:
-            try:
-                value = datetime.strptime(raw, fmt)
-                break
-            except ValueError:
-                continue
-        else:
-            raise
-    if value.tzinfo is None:
-        return (value - _utc_offset(tz, value)).replace(tzinfo=UTC)
-    return value.astimezone(UTC)
-
-
-_OFFSETS: dict[tuple[tzinfo, object, int, bool], timedelta] = {}
-
-
-def _utc_offset(tz: tzinfo, local: datetime) -> timedelta:
-    """The zone's UTC offset at a naive local time, memoised per half hour (offsets change on
-    the hour or half hour), so a million timestamps cost a million dict look-ups."""
-    key = (tz, local.date(), local.hour, local.minute >= 30)
-    offset = _OFFSETS.get(key)
-    if offset is None:
-        if len(_OFFSETS) > 100_000:
-            _OFFSETS.clear()
-        offset = _OFFSETS[key] = local.replace(tzinfo=tz).utcoffset() or timedelta(0)
-    return offset
+        return dates.parse_timestamp(text, tz, order)
+    except dates.DateError as error:
+        raise RowError(column, str(error)) from None
 
 
 def _email(text: str, column: str) -> str:
@@ -154,6 +121,11 @@ def _text(text: str, column: str) -> str:
 @functools.lru_cache(maxsize=1024)  # a file has few distinct sources
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.strip().lower()).strip("_")
+
+
+def is_stage(text: str) -> bool:
+    key = text.strip().lower().replace("_", " ")
+    return key in STAGE_ALIASES or key.replace(" ", "") in STAGE_ALIASES
 
 
 def canonical_stage(text: str, column: str = "stage") -> str:
@@ -194,16 +166,19 @@ def _outcome(text: str, column: str) -> str:
     return outcome
 
 
-def _native_converters() -> dict[str, Callable[[str, str, tzinfo], object]]:
+Converter = Callable[[str, str, tzinfo, "DateOrder | None"], object]
+
+
+def _native_converters() -> dict[str, Converter]:
     """How each native column's text becomes a value."""
-    by_kind: dict[str, Callable[[str, str, tzinfo], object]] = {
-        "time": lambda raw, column, tz: parse_timestamp(raw, tz, column=column),
-        "email": lambda raw, column, _tz: _email(raw, column),
-        "number": lambda raw, column, _tz: _number(raw, column),
-        "stage": lambda raw, column, _tz: canonical_stage(raw, column),
-        "outcome": lambda raw, column, _tz: _outcome(raw, column),
-        "source": lambda raw, _column, _tz: _slug(raw),
-        "text": lambda raw, column, _tz: _text(raw, column),
+    by_kind: dict[str, Converter] = {
+        "time": lambda raw, column, tz, order: parse_timestamp(raw, tz, column=column, order=order),
+        "email": lambda raw, column, _tz, _order: _email(raw, column),
+        "number": lambda raw, column, _tz, _order: _number(raw, column),
+        "stage": lambda raw, column, _tz, _order: canonical_stage(raw, column),
+        "outcome": lambda raw, column, _tz, _order: _outcome(raw, column),
+        "source": lambda raw, _column, _tz, _order: _slug(raw),
+        "text": lambda raw, column, _tz, _order: _text(raw, column),
     }
     kinds = {"email": "email", "owner_email": "email", "score": "number", "amount": "number"}
     kinds |= {"stage": "stage", "outcome": "outcome", "source": "source"}
@@ -216,7 +191,7 @@ def _native_converters() -> dict[str, Callable[[str, str, tzinfo], object]]:
 _NATIVE_CONVERTERS = _native_converters()
 
 
-def native_lead(row: Mapping[str, str], tz: tzinfo) -> LeadRecord:
+def native_lead(row: Mapping[str, str], tz: tzinfo, order: DateOrder | None = None) -> LeadRecord:
     """A row of slabot's native leads CSV (only `lead_id` is required)."""
     lead_id = (row.get("lead_id") or "").strip()
     if not lead_id:
@@ -227,7 +202,7 @@ def native_lead(row: Mapping[str, str], tz: tzinfo) -> LeadRecord:
     for column, convert in _NATIVE_CONVERTERS.items():
         raw = row.get(column)
         if raw and not raw.isspace():
-            values[column] = convert(raw, column, tz)
+            values[column] = convert(raw, column, tz, order)
     url = (row.get("crm_url") or "").strip()  # optional: where the record lives in the CRM
     if url:
         if not re.match(r"^https?://\S+$", url):
@@ -236,7 +211,7 @@ def native_lead(row: Mapping[str, str], tz: tzinfo) -> LeadRecord:
     return _finish(LeadRecord(lead_id, values))
 
 
-def native_touch(row: Mapping[str, str], tz: tzinfo) -> TouchRecord:
+def native_touch(row: Mapping[str, str], tz: tzinfo, order: DateOrder | None = None) -> TouchRecord:
     lead_id = (row.get("lead_id") or "").strip()
     if not lead_id:
         raise RowError("lead_id", "is required")
@@ -249,189 +224,13 @@ def native_touch(row: Mapping[str, str], tz: tzinfo) -> TouchRecord:
     rep = (row.get("rep_email") or "").strip()
     return TouchRecord(
         lead_id,
-        parse_timestamp(raw_time, tz, column="touched_at"),
+        parse_timestamp(raw_time, tz, column="touched_at", order=order),
         kind,
         _email(rep, "rep_email") if rep else "",
     )
 
 
-# -- CRM exports ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class CrmMapping:
-    """How a CRM export's labels map to slabot's fields; portals rename labels, so every part
-    can be overridden from the agreement file's `[crm.<name>]` section."""
-
-    columns: Mapping[str, str]  # canonical label → the label in this portal's export
-    stages: Mapping[str, str] = field(default_factory=dict)  # CRM value → slabot stage
-    sources: Mapping[str, str] = field(default_factory=dict)  # CRM value → slabot source
-    owners: Mapping[str, str] = field(default_factory=dict)  # owner name → email
-    record_url: str | None = None  # link to a record, with an {id} placeholder
-
-    def label(self, canonical: str) -> str:
-        return self.columns.get(canonical, canonical)
-
-
-HUBSPOT_STAGES = {
-    "subscriber": "lead", "lead": "lead", "marketingqualifiedlead": "mql",
-    "marketing qualified lead": "mql", "salesqualifiedlead": "sql",
-    "sales qualified lead": "sql", "opportunity": "opportunity", "customer": "won",
-    "evangelist": "won", "other": "lead",
-}  # fmt: skip
-SALESFORCE_STAGES = {
-    "open - not contacted": "mql", "working - contacted": "sal",
-    "closed - converted": "sql", "closed - not converted": "recycled",
-}  # fmt: skip
-
-
-def _get(row: Mapping[str, str], mapping: CrmMapping, canonical: str) -> str:
-    return (row.get(mapping.label(canonical)) or "").strip()
-
-
-def _time(
-    row: Mapping[str, str], mapping: CrmMapping, tz: tzinfo, canonical: str
-) -> datetime | None:
-    raw = _get(row, mapping, canonical)
-    return parse_timestamp(raw, tz, column=mapping.label(canonical)) if raw else None
-
-
-def _owner(raw: str, mapping: CrmMapping, column: str) -> str | None:
-    if not raw:
-        return None
-    if raw in mapping.owners:
-        return mapping.owners[raw].lower()
-    if "@" in raw:
-        return _email(raw, column)
-    raise RowError(column, f"owner {raw!r} has no email: map it under [crm.*.owners]")
-
-
-def _crm_stage(raw: str, mapping: CrmMapping, defaults: Mapping[str, str], column: str) -> str:
-    if raw in mapping.stages:
-        return canonical_stage(mapping.stages[raw], column)
-    stage = defaults.get(raw.lower())
-    return stage if stage else canonical_stage(raw, column)
-
-
-def _name(row: Mapping[str, str], mapping: CrmMapping) -> str | None:
-    full = " ".join(
-        part for part in (_get(row, mapping, "First Name"), _get(row, mapping, "Last Name")) if part
-    )
-    return full or _get(row, mapping, "Name") or None
-
-
-def hubspot_lead(row: Mapping[str, str], tz: tzinfo, mapping: CrmMapping) -> LeadRecord:
-    """A row of a HubSpot contacts export."""
-    record_id = _get(row, mapping, "Record ID")
-    if not record_id:
-        raise RowError(mapping.label("Record ID"), "is required")
-    values: dict[str, object] = {}
-
-    values["name"] = _name(row, mapping)
-    if email := _get(row, mapping, "Email"):
-        values["email"] = _email(email, mapping.label("Email"))
-    values["company"] = _get(row, mapping, "Company Name") or None
-    if stage := _get(row, mapping, "Lifecycle Stage"):
-        values["stage"] = _crm_stage(
-            stage, mapping, HUBSPOT_STAGES, mapping.label("Lifecycle Stage")
-        )
-    values["owner_email"] = _owner(
-        _get(row, mapping, "Contact owner"), mapping, mapping.label("Contact owner")
-    )
-    values["created_at"] = _time(row, mapping, tz, "Create Date")
-    values["mql_at"] = _time(row, mapping, tz, "Became a Marketing Qualified Lead Date")
-    values["sql_at"] = _time(row, mapping, tz, "Became a Sales Qualified Lead Date")
-    values["opportunity_at"] = _time(row, mapping, tz, "Became an Opportunity Date")
-    if (won := _time(row, mapping, tz, "Became a Customer Date")) is not None:
-        values["closed_at"], values["outcome"] = won, "won"
-    values["assigned_at"] = _time(row, mapping, tz, "Owner Assigned Date")
-    if source := _get(row, mapping, "Original Source"):
-        values["source"] = mapping.sources.get(source) or _slug(source)
-    if score := _get(row, mapping, "HubSpot Score"):
-        values["score"] = _number(score, mapping.label("HubSpot Score"))
-    return _crm_record(record_id, values, mapping, _time(row, mapping, tz, "Last Contacted"))
-
-
-def salesforce_lead(row: Mapping[str, str], tz: tzinfo, mapping: CrmMapping) -> LeadRecord:
-    """A row of a Salesforce leads report. A Salesforce lead is the hand-off, so its create date
-    is its MQL date unless the mapping names another column for "MQL Date"."""
-    lead_id = _get(row, mapping, "Lead ID")
-    if not lead_id:
-        raise RowError(mapping.label("Lead ID"), "is required")
-
-    values: dict[str, object] = {"name": _name(row, mapping)}
-    if email := _get(row, mapping, "Email"):
-        values["email"] = _email(email, mapping.label("Email"))
-    values["company"] = _get(row, mapping, "Company / Account") or None
-    if source := _get(row, mapping, "Lead Source"):
-        values["source"] = mapping.sources.get(source) or _slug(source)
-    values["owner_email"] = _owner(
-        _get(row, mapping, "Lead Owner"), mapping, mapping.label("Lead Owner")
-    )
-    created = _time(row, mapping, tz, "Create Date")
-    values["created_at"] = created
-    values["mql_at"] = (
-        _time(row, mapping, tz, "MQL Date") if "MQL Date" in mapping.columns else created
-    )
-    status = _get(row, mapping, "Lead Status")
-    if status:
-        stage = _crm_stage(status, mapping, SALESFORCE_STAGES, mapping.label("Lead Status"))
-        values["stage"] = stage
-        if stage == "recycled":
-            values["recycle_reason"] = status
-    values["sql_at"] = _time(row, mapping, tz, "Converted Date")
-    activity = _time(row, mapping, tz, "Last Activity")
-    if values.get("stage") == "recycled":
-        values["recycled_at"] = activity or created
-    return _crm_record(lead_id, values, mapping, activity)
-
-
-def _crm_record(
-    external_id: str, values: dict[str, object], mapping: CrmMapping, last_touch: datetime | None
-) -> LeadRecord:
-    """A CRM export row's record: its link, and its latest activity as a touch (the export
-    keeps only the latest one, which still proves the lead was touched by then)."""
-    if mapping.record_url:
-        values["crm_url"] = mapping.record_url.replace("{id}", external_id)
-    record = LeadRecord(external_id, {k: v for k, v in values.items() if v is not None})
-    if last_touch is not None:
-        owner = str(values.get("owner_email") or "")
-        record.touches.append(TouchRecord(external_id, last_touch, "other", owner))
-    return _finish(record)
-
-
-def is_report_footer(cells: list[str]) -> bool:
-    """Salesforce's formatted report exports end with totals and a copyright notice."""
-    first = cells[0].strip().lower() if cells else ""
-    rest_blank = all(not cell.strip() for cell in cells[1:])
-    return rest_blank and (
-        not first
-        or first.startswith(("grand totals", "total", "copyright", "confidential", "generated by"))
-        or "salesforce.com" in first
-    )
-
-
-def detect_format(header: list[str], hubspot: CrmMapping, salesforce: CrmMapping) -> str | None:
-    """native | touches | hubspot | salesforce, from the header row; None if unrecognised."""
-    names = {name.strip() for name in header}
-    if "lead_id" in names and "touched_at" in names:
-        return "touches"
-    if "lead_id" in names:
-        return "native"
-    if hubspot.label("Record ID") in names:
-        return "hubspot"
-    if salesforce.label("Lead ID") in names:
-        return "salesforce"
-    return None
-
-
 # -- webhooks ------------------------------------------------------------------------------------
-
-_LIFECYCLE_FIELD = {
-    "mql": "mql_at", "sal": "sal_at", "sql": "sql_at", "opportunity": "opportunity_at",
-    "recycled": "recycled_at",
-}  # fmt: skip
-_TOUCH_PROPERTIES = ("notes_last_contacted", "hs_last_sales_activity_timestamp")
 
 
 def native_payload(payload: object, tz: tzinfo) -> tuple[list[LeadRecord], list[TouchRecord]]:
@@ -468,78 +267,3 @@ def native_payload(payload: object, tz: tzinfo) -> tuple[list[LeadRecord], list[
     if problems:
         raise RowError("body", "; ".join(problems))
     return leads, touches
-
-
-def _epoch_ms(value: object, column: str) -> datetime:
-    try:
-        return datetime.fromtimestamp(int(str(value)) / 1000, tz=UTC)
-    except (TypeError, ValueError, OverflowError):
-        raise RowError(column, f"{value!r} is not a time in epoch milliseconds") from None
-
-
-def hubspot_events(events: object, mapping: CrmMapping) -> list[LeadRecord]:
-    """HubSpot's batched `contact.creation` / `contact.propertyChange` webhook events → partial
-    lead records (later events for the same contact win when they are merged)."""
-    if not isinstance(events, list):
-        raise RowError("body", "must be a JSON array of HubSpot events")
-    records, problems = [], []
-    for index, event in enumerate(events):
-        try:
-            record = _hubspot_event(event, mapping)
-            if record is not None:
-                records.append(record)
-        except RowError as error:
-            problems.append(f"[{index}].{error.column}: {error.reason}")
-    if problems:
-        raise RowError("body", "; ".join(problems))
-    return records
-
-
-def _hubspot_event(event: object, mapping: CrmMapping) -> LeadRecord | None:
-    if not isinstance(event, dict):
-        raise RowError("", "must be an object")
-    for key in ("objectId", "occurredAt", "subscriptionType"):
-        if key not in event:
-            raise RowError(key, "is required")
-    object_id = str(event["objectId"])
-    if not object_id.isdigit():
-        raise RowError("objectId", f"{event['objectId']!r} is not a HubSpot record id")
-    at = _epoch_ms(event["occurredAt"], "occurredAt")
-    kind = event["subscriptionType"]
-    record = LeadRecord(object_id)
-    if mapping.record_url:
-        record.values["crm_url"] = mapping.record_url.replace("{id}", object_id)
-    if kind == "contact.creation":
-        record.values["created_at"] = at
-        return record
-    if kind != "contact.propertyChange":
-        return None  # other subscriptions (deletions, merges) are not lead facts
-    name, value = event.get("propertyName"), event.get("propertyValue")
-    if not isinstance(name, str):
-        raise RowError("propertyName", "is required for contact.propertyChange")
-    text = "" if value is None else str(value).strip()
-    values = record.values
-    if name == "lifecyclestage" and text:
-        stage = _crm_stage(text, mapping, HUBSPOT_STAGES, "propertyValue")
-        values["stage"] = stage
-        if stage in _LIFECYCLE_FIELD:
-            values[_LIFECYCLE_FIELD[stage]] = at
-        elif stage in ("won", "lost"):
-            values["closed_at"], values["outcome"] = at, stage
-    elif name == "hubspot_owner_id" and text:
-        values["owner_email"] = _owner(text, mapping, "propertyValue")
-        values["assigned_at"] = at
-    elif name == "email" and text:
-        values["email"] = _email(text, "propertyValue")
-    elif name == "company":
-        values["company"] = _text(text, "propertyValue") or None
-    elif name == "hubspotscore" and text:
-        values["score"] = _number(text, "propertyValue")
-    elif name == "hs_analytics_source" and text:
-        values["source"] = mapping.sources.get(text) or _slug(text)
-    elif name in _TOUCH_PROPERTIES and text:
-        touched = _epoch_ms(text, "propertyValue") if text.isdigit() else at
-        record.touches.append(TouchRecord(object_id, touched, "other", ""))
-    else:
-        return None
-    return LeadRecord(object_id, {k: v for k, v in values.items() if v is not None}, record.touches)

@@ -33,7 +33,6 @@ from storage import alerts as store
 from storage import outbox
 
 BATCH = 2000
-HISTORY = timedelta(days=1)  # levels reached longer ago than this when first seen are not news
 KINDS = {"sla_rep": Level.DUE_SOON, "sla_manager": Level.MANAGER, "sla_channel": Level.CHANNEL}
 BLOCKS_PER_LINE = {"sla_rep": 2, "sla_manager": 2, "sla_channel": 1}
 FRAME_BLOCKS = 4  # header, intro, overflow note, action note
@@ -43,9 +42,11 @@ FRAME_BLOCKS = 4  # header, intro, overflow note, action note
 def refresh_clocks(connection: Connection, agreement: Agreement, *, now: datetime) -> int:
     """Compute the clocks of every lead marked stale (new, changed, touched, new terms).
 
-    A clock seen for the first time counts levels it reached more than HISTORY before `now`
-    as told: importing last quarter's leads must not page anyone about October. Those leads
-    still show in the queues (`/sla`, and every later alert to the same person)."""
+    A clock seen for the first time is news at whatever level it has reached, however old: an
+    open, uncontacted lead is news the first time slabot sees it (each level is told once,
+    folded into one message per audience). Only a backfill (`slabot import --history`) counts
+    the levels its leads had reached when imported as told; those leads still show in the
+    queues (`/sla`, and every later alert to the same person)."""
     done = 0
     while leads := store.stale_leads(connection, limit=BATCH):
         ids = [lead.id for lead in leads]
@@ -67,7 +68,8 @@ def refresh_clocks(connection: Connection, agreement: Agreement, *, now: datetim
             for clock in evaluate(facts, agreement.sales, calendar):
                 alerted = told.get((lead.id, clock.rule))
                 if alerted is None:
-                    alerted = int(clock.level(now - HISTORY))
+                    history = lead.history_at
+                    alerted = int(clock.level(history)) if history is not None else 0
                 rows.append(
                     {
                         "lead_id": lead.id,

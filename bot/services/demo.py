@@ -181,6 +181,10 @@ def run_demo(
     text = demo_agreement_text(renderer, now.date())
     agreement = apply_agreement(engine, text, now=now, applied_by="demo").agreement
     records = generate_leads(agreement, now, random.Random(seed))
+    # the quarter is a backfill up to yesterday: what it reached before then is history, what
+    # it reaches since is today's news
+    for record in records:
+        record.values["history_at"] = now - timedelta(days=1)
     with engine.begin() as connection:
         upsert_leads(connection, records, source_system="native", origin="import")
     stats = DemoStats(since=period_bounds(agreement.business_calendar().today(now), "quarter")[0])

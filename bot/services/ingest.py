@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -13,9 +14,13 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection, Engine
 
+from bot.domain import crm_exports as crm
+from bot.domain import dates
 from bot.domain import ingest as rows
-from bot.domain.agreement import Agreement, CrmSection
+from bot.domain.agreement import Agreement, CrmSection, StatusTerms
+from bot.domain.owners import OwnerDirectory, RepIdentity, owner_line
 from bot.services.agreements import agreement_in_force
+from storage import ingest_log, people
 from storage.ingest import (
     LeadCounts,
     bulk_load_pays,
@@ -29,10 +34,16 @@ from storage.ingest import (
 BATCH = 5000
 FORMATS = ("auto", "native", "touches", "hubspot", "salesforce")
 MAX_REJECTS_SHOWN = 50
+SETTING = {  # what an unmapped value is, and where the agreement maps it
+    "owner": "owners",
+    "stage": "stages",
+    "status": "statuses",
+    "lead_status": "lead_statuses",
+}
 
 
 class ImportRefused(ValueError):
-    """The file as a whole cannot be imported (unknown format, bad header)."""
+    """The file as a whole cannot be imported (unknown format, bad header, unproven dates)."""
 
 
 @dataclass(frozen=True)
@@ -50,26 +61,73 @@ class ImportSummary:
     updated: int = 0
     unchanged: int = 0
     touches: int = 0
-    skipped: int = 0  # blank lines and report footers
+    skipped: int = 0  # blank lines and report header/footer lines
     rejected: int = 0
+    unowned: int = 0  # leads stored without an owner slabot knows
     examples: list[Rejected] = field(default_factory=list)  # the first MAX_REJECTS_SHOWN
     rejects_path: Path | None = None
     aborted: bool = False  # --strict and something was rejected: nothing was written
+    date_order: str | None = None  # how numeric dates were read
+    date_order_from: str = ""  # "the agreement" | "the file's own dates"
+    history: bool = False
+    unmapped: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
     def add(self, counts: LeadCounts) -> None:
         self.inserted += counts.inserted
         self.updated += counts.updated
         self.unchanged += counts.unchanged
 
+    def fixes(self) -> list[tuple[str, str, int, str]]:
+        """(what, value, rows, the agreement line that maps it), most rows first."""
+        crm_name = self.format if self.format in ("hubspot", "salesforce") else "native"
+        found = []
+        for what, values in self.unmapped.items():
+            for value, count in values.most_common():
+                found.append((what, value, count, fix_line(crm_name, what, value)))
+        return sorted(found, key=lambda item: (-item[2], item[0], item[1]))
 
-def mapping_for(agreement: Agreement | None, crm: str) -> rows.CrmMapping:
-    section: CrmSection = getattr(agreement.crm, crm) if agreement else CrmSection()
-    return rows.CrmMapping(
+
+def fix_line(crm_name: str, what: str, value: str) -> str:
+    quoted = value.replace('"', '\\"')
+    if what == "owner":
+        return owner_line(crm_name, value)
+    if what == "stage":
+        return f'[crm.{crm_name}.stages] "{quoted}" = "mql"'
+    return f'[crm.{crm_name}.{SETTING[what]}] "{quoted}" = {{ stage = "sal", contacted = true }}'
+
+
+def _status_rules(terms: dict[str, StatusTerms | str]) -> dict[str, crm.StatusRule]:
+    rules = {}
+    for name, rule in terms.items():
+        if isinstance(rule, str):
+            contacted = rule == "contacted"
+            rule = StatusTerms(stage=None if contacted else rule, contacted=contacted)
+        rules[crm.fold_key(name)] = crm.StatusRule(rule.stage, rule.contacted)
+    return rules
+
+
+def mapping_for(
+    agreement: Agreement | None, name: str, *, slack_names: dict[str, str] | None = None
+) -> crm.CrmMapping:
+    """How `name`'s files and events map, from the agreement's `[crm.<name>]` and reps."""
+    section: CrmSection = getattr(agreement.crm, name) if agreement else CrmSection()
+    reps = [
+        RepIdentity(
+            rep.email,
+            rep.name,
+            tuple(i for i in (rep.hubspot_owner_id, rep.salesforce_user_id) if i),
+        )
+        for rep in (agreement.reps if agreement else [])
+    ]
+    return crm.CrmMapping(
+        crm=name,
         columns=section.columns,
         stages=section.stages,
         sources=section.sources,
-        owners=section.owners,
+        statuses=_status_rules(section.statuses or section.lead_statuses),
+        owners=OwnerDirectory.build(reps, owners=section.owners, slack_names=slack_names or {}),
         record_url=section.record_url,
+        date_order=section.date_order,
     )
 
 
@@ -106,24 +164,18 @@ class _Rejects:
             self._file.close()
 
 
-def _id_label(fmt: str, hubspot: rows.CrmMapping, salesforce: rows.CrmMapping) -> str:
-    """The column that holds each row's external id."""
-    if fmt == "hubspot":
-        return hubspot.label("Record ID")
-    if fmt == "salesforce":
-        return salesforce.label("Lead ID")
-    return "lead_id"
-
-
 @dataclass
 class _Reading:
     """How the rows of one file are read."""
 
     fmt: str
     header: list[str]
-    mapper: Callable[[dict[str, str]], Any]
+    mapper: Callable[[list[str]], Any]
     source_system: str
     id_column: int  # where the external id is
+    normalise_id: Callable[[str], str]
+    mapping_key: str  # part of every row's fingerprint: a new mapping re-maps unchanged rows
+    history_at: datetime | None = None
     compare: bool = False  # leads of this CRM are stored: skip rows imported unchanged before
 
 
@@ -131,17 +183,69 @@ class _Abort(Exception):
     """Raised inside the transaction so that --strict rolls everything back."""
 
 
-def _records(reader: Any, summary: ImportSummary, fmt: str) -> Iterator[tuple[int, list[str]]]:
-    """(first line of the record, cells), skipping blank lines and report footers."""
+def _records(
+    reader: Any, summary: ImportSummary, fmt: str, width: int
+) -> Iterator[tuple[int, list[str]]]:
+    """(first line of the record, cells), skipping blank lines and a report's own lines."""
     previous_end = reader.line_num
     for cells in reader:
         line, previous_end = previous_end + 1, reader.line_num
         if not any(cell.strip() for cell in cells) or (
-            fmt == "salesforce" and rows.is_report_footer(cells)
+            fmt == "salesforce" and crm.is_report_line(cells, width)
         ):
             summary.skipped += 1
             continue
         yield line, cells
+
+
+def _date_columns(fmt: str, header: list[str], columns: dict[str, int]) -> list[int]:
+    if fmt in ("native", "touches"):
+        names = (*rows.TIME_FIELDS, "touched_at")
+        return [index for index, name in enumerate(header) if name in names]
+    return sorted(
+        {
+            columns[name]
+            for name in columns
+            if "Date" in name or name in ("Last Contacted", "Last Activity")
+        }
+    )
+
+
+def _prove_date_order(
+    lines: Iterator[tuple[int, list[str]]], positions: list[int], where: str, setting: str
+) -> str | None:
+    """The order the file's own numeric dates prove (a first number above 12 is a day), None
+    when it has no ambiguous date; refuses when nothing proves it or values disagree."""
+    ambiguous: tuple[int, str] | None = None
+    proof: dict[str, tuple[int, str]] = {}
+    for line, cells in lines:
+        for position in positions:
+            if position >= len(cells) or not cells[position]:
+                continue
+            found = dates.evidence(cells[position])
+            if found == "ambiguous":
+                ambiguous = ambiguous or (line, cells[position].strip())
+            elif found is not None:
+                proof.setdefault(found, (line, cells[position].strip()))
+        if len(proof) == 2:
+            (a, (line_a, value_a)), (b, (line_b, value_b)) = sorted(proof.items())
+            raise ImportRefused(
+                f"the dates in {where} disagree: line {line_a} has {value_a!r} ({a}), line "
+                f"{line_b} has {value_b!r} ({b}); export the file again in one locale"
+            )
+        if proof and ambiguous:
+            break
+    if proof:
+        return next(iter(proof))
+    if ambiguous:
+        line, value = ambiguous
+        day_first = dates.parse_timestamp(value, UTC, "DMY").strftime("%-d %B")
+        month_first = dates.parse_timestamp(value, UTC, "MDY").strftime("%-d %B")
+        raise ImportRefused(
+            f"{where} line {line}: {value!r} could be {day_first} or {month_first}, and no date "
+            f"in the file proves which: {setting}"
+        )
+    return None
 
 
 def import_csv(
@@ -150,40 +254,55 @@ def import_csv(
     *,
     fmt: str = "auto",
     strict: bool = False,
+    history: bool = False,
     rejects_path: Path | None = None,
     progress: Callable[[int], None] | None = None,
+    now: datetime | None = None,
 ) -> ImportSummary:
     """Stream a CSV into the database in batches, inside one transaction.
 
     Rows that cannot be used are reported with their line, column and reason (and written to
-    `rejects_path`); with `strict`, any rejected row rolls the whole import back.
-    """
+    `rejects_path`); with `strict`, any rejected row rolls the whole import back. With
+    `history`, SLA levels the leads had already reached are not told (a backfill)."""
+    now = now or datetime.now(UTC)
     tz, agreement = ingest_context(engine)
-    hubspot, salesforce = mapping_for(agreement, "hubspot"), mapping_for(agreement, "salesforce")
+    with engine.connect() as connection:
+        slack_names = people.real_names(connection)
+    mappings = {
+        name: mapping_for(agreement, name, slack_names=slack_names)
+        for name in ("hubspot", "salesforce")
+    }
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
         try:
             header = [name.strip() for name in next(reader)]
         except StopIteration:
             raise ImportRefused(f"{path} is empty") from None
-        detected = rows.detect_format(header, hubspot, salesforce)
+        detected = crm.detect_format(header, mappings)
         if fmt == "auto":
             if detected is None:
                 raise ImportRefused(
-                    f"cannot tell the format of {path} from its header; give --format "
-                    "(native needs a lead_id column, HubSpot 'Record ID', Salesforce 'Lead ID')"
+                    f"cannot tell the format of {path} from its header: give --format, or "
+                    "export with the id column (native: lead_id; HubSpot: Record ID; "
+                    "Salesforce: Lead ID in a report, Id in Data Loader or Bulk API files)"
                 )
             fmt = detected
-        _check_header(header, fmt, hubspot, salesforce)
-        summary = ImportSummary(format=fmt)
+        mapping = mappings.get(fmt)
+        columns = crm.resolve_columns(header, mapping) if mapping else {}
+        _check_header(header, fmt, columns)
+        summary = ImportSummary(format=fmt, history=history)
         rejects = _Rejects(summary, header, rejects_path)
-        reading = _Reading(
-            fmt=fmt,
-            header=header,
-            mapper=_mapper(fmt, tz, hubspot, salesforce),
-            source_system={"hubspot": "hubspot", "salesforce": "salesforce"}.get(fmt, "native"),
-            id_column=header.index(_id_label(fmt, hubspot, salesforce)),
-        )
+        width = len(header)
+        records = _records(reader, summary, fmt, width)
+        first = [item for _, item in zip(range(BATCH), records, strict=False)]
+        order = mapping.date_order if mapping else None
+        if order:
+            summary.date_order, summary.date_order_from = order, "the agreement"
+        else:
+            order = _file_date_order(path, fmt, header, columns, first)
+            if order:
+                summary.date_order, summary.date_order_from = order, "the file's own dates"
+        reading = _reading(fmt, header, columns, mapping, tz, order, now, history)
         try:
             with engine.begin() as connection, ExitStack() as bulk:
                 if fmt != "touches":
@@ -191,7 +310,7 @@ def import_csv(
                     if bulk_load_pays(connection, estimated_rows(path)):
                         bulk.enter_context(indexes_rebuilt_after(connection, "lead"))
                 batch: list[tuple[int, list[str]]] = []
-                for line, cells in _records(reader, summary, fmt):
+                for line, cells in _chain(first, records):
                     summary.rows += 1
                     batch.append((line, cells))
                     if len(batch) >= BATCH:
@@ -202,6 +321,7 @@ def import_csv(
                 _write(connection, batch, reading, summary, rejects)
                 if strict and summary.rejected:
                     raise _Abort
+                _log(connection, summary, path.name, reading.source_system, now)
         except _Abort:
             summary.aborted = True
             summary.inserted = summary.updated = summary.unchanged = summary.touches = 0
@@ -212,6 +332,112 @@ def import_csv(
     return summary
 
 
+def _chain(
+    first: list[tuple[int, list[str]]], rest: Iterator[tuple[int, list[str]]]
+) -> Iterator[tuple[int, list[str]]]:
+    yield from first
+    yield from rest
+
+
+def _file_date_order(
+    path: Path,
+    fmt: str,
+    header: list[str],
+    columns: dict[str, int],
+    first: list[tuple[int, list[str]]],
+) -> str | None:
+    """The order this file's numeric dates prove: from its first rows when they settle it,
+    else from a pass over the whole file (only files whose first rows have ambiguous dates)."""
+    positions = _date_columns(fmt, header, columns)
+    if not positions:
+        return None
+    crm_name = fmt if fmt in ("hubspot", "salesforce") else None
+    setting = (
+        f'set date_order = "DMY" (or "MDY") under [crm.{crm_name}] in the agreement'
+        if crm_name
+        else "write dates as ISO 8601 (2023-05-03T14:22)"
+    )
+    where = path.name
+    try:
+        return _prove_date_order(iter(first), positions, where, setting)
+    except ImportRefused:
+        with path.open(newline="", encoding="utf-8-sig") as again:
+            reader = csv.reader(again)
+            next(reader)
+            summary = ImportSummary(format=fmt)
+            return _prove_date_order(
+                _records(reader, summary, fmt, len(header)), positions, where, setting
+            )
+
+
+def _reading(
+    fmt: str,
+    header: list[str],
+    columns: dict[str, int],
+    mapping: crm.CrmMapping | None,
+    tz: tzinfo,
+    order: Any,
+    now: datetime,
+    history: bool,
+) -> _Reading:
+    if mapping is not None:
+        ctx = crm.ExportContext(mapping, columns, header, tz, now, order)
+        mapper = crm.MAPPERS[fmt]
+        key = "|".join(
+            (
+                repr(sorted(mapping.columns.items())),
+                repr(sorted(mapping.stages.items())),
+                repr(sorted(mapping.sources.items())),
+                repr(sorted(mapping.statuses.items())),
+                mapping.owners.fingerprint(),
+                str(mapping.record_url),
+                str(order),
+                str(tz),
+            )
+        )
+        return _Reading(
+            fmt=fmt,
+            header=header,
+            mapper=lambda cells: mapper(cells, ctx),
+            source_system=fmt,
+            id_column=columns[crm.ID_FIELD[fmt]],
+            normalise_id=crm.salesforce_id18 if fmt == "salesforce" else str.strip,
+            mapping_key=rows.fingerprint(key),
+            history_at=now if history else None,
+        )
+    convert = rows.native_touch if fmt == "touches" else rows.native_lead
+    return _Reading(
+        fmt=fmt,
+        header=header,
+        mapper=lambda cells: convert(dict(zip(header, cells, strict=True)), tz, order),
+        source_system="native",
+        id_column=header.index("lead_id"),
+        normalise_id=str.strip,
+        mapping_key=str(order or ""),
+        history_at=now if history else None,
+    )
+
+
+def _log(
+    connection: Connection, summary: ImportSummary, name: str, source_system: str, now: datetime
+) -> None:
+    counts = {
+        key: getattr(summary, key)
+        for key in ("rows", "inserted", "updated", "unchanged", "touches", "skipped", "rejected",
+                    "unowned")
+    }  # fmt: skip
+    unmapped = {what: dict(values) for what, values in summary.unmapped.items()}
+    ingest_log.record_run(
+        connection,
+        at=now,
+        channel="import",
+        source_system=source_system,
+        name=name,
+        counts=counts,
+        unmapped=unmapped,
+    )
+
+
 def estimated_rows(path: Path) -> int:
     """The file's size over the mean line length of its first 64 KiB."""
     with path.open("rb") as handle:
@@ -220,28 +446,22 @@ def estimated_rows(path: Path) -> int:
     return path.stat().st_size * lines // len(sample) if lines else 1
 
 
-def _check_header(
-    header: list[str], fmt: str, hubspot: rows.CrmMapping, salesforce: rows.CrmMapping
-) -> None:
-    duplicates = sorted({name for name in header if header.count(name) > 1})
+def _check_header(header: list[str], fmt: str, columns: dict[str, int]) -> None:
+    duplicates = sorted({name for name in header if name and header.count(name) > 1})
     if duplicates:
         raise ImportRefused(f"the header repeats {', '.join(duplicates)}")
-    needed = [_id_label(fmt, hubspot, salesforce)] + (["touched_at"] if fmt == "touches" else [])
+    if fmt in crm.ID_FIELD:
+        if crm.ID_FIELD[fmt] not in columns:
+            labels = " or ".join(repr(label) for label in crm.FIELDS[fmt][crm.ID_FIELD[fmt]])
+            raise ImportRefused(
+                f"a {fmt} file needs its id column ({labels}); if your portal renamed it, map "
+                f'it: [crm.{fmt}.columns] "{crm.ID_FIELD[fmt]}" = "Your label"'
+            )
+        return
+    needed = ["lead_id"] + (["touched_at"] if fmt == "touches" else [])
     missing = [name for name in needed if name not in header]
     if missing:
         raise ImportRefused(f"a {fmt} file needs the column(s) {', '.join(missing)}")
-
-
-def _mapper(
-    fmt: str, tz: tzinfo, hubspot: rows.CrmMapping, salesforce: rows.CrmMapping
-) -> Callable[[dict[str, str]], Any]:
-    if fmt == "native":
-        return lambda row: rows.native_lead(row, tz)
-    if fmt == "touches":
-        return lambda row: rows.native_touch(row, tz)
-    if fmt == "hubspot":
-        return lambda row: rows.hubspot_lead(row, tz, hubspot)
-    return lambda row: rows.salesforce_lead(row, tz, salesforce)
 
 
 def _write(
@@ -252,44 +472,42 @@ def _write(
     rejects: _Rejects,
 ) -> None:
     """Map a batch of rows and store them. A lead row whose fingerprint matches the one stored
-    for its id was imported unchanged before: it is counted without being read again."""
+    for its id was imported unchanged, under the same mapping: it is counted without being
+    read again."""
     if not batch:
         return
-    fmt = reading.fmt
-    # the mappers take the id cell as it is (stripped), so this look-up also serves the upsert
+    fmt, width, column = reading.fmt, len(reading.header), reading.id_column
+    ids = [reading.normalise_id(cells[column]) if len(cells) == width else "" for _, cells in batch]
+    # the mappers store the id cell as normalise_id gives it, so this look-up serves the upsert
     found = (
-        lead_ids(
-            connection,
-            source_system=reading.source_system,
-            external_ids=[
-                cells[reading.id_column].strip()
-                for _, cells in batch
-                if len(cells) > reading.id_column
-            ],
-        )
+        lead_ids(connection, source_system=reading.source_system, external_ids=ids)
         if reading.compare
         else None
     )
     stored = {external_id: row_hash for external_id, (_, row_hash, _) in (found or {}).items()}
+    prefix = f"{fmt}\x1e{reading.mapping_key}\x1e"
     mapped: list[tuple[int, list[str], Any]] = []
-    width = len(reading.header)
-    for line, cells in batch:
+    for (line, cells), external_id in zip(batch, ids, strict=True):
         if len(cells) != width:
             rejects.add(line, cells, "", f"has {len(cells)} cells; the header has {width}")
             continue
-        fingerprint = (
-            None if fmt == "touches" else rows.fingerprint(f"{fmt}\x1e" + "\x1f".join(cells))
-        )
-        if fingerprint and stored.get(cells[reading.id_column].strip()) == fingerprint:
+        fingerprint = None if fmt == "touches" else rows.fingerprint(prefix + "\x1f".join(cells))
+        if fingerprint and stored.get(external_id) == fingerprint:
             summary.unchanged += 1
             continue
         try:
-            record = reading.mapper(dict(zip(reading.header, cells, strict=True)))
+            record = reading.mapper(cells)
         except rows.RowError as error:
             rejects.add(line, cells, error.column, error.reason)
             continue
         if fingerprint:
             record.fingerprint = fingerprint
+            if reading.history_at is not None:
+                record.values["history_at"] = reading.history_at
+            if not record.values.get("owner_email"):
+                summary.unowned += 1
+            for what, value in record.unmapped:
+                summary.unmapped[what][value] += 1
         mapped.append((line, cells, record))
     if fmt == "touches":
         recorded, unknown = record_touches(

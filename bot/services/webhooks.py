@@ -5,18 +5,29 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
-from dataclasses import dataclass
-from urllib.parse import unquote
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
 from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.engine import Engine
 
+from bot.domain import hubspot_events
 from bot.domain import ingest as rows
-from bot.services.ingest import ingest_context, mapping_for
-from storage.ingest import LeadCounts, record_touches, upsert_leads
+from bot.services.ingest import fix_line, ingest_context, mapping_for
+from storage import ingest_log, people
+from storage.ingest import LeadCounts, crm_times, record_touches, save_crm_times, upsert_leads
 
 REPLAY_SECONDS = 5 * 60
+# HubSpot's v3 rule: these URL-encoded characters are decoded in the URI before signing; every
+# other escape (%20, %26, %3D, %2B, %C3%BC …) stays as it was sent
+_V3_DECODED = {
+    "%3A": ":", "%2F": "/", "%3F": "?", "%40": "@", "%21": "!", "%24": "$", "%27": "'",
+    "%28": "(", "%29": ")", "%2A": "*", "%2C": ",", "%3B": ";",
+}  # fmt: skip
+_V3_ESCAPE = re.compile("|".join(_V3_DECODED), re.IGNORECASE)
 
 
 class PayloadRejected(ValueError):
@@ -27,6 +38,16 @@ class PayloadRejected(ValueError):
 class WebhookResult:
     leads: LeadCounts
     touches: int
+    rejected: list[str] = field(default_factory=list)  # "event N: reason", kept in the database
+    ignored: int = 0  # older than what is stored, or not about a contact
+    unowned: int = 0
+    unmatched: list[str] = field(default_factory=list)  # owners, with the line that maps each
+    per_event: bool = False  # each event applied on its own (HubSpot)
+
+
+def hubspot_signed_uri(uri: str) -> str:
+    """The request URI as HubSpot signs it (v3): the listed escapes decoded, others kept."""
+    return _V3_ESCAPE.sub(lambda match: _V3_DECODED[match.group(0).upper()], uri)
 
 
 def slabot_signature_valid(secret: str, *, timestamp: str, body: bytes, signature: str) -> bool:
@@ -55,9 +76,9 @@ def hubspot_signature_valid(
         return False
     if abs((now or time.time()) - sent) > REPLAY_SECONDS:
         return False
-    source = f"{method}{unquote(uri)}{body.decode('utf-8', 'replace')}{timestamp}".encode()
-    expected = base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest()).decode()
-    return hmac.compare_digest(expected, signature)
+    source = method.encode() + hubspot_signed_uri(uri).encode() + body + timestamp.encode()
+    expected = base64.b64encode(hmac.new(secret.encode(), source, hashlib.sha256).digest())
+    return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
 
 
 def apply_native(engine: Engine, payload: object) -> WebhookResult:
@@ -76,12 +97,72 @@ def apply_native(engine: Engine, payload: object) -> WebhookResult:
     return WebhookResult(counts, recorded)
 
 
-def apply_hubspot(engine: Engine, events: object) -> WebhookResult:
+def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
+    """Apply each contact event on its own, in `occurredAt` order: an event that cannot be
+    applied is kept as rejected with its reason, and the rest still apply; a property's older
+    value never overwrites a newer one (even across deliveries)."""
+    now = datetime.now(UTC)
     _, agreement = ingest_context(engine)
     try:
-        records = rows.hubspot_events(events, mapping_for(agreement, "hubspot"))
+        batch = hubspot_events.read_batch(body)
     except rows.RowError as error:
         raise PayloadRejected(error.reason) from error
     with engine.begin() as connection:
-        counts = upsert_leads(connection, records, source_system="hubspot", origin="webhook")
-    return WebhookResult(counts, sum(len(record.touches) for record in records))
+        mapping = mapping_for(agreement, "hubspot", slack_names=people.real_names(connection))
+        ids = sorted({event.object_id for event in batch.events})
+        times = crm_times(connection, source_system="hubspot", external_ids=ids)
+        records: dict[str, rows.LeadRecord] = {}
+        rejected = list(batch.rejected)
+        stale = 0
+        for event in batch.events:
+            seen = times.setdefault(event.object_id, {})
+            key = event.property or hubspot_events.CREATION
+            if seen.get(key, -1) > event.occurred_ms:
+                stale += 1  # an older value than the one stored
+                continue
+            record = records.setdefault(event.object_id, rows.LeadRecord(event.object_id))
+            try:
+                applied = hubspot_events.apply_event(event, record, mapping)
+            except rows.RowError as error:
+                rejected.append((dict(event.raw), f"{error.column}: {error.reason}"))
+                continue
+            if applied:
+                seen[key] = event.occurred_ms
+            else:
+                stale += 1
+        written = [rows._finish(record) for record in records.values()]
+        counts = upsert_leads(connection, written, source_system="hubspot", origin="webhook")
+        save_crm_times(connection, source_system="hubspot", times={i: times[i] for i in records})
+        ingest_log.reject_events(connection, rejected, source_system="hubspot", at=now)
+        unmapped: Counter[str] = Counter(
+            value for record in written for what, value in record.unmapped if what == "owner"
+        )
+        unowned = sum(1 for record in written if "owner" in dict(record.unmapped))
+        ingest_log.record_run(
+            connection,
+            at=now,
+            channel="webhook",
+            source_system="hubspot",
+            name="/webhooks/hubspot",
+            counts={
+                "events": len(batch.events),
+                "inserted": counts.inserted,
+                "updated": counts.updated,
+                "rejected": len(rejected),
+                "ignored": stale + batch.ignored,
+                "unowned": unowned,
+            },
+            unmapped={"owner": dict(unmapped)} if unmapped else {},
+        )
+    return WebhookResult(
+        counts,
+        sum(len(record.touches) for record in written),
+        rejected=[reason for _, reason in rejected],
+        ignored=stale + batch.ignored,
+        unowned=unowned,
+        unmatched=[
+            f"owner {value!r} matches no rep: {fix_line('hubspot', 'owner', value)}"
+            for value in unmapped
+        ],
+        per_event=True,
+    )

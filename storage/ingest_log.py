@@ -1,0 +1,106 @@
+"""What came in and what could not be mapped: the log of imports and webhook deliveries,
+rejected webhook events, and what `slabot status` reports from them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, func, select
+
+from storage.models import IngestRun, Lead, RejectedEvent
+
+RUNS = IngestRun.__table__
+REJECTED = RejectedEvent.__table__
+LEADS = Lead.__table__
+
+
+def record_run(
+    connection: Connection,
+    *,
+    at: datetime,
+    channel: str,
+    source_system: str,
+    name: str,
+    counts: dict[str, int],
+    unmapped: dict[str, dict[str, int]],
+) -> None:
+    connection.execute(
+        RUNS.insert().values(
+            at=at,
+            channel=channel,
+            source_system=source_system,
+            name=name,
+            counts=counts,
+            unmapped=unmapped,
+        )
+    )
+
+
+def reject_events(
+    connection: Connection, rejected: list[tuple[object, str]], *, source_system: str, at: datetime
+) -> None:
+    if rejected:
+        connection.execute(
+            REJECTED.insert(),
+            [
+                {
+                    "received_at": at,
+                    "source_system": source_system,
+                    "reason": reason,
+                    "event": event,
+                }
+                for event, reason in rejected
+            ],
+        )
+
+
+@dataclass
+class LoadStatus:
+    """What is loaded, for `slabot status`."""
+
+    leads: dict[str, int] = field(default_factory=dict)  # per source system
+    unowned: dict[str, int] = field(default_factory=dict)
+    unmatched_owners: list[tuple[str, str, int]] = field(default_factory=list)  # crm, owner, leads
+    rejected_events: list[tuple[datetime, str, str]] = field(default_factory=list)
+    rejected_total: int = 0
+    last: dict[str, datetime] = field(default_factory=dict)  # "import" / "webhook" → when
+
+
+def load_status(connection: Connection, *, now: datetime, shown: int = 10) -> LoadStatus:
+    status = LoadStatus()
+    for system, total, unowned in connection.execute(
+        select(
+            LEADS.c.source_system,
+            func.count(),
+            func.count().filter(LEADS.c.owner_email.is_(None)),
+        ).group_by(LEADS.c.source_system)
+    ):
+        status.leads[system], status.unowned[system] = total, unowned
+    status.unmatched_owners = [
+        (system, owner, count)
+        for system, owner, count in connection.execute(
+            select(LEADS.c.source_system, LEADS.c.crm_owner, func.count())
+            .where(LEADS.c.owner_email.is_(None), LEADS.c.crm_owner.is_not(None))
+            .group_by(LEADS.c.source_system, LEADS.c.crm_owner)
+            .order_by(func.count().desc(), LEADS.c.crm_owner)
+        )
+    ]
+    week = REJECTED.c.received_at >= now - timedelta(days=7)
+    status.rejected_total = connection.execute(
+        select(func.count()).select_from(REJECTED).where(week)
+    ).scalar_one()
+    status.rejected_events = [
+        (at, system, reason)
+        for at, system, reason in connection.execute(
+            select(REJECTED.c.received_at, REJECTED.c.source_system, REJECTED.c.reason)
+            .where(week)
+            .order_by(REJECTED.c.received_at.desc(), REJECTED.c.id.desc())
+            .limit(shown)
+        )
+    ]
+    for channel, at in connection.execute(
+        select(RUNS.c.channel, func.max(RUNS.c.at)).group_by(RUNS.c.channel)
+    ):
+        status.last[channel] = at
+    return status
