@@ -41,6 +41,7 @@ class Fault:
 @dataclass
 class FakeSlack:
     users_by_email: dict[str, str] = field(default_factory=dict)
+    real_names: dict[str, str] = field(default_factory=dict)  # email → profile real name
     random_fault_rate: float = 0.0
     seed: int = 7
     socket_mode_url: str = ""  # what apps.connections.open hands out
@@ -326,6 +327,27 @@ class FakeSlack:
         if email is None:
             return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "user": {"id": user, "profile": {"email": email}}}
+
+    def _m_users_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Paged like Slack: `limit` members a page, `response_metadata.next_cursor` after."""
+        members = [
+            {
+                "id": user_id,
+                "deleted": False,
+                "is_bot": False,
+                "real_name": self.real_names.get(email, ""),
+                "profile": {"email": email, "real_name": self.real_names.get(email, "")},
+            }
+            for email, user_id in sorted(self.users_by_email.items())
+        ]
+        members.append({"id": "UBOT", "is_bot": True, "profile": {"real_name": "slabot"}})
+        start, size = int(body.get("cursor") or 0), int(body.get("limit") or 200)
+        following = start + size if start + size < len(members) else ""
+        return {
+            "ok": True,
+            "members": members[start : start + size],
+            "response_metadata": {"next_cursor": str(following)},
+        }
 
     def _m_users_lookupByEmail(self, body: dict[str, Any]) -> dict[str, Any]:
         user_id = self.users_by_email.get(body.get("email", "").lower())
