@@ -7,6 +7,9 @@ import base64
 import hashlib
 import hmac
 import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 
@@ -237,3 +240,141 @@ def test_hubspot_property_change_events(served) -> None:  # type: ignore[no-unty
     assert answered.json()["rejected"] == ["objectId: 'abc' is not a HubSpot record id"]
     not_a_list = post(server, "/webhooks/hubspot", b"{}", hubspot_headers(server, b"{}"))
     assert not_a_list.status_code == 400 and "JSON array" in not_a_list.json()["error"]
+
+
+def hubspot_event(object_id: int, at: int, name: str, value: object, **extra: object) -> dict:
+    """A property change as HubSpot documents it (legacy style unless `extra` says otherwise)."""
+    return {
+        "eventId": at,
+        "subscriptionId": 4102,
+        "portalId": 62515,
+        "appId": 54321,
+        "occurredAt": at,
+        "subscriptionType": "contact.propertyChange",
+        "attemptNumber": 0,
+        "objectId": object_id,
+        "propertyName": name,
+        "propertyValue": value,
+        "changeSource": "CRM",
+        "sourceId": "userId:8012345",
+    } | extra
+
+
+def send_events(server: RunningServer, events: list[dict]) -> httpx.Response:
+    body = json.dumps(events).encode()
+    return post(server, "/webhooks/hubspot", body, hubspot_headers(server, body))
+
+
+def lead_of(url: str, object_id: str) -> Lead:
+    engine = make_engine(Settings(DATABASE_URL=url).database_url)
+    with Session(engine) as session:
+        lead = session.exec(select(Lead).where(Lead.external_id == object_id)).scalar_one()
+    engine.dispose()
+    return lead
+
+
+def test_generic_object_events_and_one_bad_event_that_loses_nothing(served) -> None:  # type: ignore[no-untyped-def]
+    server, url = served
+    t = int(time.time() * 1000)
+    generic = {"subscriptionType": "object.propertyChange", "objectTypeId": "0-1"}
+    events = [
+        hubspot_event(701, t, "email", "ola@nord.no", **generic),
+        {**hubspot_event(701, t, "", None), "subscriptionType": "object.creation",
+         "objectTypeId": "0-1"},
+        hubspot_event(701, t + 1, "lifecyclestage", "1029384756"),  # a custom stage id
+        hubspot_event(701, t + 2, "hs_analytics_source", "SOCIAL_MEDIA", **generic),
+        hubspot_event(701, t + 3, "hubspot_owner_id", "99999999"),  # nobody's owner id
+        hubspot_event(9001, t, "dealstage", "closedwon", subscriptionType="object.propertyChange",
+                      objectTypeId="0-3"),  # a deal: not a lead fact
+    ]  # fmt: skip
+    answer = send_events(server, events)
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    assert body["leads"]["inserted"] == 1 and body["ignored"] == 1 and body["unowned"] == 1
+    assert len(body["rejected"]) == 1
+    assert '[crm.hubspot.stages], e.g. "1029384756" = "mql"' in body["rejected"][0]
+    assert body["unmatched"] == [
+        "owner '99999999' matches no rep: hubspot_owner_id = \"99999999\" on the rep, or "
+        '[crm.hubspot.owners] "99999999" = "rep@yourco.com"'
+    ]
+    lead = lead_of(url, "701")
+    # the CSV label "Organic Social" and the API value SOCIAL_MEDIA are one source
+    assert (lead.email, lead.source, lead.owner_email, lead.crm_owner) == (
+        "ola@nord.no",
+        "organic_social",
+        None,
+        "99999999",
+    )
+    status = subprocess.run(
+        [sys.executable, "-m", "bot", "status"],
+        env={**os.environ, "DATABASE_URL": url, "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stderr
+    assert "1029384756" in status.stdout and '"99999999"' in status.stdout
+
+
+def test_an_older_event_never_undoes_a_newer_one(served) -> None:  # type: ignore[no-untyped-def]
+    server, url = served
+    t = int(time.time() * 1000)
+    newer = send_events(server, [hubspot_event(702, t, "lifecyclestage", "salesqualifiedlead")])
+    assert newer.status_code == 200
+    # HubSpot delivers an earlier change late, in its own request, and a batch out of order
+    older = send_events(
+        server,
+        [
+            hubspot_event(702, t - 5000, "company", "Newer Co"),
+            hubspot_event(702, t - 60_000, "lifecyclestage", "marketingqualifiedlead"),
+            hubspot_event(702, t - 9000, "company", "Older Co"),
+        ],
+    )
+    assert older.status_code == 200 and older.json()["ignored"] == 1
+    lead = lead_of(url, "702")
+    assert (lead.stage, lead.company) == ("sql", "Newer Co")  # sorted by occurredAt
+
+
+@pytest.mark.parametrize(
+    ("query", "signed_as"),
+    [
+        # HubSpot decodes only %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B before signing
+        ("?name=a%20b", "?name=a%20b"),
+        ("?q=x%26y%3Dz%2Bw", "?q=x%26y%3Dz%2Bw"),
+        ("?json=%7B%22k%22%7D&u=%C3%BC", "?json=%7B%22k%22%7D&u=%C3%BC"),
+        ("?return=https%3A%2F%2Fa.io%2Fp%3Fx%40y%21%24%27%28%29%2A%2C%3B",
+         "?return=https://a.io/p?x@y!$'()*,;"),
+        ("?mixed=%3a%2f%20", "?mixed=:/%20"),  # escapes in either case
+    ],
+)  # fmt: skip
+def test_v3_signatures_agree_with_hubspot_s_own_validator(served, query, signed_as) -> None:  # type: ignore[no-untyped-def]
+    from hubspot.utils.signature import Signature
+
+    server, _ = served
+    body = json.dumps([hubspot_event(703, int(time.time() * 1000), "company", "Sig Co")])
+    ts = str(int(time.time() * 1000))
+    signature = Signature.get_signature(
+        HUBSPOT_SECRET,
+        body,
+        "v3",
+        http_uri=f"{server.url}/webhooks/hubspot{signed_as}",
+        http_method="POST",
+        timestamp=ts,
+    )
+    headers = {
+        "Content-Type": "application/json",
+        "X-HubSpot-Request-Timestamp": ts,
+        "X-HubSpot-Signature-v3": signature,
+    }
+    sent = httpx.post(
+        f"{server.url}/webhooks/hubspot{query}", content=body.encode(), headers=headers, timeout=10
+    )
+    assert sent.status_code == 200, sent.text
+    forged = dict(headers, **{"X-HubSpot-Signature-v3": "sïgnätüre=="})
+    refused = httpx.post(
+        f"{server.url}/webhooks/hubspot{query}",
+        content=body.encode(),
+        headers={k: v.encode() for k, v in forged.items()},
+        timeout=10,
+    )
+    assert refused.status_code == 401
