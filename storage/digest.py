@@ -204,3 +204,22 @@ def open_breaches(
         .order_by(leads.desc(), LEADS.c.owner_email)
     )
     return [(str(owner), int(n)) for owner, n in rows]
+
+
+def unowned_open(connection: Connection, *, assigned_before: datetime) -> int:
+    """Leads handed off (MQL) before `assigned_before` that still have no known owner, no touch
+    and no decision: a breach of the routing, not of a rep."""
+    return connection.execute(
+        select(func.count())
+        .select_from(LEADS)
+        .where(
+            LEADS.c.owner_email.is_(None),
+            LEADS.c.mql_at <= _utc(assigned_before),
+            LEADS.c.first_touch_at.is_(None),
+            LEADS.c.sal_at.is_(None),
+            LEADS.c.sql_at.is_(None),
+            LEADS.c.opportunity_at.is_(None),
+            LEADS.c.recycled_at.is_(None),
+            LEADS.c.closed_at.is_(None),
+        )
+    ).scalar_one()

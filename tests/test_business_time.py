@@ -138,3 +138,18 @@ def test_next_open_is_open_and_nothing_is_skipped(calendar, instant) -> None:  #
     opening = next_open(calendar, instant)
     assert is_open(calendar, opening)
     assert business_time_between(calendar, instant, opening) == timedelta(0)
+
+
+WINDOWS = st.sampled_from(["30m", "4h", "24h", "2bd"])
+
+
+@given(CALENDARS, INSTANTS, WINDOWS)
+def test_latest_start_due_by_is_the_last_minute_whose_window_has_run(
+    calendar, instant, text
+) -> None:  # type: ignore[no-untyped-def]
+    from bot.domain.business_time import Duration, latest_start_due_by
+
+    window = Duration.parse(text)
+    start = latest_start_due_by(calendar, window, instant)
+    assert window.after(calendar, start) <= instant  # due by then
+    assert window.after(calendar, start + timedelta(minutes=1)) > instant  # a minute later: not

@@ -227,7 +227,9 @@ def test_renamed_labels_are_configurable(engine: Engine, tmp_path: Path) -> None
 def test_unknown_format_is_refused(engine: Engine, tmp_path: Path) -> None:
     with pytest.raises(ImportRefused, match="cannot tell the format"):
         import_csv(engine, write(tmp_path / "x.csv", "id,when", "1,today"))
-    with pytest.raises(ImportRefused, match=r'needs its id column.*\[crm.hubspot.columns\] "Record ID"'):
+    with pytest.raises(
+        ImportRefused, match=r'needs its id column.*\[crm.hubspot.columns\] "Record ID"'
+    ):
         import_csv(engine, write(tmp_path / "y.csv", "id,when", "1,today"), fmt="hubspot")
 
 

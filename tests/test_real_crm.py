@@ -254,7 +254,9 @@ def test_data_loader_and_bulk_api_files_are_the_report_s_leads(
     assert unknown.owner_email is None and unknown.crm_owner == "0055e000009QqQqAAA"
 
 
-def test_statuses_are_evidence_and_unknown_ones_are_reported(engine: Engine, tmp_path: Path) -> None:
+def test_statuses_are_evidence_and_unknown_ones_are_reported(
+    engine: Engine, tmp_path: Path
+) -> None:
     agree(engine)
     summary = import_csv(engine, report(tmp_path / "us.csv", "en_US"), now=NOW)
     assert summary.fixes() == [
@@ -371,7 +373,10 @@ def test_a_full_width_hubspot_export_keeps_every_contact(
             select(Touch.kind, Touch.touched_at).where(Touch.lead_id == leads["51"].id)
         ).one()
     # "Attempted to Contact", no Last Contacted: inferred at Last Modified (15:40 New York)
-    assert (ann_touch[0], utc(ann_touch[1])) == ("inferred", datetime(2026, 11, 16, 20, 40, tzinfo=UTC))
+    assert (ann_touch[0], utc(ann_touch[1])) == (
+        "inferred",
+        datetime(2026, 11, 16, 20, 40, tzinfo=UTC),
+    )
 
     # the mapping changes: rows whose cells did not change are mapped again
     agree(
@@ -395,3 +400,24 @@ def test_the_older_contact_id_header_is_a_hubspot_export(engine: Engine, tmp_pat
     summary = import_csv(engine, path)
     assert (summary.format, summary.inserted) == ("hubspot", 1)
     assert stored(engine)["901"].stage == "mql"
+
+
+def test_unowned_leads_past_the_window_show_in_the_digest(engine: Engine, tmp_path: Path) -> None:
+    from bot.services.digest import compute_digest, render_digest
+
+    agree(engine)
+    path = tmp_path / "unowned.csv"
+    # Friday 20 November, New York: 4 business hours run out at 13:00 for the 09:00 hand-off,
+    # and Monday 11:00 for the 15:00 one (Friday 15:00–17:00, then Monday 09:00–11:00)
+    path.write_text(
+        "lead_id,owner_email,mql_at,first_touch_at\n"
+        "U1,,2026-11-20T09:00,\n"
+        "U2,,2026-11-20T15:00,\n"
+        "U3,,2026-11-20T09:00,2026-11-20T10:00\n"  # touched: not a routing gap
+        "U4,rita@example.com,2026-11-20T09:00,\n"  # owned: a rep's breach, not routing
+    )
+    import_csv(engine, path, now=NOW)
+    digest = compute_digest(engine, team="na", day=date(2026, 11, 23), now=NOW)
+    assert digest.unowned == 1  # at 09:00 Monday U2 still has two business hours
+    text = render_digest(Renderer(), digest)["text"] + str(render_digest(Renderer(), digest))
+    assert "1 unowned lead past the first-touch window" in text

@@ -131,3 +131,21 @@ def _parse_duration(text: str) -> Duration:
     if not match:
         raise ValueError(f"{text!r} is not a duration such as 30m, 4h, 2bd or 14d")
     return Duration(float(match.group(1)), match.group(2))
+
+
+def latest_start_due_by(
+    calendar: BusinessCalendar, window: Duration, instant: datetime
+) -> datetime:
+    """The latest start whose `window` has run out by `instant` (to the minute): a lead handed
+    off at or before it is past its window. Deadlines only move later with a later start, so
+    a binary search over the 60 days before finds it."""
+    low, high = instant - timedelta(days=60), instant  # due by `instant`, and not
+    if window.after(calendar, low) > instant:
+        return low
+    while high - low > timedelta(minutes=1):
+        middle = low + (high - low) / 2
+        if window.after(calendar, middle) <= instant:
+            low = middle
+        else:
+            high = middle
+    return low

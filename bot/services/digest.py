@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from bot.domain import pacing
 from bot.domain.agenda import AgendaItem, QualitySignal, pick_agenda
 from bot.domain.agreement import Agreement, TeamTerms, exact
+from bot.domain.business_time import Duration, latest_start_due_by
 from bot.domain.calendar import BusinessCalendar
 from bot.domain.pacing import Pace, PaceStatus, PeriodPosition
 from bot.domain.quota_plan import stored_value
@@ -113,6 +114,7 @@ class Digest:
     agenda: list[AgendaItem]
     burnup: Burnup
     closing: PeriodFigures | None = None
+    unowned: int = 0  # handed off past the first-touch window with no owner slabot knows
 
     @property
     def key(self) -> str:
@@ -194,12 +196,17 @@ def compute_digest(
         response_moved = store.first_touches(
             connection, since=moved_since, until=until, owners=owners
         )
+        as_of = min(now, standup_at(calendar, terms, day))
         breaches = [
             Breach(email, outbox.cached_user_id(connection, email), leads)
-            for email, leads in store.open_breaches(
-                connection, at=min(now, standup_at(calendar, terms, day)), owners=owners
-            )
+            for email, leads in store.open_breaches(connection, at=as_of, owners=owners)
         ]
+        unowned = store.unowned_open(
+            connection,
+            assigned_before=latest_start_due_by(
+                calendar, Duration.parse(agreement.sales.first_touch), as_of
+            ),
+        )
         burnup = _burnup(connection, calendar, where, day, figures.mqls)
         closing = None
         if pacing.is_first_business_day(calendar, agreement.period, day):
@@ -238,6 +245,7 @@ def compute_digest(
         agenda=agenda,
         burnup=burnup,
         closing=closing,
+        unowned=unowned,
     )
 
 
