@@ -230,10 +230,10 @@ def _name(cells: Sequence[str], ctx: ExportContext) -> str | None:
     return full or ctx.get(cells, "Name") or None
 
 
-def _owner(raw: str, record: LeadRecord, ctx: ExportContext) -> None:
+def _owner(raw: str, record: LeadRecord, ctx: ExportContext, column: str) -> None:
     if not raw:
         return
-    record.values["crm_owner"] = _text(raw, ctx.label("Lead Owner"))
+    record.values["crm_owner"] = _text(raw, ctx.label(column))
     email = ctx.mapping.owners.resolve(raw)
     if email is None:
         record.unmapped.append(("owner", raw))
@@ -286,7 +286,7 @@ def hubspot_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
         if lifecycle is None:
             record.unmapped.append(("stage", stage))
         values["stage"] = lifecycle
-    _owner(ctx.get(cells, "Contact owner"), record, ctx)
+    _owner(ctx.get(cells, "Contact owner"), record, ctx, "Contact owner")
     values["created_at"] = ctx.time(cells, "Create Date")
     values["mql_at"] = ctx.time(cells, "Became a Marketing Qualified Lead Date")
     values["sql_at"] = ctx.time(cells, "Became a Sales Qualified Lead Date")
@@ -334,7 +334,12 @@ def salesforce_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
     if source := ctx.get(cells, "Lead Source"):
         values["source"] = mapping.source(source)
     owner_email = ctx.get(cells, "Owner Email")
-    _owner(owner_email or ctx.get(cells, "Lead Owner"), record, ctx)
+    _owner(
+        owner_email or ctx.get(cells, "Lead Owner"),
+        record,
+        ctx,
+        "Owner Email" if owner_email else "Lead Owner",
+    )
     created = ctx.time(cells, "Create Date")
     values["created_at"] = created
     values["mql_at"] = ctx.time(cells, "MQL Date") if "MQL Date" in ctx.columns else created

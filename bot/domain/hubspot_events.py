@@ -112,11 +112,7 @@ def apply_event(event: Event, record: LeadRecord, mapping: CrmMapping) -> bool:
     if name == "lifecyclestage" and text:
         stage = mapping.stage(text)
         if stage is None:
-            raise RowError(
-                "propertyValue",
-                f"lifecycle stage {text!r} is not known: map it under [crm.hubspot.stages], "
-                f'e.g. "{text}" = "mql"',
-            )
+            raise _unknown("lifecycle stage", text, "stages", '"mql"')
         values["stage"] = stage
         if stage in _LIFECYCLE_FIELD:
             values[_LIFECYCLE_FIELD[stage]] = at
@@ -132,11 +128,7 @@ def apply_event(event: Event, record: LeadRecord, mapping: CrmMapping) -> bool:
     elif name == "hs_lead_status" and text:
         rule = mapping.status(text)
         if rule is None:
-            raise RowError(
-                "propertyValue",
-                f"lead status {text!r} is not known: map it under [crm.hubspot.lead_statuses], "
-                f'e.g. "{text}" = {{ contacted = true }}',
-            )
+            raise _unknown("lead status", text, "lead_statuses", "{ contacted = true }")
         if rule.stage == "recycled":
             values["stage"], values["recycled_at"], values["recycle_reason"] = (
                 "recycled",
@@ -159,3 +151,11 @@ def apply_event(event: Event, record: LeadRecord, mapping: CrmMapping) -> bool:
     else:
         return False
     return True
+
+
+def _unknown(what: str, value: str, setting: str, example: str) -> RowError:
+    return RowError(
+        "propertyValue",
+        f"{what} {value!r} is not known: map it under [crm.hubspot.{setting}], "
+        f'e.g. "{value}" = {example}',
+    )
