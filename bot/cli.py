@@ -158,6 +158,7 @@ def sla_apply(
     """Validate the agreement file, store it as a new version and print what changed."""
     from bot.domain.agreement_file import AgreementFileError
     from bot.services.agreements import apply_agreement
+    from bot.services.ingest import assign_known_owners
     from bot.slack.render import Renderer
 
     settings = Settings()
@@ -166,8 +167,9 @@ def sla_apply(
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise CliError(f"cannot read the agreement file {path}: {error.strerror}") from error
+    engine = _engine(settings)
     try:
-        applied = apply_agreement(_engine(settings), text, applied_by=f"cli:{path}")
+        applied = apply_agreement(engine, text, applied_by=f"cli:{path}")
     except AgreementFileError as error:
         for problem in error.problems:
             line = f"{problem.line}:" if problem.line else ""
@@ -175,6 +177,10 @@ def sla_apply(
             err.print(f"{path}:{line}{key} {problem.message}", markup=False)
         raise typer.Exit(2) from error
     out.print(Renderer(settings.templates_dir).text("sla/applied.txt.j2", applied=applied))
+    if applied.created:
+        assigned = assign_known_owners(engine, applied.agreement)
+        if assigned:
+            out.print(f"{assigned:,} unowned lead(s) now have an owner the agreement names.")
 
 
 @sla_cli.command("show")

@@ -332,3 +332,28 @@ def save_crm_times(
             .values(crm_times=bindparam("_times", type_=LEADS.c.crm_times.type)),
             [{"_external_id": key, "_times": value} for key, value in times.items()],
         )
+
+
+def unowned_crm_owners(connection: Connection) -> list[tuple[str, str]]:
+    """(source system, owner as the CRM wrote it) of leads stored without a known owner."""
+    return [
+        (system, owner)
+        for system, owner in connection.execute(
+            select(LEADS.c.source_system, LEADS.c.crm_owner)
+            .where(LEADS.c.owner_email.is_(None), LEADS.c.crm_owner.is_not(None))
+            .distinct()
+        )
+    ]
+
+
+def assign_owner(connection: Connection, *, source_system: str, crm_owner: str, email: str) -> int:
+    """Give every unowned lead of that CRM owner its rep (their clocks start)."""
+    return connection.execute(
+        update(LEADS)
+        .where(
+            LEADS.c.source_system == source_system,
+            LEADS.c.crm_owner == crm_owner,
+            LEADS.c.owner_email.is_(None),
+        )
+        .values(owner_email=email, clocks_stale=True)
+    ).rowcount

@@ -422,3 +422,34 @@ def test_unowned_leads_past_the_window_show_in_the_digest(engine: Engine, tmp_pa
     assert digest.unowned == 1  # at 09:00 Monday U2 still has two business hours
     text = render_digest(Renderer(), digest)["text"] + str(render_digest(Renderer(), digest))
     assert "1 unowned lead past the first-touch window" in text
+
+
+def test_an_owner_named_later_takes_the_leads_kept_unowned(engine: Engine) -> None:
+    from bot.services.ingest import assign_known_owners
+    from bot.services.webhooks import apply_hubspot
+
+    agree(engine)
+    at = int(NOW.timestamp() * 1000)
+    event = {"objectId": 880, "occurredAt": at, "subscriptionType": "contact.propertyChange",
+             "propertyName": "hubspot_owner_id", "propertyValue": "77001122"}  # fmt: skip
+    result = apply_hubspot(engine, [event])
+    assert result.unowned == 1 and "hubspot_owner_id" in result.unmatched[0]
+    assert stored(engine)["880"].owner_email is None
+    assert assign_known_owners(engine, _agreement(engine)) == 0  # still nobody's id
+
+    apply_agreement(
+        engine,
+        AGREEMENT.replace(
+            'name = "Sam Okafor"', 'name = "Sam Okafor"\nhubspot_owner_id = "77001122"'
+        ),
+        now=NOW,
+    )
+    assert assign_known_owners(engine, _agreement(engine)) == 1
+    lead = stored(engine)["880"]
+    assert (lead.owner_email, lead.clocks_stale) == ("sam@example.com", True)
+
+
+def _agreement(engine: Engine):  # type: ignore[no-untyped-def]
+    from bot.services.agreements import agreement_in_force
+
+    return agreement_in_force(engine, on=NOW.date())

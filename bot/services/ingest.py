@@ -23,11 +23,13 @@ from bot.services.agreements import agreement_in_force
 from storage import ingest_log, people
 from storage.ingest import (
     LeadCounts,
+    assign_owner,
     bulk_load_pays,
     has_leads,
     indexes_rebuilt_after,
     lead_ids,
     record_touches,
+    unowned_crm_owners,
     upsert_leads,
 )
 
@@ -135,6 +137,26 @@ def ingest_context(engine: Engine, today: date | None = None) -> tuple[tzinfo, A
     """The timezone for naive timestamps (the agreement's calendar) and the agreement."""
     agreement = agreement_in_force(engine, on=today or datetime.now(UTC).date())
     return (ZoneInfo(agreement.calendar.timezone) if agreement else UTC), agreement
+
+
+def assign_known_owners(engine: Engine, agreement: Agreement) -> int:
+    """Leads kept unowned whose CRM owner the agreement now recognises (a rep's new `name` or
+    CRM id, an `[crm.*.owners]` line) get that owner: webhook leads are not re-imported."""
+    with engine.begin() as connection:
+        slack_names = people.real_names(connection)
+        mappings: dict[str, crm.CrmMapping] = {}
+        assigned = 0
+        for system, owner in unowned_crm_owners(connection):
+            if system not in ("hubspot", "salesforce"):
+                continue
+            if system not in mappings:
+                mappings[system] = mapping_for(agreement, system, slack_names=slack_names)
+            email = mappings[system].owners.resolve(owner)
+            if email:
+                assigned += assign_owner(
+                    connection, source_system=system, crm_owner=owner, email=email
+                )
+    return assigned
 
 
 class _Rejects:
