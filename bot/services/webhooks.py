@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
 import re
 import time
 from collections import Counter
@@ -20,6 +21,7 @@ from bot.services.ingest import fix_line, ingest_context, mapping_for
 from storage import ingest_log, people
 from storage.ingest import LeadCounts, crm_times, record_touches, save_crm_times, upsert_leads
 
+log = logging.getLogger(__name__)
 REPLAY_SECONDS = 5 * 60
 # HubSpot's v3 rule: these URL-encoded characters are decoded in the URI before signing; every
 # other escape (%20, %26, %3D, %2B, %C3%BC …) stays as it was sent
@@ -154,6 +156,8 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
             },
             unmapped={"owner": dict(unmapped)} if unmapped else {},
         )
+    for _, reason in rejected:
+        log.warning("HubSpot event rejected (kept in rejected_event): %s", reason)
     return WebhookResult(
         counts,
         sum(len(record.touches) for record in written),
