@@ -94,3 +94,30 @@ def test_any_text_parses_or_fails_with_a_message(text: str) -> None:
         parse_quota_args(text)
     except QuotaInputError as error:
         assert str(error)
+
+
+def test_two_amounts_in_either_form_are_named() -> None:
+    for text in ("quota=1M 500k", "1M 500k"):
+        with pytest.raises(QuotaInputError, match=r"two amounts given \(`1M` and `500k`\)"):
+            parse_quota_args(text)
+    for text in ("quota=1M quota=2M", "1M quota=500k"):
+        with pytest.raises(QuotaInputError, match="`quota` is given twice"):
+            parse_quota_args(text)
+
+
+def test_any_text_gets_a_request_or_a_short_reason() -> None:
+    from hypothesis import settings
+
+    words = st.sampled_from(["quota=", "aov=", "win=", "sql2opp=", "period=", "source=", "help",
+                             "1M", "500k", "23%", "0.23", "$", "&", "<!channel>", "=", " ", "x"])  # fmt: skip
+    texts = st.one_of(st.text(max_size=600), st.lists(words, max_size=12).map("".join))
+
+    @settings(max_examples=400, deadline=None)
+    @given(texts)
+    def check(text: str) -> None:
+        try:
+            parse_quota_args(text)
+        except QuotaInputError as error:
+            assert len(str(error)) < 400  # never the whole line echoed back
+
+    check()

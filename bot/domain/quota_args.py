@@ -73,18 +73,20 @@ def parse_amount(text: str, *, what: str = "the quota") -> Fraction:
     """`500000`, `500,000`, `$500k`, `1.2M`, `750K` → an exact dollar amount."""
     raw = text.strip()
     if raw.startswith("-"):
-        raise QuotaInputError(f"{what} can't be negative (got `{raw}`).")
+        raise QuotaInputError(f"{what} can't be negative (got `{_cut(raw)}`).")
     match = _AMOUNT.match(raw)
     if not match:
         raise QuotaInputError(
-            f"`{raw}` is not an amount for {what}; write it like 500000, 500,000, $500k or 1.2M."
+            f"`{_cut(raw)}` is not an amount for {what}; write it like 500000, 500,000, $500k or 1.2M."
         )
     whole, decimals, suffix = match.groups()
     value = Fraction(whole.replace(",", "") + (decimals or "")) * _SUFFIX[(suffix or "").lower()]
     if value == 0:
-        raise QuotaInputError(f"{what} must be more than zero (got `{raw}`).")
+        raise QuotaInputError(f"{what} must be more than zero (got `{_cut(raw)}`).")
     if value > MAX_AMOUNT:
-        raise QuotaInputError(f"{what} of `{raw}` is more than $1 trillion; check the amount.")
+        raise QuotaInputError(
+            f"{what} of `{_cut(raw)}` is more than $1 trillion; check the amount."
+        )
     return value
 
 
@@ -93,20 +95,22 @@ def parse_rate(text: str, *, key: str) -> Fraction:
     raw = text.strip()
     name = label(key)
     if raw.startswith("-"):
-        raise QuotaInputError(f"{name} can't be negative (got `{raw}`).")
+        raise QuotaInputError(f"{name} can't be negative (got `{_cut(raw)}`).")
     match = _PCT.match(raw)
     if not match:
-        raise QuotaInputError(f"`{raw}` is not a rate for {name}; write it like 23% or 0.23.")
+        raise QuotaInputError(f"`{_cut(raw)}` is not a rate for {name}; write it like 23% or 0.23.")
     number, percent = match.groups()
     value = Fraction(number)
     if percent:
         value /= 100
     elif value > 1:
-        raise QuotaInputError(f"{name}: `{raw}` is above 1 — did you mean {raw}%?")
+        raise QuotaInputError(f"{name}: `{_cut(raw)}` is above 1 — did you mean {_cut(raw)}%?")
     if value == 0:
-        raise QuotaInputError(f"{name} must be above 0 % (got `{raw}`); nothing converts at 0 %.")
+        raise QuotaInputError(
+            f"{name} must be above 0 % (got `{_cut(raw)}`); nothing converts at 0 %."
+        )
     if value > 1:
-        raise QuotaInputError(f"{name} can't be above 100 % (got `{raw}`).")
+        raise QuotaInputError(f"{name} can't be above 100 % (got `{_cut(raw)}`).")
     return value
 
 
@@ -114,6 +118,11 @@ def _normalise(text: str) -> list[str]:
     text = text.replace("\u00a0", " ").replace("\uff05", "%")
     text = re.sub(r"\s*=\s*", "=", text.strip())
     return text.split()
+
+
+def _cut(text: str, limit: int = 40) -> str:
+    """An excerpt of what the user typed, to quote back (a reply never echoes a whole line)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _suggest(word: str, choices: tuple[str, ...]) -> str:
@@ -136,7 +145,7 @@ def parse_quota_args(text: str) -> QuotaRequest:
             key, value = "quota", token
             if "quota" in values:
                 raise QuotaInputError(
-                    f"two amounts given (`{values['_quota_raw']}` and `{token}`); "
+                    f"two amounts given (`{_cut(str(values['quota']))}` and `{_cut(token)}`); "
                     "give the quota once, and other values as key=value."
                 )
             if not re.match(r"^[-$\d.,]", token):
@@ -146,14 +155,13 @@ def parse_quota_args(text: str) -> QuotaRequest:
                     else ""
                 )
                 raise QuotaInputError(
-                    f"`{token}` is neither an amount nor a key=value setting{hint}"
+                    f"`{_cut(token)}` is neither an amount nor a key=value setting{hint}"
                 )
-            values["_quota_raw"] = token
         else:
             key = ALIASES.get(key, key)
             if key not in KEYS and key != "quota":
                 raise QuotaInputError(
-                    f"unknown setting `{token.partition('=')[0]}`{_suggest(key, KEYS)} "
+                    f"unknown setting `{_cut(token.partition('=')[0])}`{_suggest(key, KEYS)} "
                     f"(known: {', '.join(k + '=' for k in KEYS)})"
                 )
             if key in values:
@@ -187,13 +195,13 @@ def _build(values: dict[str, object]) -> QuotaRequest:
     if "period" in values:
         period = str(values["period"]).lower()
         if period not in PERIODS:
-            raise QuotaInputError(f"period must be month, quarter or year (got `{period}`).")
+            raise QuotaInputError(f"period must be month, quarter or year (got `{_cut(period)}`).")
         parsed["period"] = PERIODS[period]
     if "source" in values:
         source = str(values["source"]).lower()
         if not _SOURCE.match(source):
             raise QuotaInputError(
-                f"`{source}` is not a source name; use letters, digits, - or _ (e.g. outbound)."
+                f"`{_cut(source)}` is not a source name; use letters, digits, - or _ (e.g. outbound)."
             )
         parsed["source"] = source
     given = tuple(k for k in ("quota", "aov", *RATE_KEYS, "period", "source") if k in parsed)
