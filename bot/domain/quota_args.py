@@ -77,7 +77,8 @@ def parse_amount(text: str, *, what: str = "the quota") -> Fraction:
     match = _AMOUNT.match(raw)
     if not match:
         raise QuotaInputError(
-            f"`{_cut(raw)}` is not an amount for {what}; write it like 500000, 500,000, $500k or 1.2M."
+            f"`{_cut(raw)}` is not an amount for {what}; "
+            "write it like 500000, 500,000, $500k or 1.2M."
         )
     whole, decimals, suffix = match.groups()
     value = Fraction(whole.replace(",", "") + (decimals or "")) * _SUFFIX[(suffix or "").lower()]
@@ -201,7 +202,8 @@ def _build(values: dict[str, object]) -> QuotaRequest:
         source = str(values["source"]).lower()
         if not _SOURCE.match(source):
             raise QuotaInputError(
-                f"`{_cut(source)}` is not a source name; use letters, digits, - or _ (e.g. outbound)."
+                f"`{_cut(source)}` is not a source name; "
+                "use letters, digits, - or _ (e.g. outbound)."
             )
         parsed["source"] = source
     given = tuple(k for k in ("quota", "aov", *RATE_KEYS, "period", "source") if k in parsed)
