@@ -108,10 +108,10 @@ def test_two_amounts_in_either_form_are_named() -> None:
 def test_any_text_gets_a_request_or_a_short_reason() -> None:
     from hypothesis import settings
 
-    words = st.sampled_from(
-        "quota= aov= win= sql2opp= period= source= help 1M 500k 23% 0.23 $ & <!channel> = x".split()
-        + [" "]
+    vocabulary = (
+        "quota= aov= win= sql2opp= period= source= help 1M 500k 23% 0.23 $ & <!channel> = x"
     )
+    words = st.sampled_from([*vocabulary.split(), " "])
     texts = st.one_of(st.text(max_size=600), st.lists(words, max_size=12).map("".join))
 
     @settings(max_examples=400, deadline=None)
