@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -143,7 +144,9 @@ def quota(
             return
         answer = answer_quota(_engine(settings), request)
     except QuotaInputError as error:
-        err.print(renderer.text("quota/error.txt.j2", message=str(error)), markup=False)
+        err.print(
+            html.unescape(renderer.text("quota/error.txt.j2", message=str(error))), markup=False
+        )
         err.print(grammar, markup=False)
         raise typer.Exit(2) from error
     out.print(renderer.text("quota/terminal.txt.j2", answer=answer))

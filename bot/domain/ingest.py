@@ -44,7 +44,8 @@ STAGE_ALIASES = {
     "recycled": "recycled", "recycle": "recycled", "disqualified": "recycled",
 }  # fmt: skip
 _EMAIL = re.compile(r"^[^@\s,;]+@[^@\s,;]+\.[^@\s,;]+$")
-MAX_TEXT = 500
+MAX_TEXT = 500  # every text a CRM gives is stored within this
+MAX_URL = 1000  # a record link: Slack's button URLs take 3,000
 
 
 class RowError(ValueError):
@@ -206,7 +207,9 @@ def native_lead(row: Mapping[str, str], tz: tzinfo, order: DateOrder | None = No
     url = (row.get("crm_url") or "").strip()  # optional: where the record lives in the CRM
     if url:
         if not re.match(r"^https?://\S+$", url):
-            raise RowError("crm_url", f"{url!r} is not an http(s) link")
+            raise RowError("crm_url", f"{url[:60]!r} is not an http(s) link")
+        if len(url) > MAX_URL:
+            raise RowError("crm_url", f"longer than {MAX_URL} characters")
         values["crm_url"] = url
     return _finish(LeadRecord(lead_id, values))
 

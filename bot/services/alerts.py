@@ -11,6 +11,7 @@ reached at night waits for the recipient's next opening.
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -28,10 +29,11 @@ from bot.services.agreements import agreement_in_force
 from bot.settings import Settings
 from bot.slack.client import make_web_client
 from bot.slack.delivery import DeliveryReport, Sender
-from bot.slack.render import MAX_BLOCKS, Renderer
+from bot.slack.render import MAX_BLOCKS, InvalidBlocks, Renderer
 from storage import alerts as store
 from storage import outbox
 
+log = logging.getLogger(__name__)
 BATCH = 2000
 KINDS = {"sla_rep": Level.DUE_SOON, "sla_manager": Level.MANAGER, "sla_channel": Level.CHANNEL}
 BLOCKS_PER_LINE = {"sla_rep": 2, "sla_manager": 2, "sla_channel": 1}
@@ -221,7 +223,7 @@ def render_queue(
         audience=audience,
         day=calendar.today(now),
         lines=lines,
-        text=renderer.text("alerts/queue.txt.j2", **context),
+        text=renderer.slack_text("alerts/queue.txt.j2", **context),
         blocks=renderer.blocks("alerts/queue.json.j2", **context),
     )
 
@@ -374,7 +376,17 @@ def _messages(
     messages = []
     for (kind, audience), new in sorted(news.items()):
         clocks = [clock for owner in owners[(kind, audience)] for clock in by_owner.get(owner, [])]
-        message = _build(agreement, renderer, kind, audience, clocks, now=now, new=new)
+        try:
+            message = _build(agreement, renderer, kind, audience, clocks, now=now, new=new)
+        except InvalidBlocks as error:  # one audience's message, never everyone's
+            log.error(
+                "SLA %s message to %s skipped, leads %s: %s",
+                kind,
+                audience,
+                sorted(new),
+                error,
+            )
+            continue
         told = "|".join(sorted(keys[(kind, audience)]))
         message.key = f"{kind}:{audience}:{hashlib.sha1(told.encode()).hexdigest()[:16]}"
         messages.append(message)
@@ -467,7 +479,7 @@ def _enqueue(connection: Connection, message: Message, *, renderer: Renderer) ->
     )
     if queued is not None and earlier is not None:
         folded = {
-            "text": renderer.text("alerts/superseded.txt.j2", count=len(message.lines)),
+            "text": renderer.slack_text("alerts/superseded.txt.j2", count=len(message.lines)),
             "blocks": renderer.blocks("alerts/superseded.json.j2", count=len(message.lines)),
         }
         outbox.enqueue(

@@ -396,7 +396,7 @@ def _closing(
 def render_digest(renderer: Renderer, digest: Digest, *, heading: str = "Stand-up") -> dict:
     """The Block Kit message and its notification text."""
     return {
-        "text": renderer.text("digest/digest.txt.j2", d=digest, heading=heading),
+        "text": renderer.slack_text("digest/digest.txt.j2", d=digest, heading=heading),
         "blocks": renderer.blocks("digest/digest.json.j2", d=digest, heading=heading),
     }
 

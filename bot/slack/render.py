@@ -20,7 +20,11 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
 MAX_BLOCKS = 50
-MAX_TEXT = 3000  # the fallback `text` is truncated by Slack at 40k; keep notifications short
+MAX_TEXT = 4000  # a message's `text`: Slack truncates longer ones
+# Slack's limits on the text fields slabot fills (Block Kit reference)
+SECTION_TEXT, FIELD_TEXT, CONTEXT_TEXT, HEADER_TEXT = 3000, 2000, 2000, 150
+BUTTON_TEXT, BUTTON_VALUE, LABEL_TEXT = 75, 2000, 2000
+_ELLIPSIS = "…"
 
 
 class InvalidBlocks(ValueError):
@@ -37,6 +41,56 @@ def builtin_templates_dir() -> Path:
 def escape_mrkdwn(value: object) -> str:
     """Escape the three characters Slack treats as control sequences (`<!channel>` pings nobody)."""
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def fit(text: str, limit: int) -> str:
+    """`text` within `limit` characters, with an ellipsis where it was cut. Never cuts inside
+    an escape (`&amp;`) or a link or mention (`<@U123>`), so what is left still reads right."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - len(_ELLIPSIS)]
+    for opener, closer in (("&", ";"), ("<", ">")):
+        start = cut.rfind(opener)
+        if start > cut.rfind(closer):
+            cut = cut[:start]
+    return cut + _ELLIPSIS
+
+
+def _fit_text_object(obj: Any, limit: int) -> None:
+    if isinstance(obj, dict) and isinstance(obj.get("text"), str):
+        obj["text"] = fit(obj["text"], limit)
+
+
+def _fit_element(element: Any) -> None:
+    if not isinstance(element, dict):
+        return
+    if element.get("type") == "button":
+        _fit_text_object(element.get("text"), BUTTON_TEXT)
+        if isinstance(element.get("value"), str):
+            element["value"] = fit(element["value"], BUTTON_VALUE)
+
+
+def fit_blocks(blocks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every text field of `blocks` within Slack's limit for it (in place; returned)."""
+    for block in blocks:
+        kind = block.get("type")
+        if kind == "section":
+            _fit_text_object(block.get("text"), SECTION_TEXT)
+            for field in block.get("fields") or []:
+                _fit_text_object(field, FIELD_TEXT)
+            _fit_element(block.get("accessory"))
+        elif kind == "header":
+            _fit_text_object(block.get("text"), HEADER_TEXT)
+        elif kind == "context":
+            for element in block.get("elements") or []:
+                _fit_text_object(element, CONTEXT_TEXT)
+        elif kind == "actions":
+            for element in block.get("elements") or []:
+                _fit_element(element)
+        elif kind == "input":
+            _fit_text_object(block.get("label"), LABEL_TEXT)
+            _fit_text_object(block.get("hint"), LABEL_TEXT)
+    return blocks
 
 
 def _half_up(value: float, places: int = 0) -> float:
@@ -122,12 +176,18 @@ class Renderer:
         )
 
     def text(self, name: str, **context: Any) -> str:
+        """Text for a terminal or a file: as long as it is."""
         return self.env.get_template(name).render(**context).strip()
 
+    def slack_text(self, name: str, **context: Any) -> str:
+        """A message's `text` (its notification and fallback), within Slack's limit."""
+        return fit(self.text(name, **context), MAX_TEXT)
+
     def blocks(self, name: str, **context: Any) -> list[dict[str, Any]]:
-        """Render a JSON template and check it (the same rendered text is checked once)."""
+        """Render a JSON template, fit every text to Slack's limits and check it (the same
+        rendered text is checked once)."""
         raw = self.text(name, **context)
-        blocks = _decode(name, raw)
+        blocks = fit_blocks(_decode(name, raw))
         if raw not in self._valid:
             validate_blocks(blocks, where=name)
             if len(self._valid) > 4096:
@@ -138,6 +198,7 @@ class Renderer:
     def view(self, name: str, **context: Any) -> dict[str, Any]:
         """Render a modal view template; its blocks are checked like a message's."""
         view = _decode(name, self.text(name, **context))
+        fit_blocks(view.get("blocks", []))
         if view.get("type") != "modal" or len(view.get("blocks", [])) > 100:
             raise InvalidBlocks(f"{name}: a modal view holds at most 100 blocks")
         for index, block in enumerate(view["blocks"]):

@@ -27,7 +27,7 @@ def handle_digest_details(
         respond(
             response_type="ephemeral",
             replace_original=False,
-            text=deps.renderer.text("digest/details_gone.txt.j2", error=str(error)),
+            text=deps.renderer.slack_text("digest/details_gone.txt.j2", error=str(error)),
         )
         return
     view = deps.renderer.view("digest/details_modal.json.j2", d=digest)

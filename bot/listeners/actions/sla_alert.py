@@ -36,14 +36,16 @@ def _lead(ctx: lead_actions.Context, body: dict, respond: Respond):  # type: ign
         respond(
             response_type="ephemeral",
             replace_original=False,
-            text=ctx.renderer.text("alerts/gone.txt.j2"),
+            text=ctx.renderer.slack_text("alerts/gone.txt.j2"),
         )
         return None
     if not lead_actions.may_act(ctx, lead, user):
         respond(
             response_type="ephemeral",
             replace_original=False,
-            text=ctx.renderer.text("alerts/not_yours.txt.j2", lead=lead_actions.lead_label(lead)),
+            text=ctx.renderer.slack_text(
+                "alerts/not_yours.txt.j2", lead=lead_actions.lead_label(lead)
+            ),
         )
         return None
     return lead
@@ -74,7 +76,7 @@ def handle_contacted(ack: Ack, body: dict, respond: Respond, client: WebClient, 
     lead_actions.mark_contacted(
         ctx, lead, by_email=lead_actions.email_of(ctx.engine, client, user), now=datetime.now(UTC)
     )
-    note = ctx.renderer.text(
+    note = ctx.renderer.slack_text(
         "alerts/note_contacted.txt.j2", user=user, lead=lead_actions.lead_label(lead)
     )
     after_action(ctx, body, respond, note)
@@ -87,7 +89,7 @@ def handle_snooze(ack: Ack, body: dict, respond: Respond, client: WebClient, dep
     ctx, lead = started
     until = lead_actions.snooze(ctx, lead, now=datetime.now(UTC))
     local = until.astimezone(ctx.agreement.rep_calendar(lead.owner_email).tz)
-    note = ctx.renderer.text(
+    note = ctx.renderer.slack_text(
         "alerts/note_snoozed.txt.j2",
         user=body["user"]["id"],
         lead=lead_actions.lead_label(lead),

@@ -21,10 +21,12 @@ def pace_message(deps: Deps, text: str, *, channel_id: str = "") -> dict[str, An
     now = datetime.now(UTC)
     agreement = agreement_in_force(deps.engine, on=now.date())
     if agreement is None:
-        return {"text": renderer.text("sla/none.txt.j2")}
+        return {"text": renderer.slack_text("sla/none.txt.j2")}
     teams = [team.name for team in agreement.teams]
     if len(words) > 1 or (words and words[0].lower() == "help"):
-        return {"text": renderer.text("digest/pace_help.txt.j2", teams=teams, typed=text.strip())}
+        return {
+            "text": renderer.slack_text("digest/pace_help.txt.j2", teams=teams, typed=text.strip())
+        }
     if words:
         name = words[0]
     else:
@@ -33,7 +35,9 @@ def pace_message(deps: Deps, text: str, *, channel_id: str = "") -> dict[str, An
     try:
         digest = compute_digest(deps.engine, team=name, now=now, fresh=False)
     except DigestError as error:
-        return {"text": renderer.text("digest/pace_help.txt.j2", teams=teams, error=str(error))}
+        return {
+            "text": renderer.slack_text("digest/pace_help.txt.j2", teams=teams, error=str(error))
+        }
     return render_digest(renderer, digest, heading="Pace")
 
 

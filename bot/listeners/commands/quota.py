@@ -19,7 +19,7 @@ def quota_message(deps: Deps, text: str, *, shared_by: str | None = None) -> dic
     try:
         request = parse_quota_args(text)
         if request.help:
-            grammar = renderer.text("quota/grammar.txt.j2")
+            grammar = renderer.slack_text("quota/grammar.txt.j2")
             return {
                 "text": grammar,
                 "blocks": renderer.blocks("quota/help.json.j2", grammar=grammar),
@@ -27,15 +27,15 @@ def quota_message(deps: Deps, text: str, *, shared_by: str | None = None) -> dic
         answer = answer_quota(deps.engine, request)
     except QuotaInputError as error:
         message = str(error)
-        grammar = renderer.text("quota/grammar.txt.j2")
+        grammar = renderer.slack_text("quota/grammar.txt.j2")
         return {
-            "text": renderer.text("quota/error.txt.j2", message=message),
+            "text": renderer.slack_text("quota/error.txt.j2", message=message),
             "blocks": renderer.blocks(
                 "quota/error.json.j2", message=message, typed=text, grammar=grammar
             ),
         }
     return {
-        "text": renderer.text("quota/reply.txt.j2", answer=answer),
+        "text": renderer.slack_text("quota/reply.txt.j2", answer=answer),
         "blocks": renderer.blocks(
             "quota/reply.json.j2",
             answer=answer,

@@ -23,12 +23,12 @@ def queue_message(deps: Deps, client: WebClient, user_id: str, *, team: bool) ->
     try:
         ctx = lead_actions.context(deps.engine, client, deps.settings, renderer)
     except LookupError:
-        return {"text": renderer.text("sla/none.txt.j2")}
+        return {"text": renderer.slack_text("sla/none.txt.j2")}
     email = lead_actions.email_of(deps.engine, client, user_id)
     if email is None:
-        return {"text": renderer.text("sla/who.txt.j2")}
+        return {"text": renderer.slack_text("sla/who.txt.j2")}
     if team and not any(rep.manager == email for rep in ctx.agreement.reps):
-        return {"text": renderer.text("sla/not_a_manager.txt.j2", email=email)}
+        return {"text": renderer.slack_text("sla/not_a_manager.txt.j2", email=email)}
     message = lead_actions.my_queue(ctx, email=email, team=team, now=datetime.now(UTC))
     return message.payload
 
@@ -46,11 +46,11 @@ def sla_message(
     renderer = deps.renderer
     if sub in ("", "mine", "team") and client is not None and len(words) <= 1:
         return queue_message(deps, client, user_id, team=sub == "team")
-    help_text = renderer.text("sla/help.txt.j2")
+    help_text = renderer.slack_text("sla/help.txt.j2")
     if sub == "terms":
         found = version_in_force(deps.engine, on=today or date.today())
         if found is None:
-            return {"text": renderer.text("sla/none.txt.j2")}
+            return {"text": renderer.slack_text("sla/none.txt.j2")}
         row, agreement = found
         blocks = renderer.blocks(
             "sla/terms.json.j2",
@@ -61,7 +61,7 @@ def sla_message(
         return {"text": f"{agreement.agreement.name} (version {row.version})", "blocks": blocks}
     if sub == "help":
         return {"text": f"```{help_text}```"}
-    return {"text": renderer.text("sla/unknown.txt.j2", typed=text.strip(), help=help_text)}
+    return {"text": renderer.slack_text("sla/unknown.txt.j2", typed=text.strip(), help=help_text)}
 
 
 def handle_sla(ack: Ack, command: dict, client: WebClient, deps: Deps) -> None:

@@ -21,7 +21,8 @@ def handle_recycle_submit(ack: Ack, body: dict, view: dict, client: WebClient, d
     reason = ((values.get("reason", {}).get("reason") or {}).get("selected_option") or {}).get(
         "value"
     )
-    note = ((values.get("note", {}).get("note") or {}).get("value") or "").strip()
+    # the modal allows 300 characters; a forged submission gets no more stored
+    note = ((values.get("note", {}).get("note") or {}).get("value") or "").strip()[:300]
     if reason not in lead_actions.RECYCLE_REASONS:
         ack(response_action="errors", errors={"reason": "Choose one of the reasons."})
         return
@@ -40,7 +41,7 @@ def handle_recycle_submit(ack: Ack, body: dict, view: dict, client: WebClient, d
     full_reason = f"{reason}: {note}" if note else reason
     now = datetime.now(UTC)
     lead_actions.recycle(ctx, lead, reason=full_reason, now=now)
-    text = deps.renderer.text(
+    text = deps.renderer.slack_text(
         "alerts/note_recycled.txt.j2",
         user=user,
         lead=lead_actions.lead_label(lead),
