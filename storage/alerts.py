@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from sqlalchemy import Connection, and_, bindparam, insert, select, text, update
 
 from bot.domain.sla_rules import level_at
+from storage.db import dialect_insert
 from storage.ingest import _bulk_insert, _chunks
-from storage.models import Lead, SlaClock, StageChange, Touch
+from storage.models import AppliedAction, Lead, SlaClock, StageChange, Touch
 
 LEADS = Lead.__table__
 CLOCKS = SlaClock.__table__
@@ -318,3 +319,11 @@ def recycle_lead(connection: Connection, *, lead_id: int, at: datetime, reason: 
     connection.execute(
         insert(STAGES).values(lead_id=lead_id, stage="recycled", at=at, origin="slack")
     )
+
+
+def claim_action(connection: Connection, *, key: str, at: datetime) -> bool:
+    """Record that the press `key` is being applied; False if it already was (a double-click,
+    a replay). In the caller's transaction, so a failed action can be pressed again."""
+    table = AppliedAction.__table__
+    statement = dialect_insert(connection, table).values(key=key, at=at)
+    return connection.execute(statement.on_conflict_do_nothing()).rowcount == 1

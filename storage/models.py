@@ -224,6 +224,16 @@ class RejectedEvent(SQLModel, table=True):
     event: dict | list | str | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
+class AppliedAction(SQLModel, table=True):
+    """A button press or modal submission already applied: a double-click or a replayed
+    request (same action, lead, user and message) is applied once."""
+
+    __tablename__ = "applied_action"
+
+    key: str = Field(primary_key=True)  # e.g. contacted:42:U123:1700000000.000100
+    at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
 class SlackProfile(SQLModel, table=True):
     """The workspace's people as `users.list` answered: real names find CRM owners."""
 

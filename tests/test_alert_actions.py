@@ -172,6 +172,48 @@ def test_recycle_asks_for_a_reason_then_recycles(app, fake_slack: FakeSlack) -> 
     ts, _ = the_dm(fake_slack)
     redrawn = dumps(fake_slack.messages[("D0RITA", ts)]["blocks"])
     assert "recycled *Globex — Bob Roe* to marketing: No budget: &lt;!here&gt; next FY" in redrawn
+    for _ in range(2):  # the same modal submitted again adds no second recycle to the history
+        submit(budget)
+    assert count_rows(env, "stage_change", "A2", "recycled") == 1
+
+
+def count_rows(env: dict, table: str, external: str, stage: str | None = None) -> int:
+    engine = make_engine(Settings(DATABASE_URL=env["DATABASE_URL"]).database_url)
+    where = " AND stage = :s" if stage else ""
+    with engine.connect() as connection:
+        return connection.execute(
+            text(
+                f"SELECT count(*) FROM {table} WHERE lead_id = "
+                f"(SELECT id FROM lead WHERE external_id = :e){where}"
+            ),
+            {"e": external, "s": stage},
+        ).scalar_one()
+
+
+def test_a_replayed_contacted_records_one_touch(app, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    server, env = app
+    ts, _ = the_dm(fake_slack)
+    body = block_action_body("sla_contacted", str(lead_id(env, "A3")), user_id="U0RITA",
+                             response_url=fake_slack.response_url("again"), channel="D0RITA",
+                             message_ts=ts, ephemeral=False)  # fmt: skip
+    for _ in range(3):  # a double-click and a replay of the same signed request
+        assert server.post("/slack/events", body, signed_headers(body)).status_code == 200
+    assert count_rows(env, "touch", "A3") == 1  # "3 touches in 14d" is not met in 3 seconds
+    said = [c.body for c in fake_slack.calls_to("response_url") if c.path.endswith("/again")]
+    assert sum("Already recorded" in dumps(message) for message in said) == 2
+
+
+@pytest.mark.parametrize("value", ["2147483648", "-1", "abc", "9" * 5000, ""])
+def test_a_forged_button_value_is_a_gone_lead_not_an_error(
+    app, fake_slack: FakeSlack, value
+) -> None:  # type: ignore[no-untyped-def]
+    server, _ = app
+    body = block_action_body("sla_contacted", value, user_id="U0RITA",
+                             response_url=fake_slack.response_url("forged"), channel="D0RITA",
+                             message_ts="1.1", ephemeral=False)  # fmt: skip
+    assert server.post("/slack/events", body, signed_headers(body)).status_code == 200
+    [answer] = [c.body for c in fake_slack.calls_to("response_url") if c.path.endswith("/forged")]
+    assert "no longer in slabot" in dumps(answer)
 
 
 def test_sla_lists_my_open_leads(app, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]

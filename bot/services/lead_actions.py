@@ -90,24 +90,34 @@ def find_lead(ctx: Context, lead_id: int) -> store.LeadRow | None:
         return store.lead_row(connection, lead_id)
 
 
-def _then_refresh(ctx: Context, write, now: datetime) -> None:  # type: ignore[no-untyped-def]
+def press_key(action: str, lead_id: int, user: str, message: str | None) -> str:
+    """What makes a press the same press: the action, the lead, who, and on which message."""
+    return f"{action}:{lead_id}:{user}:{message or '-'}"
+
+
+def _then_refresh(ctx: Context, write, now: datetime, *, press: str) -> bool:  # type: ignore[no-untyped-def]
     """Apply a change and recompute the lead's clocks in the same transaction, so the next
-    scan sees the new deadlines (or none)."""
+    scan sees the new deadlines (or none). False, changing nothing, for a press already
+    applied (a double-click, a replayed request)."""
     with ctx.engine.begin() as connection:
         store.serialize_scans(connection)
+        if not store.claim_action(connection, key=press, at=now):
+            return False
         write(connection)
         refresh_clocks(connection, ctx.agreement, now=now)
+    return True
 
 
 def mark_contacted(
-    ctx: Context, lead: store.LeadRow, *, by_email: str | None, now: datetime
-) -> None:
-    _then_refresh(
+    ctx: Context, lead: store.LeadRow, *, by_email: str | None, now: datetime, press: str
+) -> bool:
+    return _then_refresh(
         ctx,
         lambda c: store.add_touch(
             c, lead_id=lead.id, at=now, kind="other", rep_email=by_email or lead.owner_email or ""
         ),
         now,
+        press=press,
     )
 
 
@@ -118,8 +128,13 @@ def snooze(ctx: Context, lead: store.LeadRow, *, now: datetime) -> datetime:
     return until
 
 
-def recycle(ctx: Context, lead: store.LeadRow, *, reason: str, now: datetime) -> None:
-    _then_refresh(ctx, lambda c: store.recycle_lead(c, lead_id=lead.id, at=now, reason=reason), now)
+def recycle(ctx: Context, lead: store.LeadRow, *, reason: str, now: datetime, press: str) -> bool:
+    return _then_refresh(
+        ctx,
+        lambda c: store.recycle_lead(c, lead_id=lead.id, at=now, reason=reason),
+        now,
+        press=press,
+    )
 
 
 def lead_label(lead: store.LeadRow) -> str:

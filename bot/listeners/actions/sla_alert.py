@@ -27,10 +27,11 @@ def _start(ack: Ack, body: dict, respond: Respond, client: WebClient, deps: Deps
 def _lead(ctx: lead_actions.Context, body: dict, respond: Respond):  # type: ignore[no-untyped-def]
     """The lead the button is about, if the clicking user may act on it."""
     try:
-        lead_id = int(body["actions"][0]["value"])
-    except (KeyError, ValueError):
-        return None
-    lead = lead_actions.find_lead(ctx, lead_id)
+        lead_id = int(str(body["actions"][0]["value"])[:20])
+    except (KeyError, IndexError, ValueError):
+        lead_id = 0
+    # a forged value (not an id, or past any id a database holds) is a lead that is gone
+    lead = lead_actions.find_lead(ctx, lead_id) if 0 < lead_id < 2**31 else None
     user = body["user"]["id"]
     if lead is None:
         respond(
@@ -73,9 +74,23 @@ def handle_contacted(ack: Ack, body: dict, respond: Respond, client: WebClient, 
         return
     ctx, lead = started
     user = body["user"]["id"]
-    lead_actions.mark_contacted(
-        ctx, lead, by_email=lead_actions.email_of(ctx.engine, client, user), now=datetime.now(UTC)
+    message = (body.get("container") or {}).get("message_ts")
+    applied = lead_actions.mark_contacted(
+        ctx,
+        lead,
+        by_email=lead_actions.email_of(ctx.engine, client, user),
+        now=datetime.now(UTC),
+        press=lead_actions.press_key("contacted", lead.id, user, message),
     )
+    if not applied:
+        respond(
+            response_type="ephemeral",
+            replace_original=False,
+            text=ctx.renderer.slack_text(
+                "alerts/already.txt.j2", lead=lead_actions.lead_label(lead)
+            ),
+        )
+        return
     note = ctx.renderer.slack_text(
         "alerts/note_contacted.txt.j2", user=user, lead=lead_actions.lead_label(lead)
     )

@@ -29,9 +29,13 @@ def handle_recycle_submit(ack: Ack, body: dict, view: dict, client: WebClient, d
     if reason == "Other" and not note:
         ack(response_action="errors", errors={"note": "Say in a few words why it is not a fit."})
         return
-    private = json.loads(view.get("private_metadata") or "{}")
+    try:
+        private = json.loads(view.get("private_metadata") or "{}")
+        lead_id = int(str(private.get("lead", 0))[:20])
+    except (ValueError, AttributeError):
+        private, lead_id = {}, 0
     ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
-    lead = lead_actions.find_lead(ctx, int(private.get("lead", 0)))
+    lead = lead_actions.find_lead(ctx, lead_id) if 0 < lead_id < 2**31 else None
     user = body["user"]["id"]
     if lead is None or not lead_actions.may_act(ctx, lead, user):
         refusal = "Only the owner, their manager or an admin can recycle it."
@@ -40,7 +44,9 @@ def handle_recycle_submit(ack: Ack, body: dict, view: dict, client: WebClient, d
     ack()
     full_reason = f"{reason}: {note}" if note else reason
     now = datetime.now(UTC)
-    lead_actions.recycle(ctx, lead, reason=full_reason, now=now)
+    press = lead_actions.press_key("recycle", lead.id, user, view.get("id"))
+    if not lead_actions.recycle(ctx, lead, reason=full_reason, now=now, press=press):
+        return  # the same modal submitted again: recorded once
     text = deps.renderer.slack_text(
         "alerts/note_recycled.txt.j2",
         user=user,

@@ -1,5 +1,6 @@
 """Real CRM data: the owner as the CRM wrote it, HubSpot property times, history imports,
-the log of imports and webhooks, rejected webhook events and Slack profiles.
+the log of imports and webhooks, rejected webhook events and Slack profiles; button presses
+applied once.
 
 Revision ID: 0007
 Revises: 0006
@@ -52,9 +53,15 @@ def upgrade() -> None:
         _utc("fetched_at", False),
     )
     op.create_index("ix_slack_profile_email", "slack_profile", ["email"])
+    op.create_table(
+        "applied_action",
+        sa.Column("key", sa.String(), primary_key=True),
+        _utc("at", False),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("applied_action")
     op.drop_table("slack_profile")
     op.drop_table("rejected_event")
     op.drop_table("ingest_run")
