@@ -61,20 +61,26 @@ def _bulk_insert(
     table: str,
     columns: Sequence[str],
     rows: list[tuple],
-) -> None:
+    *,
+    skip_conflicts: str | None = None,
+) -> int:
     """executemany straight through the driver: no per-value processing by SQLAlchemy, which
     costs more than the insert itself at a million rows. SQLite gets datetimes in the text
-    form SQLAlchemy itself stores (naive UTC); PostgreSQL takes them as they are."""
+    form SQLAlchemy itself stores (naive UTC); PostgreSQL takes them as they are. With
+    `skip_conflicts` (the unique columns), rows already there are left alone. Returns the
+    rows inserted (-1 where the driver cannot tell)."""
     if not rows:
-        return
+        return 0
     sqlite = connection.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
+    if skip_conflicts:
+        sql += f" ON CONFLICT ({skip_conflicts}) DO NOTHING"
     if sqlite:
         types = SQLModel.metadata.tables[table].c
         times = [i for i, name in enumerate(columns) if isinstance(types[name].type, DateTime)]
         rows = [_with_sqlite_times(row, times) for row in rows] if times else rows
-    connection.exec_driver_sql(sql, rows)
+    return connection.exec_driver_sql(sql, rows).rowcount
 
 
 def _with_sqlite_times(row: tuple, positions: Sequence[int]) -> tuple:
@@ -188,6 +194,15 @@ _UPDATE = (
 )
 
 
+LEAD_KEY = "source_system, external_id"
+
+
+def _update_params(lead_id: int, record: LeadRecord, now: datetime | None = None) -> dict:
+    params = {f"v_{name}": record.values.get(name) for name in COLUMNS}
+    params.update(_id=lead_id, v_row_hash=record.digest(), v_updated_at=now or datetime.now(UTC))
+    return params
+
+
 def upsert_leads(
     connection: Connection,
     records: Sequence[LeadRecord],
@@ -228,16 +243,29 @@ def upsert_leads(
             new_rows.append((*map(get, COLUMNS), source_system, external_id, digest, now))
             new_ids.append(external_id)
         elif found[1] != digest:
-            params = {f"v_{name}": record.values.get(name) for name in COLUMNS}
-            params.update(_id=found[0], v_row_hash=digest, v_updated_at=now)
-            changed_rows.append(params)
+            changed_rows.append(_update_params(found[0], record, now))
             changed.append((found[0], record))
         else:
             counts.unchanged += 1
     if new_rows:
         last_id = connection.execute(select(func.max(LEADS.c.id))).scalar() or 0
-        _bulk_insert(connection, "lead", INSERT_COLUMNS, new_rows)
+        inserted = _bulk_insert(
+            connection, "lead", INSERT_COLUMNS, new_rows, skip_conflicts=LEAD_KEY
+        )
         counts.inserted = len(new_rows)
+        if inserted != len(new_rows):  # a concurrent delivery stored some of them meanwhile
+            stored = lead_ids(connection, source_system=source_system, external_ids=new_ids)
+            differing = {
+                external_id: found[0]
+                for external_id, found in stored.items()
+                if found[1] != merged[external_id].digest()
+            }
+            for external_id, lead_id in differing.items():
+                changed_rows.append(_update_params(lead_id, merged[external_id], now))
+                changed.append((lead_id, merged[external_id]))
+            counts.inserted = inserted if inserted >= 0 else len(new_rows) - len(differing)
+            counts.unchanged += len(new_rows) - counts.inserted - len(differing)
+            new_ids = [external_id for external_id in new_ids if external_id not in differing]
         # ids above the last one are this insert's: the transaction holds SQLite's write lock;
         # on PostgreSQL a lead committed meanwhile by a webhook brings its own history
         _record_stages(connection, LEADS.c.id > last_id, origin)

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -378,3 +379,30 @@ def test_v3_signatures_agree_with_hubspot_s_own_validator(served, query, signed_
         timeout=10,
     )
     assert refused.status_code == 401
+
+
+def test_concurrent_identical_deliveries_store_one_lead(
+    engine,
+    database_url: str,
+    tmp_path,  # type: ignore[no-untyped-def]
+) -> None:
+    fake = FakeSlack().start()
+    env = slabot_env(database_url, fake, SLABOT_WEBHOOK_SECRET=SECRET, WEB_CONCURRENCY="4")
+    server = start_server(env, tmp_path / "serve.log")
+    try:
+        body = json.dumps(
+            {
+                "leads": [{"lead_id": "RACE1", "email": "r@a.io", "mql_at": "2026-11-20T14:00Z"}],
+                "touches": [{"lead_id": "RACE1", "touched_at": "2026-11-20T15:00Z"}],
+            }
+        ).encode()
+        with ThreadPoolExecutor(8) as pool:
+            answers = list(
+                pool.map(lambda _: post(server, "/webhooks/leads", body, signed(body)), range(8))
+            )
+        assert [answer.status_code for answer in answers] == [200] * 8, [a.text for a in answers]
+        inserted = sum(answer.json()["leads"]["inserted"] for answer in answers)
+        assert inserted == 1 and counts(database_url) == (1, 1)
+    finally:
+        stop_server(server)
+        fake.stop()

@@ -19,6 +19,7 @@ from bot.domain import hubspot_events
 from bot.domain import ingest as rows
 from bot.services.ingest import fix_line, ingest_context, mapping_for
 from storage import ingest_log, people
+from storage.db import begin_writing
 from storage.ingest import LeadCounts, crm_times, record_touches, save_crm_times, upsert_leads
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def apply_native(engine: Engine, payload: object) -> WebhookResult:
     except rows.RowError as error:
         raise PayloadRejected(error.reason if error.column == "body" else str(error)) from error
     with engine.begin() as connection:
+        begin_writing(connection)  # SQLite: concurrent deliveries queue for the write lock
         counts = upsert_leads(connection, leads, source_system="native", origin="webhook")
         recorded, unknown = record_touches(connection, touches, source_system="native")
         if unknown:
@@ -110,6 +112,7 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
     except rows.RowError as error:
         raise PayloadRejected(error.reason) from error
     with engine.begin() as connection:
+        begin_writing(connection)  # SQLite: concurrent deliveries queue for the write lock
         mapping = mapping_for(agreement, "hubspot", slack_names=people.real_names(connection))
         ids = sorted({event.object_id for event in batch.events})
         times = crm_times(connection, source_system="hubspot", external_ids=ids)
