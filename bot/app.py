@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from slack_bolt import App
@@ -38,6 +39,8 @@ def build_app(settings: Settings, engine: Engine, *, socket_mode: bool = False) 
         # Verify the token on the first request, not at boot: a Slack outage must not stop
         # the web process from starting.
         token_verification_enabled=False,
+        # under `slack_bolt`, whose INFO lines (a refused request's whole body) are not logged
+        logger=logging.getLogger("slack_bolt.app"),
     )
 
     register_listeners(app, deps)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import json
+import logging
 from collections.abc import Callable, Iterable
 from typing import Any
 from urllib.parse import quote
@@ -17,7 +19,9 @@ from bot.services import webhooks
 from bot.settings import Settings
 
 SLACK_PATH = "/slack/events"
+MAX_SLACK_BYTES = 1024 * 1024  # Slack's own payloads are a few KB; a modal's state well under this
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+log = logging.getLogger(__name__)
 
 
 class WebApp:
@@ -29,9 +33,53 @@ class WebApp:
         self.flask = _flask_app(engine, settings)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == SLACK_PATH:
+        path = environ.get("PATH_INFO", "")
+        slack = path == SLACK_PATH
+        refusal = _bounded(environ, MAX_SLACK_BYTES if slack else MAX_WEBHOOK_BYTES)
+        if refusal is None and slack and not _digits(environ, "HTTP_X_SLACK_REQUEST_TIMESTAMP"):
+            refusal = (401, "bad or missing X-Slack-Request-Timestamp")
+        if refusal is not None:
+            status, reason = refusal
+            # one line, no body; the path and method quoted so they cannot forge log lines
+            log.warning(
+                "refused %r %r (%s bytes): %s",
+                environ.get("REQUEST_METHOD", ""),
+                path[:200],
+                environ.get("CONTENT_LENGTH") or "?",
+                reason,
+            )
+            body = json.dumps({"ok": False, "error": reason}).encode()
+            start_response(
+                f"{status} {'Payload Too Large' if status == 413 else 'Unauthorized'}",
+                [("Content-Type", "application/json"), ("Content-Length", str(len(body)))],
+            )
+            return [body]
+        if slack:
             return self.slack(environ, start_response)
         return self.flask(environ, start_response)
+
+
+def _digits(environ: dict[str, Any], key: str) -> bool:
+    value = environ.get(key, "")
+    return value.isascii() and value.isdigit() and len(value) < 20
+
+
+def _bounded(environ: dict[str, Any], limit: int) -> tuple[int, str] | None:
+    """Refuse a body over `limit` before reading it (by its Content-Length); a body without
+    one is read up to the limit and no further."""
+    declared = environ.get("CONTENT_LENGTH") or ""
+    if declared:
+        if not declared.isdigit():
+            return 413, "a Content-Length that is not a number"
+        if int(declared) > limit:
+            return 413, f"the body is over {limit // 1024:,} KB"
+        return None
+    if environ.get("REQUEST_METHOD") in ("POST", "PUT", "PATCH"):
+        body = environ["wsgi.input"].read(limit + 1)
+        if len(body) > limit:
+            return 413, f"the body is over {limit // 1024:,} KB"
+        environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    return None
 
 
 def _error(status: int, message: str):  # type: ignore[no-untyped-def]

@@ -1,0 +1,82 @@
+"""Requests a hostile world sends `slabot serve`: huge bodies refused before they are read,
+nothing of a refused body in the log, no 500 for a malformed header."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+
+from storage.db import make_engine
+from storage.migrate import upgrade
+from tests.conftest import RunningServer, slabot_env, start_server, stop_server
+from tests.fake_slack import FakeSlack
+from tests.signing import signed_headers, slash_command_body
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    folder = tmp_path_factory.mktemp("bounded")
+    url = f"sqlite:///{folder / 'slabot.db'}"
+    upgrade(make_engine(url))
+    fake = FakeSlack().start()
+    running = start_server(slabot_env(url, fake, SLABOT_WEBHOOK_SECRET="s"), folder / "serve.log")
+    yield running
+    stop_server(running)
+    fake.stop()
+
+
+def raw_request(server: RunningServer, head: str, body: bytes = b"") -> bytes:
+    """Send exactly these bytes and read the answer (a body announced but never sent shows
+    whether the server waits to read it)."""
+    address = urlparse(server.url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(head.replace("\n", "\r\n").encode() + b"\r\n" + body)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("path", ["/slack/events", "/webhooks/leads", "/webhooks/hubspot"])
+def test_a_100_mb_body_is_refused_before_it_is_read(server: RunningServer, path: str) -> None:
+    started = time.monotonic()
+    answer = raw_request(
+        server,
+        f"POST {path} HTTP/1.1\nHost: x\nContent-Type: application/json\n"
+        f"Content-Length: {100 * 1024 * 1024}\nConnection: close\n",
+        b"{" * 1024,  # 1 KB of the announced 100 MB: reading it would wait for the rest
+    )
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+    assert time.monotonic() - started < 5
+
+
+def test_a_chunked_body_is_read_no_further_than_the_limit(server: RunningServer) -> None:
+    chunk = b"x" * 65536
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(24)) + b"0\r\n\r\n"
+    answer = raw_request(
+        server,
+        "POST /slack/events HTTP/1.1\nHost: x\nTransfer-Encoding: chunked\n"
+        "X-Slack-Request-Timestamp: 1\nConnection: close\n",
+        body,
+    )
+    assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+
+
+def test_refused_requests_leave_one_line_and_nothing_of_the_body(server: RunningServer) -> None:
+    forged = "text=SECRETBODY%0AERROR+bot.security%3A+all+tokens+leaked&command=%2Fquota"
+    headers = signed_headers(forged) | {"X-Slack-Signature": "v0=" + "0" * 64}
+    assert server.post("/slack/events", forged, headers).status_code == 401
+    bad_time = signed_headers(forged) | {"X-Slack-Request-Timestamp": "abc"}
+    assert server.post("/slack/events", forged, bad_time).status_code == 401
+    good = slash_command_body("/quota", "500k")
+    assert server.post("/slack/events", good, signed_headers(good)).status_code == 200
+    time.sleep(0.5)
+    log = server.log.read_text()
+    assert "SECRETBODY" not in log and "all tokens leaked" not in log
+    assert "Traceback" not in log
+    assert "X-Slack-Request-Timestamp" in log  # the refusal itself, on one line
