@@ -224,10 +224,9 @@ class ExportContext:
 
 
 def _name(cells: Sequence[str], ctx: ExportContext) -> str | None:
-    full = " ".join(
-        part for part in (ctx.get(cells, "First Name"), ctx.get(cells, "Last Name")) if part
-    )
-    return full or ctx.get(cells, "Name") or None
+    first, last = ctx.get(cells, "First Name"), ctx.get(cells, "Last Name")
+    full = " ".join(part for part in (first, last) if part) or ctx.get(cells, "Name")
+    return _text(full, ctx.label("Last Name" if last else "Name")) or None
 
 
 def _owner(raw: str, record: LeadRecord, ctx: ExportContext, column: str) -> None:

@@ -99,8 +99,8 @@ def parse_timestamp(
 
 def _email(text: str, column: str) -> str:
     value = text.strip().lower()
-    if not _EMAIL.match(value):
-        raise RowError(column, f"{text.strip()!r} is not an email address")
+    if len(value) > 254 or not _EMAIL.match(value):
+        raise RowError(column, f"{text.strip()[:60]!r} is not an email address")
     return value
 
 
