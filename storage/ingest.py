@@ -197,9 +197,9 @@ _UPDATE = (
 LEAD_KEY = "source_system, external_id"
 
 
-def _update_params(lead_id: int, record: LeadRecord, now: datetime | None = None) -> dict:
+def _update_params(lead_id: int, record: LeadRecord, now: datetime) -> dict:
     params = {f"v_{name}": record.values.get(name) for name in COLUMNS}
-    params.update(_id=lead_id, v_row_hash=record.digest(), v_updated_at=now or datetime.now(UTC))
+    params.update(_id=lead_id, v_row_hash=record.digest(), v_updated_at=now)
     return params
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import itertools
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -235,11 +236,11 @@ def _date_columns(fmt: str, header: list[str], columns: dict[str, int]) -> list[
 
 def _prove_date_order(
     lines: Iterator[tuple[int, list[str]]], positions: list[int], where: str, setting: str
-) -> str | None:
+) -> dates.DateOrder | None:
     """The order the file's own numeric dates prove (a first number above 12 is a day), None
     when it has no ambiguous date; refuses when nothing proves it or values disagree."""
     ambiguous: tuple[int, str] | None = None
-    proof: dict[str, tuple[int, str]] = {}
+    proof: dict[dates.DateOrder, tuple[int, str]] = {}
     for line, cells in lines:
         for position in positions:
             if position >= len(cells) or not cells[position]:
@@ -332,7 +333,7 @@ def import_csv(
                     if bulk_load_pays(connection, estimated_rows(path)):
                         bulk.enter_context(indexes_rebuilt_after(connection, "lead"))
                 batch: list[tuple[int, list[str]]] = []
-                for line, cells in _chain(first, records):
+                for line, cells in itertools.chain(first, records):
                     summary.rows += 1
                     batch.append((line, cells))
                     if len(batch) >= BATCH:
@@ -354,20 +355,13 @@ def import_csv(
     return summary
 
 
-def _chain(
-    first: list[tuple[int, list[str]]], rest: Iterator[tuple[int, list[str]]]
-) -> Iterator[tuple[int, list[str]]]:
-    yield from first
-    yield from rest
-
-
 def _file_date_order(
     path: Path,
     fmt: str,
     header: list[str],
     columns: dict[str, int],
     first: list[tuple[int, list[str]]],
-) -> str | None:
+) -> dates.DateOrder | None:
     """The order this file's numeric dates prove: from its first rows when they settle it,
     else from a pass over the whole file (only files whose first rows have ambiguous dates)."""
     positions = _date_columns(fmt, header, columns)
@@ -398,7 +392,7 @@ def _reading(
     columns: dict[str, int],
     mapping: crm.CrmMapping | None,
     tz: tzinfo,
-    order: Any,
+    order: dates.DateOrder | None,
     now: datetime,
     history: bool,
 ) -> _Reading:
