@@ -1,6 +1,8 @@
-"""The clock: APScheduler runs the breach scan on an interval and each team's stand-up digest
-at its local stand-up time on its workdays.
+"""The clock: APScheduler runs the breach scan on an interval, each team's stand-up digest at
+its local stand-up time on its workdays, and the outbox's delivery beside them.
 
+The three never wait for each other (each job has its own thread): a scan queues alerts and
+returns, delivery sends them at a bounded pace, and a digest job sends its own digest at once.
 Safe to run twice: scans serialise on a database lock, and every message leaves through the
 outbox (a digest's key is its team and date), which a sender claims before calling Slack.
 """
@@ -19,7 +21,7 @@ from sqlalchemy.engine import Engine
 
 from bot.domain.agreement import Agreement, TeamTerms
 from bot.services.agreements import agreement_in_force
-from bot.services.alerts import scan_and_deliver
+from bot.services.alerts import scan, sender
 from bot.services.digest import scheduled_digest
 from bot.settings import Settings
 from bot.slack.render import Renderer
@@ -28,6 +30,7 @@ from storage.db import session_scope
 
 log = logging.getLogger(__name__)
 DIGEST_JOB = "digest:"
+DELIVERY_INTERVAL = 5  # seconds between delivery rounds
 
 
 def standup_trigger(agreement: Agreement, team: TeamTerms) -> CronTrigger:
@@ -108,14 +111,21 @@ def build_scheduler(settings: Settings, engine: Engine, scheduler: BaseScheduler
     """Register slabot's jobs on `scheduler`."""
     renderer = Renderer(settings.templates_dir)
 
+    deliverer = sender(engine, settings)
+
     def breach_scan() -> None:
-        outcome = scan_and_deliver(engine, renderer, settings, now=datetime.now(UTC))
-        if outcome.result.messages or (outcome.report and outcome.report.retrying):
+        result = scan(engine, renderer, now=datetime.now(UTC))
+        if result.messages:
+            log.info("scan: %d messages queued", len(result.messages))
+
+    def delivery() -> None:
+        report = deliverer.deliver(alerts_per_minute=settings.alerts_per_minute)
+        if report.sent or report.retrying or report.failed:
             log.info(
-                "scan: %d messages queued, %d sent, %d pending",
-                len(outcome.result.messages),
-                outcome.report.sent if outcome.report else 0,
-                outcome.pending,
+                "delivery: %d sent, %d retrying, %d failed",
+                report.sent,
+                report.retrying,
+                report.failed,
             )
 
     def digest(team: str) -> None:
@@ -149,6 +159,14 @@ def build_scheduler(settings: Settings, engine: Engine, scheduler: BaseScheduler
         id="breach_scan",
         max_instances=1,
         coalesce=True,  # a clock that was stopped runs one scan, not every missed one
+        next_run_time=datetime.now(UTC),
+    )
+    scheduler.add_job(
+        delivery,
+        IntervalTrigger(seconds=DELIVERY_INTERVAL),
+        id="delivery",
+        max_instances=1,
+        coalesce=True,
         next_run_time=datetime.now(UTC),
     )
 

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     templates_dir: Path | None = Field(None, validation_alias="SLABOT_TEMPLATES")
     # the clock's breach scan runs this often (seconds)
     scan_interval: int = Field(60, ge=5, validation_alias="SLABOT_SCAN_INTERVAL")
+    # the clock sends at most this many alerts a minute (all clocks together), so Slack's
+    # rate limit always leaves room for the stand-up digests and button redraws
+    alerts_per_minute: int = Field(60, ge=1, validation_alias="SLABOT_ALERTS_PER_MINUTE")
     # a message claimed longer ago than this by a sender that never finished is looked for
     # in Slack and sent again only if it is not there (seconds)
     send_lease: int = Field(120, ge=0, validation_alias="SLABOT_SEND_LEASE")

@@ -176,7 +176,10 @@ class SlaClock(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     """Every message slabot sends or updates, keyed for idempotency, with Slack's answer."""
 
-    __table_args__ = (Index("ix_outbox_pending", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_pending", "status", "next_attempt_at"),
+        Index("ix_outbox_claimed", "claimed_at"),  # the clock's pace: alerts sent this minute
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     key: str = Field(unique=True)  # e.g. sla:rep:rita@example.com:2026-11-23:3f2a…

@@ -3,17 +3,20 @@ cache. The sender claims a row before it calls Slack and records Slack's answer 
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import Connection, func, select, update
+from sqlalchemy import Connection, case, func, select, text, update
 
 from storage.alerts import utc
-from storage.db import dialect_insert
+from storage.db import begin_writing, dialect_insert
 from storage.models import Outbox, SlackUser
 
 OUTBOX = Outbox.__table__
 USERS = SlackUser.__table__
+# bulk alerts, paced by the clock; digests, charts and interaction redraws go first
+ALERT_KINDS = ("sla_rep", "sla_manager", "sla_channel")
 
 
 @dataclass(frozen=True)
@@ -129,22 +132,43 @@ def item_at(connection: Connection, *, channel: str, ts: str) -> Item | None:
     return _item(row) if row else None
 
 
-def due_items(connection: Connection, *, now: datetime, limit: int = 500) -> list[Item]:
-    rows = connection.execute(
-        select(*_ITEM_COLUMNS)
-        .where(OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= now)
-        .order_by(OUTBOX.c.id)
-        .limit(limit)
+def due_items(
+    connection: Connection,
+    *,
+    now: datetime,
+    limit: int = 500,
+    only: Collection[int] | None = None,
+) -> list[Item]:
+    """Pending items whose time has come: digests, charts and redraws first, then the alerts,
+    oldest first (`only`: just these items)."""
+    query = select(*_ITEM_COLUMNS).where(
+        OUTBOX.c.status == "pending", OUTBOX.c.next_attempt_at <= now
     )
+    if only is not None:
+        query = query.where(OUTBOX.c.id.in_(list(only)))
+    bulk = case((OUTBOX.c.kind.in_(ALERT_KINDS), 1), else_=0)
+    rows = connection.execute(query.order_by(bulk, OUTBOX.c.id).limit(limit))
     return [_item(row) for row in rows]
 
 
-def next_attempt(connection: Connection) -> datetime | None:
+def next_attempt(connection: Connection, only: Collection[int] | None = None) -> datetime | None:
     """When the earliest pending item may be tried (None: nothing is pending)."""
-    at = connection.execute(
-        select(func.min(OUTBOX.c.next_attempt_at)).where(OUTBOX.c.status == "pending")
-    ).scalar()
-    return utc(at)
+    query = select(func.min(OUTBOX.c.next_attempt_at)).where(OUTBOX.c.status == "pending")
+    if only is not None:
+        query = query.where(OUTBOX.c.id.in_(list(only)))
+    return utc(connection.execute(query).scalar())
+
+
+def alerts_claimed_since(connection: Connection, since: datetime) -> int:
+    """Alert sends started since `since`, by any sender (the clock's pace counts them). Holds
+    the pace lock until the transaction ends, so two clocks never both take the same room."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(text("SELECT pg_advisory_xact_lock(7215002)"))
+    else:
+        begin_writing(connection)
+    return connection.execute(
+        select(func.count()).where(OUTBOX.c.kind.in_(ALERT_KINDS), OUTBOX.c.claimed_at >= since)
+    ).scalar_one()
 
 
 def counts(connection: Connection) -> dict[str, int]:

@@ -58,6 +58,7 @@ class FakeSlack:
         self.views: list[dict[str, Any]] = []
         self.files: dict[str, dict[str, Any]] = {}  # file id → name, title, bytes, shares
         self._stall_after: int | None = None  # chat.postMessage answers after which to hang
+        self._limits: dict[str, tuple[int, list[float]]] = {}  # method → (per minute, recent)
         self.stall_seconds = 60.0
 
     # -- lifecycle -----------------------------------------------------------------------
@@ -105,6 +106,25 @@ class FakeSlack:
         fault = Fault(status, times, retry_after, error or "service_unavailable")
         with self._lock:
             self._faults.setdefault(method, []).append(fault)
+
+    def limit(self, method: str, per_minute: int) -> None:
+        """Rate-limit `method` as Slack does: past `per_minute` calls in the last 60 s, answer
+        429 with the seconds until a call is allowed again in `Retry-After`."""
+        with self._lock:
+            self._limits[method] = (per_minute, [])
+
+    def _over_limit(self, method: str) -> int | None:
+        """Seconds to wait if this call is over the method's limit (it is then not counted)."""
+        with self._lock:
+            if method not in self._limits:
+                return None
+            per_minute, recent = self._limits[method]
+            now = time.monotonic()
+            recent[:] = [at for at in recent if now - at < 60]
+            if len(recent) >= per_minute:
+                return max(1, int(60 - (now - recent[0])) + 1)
+            recent.append(now)
+            return None
 
     def stall_post_after(self, answered: int, seconds: float = 60.0) -> None:
         """Record the post after `answered` answered posts, then hang instead of answering: the
@@ -188,6 +208,9 @@ class FakeSlack:
         self, method: str, body: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, Any, dict[str, str]]:
         fault = self._fault_for(method)
+        wait = self._over_limit(method) if fault is None else None
+        if wait is not None:
+            fault = Fault(429, 1, retry_after=wait)
         if fault is not None:
             if fault.status == 429:
                 return (

@@ -6,6 +6,7 @@ timezone where it is about noon: every day is a workday there and nothing is a h
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import threading
@@ -131,3 +132,111 @@ def test_two_clocks_post_one_digest(
     assert len(digests) == 1, text
     assert digests[0]["metadata"]["event_payload"]["key"].startswith("digest:na:")
     assert len(fake_slack.calls_to("chat.postMessage")) == 1
+
+
+def start_clocks(env: dict[str, str], logs: list[Path]) -> list[subprocess.Popen]:
+    clocks = []
+    for log in logs:
+        with log.open("w") as handle:
+            clocks.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "bot", "clock"],
+                    env=env,
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                )
+            )
+    return clocks
+
+
+def wait_for(check, seconds: float) -> float | None:  # type: ignore[no-untyped-def]
+    """Poll `check` until it holds; the monotonic time it first held, or None."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if check():
+            return time.monotonic()
+        time.sleep(0.2)
+    return None
+
+
+def test_under_a_rate_limit_the_scan_and_the_digest_keep_their_schedule(
+    database_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Slack allows 40 posts a minute; 100 channel alerts are already queued; two clocks run.
+    The stand-up digest still goes out at once, a breach imported meanwhile is queued by the
+    next scan, and the clocks together keep under the limit (Slack never answers 429)."""
+    from storage import outbox
+    from storage.db import make_engine
+
+    env = slabot_env(
+        database_url, fake_slack, SLABOT_SCAN_INTERVAL="5", SLABOT_ALERTS_PER_MINUTE="30"
+    )
+    path = tmp_path / "sla.toml"
+    path.write_text(agreement_text(datetime.now(UTC), timedelta(0)))
+    for args in (("db", "upgrade"), ("sla", "apply", str(path))):
+        subprocess.run(
+            [sys.executable, "-m", "bot", *args], env=env, check=True, capture_output=True
+        )
+    engine = make_engine(database_url)
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        for n in range(100):
+            outbox.enqueue(
+                connection,
+                key=f"backlog:{n}",
+                kind="sla_channel",
+                audience=f"C0BACKLOG{n}",
+                day=now.date(),
+                payload={"text": f"backlog {n}"},
+                now=now,
+            )
+    fake_slack.limit("chat.postMessage", 40)
+    logs = [tmp_path / f"clock{n}.log" for n in (1, 2)]
+    started = time.monotonic()
+    clocks = start_clocks(env, logs)
+    try:
+        posted = wait_for(lambda: fake_slack.posts_in("C0STANDUP"), 30)
+        assert posted is not None, [log.read_text() for log in logs]
+        assert posted - started < 15  # two clocks starting up, then the digest at once
+
+        leads = tmp_path / "breach.csv"
+        assigned = (now - timedelta(days=2)).isoformat()
+        leads.write_text(
+            "lead_id,name,company,source,owner_email,score,assigned_at,first_touch_at,crm_url\n"
+            f"L-LATE,Lee,Acme,webinar,rita@example.com,80,{assigned},,\n"
+        )
+        subprocess.run(
+            [sys.executable, "-m", "bot", "import", str(leads)],
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        imported = time.monotonic()
+
+        def breach_queued() -> bool:
+            with engine.connect() as connection:
+                item = outbox.latest_of_day(
+                    connection, kind="sla_rep", audience="rita@example.com", day=now.date()
+                )
+            return item is not None and "Acme" in json.dumps(item.payload)
+
+        queued = wait_for(breach_queued, 30)
+        assert queued is not None, [log.read_text() for log in logs]
+        assert queued - imported < 12  # the next scan (every 5 s), not after the backlog
+        time.sleep(2)
+    finally:
+        for clock in clocks:
+            clock.terminate()
+        for clock in clocks:
+            clock.wait(15)
+    engine.dispose()
+    text = [log.read_text() for log in logs]
+    assert not any("Traceback" in each for each in text), text
+    posts = fake_slack.calls_to("chat.postMessage")
+    refused = [c for c in fake_slack.calls if c.method == "chat.postMessage" and c.status == 429]
+    assert refused == [], text
+    backlog = [c for c in posts if c.body["channel"].startswith("C0BACKLOG")]
+    assert len(backlog) == 30  # the pace: 30 alerts a minute between both clocks
+    keys = [c.body["metadata"]["event_payload"]["key"] for c in posts]
+    assert len(keys) == len(set(keys))  # nothing twice
+    assert len([m for m in fake_slack.posts_in("C0STANDUP") if m.get("blocks")]) == 1

@@ -421,6 +421,11 @@ class Queued:
     digest: Digest
     item_id: int | None  # None: this team's digest for this day was already queued
     earlier: outbox.Item | None = None
+    chart_id: int | None = None  # its burn-up chart, threaded under it
+
+    @property
+    def item_ids(self) -> list[int]:
+        return [each for each in (self.item_id, self.chart_id) if each is not None]
 
 
 def with_mentions(engine: Engine, client: WebClient, digest: Digest) -> Digest:
@@ -468,8 +473,9 @@ def queue_digest(
             now=now,
         )
         chart = chart_payload(digest) if item_id is not None else None
+        chart_id = None
         if chart is not None:
-            outbox.enqueue(
+            chart_id = outbox.enqueue(
                 connection,
                 key=f"{key}:chart",
                 kind="chart",
@@ -482,7 +488,7 @@ def queue_digest(
     if item_id is None:  # a second clock queued it between our look and our insert
         with engine.connect() as connection:
             return Queued(digest, None, outbox.item_by_key(connection, key))
-    return Queued(digest, item_id, earlier)
+    return Queued(digest, item_id, earlier, chart_id)
 
 
 def post_digest(
@@ -496,12 +502,13 @@ def post_digest(
     force: bool = False,
     wait: timedelta = timedelta(0),
 ) -> Queued:
-    """Compute, queue once and deliver a team's digest (`force`: post a second one)."""
+    """Compute, queue once and deliver a team's digest (`force`: post a second one). Only the
+    digest and its chart are sent here, whatever else is queued: alerts never delay it."""
     digest = compute_digest(engine, team=team, day=day, now=now)
     deliverer = sender(engine, settings)
     queued = queue_digest(engine, renderer, digest, force=force, client=deliverer.client)
     if queued.item_id is not None:
-        deliverer.deliver(wait_up_to=wait)
+        deliverer.deliver(wait_up_to=wait, only=queued.item_ids)
     return queued
 
 
@@ -518,7 +525,9 @@ def scheduled_digest(
     reason = calendar.closed_reason(today)
     if reason is not None:
         return f"no digest for {team} on {today}: {reason}"
-    queued = post_digest(engine, renderer, settings, team=team, day=today, now=now)
+    queued = post_digest(
+        engine, renderer, settings, team=team, day=today, now=now, wait=timedelta(minutes=1)
+    )
     if queued.item_id is None:
         return f"digest for {team} on {today} was already queued"
     return f"digest for {team} on {today} queued"

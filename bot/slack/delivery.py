@@ -11,9 +11,11 @@ before it is sent again, so nothing is sent twice.
 from __future__ import annotations
 
 import base64
+import functools
 import logging
 import threading
 import time
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -73,20 +75,48 @@ class Sender:
         self._lock = threading.Lock()
 
     # -- the loop ----------------------------------------------------------------------------
-    def deliver(self, *, wait_up_to: timedelta = timedelta(0)) -> DeliveryReport:
-        """Send what is due; keep going while retries fall due within `wait_up_to`."""
+    def deliver(
+        self,
+        *,
+        wait_up_to: timedelta = timedelta(0),
+        only: Collection[int] | None = None,
+        alerts_per_minute: int | None = None,
+    ) -> DeliveryReport:
+        """Send what is due (`only`: just these items), digests and redraws before alerts;
+        keep going while retries fall due within `wait_up_to`. With `alerts_per_minute`, stop
+        taking alerts once that many were started in the last minute by any sender: the rest
+        wait for the next round, and Slack's rate limit keeps room for the digests."""
         report = DeliveryReport()
         deadline = utcnow() + wait_up_to
         with ThreadPoolExecutor(self.workers, thread_name_prefix="slabot-send") as pool:
             while True:
                 with self.engine.begin() as connection:
                     outbox.release_abandoned(connection, older_than=utcnow() - self.lease)
-                    items = outbox.due_items(connection, now=utcnow())
+                    items = outbox.due_items(connection, now=utcnow(), only=only)
+                    claimed = set()
+                    if alerts_per_minute is not None:
+                        room = alerts_per_minute - outbox.alerts_claimed_since(
+                            connection, utcnow() - timedelta(minutes=1)
+                        )
+                        items = _paced(items, max(0, room))
+                        # claimed under the pace lock: another clock counts them at once
+                        claimed = {
+                            item.id
+                            for item in items
+                            if item.kind in outbox.ALERT_KINDS
+                            and outbox.claim(connection, item.id, now=utcnow())
+                        }
+                        items = [
+                            i for i in items if i.kind not in outbox.ALERT_KINDS or i.id in claimed
+                        ]
                 if items:
-                    list(pool.map(lambda item: self._deliver_one(item, report), items))
+                    send = functools.partial(self._deliver_one, report=report, claimed=claimed)
+                    list(pool.map(send, items))
                     continue
+                if alerts_per_minute is not None:
+                    return report  # what is left goes out in the next round
                 with self.engine.connect() as connection:
-                    upcoming = outbox.next_attempt(connection)
+                    upcoming = outbox.next_attempt(connection, only)
                 if upcoming is None or upcoming > deadline:
                     return report
                 time.sleep(max(0.0, (upcoming - utcnow()).total_seconds()) + 0.01)
@@ -94,17 +124,16 @@ class Sender:
     def deliver_item(self, item_id: int) -> DeliveryReport:
         """Send one queued item now (an interaction's redraw); the clock retries it if Slack
         does not take it."""
-        report = DeliveryReport()
-        with self.engine.connect() as connection:
-            item = outbox.item(connection, item_id)
-        if item is not None and item.status == "pending":
-            self._deliver_one(item, report)
-        return report
+        return self.deliver(only=[item_id])
 
-    def _deliver_one(self, item: outbox.Item, report: DeliveryReport) -> None:
-        with self.engine.begin() as connection:
-            if not outbox.claim(connection, item.id, now=utcnow()):
-                return  # another sender has it
+    def _deliver_one(
+        self, item: outbox.Item, report: DeliveryReport, claimed: Collection[int] = ()
+    ) -> None:
+        """Claim the item (unless the pace already did), send it and record the answer."""
+        if item.id not in claimed:
+            with self.engine.begin() as connection:
+                if not outbox.claim(connection, item.id, now=utcnow()):
+                    return  # another sender has it
         attempts = item.attempts + 1
         try:
             channel, ts, found = self._send(item, attempts)
@@ -254,6 +283,12 @@ class Sender:
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
+
+
+def _paced(items: list[outbox.Item], alerts: int) -> list[outbox.Item]:
+    """Every digest, chart and redraw, and at most `alerts` alerts (due_items puts them last)."""
+    first = [item for item in items if item.kind not in outbox.ALERT_KINDS]
+    return first + [item for item in items if item.kind in outbox.ALERT_KINDS][:alerts]
 
 
 def resolve_user(engine: Engine, client: WebClient, email: str) -> str:
