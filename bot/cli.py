@@ -110,11 +110,16 @@ def db_upgrade(
     revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
 ) -> None:
     """Apply the migrations (the Procfile's release phase)."""
+    from alembic.util import CommandError
+
     from storage.db import make_engine
     from storage.migrate import upgrade
 
     settings = Settings()
-    before, after = upgrade(make_engine(settings.database_url), revision)
+    try:
+        before, after = upgrade(make_engine(settings.database_url), revision)
+    except CommandError as error:
+        raise CliError(f"cannot upgrade to {revision!r}: {error}") from error
     if before == after:
         out.print(f"database already at revision {after}")
     else:
@@ -486,6 +491,8 @@ def _parse_date(text: str) -> date:
 
 
 def main() -> None:
+    from storage.db import outage_reason, unreachable
+
     try:
         cli()
     except MissingSetting as error:
@@ -494,3 +501,12 @@ def main() -> None:
     except CliError as error:
         err.print(f"slabot: {error}", markup=False)
         sys.exit(2)
+    except Exception as error:
+        if not unreachable(error):
+            raise
+        err.print(
+            f"slabot can't reach its database ({outage_reason(error)}) — try again in a "
+            "minute, or check DATABASE_URL",
+            markup=False,
+        )
+        sys.exit(1)

@@ -17,10 +17,12 @@ from sqlalchemy.engine import Engine
 
 from bot.services import webhooks
 from bot.settings import Settings
+from storage.db import outage_reason, unreachable
 
 SLACK_PATH = "/slack/events"
 MAX_SLACK_BYTES = 1024 * 1024  # Slack's own payloads are a few KB; a modal's state well under this
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
+DATABASE_DOWN = "slabot can't reach its database — try again in a minute"
 log = logging.getLogger(__name__)
 
 
@@ -140,7 +142,8 @@ def _flask_app(engine: Engine, settings: Settings) -> Flask:
         apply: Callable[[Engine, object], webhooks.WebhookResult],
         refusal: str,
     ):  # type: ignore[no-untyped-def]
-        """Verify, then apply whole or refuse: 503 unconfigured, 401 unsigned, 400 bad body."""
+        """Verify, then apply whole or refuse: 503 unconfigured or the database unreachable,
+        401 unsigned, 400 bad body."""
         if not secret:
             return _error(503, f"this webhook is off: set {setting}")
         body = request.get_data()
@@ -150,6 +153,17 @@ def _flask_app(engine: Engine, settings: Settings) -> Flask:
             return _applied(apply(engine, _json_body(request)))
         except webhooks.PayloadRejected as error:
             return _error(400, str(error))
+        except Exception as error:
+            if not unreachable(error):
+                raise
+            log.warning(
+                "webhook %s answered 503: database unreachable (%s)",
+                request.path,
+                outage_reason(error),
+            )
+            answer, status = _error(503, DATABASE_DOWN)
+            answer.headers["Retry-After"] = "60"  # nothing was applied: send it again
+            return answer, status
 
     @web.post("/webhooks/leads")
     def leads_webhook():  # type: ignore[no-untyped-def]

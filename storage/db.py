@@ -5,10 +5,24 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Insert, Table, event
+from sqlalchemy import Connection, Insert, Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
+
+
+def unreachable(error: BaseException) -> bool:
+    """The database is down, restarting, unreachable or too busy to answer now (a refused or
+    dropped connection, a full pool, a lock or statement timeout): worth trying again soon."""
+    return isinstance(error, exc.OperationalError | exc.TimeoutError) or (
+        isinstance(error, exc.DBAPIError) and error.connection_invalidated
+    )
+
+
+def outage_reason(error: BaseException) -> str:
+    """The driver's first line, without SQLAlchemy's statement and parameters."""
+    original = getattr(error, "orig", None) or error
+    return (str(original).strip().splitlines() or [type(original).__name__])[0][:200]
 
 
 def is_sqlite(url: str) -> bool:
@@ -46,7 +60,15 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    # pre-ping: a connection from before a database restart is replaced, not handed out;
+    # connect_timeout: an unreachable server fails in seconds rather than hanging a request
+    return create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=5,
+        max_overflow=5,
+        connect_args={"connect_timeout": 5},
+    )
 
 
 @contextmanager

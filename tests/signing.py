@@ -95,7 +95,12 @@ def block_action_body(
 
 
 def view_submission_body(
-    callback_id: str, values: dict, *, private_metadata: str, user_id: str = "U0RITA"
+    callback_id: str,
+    values: dict,
+    *,
+    private_metadata: str,
+    user_id: str = "U0RITA",
+    blocks: list[dict] | None = None,
 ) -> str:
     payload = {
         "type": "view_submission",
@@ -109,6 +114,7 @@ def view_submission_body(
             "type": "modal",
             "callback_id": callback_id,
             "private_metadata": private_metadata,
+            "blocks": blocks or [],
             "state": {"values": values},
             "hash": "1700000000.abc",
         },

@@ -15,7 +15,7 @@ from tests.conftest import seed_agreement
 
 def slabot(*args: str, db: Path, **env: str) -> subprocess.CompletedProcess[str]:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SLABOT_"))}
-    clean.update(DATABASE_URL=f"sqlite:///{db}", COLUMNS="120", **env)
+    clean.update({"DATABASE_URL": f"sqlite:///{db}", "COLUMNS": "200", **env})
     return subprocess.run(
         [sys.executable, "-m", "bot", *args], env=clean, capture_output=True, text=True, timeout=60
     )
@@ -82,3 +82,33 @@ def test_run_without_app_token_names_it(tmp_path: Path) -> None:
     result = slabot("run", db=tmp_path / "x.db", SLACK_BOT_TOKEN="xoxb-x")
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "SLACK_APP_TOKEN" in result.stderr
+
+
+BAD_INPUT = [
+    (("db", "upgrade", "nosuchrev"), "cannot upgrade to 'nosuchrev'"),
+    (("import", "no-such-file.csv"), "no such file: no-such-file.csv"),
+    (("import", "--format", "excel", "x.csv"), "--format must be one of"),
+    (("sla", "apply", "no-such.toml"), "cannot read the agreement file no-such.toml"),
+    (("schedule", "--from", "2026-13-01"), "'2026-13-01' is not a date"),
+    (("quota", "quota=1M", "500k"), "quota"),
+    (("schedule", "--days", "x"), "Invalid value for '--days'"),
+]
+
+
+def test_every_bad_input_exits_2_with_what_was_wrong_and_no_traceback(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    seed_agreement(_upgraded(db))
+    for args, expected in BAD_INPUT:
+        result = slabot(*args, db=db)
+        said = result.stdout + result.stderr
+        assert result.returncode == 2, (args, said)
+        assert expected in said, (args, said)
+        assert "Traceback" not in said, (args, said)
+
+
+def _upgraded(db: Path):  # type: ignore[no-untyped-def]
+    from storage.migrate import upgrade
+
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    return engine

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from slack_bolt import App
 
 from bot.listeners import actions, commands, events, views
+from bot.listeners.errors import handle_error
 
 if TYPE_CHECKING:
     from bot.app import Deps
@@ -18,3 +19,7 @@ def register_listeners(app: App, deps: Deps) -> None:
     actions.register(app, deps)
     events.register(app, deps)
     views.register(app, deps)
+
+    @app.error
+    def on_error(error, body, response, respond):  # type: ignore[no-untyped-def]
+        return handle_error(deps, error, body, response, respond)

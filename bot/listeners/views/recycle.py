@@ -41,11 +41,12 @@ def handle_recycle_submit(ack: Ack, body: dict, view: dict, client: WebClient, d
         refusal = "Only the owner, their manager or an admin can recycle it."
         ack(response_action="errors", errors={"reason": refusal})
         return
-    ack()
     full_reason = f"{reason}: {note}" if note else reason
     now = datetime.now(UTC)
     press = lead_actions.press_key("recycle", lead.id, user, view.get("id"))
-    if not lead_actions.recycle(ctx, lead, reason=full_reason, now=now, press=press):
+    recorded = lead_actions.recycle(ctx, lead, reason=full_reason, now=now, press=press)
+    ack()  # after the write: if the database is down, the modal stays open and says so
+    if not recorded:
         return  # the same modal submitted again: recorded once
     text = deps.renderer.slack_text(
         "alerts/note_recycled.txt.j2",

@@ -1,0 +1,125 @@
+"""The database goes away under a running `slabot serve` (PostgreSQL behind a proxy the test
+cuts): every surface answers with one clear line instead of a 500, webhooks get 503 so their
+senders retry, nothing half-written stays, and the first request after it is back succeeds."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from storage.db import make_engine
+from storage.migrate import upgrade
+from tests.conftest import RunningServer, seed_agreement, slabot_env, start_server, stop_server
+from tests.db_proxy import DatabaseProxy
+from tests.fake_slack import FakeSlack
+from tests.signing import (
+    block_action_body,
+    signed_headers,
+    slash_command_body,
+    view_submission_body,
+)
+
+SECRET = "webhook-secret"
+DOWN = "can't reach its database — try again in a minute"
+LEAD = {"lead_id": "W-OUT", "company": "Outage Co", "owner_email": "rita@example.com"}
+
+
+@pytest.fixture
+def outage(
+    database_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> Iterator[tuple[RunningServer, DatabaseProxy, dict[str, str]]]:
+    if database_url.startswith("sqlite"):
+        pytest.skip("a server to cut is PostgreSQL's (an embedded SQLite file cannot go away)")
+    engine = make_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    upgrade(engine)
+    seed_agreement(engine)
+    engine.dispose()
+    proxy = DatabaseProxy(database_url)
+    env = slabot_env(proxy.url, fake_slack, SLABOT_WEBHOOK_SECRET=SECRET)
+    server = start_server(env, tmp_path / "serve.log")
+    yield server, proxy, env
+    stop_server(server)
+    proxy.cut()
+
+
+def native(lead: dict) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"leads": [lead]}).encode()
+    ts = str(int(time.time()))
+    digest = hmac.new(SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Slabot-Request-Timestamp": ts,
+        "X-Slabot-Signature": f"v0={digest}",
+    }
+    return body, headers
+
+
+def slash(server: RunningServer, command: str, text: str) -> httpx.Response:
+    body = slash_command_body(command, text)
+    return server.post("/slack/events", body, signed_headers(body))
+
+
+def test_a_database_outage_gets_one_clear_line_everywhere(
+    outage: tuple[RunningServer, DatabaseProxy, dict[str, str]], fake_slack: FakeSlack
+) -> None:
+    server, proxy, env = outage
+    assert "Pace" in slash(server, "/pace", "").text  # up: the real answer
+    proxy.cut()
+
+    for command, text in (("/pace", ""), ("/sla", ""), ("/sla", "terms")):
+        answer = slash(server, command, text)
+        assert answer.status_code == 200, (command, answer.text)
+        assert answer.json()["response_type"] == "ephemeral"
+        assert DOWN in answer.json()["text"], (command, answer.text)
+    # the quota math needs only the agreement, which the worker already holds
+    assert "Quota $500,000" in slash(server, "/quota", "500k").json()["text"]
+
+    press = block_action_body(
+        "sla_contacted", "1", response_url=fake_slack.response_url("outage")
+    )
+    assert server.post("/slack/events", press, signed_headers(press)).status_code == 200
+    told = [c.body for c in fake_slack.calls if c.path.endswith("/response/outage")]
+    assert len(told) == 1 and DOWN in told[0]["text"] and told[0]["replace_original"] is False
+
+    submit = view_submission_body(
+        "sla_recycle",
+        {"reason": {"reason": {"selected_option": {"value": "No budget"}}}},
+        private_metadata=json.dumps({"lead": 1}),
+        blocks=[{"type": "input", "block_id": "reason"}, {"type": "input", "block_id": "note"}],
+    )
+    answer = server.post("/slack/events", submit, signed_headers(submit))
+    assert answer.status_code == 200
+    assert answer.json()["response_action"] == "errors"
+    assert DOWN in answer.json()["errors"]["reason"]
+
+    body, headers = native(LEAD)
+    refused = httpx.post(server.url + "/webhooks/leads", content=body, headers=headers, timeout=30)
+    assert refused.status_code == 503 and refused.headers["Retry-After"] == "60"
+    assert DOWN in refused.json()["error"]
+    assert httpx.get(server.url + "/healthz", timeout=30).status_code == 503
+
+    cli = subprocess.run(
+        [sys.executable, "-m", "bot", "status"], env=env, capture_output=True, text=True
+    )
+    assert cli.returncode == 1
+    assert cli.stderr.startswith("slabot can't reach its database (") and "Traceback" not in (
+        cli.stdout + cli.stderr
+    )
+    assert len(cli.stderr.strip().splitlines()) == 1
+
+    proxy.restore()  # the database is back: the very next request works
+    body, headers = native(LEAD)
+    applied = httpx.post(server.url + "/webhooks/leads", content=body, headers=headers, timeout=30)
+    assert applied.status_code == 200 and applied.json()["leads"]["inserted"] == 1
+    assert "Pace" in slash(server, "/pace", "").text
+    log = server.log.read_text()
+    assert "Traceback" not in log, log
