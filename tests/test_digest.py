@@ -364,3 +364,19 @@ def test_a_team_can_override_the_digest_template(
     digest = next(m for m in channel_posts(fake_slack) if m.get("blocks"))
     assert digest["text"] == "Morning na: 2,400 MQLs so far"
     assert "2,668 expected by today" in json.dumps(digest["blocks"], ensure_ascii=False)
+
+
+def test_a_broken_block_template_still_posts_the_figures_as_text(
+    posting: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    (tmp_path / "mine" / "digest").mkdir(parents=True)
+    (tmp_path / "mine" / "digest" / "digest.json.j2").write_text(
+        '[{"type": "section", "text": {"type": "mrkdwn", "text": ""}}]'  # Slack refuses ""
+    )
+    env = {**posting, "SLABOT_TEMPLATES": str(tmp_path / "mine")}
+    result = slabot(env, "digest", "--date", "2026-11-20")
+    assert result.returncode == 0, result.stderr
+    posted = [m for m in fake_slack.posts_in("C0STANDUP") if m["text"].startswith("Stand-up na")]
+    assert len(posted) == 1 and not posted[0].get("blocks")
+    assert "MQLs 2,400/3,900 behind" in posted[0]["text"]
+    assert "sent as text only" in result.stderr

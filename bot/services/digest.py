@@ -4,6 +4,7 @@ once through the outbox (with the burn-up chart in its thread)."""
 from __future__ import annotations
 
 import base64
+import logging
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
@@ -25,11 +26,12 @@ from bot.services.alerts import refresh, sender
 from bot.settings import Settings
 from bot.slack.chart import Burnup, burnup_png
 from bot.slack.delivery import resolve_user
-from bot.slack.render import Renderer
+from bot.slack.render import InvalidBlocks, Renderer
 from storage import digest as store
 from storage import outbox
 
 # The MQL→SQL cohort: MQLs at least this old have had time to be worked …
+log = logging.getLogger(__name__)
 COHORT_AGE = timedelta(days=30)
 # … taken over this many days before that.
 COHORT_SPAN = timedelta(days=30)
@@ -394,11 +396,16 @@ def _closing(
 
 
 def render_digest(renderer: Renderer, digest: Digest, *, heading: str = "Stand-up") -> dict:
-    """The Block Kit message and its notification text."""
-    return {
-        "text": renderer.slack_text("digest/digest.txt.j2", d=digest, heading=heading),
-        "blocks": renderer.blocks("digest/digest.json.j2", d=digest, heading=heading),
-    }
+    """The Block Kit message and its notification text. Should the blocks fail Slack's checks
+    (a team's template override), the text alone goes out and the reason is logged: the
+    stand-up still has its figures."""
+    text = renderer.slack_text("digest/digest.txt.j2", d=digest, heading=heading)
+    try:
+        blocks = renderer.blocks("digest/digest.json.j2", d=digest, heading=heading)
+    except InvalidBlocks as error:
+        log.error("digest for %s on %s sent as text only: %s", digest.team.name, digest.day, error)
+        return {"text": text}
+    return {"text": text, "blocks": blocks}
 
 
 def chart_payload(digest: Digest) -> dict | None:
