@@ -296,15 +296,29 @@ def _refresh_people(engine, settings: Settings) -> None:  # type: ignore[no-unty
 @cli.command()
 def status() -> None:
     """What is loaded: leads per CRM, unowned leads and their owners, rejected webhook events
-    of the last 7 days, the last import and webhook."""
+    of the last 7 days, the last import and webhook; and whether the app is in each team's
+    channel (public ones are joined here)."""
+    from bot.services.agreements import agreement_in_force
+    from bot.slack.channels import join_team_channels
+    from bot.slack.client import make_web_client
     from bot.slack.render import Renderer
     from storage.ingest_log import load_status
 
     settings = Settings()
     engine = _engine(settings)
+    now = datetime.now(UTC)
     with engine.connect() as connection:
-        loaded = load_status(connection, now=datetime.now(UTC))
-    out.print(Renderer(settings.templates_dir).text("ingest/status.txt.j2", s=loaded))
+        loaded = load_status(connection, now=now)
+    agreement = agreement_in_force(engine, on=now.date())
+    channels = None
+    if agreement is not None and settings.slack_bot_token:
+        teams = [team.channel for team in agreement.teams]
+        channels = join_team_channels(make_web_client(settings), teams)
+    out.print(
+        Renderer(settings.templates_dir).text(
+            "ingest/status.txt.j2", s=loaded, channels=channels, agreement=agreement
+        )
+    )
 
 
 @cli.command()

@@ -24,6 +24,7 @@ from bot.services.agreements import agreement_in_force
 from bot.services.alerts import scan, sender
 from bot.services.digest import scheduled_digest
 from bot.settings import Settings
+from bot.slack.channels import join_team_channels
 from bot.slack.render import Renderer
 from storage import queries
 from storage.db import session_scope
@@ -144,6 +145,8 @@ def build_scheduler(settings: Settings, engine: Engine, scheduler: BaseScheduler
         agreement = agreement_in_force(engine, on=now.date())
         jobs = schedule_digests(scheduler, agreement, digest, grace=settings.digest_grace, now=now)
         log.info("digest jobs for agreement version %s: %s", key[1] if key else None, jobs)
+        if agreement is not None:  # a private channel that has not invited the app is logged
+            join_team_channels(deliverer.client, [team.channel for team in agreement.teams])
 
     follow_agreement()
     scheduler.add_job(

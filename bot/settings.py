@@ -49,6 +49,8 @@ class Settings(BaseSettings):
     # the clock sends at most this many alerts a minute (all clocks together), so Slack's
     # rate limit always leaves room for the stand-up digests and button redraws
     alerts_per_minute: int = Field(60, ge=1, validation_alias="SLABOT_ALERTS_PER_MINUTE")
+    # a message Slack did not take is tried again after this, doubling up to 15 minutes (s)
+    retry_base: int = Field(30, ge=1, validation_alias="SLABOT_RETRY_BASE")
     # a message claimed longer ago than this by a sender that never finished is looked for
     # in Slack and sent again only if it is not there (seconds)
     send_lease: int = Field(120, ge=0, validation_alias="SLABOT_SEND_LEASE")

@@ -12,7 +12,7 @@ import json
 import random
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
@@ -36,6 +36,7 @@ class Fault:
     remaining: int
     retry_after: int = 0
     error: str = "service_unavailable"
+    after_doing: bool = False  # do what was asked, then answer with the fault anyway
 
 
 @dataclass
@@ -45,6 +46,9 @@ class FakeSlack:
     random_fault_rate: float = 0.0
     seed: int = 7
     socket_mode_url: str = ""  # what apps.connections.open hands out
+    # channels whose membership matters: id → {"name", "is_private", "is_member"}; any other
+    # channel behaves as one the app is in
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.calls: list[Call] = []
@@ -99,11 +103,18 @@ class FakeSlack:
 
     # -- test controls -------------------------------------------------------------------
     def fail(
-        self, method: str, status: int, times: int = 1, retry_after: int = 0, error: str = ""
+        self,
+        method: str,
+        status: int,
+        times: int = 1,
+        retry_after: int = 0,
+        error: str = "",
+        after_doing: bool = False,
     ) -> None:
         """Answer the next `times` calls of `method` with `status` (200 with `error`: Slack's
-        refusal, such as not_in_channel)."""
-        fault = Fault(status, times, retry_after, error or "service_unavailable")
+        refusal, such as not_in_channel). `after_doing`: the call takes effect first (a post
+        is in the channel) and the answer is the error all the same, as in a Slack 500."""
+        fault = Fault(status, times, retry_after, error or "service_unavailable", after_doing)
         with self._lock:
             self._faults.setdefault(method, []).append(fault)
 
@@ -211,6 +222,9 @@ class FakeSlack:
         wait = self._over_limit(method) if fault is None else None
         if wait is not None:
             fault = Fault(429, 1, retry_after=wait)
+        if fault is not None and fault.after_doing:
+            self._answer_plainly(method, body, headers)
+            fault = replace(fault, after_doing=False)
         if fault is not None:
             if fault.status == 429:
                 return (
@@ -221,6 +235,11 @@ class FakeSlack:
             if fault.status == 200:  # Slack's own refusal, e.g. not_in_channel
                 return 200, {"ok": False, "error": fault.error}, {}
             return fault.status, {"ok": False, "error": "service_unavailable"}, {}
+        return self._answer_plainly(method, body, headers)
+
+    def _answer_plainly(
+        self, method: str, body: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
         if method == "response_url":
             return 200, {"ok": True}, {}
         token = headers.get("authorization", "").removeprefix("Bearer ") or body.get("token")
@@ -251,6 +270,9 @@ class FakeSlack:
         channel = body.get("channel", "")
         if channel.startswith(("U", "W")):  # a user id posts into the DM with the app
             channel = "D" + channel.lstrip("UW")
+        known = self.channels.get(channel)
+        if known is not None and known["is_private"] and not known["is_member"]:
+            return {"ok": False, "error": "channel_not_found"}  # chat:write.public: public only
         message = {"text": body.get("text"), "blocks": _json(body.get("blocks")), "ts": ts}
         if "metadata" in body:
             message["metadata"] = _json(body["metadata"])
@@ -280,8 +302,41 @@ class FakeSlack:
             self.views.append(view)
         return {"ok": True, "view": {"id": f"V{len(self.views)}", **(view or {})}}
 
+    def _membership_error(self, channel: str) -> dict[str, Any] | None:
+        known = self.channels.get(channel)
+        if known is None or known["is_member"]:
+            return None
+        return {
+            "ok": False,
+            "error": "channel_not_found" if known["is_private"] else "not_in_channel",
+        }
+
+    def _m_conversations_info(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = body.get("channel", "")
+        known = self.channels.get(
+            channel, {"name": channel.lower(), "is_private": False, "is_member": True}
+        )
+        if known["is_private"] and not known["is_member"]:
+            return {"ok": False, "error": "channel_not_found"}  # the app cannot see it
+        return {"ok": True, "channel": {"id": channel, "is_channel": True, **known}}
+
+    def _m_conversations_join(self, body: dict[str, Any]) -> dict[str, Any]:
+        channel = body.get("channel", "")
+        known = self.channels.setdefault(
+            channel, {"name": channel.lower(), "is_private": False, "is_member": True}
+        )
+        if known["is_private"]:
+            return {"ok": False, "error": "method_not_supported_for_channel_type"}
+        already = known["is_member"]
+        known["is_member"] = True
+        answer = {"ok": True, "channel": {"id": channel, **known}}
+        return answer | ({"warning": "already_in_channel"} if already else {})
+
     def _m_conversations_history(self, body: dict[str, Any]) -> dict[str, Any]:
         """Newest first; `metadata` only with include_all_metadata, as Slack documents."""
+        refused = self._membership_error(body.get("channel", ""))
+        if refused is not None:
+            return refused
         channel, oldest = body.get("channel", ""), float(body.get("oldest") or 0)
         with_metadata = str(body.get("include_all_metadata")).lower() in ("1", "true")
         with self._lock:
@@ -296,6 +351,9 @@ class FakeSlack:
 
     def _m_conversations_replies(self, body: dict[str, Any]) -> dict[str, Any]:
         """The parent message, then its thread replies, oldest first."""
+        refused = self._membership_error(body.get("channel", ""))
+        if refused is not None:
+            return refused
         channel, ts = body.get("channel", ""), body.get("ts", "")
         with self._lock:
             found = [

@@ -228,3 +228,19 @@ def test_scan_without_an_agreement_says_what_to_do(
     assert result.returncode == 2
     assert "no agreement is in force" in result.stderr
     assert os.linesep not in result.stderr.strip()
+
+
+def test_a_slack_500_after_posting_leaves_exactly_one_alert(
+    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Slack posts the message and answers 500 all the same: slabot does not post it again
+    at once (slack_sdk would); the outbox's next try finds it in the DM by its metadata."""
+    load(env, tmp_path, "L9,Ada,Initech,website,rita@example.com,70,2026-11-20T16:00,,")
+    fake_slack.fail("chat.postMessage", 500, after_doing=True)
+    result = run({**env, "SLABOT_RETRY_BASE": "1"}, "scan", "--at", "2026-11-23T12:01-05:00")
+    [breach] = dm(fake_slack, "U0RITA")
+    assert "past the SLA" in breach["text"]
+    posts = [c for c in fake_slack.calls if c.method == "chat.postMessage"]
+    assert [c.status for c in posts] == [500]  # tried once; the retry looked and found it
+    assert fake_slack.calls_to("conversations.history")
+    assert "1 found already in Slack" in result.stdout, result.stdout

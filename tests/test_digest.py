@@ -380,3 +380,45 @@ def test_a_broken_block_template_still_posts_the_figures_as_text(
     assert len(posted) == 1 and not posted[0].get("blocks")
     assert "MQLs 2,400/3,900 behind" in posted[0]["text"]
     assert "sent as text only" in result.stderr
+
+
+def test_a_slack_500_after_posting_leaves_exactly_one_digest(
+    posting: dict[str, str], fake_slack: FakeSlack
+) -> None:
+    fake_slack.fail("chat.postMessage", 500, after_doing=True)
+    env = {**posting, "SLABOT_RETRY_BASE": "1"}
+    result = slabot(env, "digest", "--team", "na", "--date", "2026-11-20")
+    assert result.returncode == 0, result.stderr
+    digests = [m for m in channel_posts(fake_slack) if m.get("blocks")]
+    assert len(digests) == 1
+    assert [c.status for c in fake_slack.calls if c.method == "chat.postMessage"] == [500]
+    assert "1 found already in Slack" in result.stdout, result.stdout
+
+
+def test_a_resend_into_a_channel_the_app_is_not_in_joins_it_first(
+    posting: dict[str, str], fake_slack: FakeSlack
+) -> None:
+    """Posting needs no membership (chat:write.public), the look-up before a resend does: the
+    app joins the public channel, looks, and finds its digest instead of failing for good."""
+    fake_slack.channels["C0STANDUP"] = {"name": "standup", "is_private": False, "is_member": False}
+    fake_slack.fail("chat.postMessage", 500, after_doing=True)
+    result = slabot({**posting, "SLABOT_RETRY_BASE": "1"}, "digest", "--date", "2026-11-20")
+    assert result.returncode == 0, result.stderr
+    assert len([m for m in channel_posts(fake_slack) if m.get("blocks")]) == 1
+    assert [c.body["channel"] for c in fake_slack.calls_to("conversations.join")] == ["C0STANDUP"]
+    assert fake_slack.files  # the chart's look-up in the thread worked too
+
+
+def test_status_joins_public_channels_and_names_private_ones_to_invite(
+    posting: dict[str, str], fake_slack: FakeSlack
+) -> None:
+    fake_slack.channels["C0STANDUP"] = {"name": "standup", "is_private": True, "is_member": False}
+    result = slabot(posting, "status")
+    assert result.returncode == 0, result.stderr
+    assert "C0STANDUP: slabot cannot see this channel: if it is private, invite the app" in (
+        result.stdout
+    )
+    fake_slack.channels["C0STANDUP"] = {"name": "standup", "is_private": False, "is_member": False}
+    result = slabot(posting, "status")
+    assert "#standup (C0STANDUP): the app is a member" in result.stdout
+    assert len(fake_slack.calls_to("conversations.join")) == 1

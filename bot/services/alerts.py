@@ -522,4 +522,9 @@ def scan_and_deliver(
 
 
 def sender(engine: Engine, settings: Settings) -> Sender:
-    return Sender(engine, make_web_client(settings), lease=timedelta(seconds=settings.send_lease))
+    return Sender(
+        engine,
+        make_web_client(settings),
+        lease=timedelta(seconds=settings.send_lease),
+        retry_base=timedelta(seconds=settings.retry_base),
+    )

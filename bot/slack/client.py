@@ -2,26 +2,57 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from slack_sdk import WebClient
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
     ServerErrorRetryHandler,
 )
+from slack_sdk.http_retry.request import HttpRequest
 
 from bot.settings import Settings
 
+# Calls that create something: after a 5xx or a dropped connection Slack may have done it, so
+# repeating them at once could post twice. Only the outbox sends them again, after looking in
+# the conversation for the message's metadata. A 429 is always safe: Slack did nothing.
+NOT_SAFE_TO_REPEAT = frozenset(
+    {"chat.postMessage", "chat.postEphemeral", "files.completeUploadExternal"}
+)
+
+
+def api_method(request: HttpRequest) -> str:
+    return request.url.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1]
+
+
+class _SafeToRepeat:
+    """Retry only calls that are safe to repeat (mixed into slack_sdk's handlers)."""
+
+    def _can_retry(self, *, request: HttpRequest, **kwargs: Any) -> bool:
+        if api_method(request) in NOT_SAFE_TO_REPEAT:
+            return False
+        return super()._can_retry(request=request, **kwargs)  # type: ignore[misc]
+
+
+class SafeServerErrorRetryHandler(_SafeToRepeat, ServerErrorRetryHandler):
+    pass
+
+
+class SafeConnectionErrorRetryHandler(_SafeToRepeat, ConnectionErrorRetryHandler):
+    pass
+
 
 def make_web_client(settings: Settings, *, timeout: int = 15) -> WebClient:
-    """A WebClient with slack_sdk's retry handlers for 429 (honouring Retry-After), 5xx and
-    dropped connections."""
+    """A WebClient with slack_sdk's retry handlers: 429 (honouring Retry-After) for every call,
+    5xx and dropped connections only for calls that are safe to repeat."""
     return WebClient(
         token=Settings.secret(settings.slack_bot_token) or None,
         base_url=settings.slack_api_url,
         timeout=timeout,
         retry_handlers=[
-            ConnectionErrorRetryHandler(max_retry_count=3),
+            SafeConnectionErrorRetryHandler(max_retry_count=3),
             RateLimitErrorRetryHandler(max_retry_count=5),
-            ServerErrorRetryHandler(max_retry_count=3),
+            SafeServerErrorRetryHandler(max_retry_count=3),
         ],
     )

@@ -24,6 +24,7 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.engine import Engine
 
+from bot.slack.channels import join_channel
 from storage import outbox
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,10 @@ TRANSIENT = {
 
 class Unresolved(Exception):
     """The item cannot be addressed yet (its target message is not sent yet)."""
+
+
+class Blocked(Exception):
+    """A person must act first (invite the app to a private channel); tried again later."""
 
 
 class Undeliverable(Exception):
@@ -66,11 +71,18 @@ class Sender:
     one of them before any Slack call."""
 
     def __init__(
-        self, engine: Engine, client: WebClient, *, lease: timedelta, workers: int = 8
+        self,
+        engine: Engine,
+        client: WebClient,
+        *,
+        lease: timedelta,
+        retry_base: timedelta = timedelta(seconds=30),
+        workers: int = 8,
     ) -> None:
         self.engine = engine
         self.client = client
         self.lease = lease
+        self.retry_base = retry_base
         self.workers = workers  # messages to different people go out side by side
         self._lock = threading.Lock()
 
@@ -143,6 +155,9 @@ class Sender:
         except Undeliverable as error:
             self._fail(item, str(error), report)
             return
+        except Blocked as error:
+            self._retry(item, attempts, str(error), report)
+            return
         except SlackApiError as error:
             code = str(error.response.get("error", ""))
             if error.response.status_code == 200 and code not in TRANSIENT:
@@ -178,7 +193,7 @@ class Sender:
         *,
         soon: bool = False,
     ) -> None:
-        wait = timedelta(seconds=1) if soon else outbox.backoff(attempts)
+        wait = timedelta(seconds=1) if soon else outbox.backoff(attempts, base=self.retry_base)
         with self.engine.begin() as connection:
             outbox.retry_later(connection, item.id, at=utcnow() + wait, error=error)
         log.warning("outbox %s (%s): %s; trying again in %s", item.id, item.key, error, wait)
@@ -244,7 +259,10 @@ class Sender:
         return channel, ts, False
 
     def _already_uploaded(self, channel: str, ts: str, filename: str) -> bool:
-        replies = self.client.conversations_replies(channel=channel, ts=ts, limit=200)
+        replies = self._read(
+            channel,
+            functools.partial(self.client.conversations_replies, channel=channel, ts=ts, limit=200),
+        )
         return any(
             file.get("name") == filename
             for message in replies.get("messages", [])
@@ -264,17 +282,34 @@ class Sender:
             outbox.set_channel(connection, item.id, channel)
         return channel
 
+    def _read(self, channel: str, call):  # type: ignore[no-untyped-def]
+        """A read of the conversation's messages, which needs membership (posting does not, with
+        chat:write.public): on `not_in_channel` the app joins the public channel and reads."""
+        try:
+            return call()
+        except SlackApiError as error:
+            if error.response.get("error") != "not_in_channel":
+                raise
+            state = join_channel(self.client, channel)
+            if not state.member:
+                raise Blocked(f"cannot look in {state.line}") from error
+            return call()
+
     def _already_posted(self, item: outbox.Item, channel: str) -> tuple[str, str] | None:
         """Look in the conversation for a message carrying this item's key."""
         oldest = (item.created_at - timedelta(minutes=1)).timestamp()
         cursor = None
         while True:
-            page = self.client.conversations_history(
-                channel=channel,
-                oldest=f"{oldest:.6f}",
-                include_all_metadata=True,
-                limit=200,
-                cursor=cursor,
+            page = self._read(
+                channel,
+                functools.partial(
+                    self.client.conversations_history,
+                    channel=channel,
+                    oldest=f"{oldest:.6f}",
+                    include_all_metadata=True,
+                    limit=200,
+                    cursor=cursor,
+                ),
             )
             for message in page.get("messages", []):
                 metadata = message.get("metadata") or {}
