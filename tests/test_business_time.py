@@ -20,8 +20,8 @@ from bot.domain.calendar import BusinessCalendar
 
 NY = ZoneInfo("America/New_York")
 BERLIN = ZoneInfo("Europe/Berlin")
-US = BusinessCalendar(timezone="America/New_York", holiday_country="US")
-BERLIN_CAL = BusinessCalendar(timezone="Europe/Berlin", holiday_country="DE")
+US = BusinessCalendar(timezone="America/New_York", holidays="US")
+BERLIN_CAL = BusinessCalendar(timezone="Europe/Berlin", holidays="DE")
 H = timedelta(hours=1)
 
 
@@ -94,7 +94,7 @@ CALENDARS = st.sampled_from(
         BERLIN_CAL,
         BusinessCalendar(timezone="Asia/Kolkata", opens=time(10), closes=time(18, 30)),
         BusinessCalendar(
-            timezone="Australia/Sydney", workdays=frozenset({0, 1, 2, 3}), holiday_country="AU"
+            timezone="Australia/Sydney", workdays=frozenset({0, 1, 2, 3}), holidays="AU"
         ),
     ]
 )

@@ -17,7 +17,7 @@ from bot.domain.pacing import Pace, PaceStatus
 # The example agreement's calendar: New York, Mon–Fri, US holidays, two closed days.
 NY = BusinessCalendar(
     timezone="America/New_York",
-    holiday_country="US",
+    holidays="US",
     closed=frozenset({date(2026, 12, 24), date(2026, 12, 31)}),
 )
 TEN_PERCENT = Fraction(1, 10)
@@ -147,7 +147,7 @@ calendars = st.builds(
     BusinessCalendar,
     timezone=st.sampled_from(["America/New_York", "Europe/Berlin", "Asia/Kolkata", "UTC"]),
     workdays=st.frozensets(st.integers(0, 6), min_size=1),
-    holiday_country=st.sampled_from(["", "US", "DE", "GB"]),
+    holidays=st.sampled_from(["", "US", "DE", "GB"]),
 )
 days = st.dates(min_value=date(2024, 1, 1), max_value=date(2028, 12, 31))
 periods = st.sampled_from(["month", "quarter"])

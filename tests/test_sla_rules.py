@@ -10,7 +10,7 @@ from bot.domain.calendar import BusinessCalendar
 from bot.domain.sla_rules import LeadFacts, Level, Status, cadence_rules, describe, evaluate
 
 NY = ZoneInfo("America/New_York")
-US = BusinessCalendar(timezone="America/New_York", holiday_country="US")
+US = BusinessCalendar(timezone="America/New_York", holidays="US")
 TERMS = SalesTerms()  # 4h, 2bd, 3 in 14d / 5 in 28d / 8 in 49d, warn 75 %, 4h, 1bd
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
-from bot.domain.calendar import WEEKDAYS, BusinessCalendar, parse_hours
+from bot.domain.calendar import WEEKDAYS, BusinessCalendar, check_holidays, parse_hours
 from bot.domain.ingest import STAGES, is_stage
 
 DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|bd|d)\s*$")
@@ -65,8 +65,9 @@ class CalendarTerms(_Section):
     timezone: str = "UTC"
     workdays: list[str] = Field(default_factory=lambda: list(WEEKDAYS[:5]))
     hours: str = "09:00-17:00"
-    holidays: str = ""
-    closed: list[date] = Field(default_factory=list)
+    holidays: str = ""  # "US", "DE-SN", "GB-SCT", "NYSE"
+    closed: list[date] = Field(default_factory=list)  # closed besides the holidays
+    open: list[date] = Field(default_factory=list)  # holidays worked after all
 
     _tz = field_validator("timezone")(_check_timezone)
     _hours = field_validator("hours")(_check_hours)
@@ -82,33 +83,36 @@ class CalendarTerms(_Section):
             raise ValueError("at least one workday is needed")
         return days
 
-    @field_validator("holidays")
-    @classmethod
-    def _country(cls, value: str) -> str:
-        import holidays as holidays_lib
-
-        code = value.strip().upper()
-        if code and code not in holidays_lib.list_supported_countries():
-            raise ValueError(f"{value!r} is not a country code the holidays package knows")
-        return code
+    _holidays = field_validator("holidays")(check_holidays)
 
     def to_calendar(
         self,
         *,
-        timezone: str | None = None,
-        hours: str | None = None,
-        out_of_office: frozenset[date] = frozenset(),
+        team: TeamTerms | None = None,
+        rep: RepTerms | None = None,
     ) -> BusinessCalendar:
-        opens, closes = parse_hours(hours or self.hours)
+        """The agreement's calendar, as a team keeps it (its timezone, holidays, closed and
+        open days) and as a rep works it (the rep's own timezone, hours, holidays, days off)."""
+        opens, closes = parse_hours((rep.hours if rep else None) or self.hours)
+        teams_closed = team.closed if team else []
+        teams_open = team.open if team else []
         return BusinessCalendar(
-            timezone=timezone or self.timezone,
+            timezone=(rep.timezone if rep else None)
+            or (team.timezone if team else None)
+            or self.timezone,
             workdays=frozenset(WEEKDAYS.index(day) for day in self.workdays),
             opens=opens,
             closes=closes,
-            holiday_country=self.holidays,
-            closed=frozenset(self.closed),
-            out_of_office=out_of_office,
+            holidays=_first(rep and rep.holidays, team and team.holidays, self.holidays),
+            closed=frozenset(self.closed) | frozenset(teams_closed),
+            opened=frozenset(self.open) | frozenset(teams_open),
+            out_of_office=frozenset(rep.out_of_office) if rep else frozenset(),
         )
+
+
+def _first(*specs: str | None) -> str:
+    """The most specific holiday calendar that is set ("" — none — counts as set)."""
+    return next((spec for spec in specs if spec is not None), "")
 
 
 class MarketingTerms(_Section):
@@ -170,8 +174,12 @@ class TeamTerms(_Section):
     channel: str
     standup: str = "09:00"
     timezone: str | None = None
+    holidays: str | None = None  # the team's own holiday calendar ("DE-BY")
+    closed: list[date] = Field(default_factory=list)  # added to the agreement's closed days
+    open: list[date] = Field(default_factory=list)  # holidays this team works
 
     _tz = field_validator("timezone")(lambda v: v if v is None else _check_timezone(v))
+    _holidays = field_validator("holidays")(lambda v: v if v is None else check_holidays(v))
 
     @field_validator("standup")
     @classmethod
@@ -193,10 +201,12 @@ class RepTerms(_Section):
     salesforce_user_id: str | None = None  # 15 or 18 characters
     timezone: str | None = None
     hours: str | None = None
+    holidays: str | None = None  # the rep's own holiday calendar, if not the team's
     out_of_office: list[date] = Field(default_factory=list)
 
     _tz = field_validator("timezone")(lambda v: v if v is None else _check_timezone(v))
     _hours = field_validator("hours")(lambda v: v if v is None else _check_hours(v))
+    _holidays = field_validator("holidays")(lambda v: v if v is None else check_holidays(v))
 
     @field_validator("email", "manager")
     @classmethod
@@ -317,9 +327,9 @@ class Agreement(_Section):
     def team_calendar(self, name: str | None) -> BusinessCalendar:
         """The team's calendar: the default one in the team's own timezone, if it has one."""
         team = self.team(name)
-        if team is None or team.timezone is None:
+        if team is None:
             return self.business_calendar()
-        return self._memo(f"team:{name}", lambda: self.calendar.to_calendar(timezone=team.timezone))
+        return self._memo(f"team:{name}", lambda: self.calendar.to_calendar(team=team))
 
     def rep_calendar(self, email: str | None) -> BusinessCalendar:
         """The calendar a rep's SLA clock runs on: the team's, with the rep's own timezone,
@@ -328,15 +338,7 @@ class Agreement(_Section):
         if rep is None:
             return self.business_calendar()
         team = self.team(rep.team)
-
-        def build() -> BusinessCalendar:
-            return self.calendar.to_calendar(
-                timezone=rep.timezone or (team.timezone if team else None),
-                hours=rep.hours,
-                out_of_office=frozenset(rep.out_of_office),
-            )
-
-        return self._memo(f"rep:{rep.email}", build)
+        return self._memo(f"rep:{rep.email}", lambda: self.calendar.to_calendar(team=team, rep=rep))
 
     def _memo(self, key: str, build) -> BusinessCalendar:  # type: ignore[no-untyped-def]
         if key not in self._calendars:

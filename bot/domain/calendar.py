@@ -36,8 +36,9 @@ class BusinessCalendar:
     workdays: frozenset[int] = frozenset(range(5))
     opens: time = time(9)
     closes: time = time(17)
-    holiday_country: str = ""
-    closed: frozenset[date] = field(default_factory=frozenset)
+    holidays: str = ""  # a country ("DE"), a subdivision ("DE-SN") or a market ("NYSE")
+    closed: frozenset[date] = field(default_factory=frozenset)  # closed besides the holidays
+    opened: frozenset[date] = field(default_factory=frozenset)  # holidays worked after all
     out_of_office: frozenset[date] = field(default_factory=frozenset)
 
     @cached_property
@@ -50,7 +51,9 @@ class BusinessCalendar:
         return {}
 
     def holiday_name(self, day: date) -> str | None:
-        return _holidays(self.holiday_country).get(day) if self.holiday_country else None
+        if not self.holidays or day in self.opened:
+            return None
+        return holiday_table(self.holidays).get(day)
 
     def closed_reason(self, day: date) -> str | None:
         """Why `day` is not a business day ("weekend", the holiday's name, "closed"), or None."""
@@ -76,10 +79,39 @@ class BusinessCalendar:
         return now.astimezone(self.tz).date()
 
 
-@lru_cache(maxsize=32)
-def _holidays(country: str) -> holidays_lib.HolidayBase:
-    """One holiday table per country per process; it fills in years as they are asked for."""
-    return holidays_lib.country_holidays(country)
+def check_holidays(spec: str) -> str:
+    """Normalise a holiday calendar: a country ("US"), a country's subdivision ("DE-SN",
+    "GB-SCT") or a financial market ("NYSE"), as the `holidays` package knows them. Raises
+    ValueError naming what it does know."""
+    code = spec.strip().upper()
+    if not code:
+        return ""
+    countries = holidays_lib.list_supported_countries()
+    markets = holidays_lib.list_supported_financial()
+    if code in countries or code in markets:
+        return code
+    country, _, subdivision = code.partition("-")
+    if country in countries and subdivision:
+        known = {each.upper(): each for each in countries[country]}
+        if subdivision in known:
+            return f"{country}-{known[subdivision]}"
+        raise ValueError(
+            f"{spec!r}: {country} has no subdivision {subdivision!r}; it has "
+            + ", ".join(f"{country}-{each}" for each in countries[country] if each.isupper())
+        )
+    raise ValueError(
+        f"{spec!r} is not a country (US, DE), a subdivision (DE-SN, GB-SCT) or a market (NYSE)"
+        " that the holidays package knows"
+    )
+
+
+@lru_cache(maxsize=64)
+def holiday_table(spec: str) -> holidays_lib.HolidayBase:
+    """One holiday table per calendar per process; it fills in years as they are asked for."""
+    if spec in holidays_lib.list_supported_financial():
+        return holidays_lib.financial_holidays(spec)
+    country, _, subdivision = spec.partition("-")
+    return holidays_lib.country_holidays(country, subdiv=subdivision or None)
 
 
 @lru_cache(maxsize=4096)
