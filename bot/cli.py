@@ -439,13 +439,19 @@ def schedule(
 
 @cli.command()
 def clock() -> None:
-    """The scheduler alone: the breach scan every minute and outbox delivery."""
+    """The scheduler alone: stand-up digests, the breach scan and delivery. A second clock on
+    PostgreSQL waits as a standby and takes over when the first stops."""
     from bot.scheduler import run_clock
+    from storage.clock import ClockAlreadyRunning
 
     settings = Settings()
     settings.require("SLACK_BOT_TOKEN")
     _configure_logging()
-    run_clock(settings, _engine(settings))
+    try:
+        run_clock(settings, _engine(settings))
+    except ClockAlreadyRunning as error:
+        err.print(f"slabot: {error}", markup=False)
+        raise typer.Exit(1) from error
 
 
 @cli.command()

@@ -9,7 +9,12 @@ outbox (a digest's key is its team and date), which a sender claims before calli
 
 from __future__ import annotations
 
+import functools
 import logging
+import os
+import signal
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -25,13 +30,18 @@ from bot.services.alerts import scan, sender
 from bot.services.digest import scheduled_digest
 from bot.settings import Settings
 from bot.slack.channels import join_team_channels
+from bot.slack.delivery import Sender
 from bot.slack.render import Renderer
+from storage import clock as clock_store
 from storage import queries
+from storage.clock import ClockLock, holder
 from storage.db import session_scope
 
 log = logging.getLogger(__name__)
 DIGEST_JOB = "digest:"
 DELIVERY_INTERVAL = 5  # seconds between delivery rounds
+HEARTBEAT = 10  # seconds between the active clock's beats (/healthz: 503 after three missed)
+STOP_GRACE = 10  # seconds a stopping clock gives the jobs in hand
 
 
 def standup_trigger(agreement: Agreement, team: TeamTerms) -> CronTrigger:
@@ -108,17 +118,49 @@ def schedule_digests(
     return ids
 
 
-def build_scheduler(settings: Settings, engine: Engine, scheduler: BaseScheduler) -> None:
-    """Register slabot's jobs on `scheduler`."""
+class InFlight:
+    """Counts the jobs running now, so a stopping clock can let them finish."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._idle = threading.Condition()
+
+    def track(self, job: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(job)
+        def tracked(*args: object) -> None:
+            with self._idle:
+                self._count += 1
+            try:
+                job(*args)
+            finally:
+                with self._idle:
+                    self._count -= 1
+                    self._idle.notify_all()
+
+        return tracked
+
+    def wait_idle(self, seconds: float) -> int:
+        """Wait up to `seconds` for running jobs to end; how many are still running."""
+        with self._idle:
+            self._idle.wait_for(lambda: self._count == 0, timeout=seconds)
+            return self._count
+
+
+def build_scheduler(
+    settings: Settings, engine: Engine, scheduler: BaseScheduler, in_flight: InFlight | None = None
+) -> Sender:
+    """Register slabot's jobs on `scheduler`; returns the clock's sender (to stop it)."""
     renderer = Renderer(settings.templates_dir)
-
     deliverer = sender(engine, settings)
+    track = (in_flight or InFlight()).track
 
+    @track
     def breach_scan() -> None:
         result = scan(engine, renderer, now=datetime.now(UTC))
         if result.messages:
             log.info("scan: %d messages queued", len(result.messages))
 
+    @track
     def delivery() -> None:
         report = deliverer.deliver(alerts_per_minute=settings.alerts_per_minute)
         if report.sent or report.retrying or report.failed:
@@ -129,6 +171,7 @@ def build_scheduler(settings: Settings, engine: Engine, scheduler: BaseScheduler
                 report.failed,
             )
 
+    @track
     def digest(team: str) -> None:
         log.info(scheduled_digest(engine, renderer, settings, team=team, now=datetime.now(UTC)))
 
@@ -172,10 +215,52 @@ def build_scheduler(settings: Settings, engine: Engine, scheduler: BaseScheduler
         coalesce=True,
         next_run_time=datetime.now(UTC),
     )
+    return deliverer
 
 
 def run_clock(settings: Settings, engine: Engine) -> None:
+    """Become the active clock (a second one waits as a standby on PostgreSQL), run the jobs
+    and beat every HEARTBEAT seconds. SIGTERM stops taking work, lets running jobs finish for
+    up to STOP_GRACE seconds, and exits 0; whatever was cut short resumes at the next start."""
+    lock = ClockLock(engine)
+    lock.acquire(waiting=lambda: log.info("standby: another clock is active; waiting to take over"))
+    log.info("clock active (%s): breach scan every %ss", holder(), settings.scan_interval)
     scheduler = BlockingScheduler(timezone=UTC)
-    build_scheduler(settings, engine, scheduler)
-    log.info("clock started: breach scan every %ss", settings.scan_interval)
+    in_flight = InFlight()
+    deliverer = build_scheduler(settings, engine, scheduler, in_flight)
+
+    def heartbeat() -> None:
+        if not lock.still_held():
+            log.error("the clock lock is lost (the database restarted?): stopping for a standby")
+            os.kill(os.getpid(), signal.SIGTERM)
+            return
+        with engine.begin() as connection:
+            clock_store.beat(connection, every_s=HEARTBEAT, now=datetime.now(UTC))
+
+    scheduler.add_job(
+        heartbeat,
+        IntervalTrigger(seconds=HEARTBEAT),
+        id="heartbeat",
+        max_instances=1,
+        coalesce=True,
+        next_run_time=datetime.now(UTC),
+    )
+
+    def stop(signum: int, _frame: object) -> None:
+        log.info("%s: finishing the work in hand", signal.Signals(signum).name)
+        deliverer.stopping.set()
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     scheduler.start()
+    left = in_flight.wait_idle(STOP_GRACE)
+    lock.release()
+    if left:
+        log.warning(
+            "%d job(s) still running after %ss: they resume at the next start", left, STOP_GRACE
+        )
+    else:
+        log.info("clock stopped")
+    logging.shutdown()
+    os._exit(0)  # job threads still running are cut short; the outbox's lease covers them

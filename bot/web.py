@@ -6,17 +6,18 @@ import io
 import json
 import logging
 from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, Request, jsonify, request
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
-from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from bot.services import webhooks
 from bot.settings import Settings
+from storage import clock as clock_store
 from storage.db import outage_reason, unreachable
 
 SLACK_PATH = "/slack/events"
@@ -128,12 +129,20 @@ def _flask_app(engine: Engine, settings: Settings) -> Flask:
 
     @web.get("/healthz")
     def healthz():  # type: ignore[no-untyped-def]
+        """The database answers, and the active clock beat within its last three beats (no
+        clock yet is not an error: the web process may start first)."""
         try:
             with engine.connect() as connection:
-                connection.execute(text("SELECT 1"))
+                beat = clock_store.last_beat(connection)
         except Exception as error:  # any database failure means "not healthy"
             return jsonify(ok=False, database=type(error).__name__), 503
-        return jsonify(ok=True, database="ok")
+        if beat is None:
+            return jsonify(ok=True, database="ok", clock=None)
+        holder, every_s, at = beat
+        age = (datetime.now(UTC) - at).total_seconds()
+        silent = age > 3 * every_s
+        clock = {"holder": holder, "last_beat": at.isoformat(), "seconds_ago": round(age, 1)}
+        return jsonify(ok=not silent, database="ok", clock=clock), 503 if silent else 200
 
     def webhook(
         secret: str,

@@ -256,3 +256,14 @@ class SlackUser(SQLModel, table=True):
     email: str = Field(primary_key=True)
     user_id: str = Field(index=True)
     resolved_at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+class ClockBeat(SQLModel, table=True):
+    """The active clock's heartbeat: `/healthz` turns 503 when it is three beats late."""
+
+    __tablename__ = "clock_beat"
+
+    name: str = Field(primary_key=True)  # "clock"
+    holder: str  # host:pid of the clock that beat
+    every_s: int  # seconds between beats
+    at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))

@@ -46,7 +46,7 @@ def test_the_example_parses_with_every_value() -> None:
         ),
         (("website = 0.6", "website = 0.7"), 18, "marketing.sources", "must add up to 1"),
         (('team = "na"\nmanager', 'team = "emea"\nmanager'), None, "", "names team 'emea'"),
-        (('holidays = "US"', 'holidays = "XX"'), 11, "calendar.holidays", "not a country code"),
+        (('holidays = "US"', 'holidays = "XX"'), 11, "calendar.holidays", "is not a country"),
         (("win = 0.23", "win = 23"), 33, "funnel.win", "less than or equal to 1"),
     ],
 )

@@ -1,5 +1,6 @@
 """The clock's digest jobs: APScheduler's misfire grace decides whether a clock that starts
-after the stand-up still posts, and two clocks on one database post one digest.
+after the stand-up still posts; a standby clock takes over from a killed one; SIGTERM lets
+the work in hand finish; Slack's rate limit does not push the scan or the digest back.
 
 These run at the real time, so each test places the stand-up relative to now in a fixed-offset
 timezone where it is about noon: every day is a workday there and nothing is a holiday."""
@@ -7,6 +8,7 @@ timezone where it is about noon: every day is a workday there and nothing is a h
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import threading
@@ -15,6 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import pytest
 from apscheduler.events import EVENT_JOB_EXECUTED, EVENT_JOB_MISSED
 from apscheduler.schedulers.background import BackgroundScheduler
 
@@ -90,50 +93,6 @@ def test_a_clock_that_starts_in_the_afternoon_skips_the_stale_digest() -> None:
     assert ran == [] and events == [EVENT_JOB_MISSED]
 
 
-def test_two_clocks_post_one_digest(
-    database_url: str, fake_slack: FakeSlack, tmp_path: Path
-) -> None:
-    env = slabot_env(database_url, fake_slack, SLABOT_SCAN_INTERVAL="3600")
-    path = tmp_path / "sla.toml"
-    path.write_text(agreement_text(datetime.now(UTC), timedelta(minutes=5)))
-    for args in (("db", "upgrade"), ("sla", "apply", str(path))):
-        subprocess.run(
-            [sys.executable, "-m", "bot", *args], env=env, check=True, capture_output=True
-        )
-    logs = [tmp_path / f"clock{n}.log" for n in (1, 2)]
-    clocks = []
-    for log in logs:
-        with log.open("w") as handle:
-            clocks.append(
-                subprocess.Popen(
-                    [sys.executable, "-m", "bot", "clock"],
-                    env=env,
-                    stdout=handle,
-                    stderr=subprocess.STDOUT,
-                )
-            )
-    try:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            text = [log.read_text() for log in logs]
-            if all("digest for na on" in each for each in text):
-                break
-            time.sleep(0.2)
-        time.sleep(1)  # anything a second clock would send, it would have sent by now
-    finally:
-        for clock in clocks:
-            clock.terminate()
-        for clock in clocks:
-            clock.wait(15)
-    text = [log.read_text() for log in logs]
-    assert all("digest for na on" in each for each in text), text
-    assert not any("Traceback" in each for each in text), text
-    digests = [m for m in fake_slack.posts_in("C0STANDUP") if m.get("blocks")]
-    assert len(digests) == 1, text
-    assert digests[0]["metadata"]["event_payload"]["key"].startswith("digest:na:")
-    assert len(fake_slack.calls_to("chat.postMessage")) == 1
-
-
 def start_clocks(env: dict[str, str], logs: list[Path]) -> list[subprocess.Popen]:
     clocks = []
     for log in logs:
@@ -162,9 +121,9 @@ def wait_for(check, seconds: float) -> float | None:  # type: ignore[no-untyped-
 def test_under_a_rate_limit_the_scan_and_the_digest_keep_their_schedule(
     database_url: str, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
-    """Slack allows 40 posts a minute; 100 channel alerts are already queued; two clocks run.
-    The stand-up digest still goes out at once, a breach imported meanwhile is queued by the
-    next scan, and the clocks together keep under the limit (Slack never answers 429)."""
+    """Slack allows 40 posts a minute; 100 channel alerts are already queued. The stand-up
+    digest still goes out at once, a breach imported meanwhile is queued by the next scan, and
+    the clock keeps under the limit (Slack never answers 429)."""
     from storage import outbox
     from storage.db import make_engine
 
@@ -191,13 +150,13 @@ def test_under_a_rate_limit_the_scan_and_the_digest_keep_their_schedule(
                 now=now,
             )
     fake_slack.limit("chat.postMessage", 40)
-    logs = [tmp_path / f"clock{n}.log" for n in (1, 2)]
+    logs = [tmp_path / "clock.log"]
     started = time.monotonic()
     clocks = start_clocks(env, logs)
     try:
         posted = wait_for(lambda: fake_slack.posts_in("C0STANDUP"), 30)
         assert posted is not None, [log.read_text() for log in logs]
-        assert posted - started < 15  # two clocks starting up, then the digest at once
+        assert posted - started < 15  # the clock starting up, then the digest at once
 
         leads = tmp_path / "breach.csv"
         assigned = (now - timedelta(days=2)).isoformat()
@@ -236,7 +195,96 @@ def test_under_a_rate_limit_the_scan_and_the_digest_keep_their_schedule(
     refused = [c for c in fake_slack.calls if c.method == "chat.postMessage" and c.status == 429]
     assert refused == [], text
     backlog = [c for c in posts if c.body["channel"].startswith("C0BACKLOG")]
-    assert len(backlog) == 30  # the pace: 30 alerts a minute between both clocks
+    assert len(backlog) == 30  # the pace: 30 alerts a minute
     keys = [c.body["metadata"]["event_payload"]["key"] for c in posts]
     assert len(keys) == len(set(keys))  # nothing twice
     assert len([m for m in fake_slack.posts_in("C0STANDUP") if m.get("blocks")]) == 1
+
+
+def applied_env(database_url: str, fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, str]:
+    """An upgraded database with an agreement whose stand-up was `standup_ago` minutes ago."""
+    env = slabot_env(database_url, fake, SLABOT_SEND_LEASE="0", **extra)
+    path = tmp_path / "sla.toml"
+    path.write_text(agreement_text(datetime.now(UTC), timedelta(minutes=5)))
+    for args in (("db", "upgrade"), ("sla", "apply", str(path))):
+        subprocess.run(
+            [sys.executable, "-m", "bot", *args], env=env, check=True, capture_output=True
+        )
+    return env
+
+
+def test_a_standby_clock_takes_over_from_a_killed_one_and_posts_the_digest_once(
+    database_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    if database_url.startswith("sqlite"):
+        pytest.skip("a standby clock needs PostgreSQL's advisory locks")
+    env = applied_env(database_url, fake_slack, tmp_path, SLABOT_SCAN_INTERVAL="5")
+    fake_slack.stall_post_after(0)  # the first clock's digest reaches Slack; no answer comes
+    first, second = tmp_path / "first.log", tmp_path / "second.log"
+    [active] = start_clocks(env, [first])
+    standby = None
+    try:
+        assert wait_for(lambda: fake_slack.posts_in("C0STANDUP"), 30), first.read_text()
+        [standby] = start_clocks(env, [second])
+        assert wait_for(lambda: "standby: another clock is active" in second.read_text(), 30)
+        active.kill()  # SIGKILL mid-send: its lock goes with its connection
+        active.wait()
+        killed = time.monotonic()
+        took_over = wait_for(lambda: "clock active" in second.read_text(), 30)
+        assert took_over is not None and took_over - killed < 30, second.read_text()
+        # the standby finds the stalled digest in the channel instead of posting it again
+        # the chart goes into the digest's thread once the digest is known to be sent
+        assert wait_for(lambda: fake_slack.files, 30), second.read_text()
+        time.sleep(3)
+    finally:
+        for clock in (active, standby):
+            if clock is not None and clock.poll() is None:
+                clock.terminate()
+                clock.wait(15)
+    digests = [m for m in fake_slack.posts_in("C0STANDUP") if m.get("blocks")]
+    assert len(digests) == 1, second.read_text()
+    assert fake_slack.calls_to("conversations.history")  # it looked before sending again
+    assert "Traceback" not in second.read_text()
+
+
+def test_a_second_clock_on_sqlite_refuses_with_one_line(
+    database_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL has a standby instead")
+    env = applied_env(database_url, fake_slack, tmp_path, SLABOT_SCAN_INTERVAL="3600")
+    log = tmp_path / "first.log"
+    [first] = start_clocks(env, [log])
+    try:
+        assert wait_for(lambda: "clock active" in log.read_text(), 30), log.read_text()
+        second = subprocess.run(
+            [sys.executable, "-m", "bot", "clock"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        first.terminate()
+        first.wait(15)
+    assert second.returncode == 1
+    [line] = second.stderr.strip().splitlines()[-1:]
+    assert "another slabot clock" in line and "use PostgreSQL" in line
+    assert "Traceback" not in second.stderr
+
+
+def test_sigterm_lets_the_work_in_hand_finish_and_exits_0(
+    database_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    env = applied_env(database_url, fake_slack, tmp_path, SLABOT_SCAN_INTERVAL="3600")
+    log = tmp_path / "clock.log"
+    [clock] = start_clocks(env, [log])
+    assert wait_for(lambda: "clock active" in log.read_text(), 30), log.read_text()
+    assert wait_for(lambda: "digest for na on" in log.read_text(), 30), log.read_text()
+    clock.send_signal(signal.SIGTERM)
+    stopping = time.monotonic()
+    assert clock.wait(20) == 0
+    assert time.monotonic() - stopping < 12
+    text = log.read_text()
+    assert "SIGTERM: finishing the work in hand" in text and "clock stopped" in text, text
+    assert "Traceback" not in text

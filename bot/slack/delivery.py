@@ -83,6 +83,7 @@ class Sender:
         self.client = client
         self.lease = lease
         self.retry_base = retry_base
+        self.stopping = threading.Event()  # set: finish the batch in hand, take no more
         self.workers = workers  # messages to different people go out side by side
         self._lock = threading.Lock()
 
@@ -101,7 +102,7 @@ class Sender:
         report = DeliveryReport()
         deadline = utcnow() + wait_up_to
         with ThreadPoolExecutor(self.workers, thread_name_prefix="slabot-send") as pool:
-            while True:
+            while not self.stopping.is_set():
                 with self.engine.begin() as connection:
                     outbox.release_abandoned(connection, older_than=utcnow() - self.lease)
                     items = outbox.due_items(connection, now=utcnow(), only=only)

@@ -1,0 +1,123 @@
+"""One active clock per database, and its heartbeat.
+
+PostgreSQL: the active clock holds a session advisory lock on a connection of its own; a
+standby polls for it and takes over as soon as the holder's connection is gone (the process
+was killed, or its host lost). SQLite has no standby: an OS file lock beside the database
+file keeps a second clock from starting at all.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import socket
+import time
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import IO
+
+from sqlalchemy import Connection, select, text
+from sqlalchemy.engine import Engine, make_url
+
+from storage.alerts import utc
+from storage.db import dialect_insert
+from storage.models import ClockBeat
+
+BEATS = ClockBeat.__table__
+CLOCK_LOCK = 7215003
+
+
+class ClockAlreadyRunning(Exception):
+    """A second clock on an embedded SQLite database."""
+
+
+def holder() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+class ClockLock:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._connection: Connection | None = None
+        self._file: IO[str] | None = None
+
+    def acquire(self, *, poll: float = 2.0, waiting: Callable[[], None] | None = None) -> None:
+        """Become the active clock: wait for the lock on PostgreSQL (calling `waiting` once),
+        refuse at once on SQLite."""
+        if self.engine.dialect.name != "postgresql":
+            self._lock_file()
+            return
+        told = False
+        while True:
+            connection = self.engine.connect()
+            taken = connection.execute(
+                text("SELECT pg_try_advisory_lock(:key)"), {"key": CLOCK_LOCK}
+            ).scalar()
+            if taken:
+                connection.commit()  # the session lock outlives the transaction
+                self._connection = connection
+                return
+            connection.close()
+            if waiting is not None and not told:
+                waiting()
+                told = True
+            time.sleep(poll)
+
+    def still_held(self) -> bool:
+        """The lock's connection is alive (a database restart drops it, and the lock with it)."""
+        if self._connection is None:
+            return self._file is not None
+        try:
+            self._connection.execute(text("SELECT 1"))
+            self._connection.commit()
+        except Exception:  # any failure of the connection means the lock is gone
+            return False
+        return True
+
+    def release(self) -> None:
+        if self._connection is not None:
+            self._connection.close()  # ends the session, and the lock with it
+            self._connection = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def _lock_file(self) -> None:
+        database = make_url(str(self.engine.url)).database or ""
+        if not database or database == ":memory:":
+            return
+        handle = Path(database + ".clock.lock").open("a+")  # noqa: SIM115 (held for life)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            other = handle.read().strip() or "another process"
+            handle.close()
+            raise ClockAlreadyRunning(
+                f"another slabot clock ({other}) is running on {database}: run one clock per "
+                "SQLite database (for a standby clock use PostgreSQL)"
+            ) from None
+        handle.truncate(0)
+        handle.write(holder())
+        handle.flush()
+        self._file = handle
+
+
+def beat(connection: Connection, *, every_s: int, now: datetime) -> None:
+    statement = dialect_insert(connection, BEATS).values(
+        name="clock", holder=holder(), every_s=every_s, at=now
+    )
+    connection.execute(
+        statement.on_conflict_do_update(
+            index_elements=["name"], set_={"holder": holder(), "every_s": every_s, "at": now}
+        )
+    )
+
+
+def last_beat(connection: Connection) -> tuple[str, int, datetime] | None:
+    """(holder, seconds between beats, when) of the latest beat, or None: no clock yet."""
+    row = connection.execute(
+        select(BEATS.c.holder, BEATS.c.every_s, BEATS.c.at).where(BEATS.c.name == "clock")
+    ).first()
+    return (row.holder, row.every_s, utc(row.at)) if row else None  # type: ignore[return-value]
