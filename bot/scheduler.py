@@ -35,7 +35,7 @@ from bot.slack.render import Renderer
 from storage import clock as clock_store
 from storage import queries
 from storage.clock import ClockLock, holder
-from storage.db import session_scope
+from storage.db import outage_reason, session_scope, unreachable
 
 log = logging.getLogger(__name__)
 DIGEST_JOB = "digest:"
@@ -119,7 +119,9 @@ def schedule_digests(
 
 
 class InFlight:
-    """Counts the jobs running now, so a stopping clock can let them finish."""
+    """Counts the jobs running now, so a stopping clock can let them finish; a job that finds
+    the database away says so in one line (its transaction rolled back; the next run redoes
+    it)."""
 
     def __init__(self) -> None:
         self._count = 0
@@ -132,6 +134,14 @@ class InFlight:
                 self._count += 1
             try:
                 job(*args)
+            except Exception as error:
+                if not unreachable(error):
+                    raise  # APScheduler logs it with its traceback; the next run goes on
+                log.warning(
+                    "%s: the database cannot be reached (%s); the next run tries again",
+                    job.__name__,
+                    outage_reason(error),
+                )
             finally:
                 with self._idle:
                     self._count -= 1
@@ -177,6 +187,7 @@ def build_scheduler(
 
     in_force: list[object] = [object()]  # the version key the jobs were built from
 
+    @track
     def follow_agreement() -> None:
         """Rebuild the digest jobs when a new agreement version comes into force."""
         now = datetime.now(UTC)
@@ -229,11 +240,18 @@ def run_clock(settings: Settings, engine: Engine) -> None:
     in_flight = InFlight()
     deliverer = build_scheduler(settings, engine, scheduler, in_flight)
 
+    @in_flight.track
     def heartbeat() -> None:
         if not lock.still_held():
-            log.error("the clock lock is lost (the database restarted?): stopping for a standby")
-            os.kill(os.getpid(), signal.SIGTERM)
-            return
+            again = lock.retake()
+            if again is None:
+                log.warning("the database cannot be reached: the clock keeps trying")
+                return
+            if not again:
+                log.error("another clock took over while the database was away: stopping")
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            log.info("the clock lock is ours again after the database came back")
         with engine.begin() as connection:
             clock_store.beat(connection, every_s=HEARTBEAT, now=datetime.now(UTC))
 

@@ -8,6 +8,7 @@ file keeps a second clock from starting at all.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import socket
@@ -21,7 +22,7 @@ from sqlalchemy import Connection, select, text
 from sqlalchemy.engine import Engine, make_url
 
 from storage.alerts import utc
-from storage.db import dialect_insert
+from storage.db import dialect_insert, unreachable
 from storage.models import ClockBeat
 
 BEATS = ClockBeat.__table__
@@ -49,20 +50,37 @@ class ClockLock:
             self._lock_file()
             return
         told = False
-        while True:
-            connection = self.engine.connect()
-            taken = connection.execute(
-                text("SELECT pg_try_advisory_lock(:key)"), {"key": CLOCK_LOCK}
-            ).scalar()
-            if taken:
-                connection.commit()  # the session lock outlives the transaction
-                self._connection = connection
-                return
-            connection.close()
+        while not self._try():
             if waiting is not None and not told:
                 waiting()
                 told = True
             time.sleep(poll)
+
+    def _try(self) -> bool:
+        connection = self.engine.connect()
+        taken = connection.execute(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": CLOCK_LOCK}
+        ).scalar()
+        if not taken:
+            connection.close()
+            return False
+        connection.commit()  # the session lock outlives the transaction
+        self._connection = connection
+        return True
+
+    def retake(self) -> bool | None:
+        """After the lock's connection died (a database restart): True when it is ours again,
+        False when a standby has it, None while the database cannot be reached."""
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.close()
+            self._connection = None
+        try:
+            return self._try()
+        except Exception as error:
+            if unreachable(error):
+                return None
+            raise
 
     def still_held(self) -> bool:
         """The lock's connection is alive (a database restart drops it, and the lock with it)."""

@@ -136,8 +136,11 @@ def free_port() -> int:
 
 
 class RunningServer:
-    def __init__(self, process: subprocess.Popen, url: str, log: Path) -> None:
+    def __init__(
+        self, process: subprocess.Popen, url: str, log: Path, database_url: str = ""
+    ) -> None:
         self.process, self.url, self.log = process, url, log
+        self.database_url = database_url
 
     def post(self, path: str, body: str, headers: dict[str, str]) -> httpx.Response:
         return httpx.post(self.url + path, content=body, headers=headers, timeout=10)
@@ -175,7 +178,7 @@ def start_server(env: dict[str, str], log: Path) -> RunningServer:
             raise RuntimeError(f"slabot serve exited:\n{log.read_text()}")
         try:
             if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return RunningServer(process, url, log)
+                return RunningServer(process, url, log, env.get("DATABASE_URL", ""))
         except httpx.HTTPError:
             time.sleep(0.1)
     process.kill()

@@ -123,3 +123,58 @@ def test_a_database_outage_gets_one_clear_line_everywhere(
     assert "Pace" in slash(server, "/pace", "").text
     log = server.log.read_text()
     assert "Traceback" not in log, log
+
+
+def test_the_clock_rides_out_a_database_restart(
+    database_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """The database goes away for longer than a heartbeat and comes back: the clock says so
+    in one line, keeps its lock (no standby took it), and its next scan tells the breach."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("a server to cut is PostgreSQL's")
+    engine = make_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    upgrade(engine)
+    seed_agreement(engine)
+    proxy = DatabaseProxy(database_url)
+    env = slabot_env(proxy.url, fake_slack, SLABOT_SCAN_INTERVAL="5")
+    log = tmp_path / "clock.log"
+    with log.open("w") as handle:
+        clock = subprocess.Popen(
+            [sys.executable, "-m", "bot", "clock"], env=env, stdout=handle, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 30
+        while "clock active" not in log.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(1)
+        proxy.cut()
+        time.sleep(12)  # past a heartbeat and a couple of scans
+        proxy.restore()
+        leads = tmp_path / "late.csv"
+        leads.write_text(
+            "lead_id,name,company,source,owner_email,score,assigned_at,first_touch_at,crm_url\n"
+            "L-AFTER,Lee,Back Co,website,rita@example.com,80,2026-11-02T14:00:00Z,,\n"
+        )
+        subprocess.run(
+            [sys.executable, "-m", "bot", "import", str(leads)],
+            env={**env, "DATABASE_URL": database_url},
+            check=True,
+            capture_output=True,
+        )
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not told(fake_slack, "Back Co"):
+            time.sleep(0.2)
+    finally:
+        clock.terminate()
+        clock.wait(20)
+        proxy.cut()
+        engine.dispose()
+    text = log.read_text()
+    assert told(fake_slack, "Back Co"), text
+    assert "the database cannot be reached" in text
+    assert "the clock lock is ours again" in text, text
+    assert "Traceback" not in text, text
+
+
+def told(fake: FakeSlack, company: str) -> bool:
+    return any(company in json.dumps(c.body) for c in fake.calls_to("chat.postMessage"))

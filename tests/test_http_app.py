@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -70,12 +71,33 @@ def fields(message: dict) -> dict[str, str]:
     return out
 
 
-def test_healthz_checks_the_database(server: RunningServer) -> None:
+def test_healthz_checks_the_database_and_the_clock(server: RunningServer) -> None:
     import httpx
+    from sqlalchemy import delete
+
+    from storage import clock
+    from storage.models import ClockBeat
 
     response = httpx.get(server.url + "/healthz")
     assert response.status_code == 200
-    assert response.json() == {"ok": True, "database": "ok"}
+    assert response.json() == {"ok": True, "database": "ok", "clock": None}  # none started yet
+
+    engine = make_engine(server.database_url)
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as connection:  # beats every 10 s; last heard 25 s ago: healthy
+            clock.beat(connection, every_s=10, now=now - timedelta(seconds=25))
+        response = httpx.get(server.url + "/healthz")
+        assert response.status_code == 200
+        assert response.json()["clock"]["seconds_ago"] >= 25
+        with engine.begin() as connection:  # three beats missed: the clock is silent
+            clock.beat(connection, every_s=10, now=now - timedelta(seconds=31))
+        response = httpx.get(server.url + "/healthz")
+        assert response.status_code == 503 and response.json()["ok"] is False
+    finally:
+        with engine.begin() as connection:
+            connection.execute(delete(ClockBeat))
+        engine.dispose()
 
 
 def test_quota_worked_example_is_answered_ephemerally(server: RunningServer) -> None:
