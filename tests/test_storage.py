@@ -115,3 +115,42 @@ def test_models_match_the_migrations(engine: Engine) -> None:
         )
         differences = compare_metadata(context, SQLModel.metadata)
     assert differences == []
+
+
+def test_a_populated_database_of_the_previous_head_upgrades_with_nothing_lost(
+    database_url: str, tmp_path
+) -> None:  # type: ignore[no-untyped-def]
+    """A database at 0007 with an agreement, imported leads and queued messages, upgraded to
+    head: every row is still there and the new tables are usable."""
+    from datetime import UTC, datetime
+
+    from bot.services.ingest import import_csv
+    from storage import clock, outbox
+    from tests.test_real_crm import DATA
+
+    engine = make_engine(Settings(DATABASE_URL=database_url).database_url)
+    upgrade(engine, "0007")
+    seed_agreement(engine)
+    summary = import_csv(engine, DATA / "hubspot_contacts.csv", rejects_path=tmp_path / "r.csv")
+    assert summary.rows > 0
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        outbox.enqueue(
+            connection, key="k1", kind="sla_rep", audience="rita@example.com",
+            day=now.date(), payload={"text": "hi"}, now=now,
+        )  # fmt: skip
+    tables = ("agreement_version", "lead", "outbox", "ingest_run")
+
+    def counts() -> dict[str, int]:
+        with engine.connect() as connection:
+            count = "SELECT count(*) FROM {}"
+            return {t: connection.execute(text(count.format(t))).scalar() for t in tables}
+
+    before = counts()
+    assert upgrade(engine) == ("0007", head_revision(engine))
+    assert counts() == before
+    with engine.begin() as connection:
+        clock.beat(connection, every_s=10, now=now)
+        assert clock.last_beat(connection)[1] == 10  # type: ignore[index]
+        assert outbox.alerts_claimed_since(connection, now) == 0
+    engine.dispose()
