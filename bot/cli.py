@@ -40,9 +40,23 @@ NO_AGREEMENT = "no agreement is in force: apply one with `slabot sla apply sla.t
 
 
 def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    """Plain lines, or with LOG_FORMAT=json one JSON object per line (a message's newlines
+    and quotes escaped, a traceback in its `exc_info` field)."""
+    if Settings().log_format == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+        logging.basicConfig(level=logging.INFO, handlers=[handler])
+    else:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
     for noisy in ("slack_sdk", "slack_bolt", "urllib3", "apscheduler.executors", "alembic"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -88,7 +102,12 @@ def serve() -> None:
         engine = _engine(settings, migrate_embedded=False)
         return create_web_app(build_app(settings, engine), engine, settings)
 
-    run_server(factory, port=settings.port, workers=settings.web_concurrency)
+    run_server(
+        factory,
+        port=settings.port,
+        workers=settings.web_concurrency,
+        json_logs=settings.log_format == "json",
+    )
 
 
 @cli.command()

@@ -25,10 +25,30 @@ class GunicornServer(BaseApplication):
         return self.factory()
 
 
-def serve(factory: Callable[[], Any], *, port: int, workers: int, threads: int = 4) -> None:
+JSON_LOGS = {
+    "formatters": {
+        "generic": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    }
+}
+
+
+def serve(
+    factory: Callable[[], Any],
+    *,
+    port: int,
+    workers: int,
+    threads: int = 4,
+    json_logs: bool = False,
+) -> None:
+    """Serve under gunicorn; with `json_logs`, gunicorn's own lines are JSON objects too."""
     GunicornServer(
         factory,
         {
+            **({"logconfig_dict": JSON_LOGS} if json_logs else {}),
             "bind": f"0.0.0.0:{port}",
             "workers": workers,
             "worker_class": "gthread",

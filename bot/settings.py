@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -44,6 +45,8 @@ class Settings(BaseSettings):
     hubspot_client_secret: SecretStr | None = Field(None, validation_alias="HUBSPOT_CLIENT_SECRET")
     admins_raw: str = Field("", validation_alias=AliasChoices("SLABOT_ADMINS", "admins_raw"))
     templates_dir: Path | None = Field(None, validation_alias="SLABOT_TEMPLATES")
+    # "json": one JSON object per log line (for a log pipeline); "text": plain lines
+    log_format: Literal["text", "json"] = Field("text", validation_alias="LOG_FORMAT")
     # the clock's breach scan runs this often (seconds)
     scan_interval: int = Field(60, ge=5, validation_alias="SLABOT_SCAN_INTERVAL")
     # the clock sends at most this many alerts a minute (all clocks together), so Slack's
