@@ -14,6 +14,7 @@ import logging
 import os
 import signal
 import threading
+import time as time_
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -164,9 +165,15 @@ def build_scheduler(
     deliverer = sender(engine, settings)
     track = (in_flight or InFlight()).track
 
+    def timed(job: str, seconds: float) -> None:
+        with engine.begin() as connection:
+            clock_store.took(connection, job, seconds)
+
     @track
     def breach_scan() -> None:
+        started = time_.monotonic()
         result = scan(engine, renderer, now=datetime.now(UTC))
+        timed("scan", time_.monotonic() - started)
         if result.messages:
             log.info("scan: %d messages queued", len(result.messages))
 
@@ -183,7 +190,9 @@ def build_scheduler(
 
     @track
     def digest(team: str) -> None:
+        started = time_.monotonic()
         log.info(scheduled_digest(engine, renderer, settings, team=team, now=datetime.now(UTC)))
+        timed("digest", time_.monotonic() - started)
 
     in_force: list[object] = [object()]  # the version key the jobs were built from
 

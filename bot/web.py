@@ -11,10 +11,12 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, Request, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy.engine import Engine
 
+from bot.metrics import registry
 from bot.services import webhooks
 from bot.settings import Settings
 from storage import clock as clock_store
@@ -143,6 +145,18 @@ def _flask_app(engine: Engine, settings: Settings) -> Flask:
         silent = age > 3 * every_s
         clock = {"holder": holder, "last_beat": at.isoformat(), "seconds_ago": round(age, 1)}
         return jsonify(ok=not silent, database="ok", clock=clock), 503 if silent else 200
+
+    metrics = registry(engine)
+
+    @web.get("/metrics")
+    def prometheus():  # type: ignore[no-untyped-def]
+        try:
+            body = generate_latest(metrics)
+        except Exception as error:
+            if not unreachable(error):
+                raise
+            return _error(503, DATABASE_DOWN)
+        return body, 200, {"Content-Type": CONTENT_TYPE_LATEST}
 
     def webhook(
         secret: str,

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-from sqlalchemy import Connection, select, text
+from sqlalchemy import Connection, select, text, update
 from sqlalchemy.engine import Engine, make_url
 
 from storage.alerts import utc
@@ -131,6 +131,23 @@ def beat(connection: Connection, *, every_s: int, now: datetime) -> None:
             index_elements=["name"], set_={"holder": holder(), "every_s": every_s, "at": now}
         )
     )
+
+
+def took(connection: Connection, job: str, seconds: float) -> None:
+    """Record how long the clock's last `job` ("scan" or "digest") took, for /metrics."""
+    connection.execute(
+        update(BEATS).where(BEATS.c.name == "clock").values({f"{job}_seconds": seconds})
+    )
+
+
+def timings(connection: Connection) -> dict[str, float]:
+    row = connection.execute(
+        select(BEATS.c.scan_seconds, BEATS.c.digest_seconds).where(BEATS.c.name == "clock")
+    ).first()
+    if row is None:
+        return {}
+    found = {"scan": row.scan_seconds, "digest": row.digest_seconds}
+    return {job: float(seconds) for job, seconds in found.items() if seconds is not None}
 
 
 def last_beat(connection: Connection) -> tuple[str, int, datetime] | None:

@@ -267,3 +267,5 @@ class ClockBeat(SQLModel, table=True):
     holder: str  # host:pid of the clock that beat
     every_s: int  # seconds between beats
     at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+    scan_seconds: float | None = None  # how long the last breach scan took
+    digest_seconds: float | None = None  # and the last stand-up digest

@@ -260,3 +260,54 @@ def test_sla_terms_and_unknown_subcommand(server: RunningServer) -> None:
     unknown = server.post("/slack/events", body, signed_headers(body)).json()
     assert "is not something I know" in unknown["text"] and "/sla terms" in unknown["text"]
     assert "<!here>" not in unknown["text"]
+
+
+def test_metrics_in_prometheus_text_format(server: RunningServer) -> None:
+    import httpx
+    from prometheus_client.parser import text_string_to_metric_families
+    from sqlalchemy import delete, update
+
+    from storage import clock, outbox
+    from storage.models import ClockBeat, Outbox
+
+    def scrape() -> dict[tuple[str, tuple], float]:
+        response = httpx.get(server.url + "/metrics")
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("text/plain; version=")
+        return {
+            (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+            for family in text_string_to_metric_families(response.text)
+            for sample in family.samples
+        }
+
+    pending = ("slabot_messages", (("state", "pending"),))
+    failed = ("slabot_messages", (("state", "failed"),))
+    before = scrape()
+    engine = make_engine(server.database_url)
+    now = datetime.now(UTC)
+    try:
+        with engine.begin() as connection:
+            for n in range(3):
+                outbox.enqueue(
+                    connection, key=f"metrics:{n}", kind="sla_rep", audience="m@example.com",
+                    day=now.date(), payload={"text": "x"}, now=now + timedelta(days=1),
+                )  # fmt: skip
+            third = outbox.item_by_key(connection, "metrics:2")
+            outbox.mark_failed(connection, third.id, error="x")  # type: ignore[union-attr]
+            connection.execute(
+                update(Outbox).where(Outbox.key == "metrics:0").values(attempts=3)
+            )
+            clock.beat(connection, every_s=10, now=now)
+            clock.took(connection, "scan", 1.25)
+        after = scrape()
+        assert after[pending] - before[pending] == 2
+        assert after[failed] - before[failed] == 1
+        assert after[("slabot_messages_retried", ())] - before[("slabot_messages_retried", ())] == 1
+        assert after[("slabot_job_seconds", (("job", "scan"),))] == 1.25
+        assert after[("slabot_clock_last_beat_timestamp_seconds", ())] == now.timestamp()
+        assert ("slabot_open_breaches", ()) in after and ("slabot_unowned_leads", ()) in after
+    finally:
+        with engine.begin() as connection:
+            connection.execute(delete(Outbox).where(Outbox.key.like("metrics:%")))
+            connection.execute(delete(ClockBeat))
+        engine.dispose()

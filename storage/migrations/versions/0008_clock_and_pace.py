@@ -23,6 +23,8 @@ def upgrade() -> None:
         sa.Column("holder", sa.String(), nullable=False),
         sa.Column("every_s", sa.Integer(), nullable=False),
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("scan_seconds", sa.Float(), nullable=True),
+        sa.Column("digest_seconds", sa.Float(), nullable=True),
     )
 
 
