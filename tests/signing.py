@@ -135,3 +135,14 @@ def event_body(event: dict) -> str:
             "authorizations": [{"team_id": "T0TEST", "user_id": "U0BOT", "is_bot": True}],
         }
     )
+
+
+def slabot_webhook_headers(secret: str, body: bytes, *, age: int = 0) -> dict[str, str]:
+    """The native webhook's signature: v0=hex(hmac_sha256(secret, "v0:{ts}:{body}"))."""
+    ts = str(int(time.time()) - age)
+    digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
+    return {
+        "Content-Type": "application/json",
+        "X-Slabot-Request-Timestamp": ts,
+        "X-Slabot-Signature": f"v0={digest}",
+    }

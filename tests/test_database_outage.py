@@ -4,8 +4,6 @@ senders retry, nothing half-written stays, and the first request after it is bac
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import subprocess
 import sys
@@ -24,6 +22,7 @@ from tests.fake_slack import FakeSlack
 from tests.signing import (
     block_action_body,
     signed_headers,
+    slabot_webhook_headers,
     slash_command_body,
     view_submission_body,
 )
@@ -53,14 +52,7 @@ def outage(
 
 def native(lead: dict) -> tuple[bytes, dict[str, str]]:
     body = json.dumps({"leads": [lead]}).encode()
-    ts = str(int(time.time()))
-    digest = hmac.new(SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    headers = {
-        "Content-Type": "application/json",
-        "X-Slabot-Request-Timestamp": ts,
-        "X-Slabot-Signature": f"v0={digest}",
-    }
-    return body, headers
+    return body, slabot_webhook_headers(SECRET, body)
 
 
 def slash(server: RunningServer, command: str, text: str) -> httpx.Response:

@@ -22,7 +22,12 @@ from storage.db import make_engine
 from storage.migrate import upgrade
 from tests.conftest import RunningServer, seed_agreement, slabot_env, start_server, stop_server
 from tests.fake_slack import FakeSlack
-from tests.signing import block_action_body, signed_headers, slash_command_body
+from tests.signing import (
+    block_action_body,
+    signed_headers,
+    slabot_webhook_headers,
+    slash_command_body,
+)
 
 SECRET = "fuzz-webhook-secret"
 HUBSPOT_SECRET = "fuzz-hubspot-secret"
@@ -71,13 +76,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack) -> Iterato
 
 
 def native(server: RunningServer, body: bytes) -> httpx.Response:
-    ts = str(int(time.time()))
-    digest = hmac.new(SECRET.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    headers = {
-        "Content-Type": "application/json",
-        "X-Slabot-Request-Timestamp": ts,
-        "X-Slabot-Signature": f"v0={digest}",
-    }
+    headers = slabot_webhook_headers(SECRET, body)
     return httpx.post(server.url + "/webhooks/leads", content=body, headers=headers, timeout=30)
 
 

@@ -25,6 +25,7 @@ from storage.migrate import upgrade
 from storage.models import Lead, Touch
 from tests.conftest import RunningServer, slabot_env, start_server, stop_server
 from tests.fake_slack import FakeSlack
+from tests.signing import slabot_webhook_headers
 
 SECRET = "webhook-secret"
 HUBSPOT_SECRET = "hubspot-client-secret"
@@ -46,13 +47,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningSe
 
 
 def signed(body: bytes, *, secret: str = SECRET, age: int = 0) -> dict[str, str]:
-    ts = str(int(time.time()) - age)
-    digest = hmac.new(secret.encode(), f"v0:{ts}:".encode() + body, hashlib.sha256).hexdigest()
-    return {
-        "Content-Type": "application/json",
-        "X-Slabot-Request-Timestamp": ts,
-        "X-Slabot-Signature": f"v0={digest}",
-    }
+    return slabot_webhook_headers(secret, body, age=age)
 
 
 def post(server: RunningServer, path: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
