@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 
-from bench import digest, import_csv, quota_http, scan
+from bench import digest, import_csv, load, quota_http, scan
 
 BENCHMARKS = {
     "quota_http": quota_http.run,
+    "load": load.run,
     "import_csv": import_csv.run,
     "scan": scan.run,
     "digest": digest.run,
