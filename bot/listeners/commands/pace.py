@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt import Ack
 
 from bot.services.agreements import agreement_in_force
-from bot.services.digest import DigestError, compute_digest, render_digest
+from bot.services.digest import Digest, DigestError, compute_digest, render_digest
 
 if TYPE_CHECKING:
     from bot.app import Deps
@@ -33,12 +34,31 @@ def pace_message(deps: Deps, text: str, *, channel_id: str = "") -> dict[str, An
         here = next((team for team in agreement.teams if team.channel == channel_id), None)
         name = here.name if here else None
     try:
-        digest = compute_digest(deps.engine, team=name, now=now, fresh=False)
+        digest = _this_minutes_digest(deps, name, now)
     except DigestError as error:
         return {
             "text": renderer.slack_text("digest/pace_help.txt.j2", teams=teams, error=str(error))
         }
     return render_digest(renderer, digest, heading="Pace")
+
+
+_recent: dict[tuple[str | None, int], Digest] = {}
+_recent_lock = threading.Lock()
+
+
+def _this_minutes_digest(deps: Deps, team: str | None, now: datetime) -> Digest:
+    """The figures are as of this morning and the breaches move at the clock's pace (a scan a
+    minute): within a minute, everyone who asks in this process gets the same answer."""
+    key = (team, int(now.timestamp() // 60))
+    with _recent_lock:
+        found = _recent.get(key)
+    if found is None:
+        found = compute_digest(deps.engine, team=team, now=now, fresh=False)
+        with _recent_lock:
+            for old in [each for each in _recent if each[1] != key[1]]:
+                del _recent[old]
+            _recent[key] = found
+    return found
 
 
 def handle_pace(ack: Ack, command: dict, deps: Deps) -> None:
