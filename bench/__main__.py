@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import sys
 
-from bench import digest, import_csv, load, quota_http, scan
+from bench import digest, import_csv, import_pg, load, quota_http, scan
 
 BENCHMARKS = {
     "quota_http": quota_http.run,
     "load": load.run,
     "import_csv": import_csv.run,
+    "import_pg": import_pg.run,
     "scan": scan.run,
     "digest": digest.run,
 }

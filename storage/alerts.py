@@ -326,4 +326,5 @@ def claim_action(connection: Connection, *, key: str, at: datetime) -> bool:
     a replay). In the caller's transaction, so a failed action can be pressed again."""
     table = AppliedAction.__table__
     statement = dialect_insert(connection, table).values(key=key, at=at)
-    return connection.execute(statement.on_conflict_do_nothing()).rowcount == 1
+    statement = statement.on_conflict_do_nothing().returning(table.c.key)
+    return connection.execute(statement).scalar() is not None  # rowcount: -1 under psycopg

@@ -10,6 +10,7 @@ import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -66,20 +67,16 @@ def _pg_schema_url(base: str, schema: str) -> str:
     return f"{url}{sep}options=-csearch_path%3D{schema}"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+@contextmanager
+def _fresh_database(kind: str, folder: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a throw-away PostgreSQL schema."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'slabot.db'}"
+    if kind == "sqlite":
+        yield f"sqlite:///{folder / 'slabot.db'}"
         return
     if not PG_URL:
         pytest.skip("SLABOT_TEST_DATABASE_URL is not set")
     schema = f"slabot_test_{uuid.uuid4().hex[:10]}"
-    admin = make_engine(
-        PG_URL.replace("postgres://", "postgresql://", 1).replace(
-            "postgresql://", "postgresql+psycopg://", 1
-        )
-    )
+    admin = engine_for(PG_URL)
     with admin.begin() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     try:
@@ -88,6 +85,29 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+def engine_for(url: str) -> Engine:
+    """An engine for a URL as a user writes it (postgres://… included)."""
+    from bot.settings import Settings
+
+    return make_engine(Settings(DATABASE_URL=url).database_url)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database for one test."""
+    with _fresh_database(request.param, tmp_path) as url:
+        yield url
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A fresh, empty database shared by a module's tests (a module-wide server's)."""
+    with _fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture

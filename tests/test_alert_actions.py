@@ -50,11 +50,12 @@ def always_open_agreement(folder: Path) -> Path:
 
 
 @pytest.fixture
-def app(tmp_path: Path, fake_slack: FakeSlack) -> Iterator[tuple[RunningServer, dict]]:
-    url = f"sqlite:///{tmp_path / 'slabot.db'}"
-    env = slabot_env(url, fake_slack, SLABOT_ADMINS="U0ADMIN")
+def app(
+    tmp_path: Path, fake_slack: FakeSlack, database_url: str
+) -> Iterator[tuple[RunningServer, dict]]:
+    env = slabot_env(database_url, fake_slack, SLABOT_ADMINS="U0ADMIN")
     (tmp_path / "leads.csv").write_text(LEADS)
-    for args in (("sla", "apply", str(always_open_agreement(tmp_path))),
+    for args in (("db", "upgrade"), ("sla", "apply", str(always_open_agreement(tmp_path))),
                  ("import", str(tmp_path / "leads.csv")), ("scan",)):  # fmt: skip
         subprocess.run([sys.executable, "-m", "bot", *args], env=env, check=True,
                        capture_output=True)  # fmt: skip

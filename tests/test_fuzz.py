@@ -18,9 +18,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storage.db import make_engine
 from storage.migrate import upgrade
-from tests.conftest import RunningServer, seed_agreement, slabot_env, start_server, stop_server
+from tests.conftest import (
+    RunningServer,
+    engine_for,
+    seed_agreement,
+    slabot_env,
+    start_server,
+    stop_server,
+)
 from tests.fake_slack import FakeSlack
 from tests.signing import (
     block_action_body,
@@ -40,17 +46,20 @@ FUZZ = settings(
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeSlack]:
+def fake(module_database_url: str) -> Iterator[FakeSlack]:
+    """One stand-in per database the module runs on (its calls are counted per server)."""
     fake = FakeSlack(users_by_email={"rita@example.com": "U0RITA", "max@example.com": "U0MAX"})
     yield fake.start()
     fake.stop()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack) -> Iterator[RunningServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack, module_database_url: str
+) -> Iterator[RunningServer]:
     folder: Path = tmp_path_factory.mktemp("fuzz")
-    url = f"sqlite:///{folder / 'slabot.db'}"
-    engine = make_engine(url)
+    url = module_database_url
+    engine = engine_for(url)
     upgrade(engine)
     seed_agreement(engine)
     engine.dispose()

@@ -16,6 +16,7 @@ from storage.db import make_engine
 from storage.migrate import upgrade
 from tests.conftest import (
     RunningServer,
+    engine_for,
     seed_agreement,
     slabot_env,
     start_server,
@@ -33,16 +34,19 @@ WORKED_EXAMPLE = "500k aov=2k win=23% sql2opp=82% mql2sql=34%"
 
 
 @pytest.fixture(scope="module")
-def fake() -> Iterator[FakeSlack]:
+def fake(module_database_url: str) -> Iterator[FakeSlack]:
+    """One stand-in per database the module runs on (its calls are counted per server)."""
     fake = FakeSlack().start()
     yield fake
     fake.stop()
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack) -> Iterator[RunningServer]:
+def server(
+    tmp_path_factory: pytest.TempPathFactory, fake: FakeSlack, module_database_url: str
+) -> Iterator[RunningServer]:
     folder = tmp_path_factory.mktemp("serve")
-    url = f"sqlite:///{folder / 'slabot.db'}"
+    url = module_database_url
     engine: Engine = make_engine(Settings(DATABASE_URL=url).database_url)
     upgrade(engine)
     seed_agreement(engine)
@@ -82,7 +86,7 @@ def test_healthz_checks_the_database_and_the_clock(server: RunningServer) -> Non
     assert response.status_code == 200
     assert response.json() == {"ok": True, "database": "ok", "clock": None}  # none started yet
 
-    engine = make_engine(server.database_url)
+    engine = engine_for(server.database_url)
     now = datetime.now(UTC)
     try:
         with engine.begin() as connection:  # beats every 10 s; last heard 25 s ago: healthy
@@ -283,7 +287,7 @@ def test_metrics_in_prometheus_text_format(server: RunningServer) -> None:
     pending = ("slabot_messages", (("state", "pending"),))
     failed = ("slabot_messages", (("state", "failed"),))
     before = scrape()
-    engine = make_engine(server.database_url)
+    engine = engine_for(server.database_url)
     now = datetime.now(UTC)
     try:
         with engine.begin() as connection:

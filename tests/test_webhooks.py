@@ -23,7 +23,7 @@ from bot.settings import Settings
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.models import Lead, Touch
-from tests.conftest import RunningServer, slabot_env, start_server, stop_server
+from tests.conftest import RunningServer, engine_for, slabot_env, start_server, stop_server
 from tests.fake_slack import FakeSlack
 from tests.signing import slabot_webhook_headers
 
@@ -32,10 +32,12 @@ HUBSPOT_SECRET = "hubspot-client-secret"
 
 
 @pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[RunningServer, str]]:
+def served(
+    tmp_path_factory: pytest.TempPathFactory, module_database_url: str
+) -> Iterator[tuple[RunningServer, str]]:
     folder = tmp_path_factory.mktemp("hooks")
-    url = f"sqlite:///{folder / 'slabot.db'}"
-    upgrade(make_engine(url))
+    url = module_database_url
+    upgrade(engine_for(url))
     fake = FakeSlack().start()
     server = start_server(
         slabot_env(url, fake, SLABOT_WEBHOOK_SECRET=SECRET, HUBSPOT_CLIENT_SECRET=HUBSPOT_SECRET),
