@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import sys
+from pathlib import Path
 
-from bench import digest, import_csv, import_pg, load, quota_http, scan
+from bench import digest, harness, import_csv, import_pg, load, quota_http, scan
 
+RESULTS = Path("bench-results.json")
 BENCHMARKS = {
     "quota_http": quota_http.run,
     "load": load.run,
@@ -23,6 +26,8 @@ def main(names: list[str]) -> int:
         print(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}")
         return 2
     results = [BENCHMARKS[name]() for name in selected]
+    RESULTS.write_text(json.dumps(harness.TABLES, indent=2, ensure_ascii=False) + "\n")
+    print(f"table written to {RESULTS}")
     return 0 if all(results) else 1
 
 

@@ -104,8 +104,20 @@ def measure_interleaved(
     return results
 
 
+TABLES: list[dict] = []  # every table printed in this run, for `python -m bench`'s JSON
+
+
 def report(title: str, rows: list[tuple[str, str, str, str, bool]]) -> None:
     """rows: (figure, slabot, floor, target, met)."""
+    TABLES.append(
+        {
+            "title": title,
+            "rows": [
+                {"figure": f, "slabot": o, "floor": fl, "target": t, "met": m}
+                for f, o, fl, t, m in rows
+            ],
+        }
+    )
     table = Table(title=title)
     for column in ("figure", "slabot", "floor", "target", "met"):
         table.add_column(column)
