@@ -7,6 +7,7 @@ Target: the digest within 2× of the floor and under 1 s, on SQLite.
 from __future__ import annotations
 
 import itertools
+import os
 import random
 import sqlite3
 import sys
@@ -15,8 +16,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import psycopg
+from sqlalchemy.engine import make_url
+
 from bench.harness import report
-from bench.scan import best_of, insert_clocks
+from bench.scan import CLOCK_COLUMNS, best_of, load, pg_schema
 from bot.services.agreements import apply_agreement
 from bot.services.digest import compute_digest, render_digest
 from bot.slack.render import Renderer
@@ -38,18 +42,13 @@ def _text(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def _midnight(day: date) -> str:
-    return _text(datetime.combine(day, time(0), tzinfo=NY))
-
-
-def build(path: Path, leads: int) -> None:
+def build(url: str, leads: int) -> None:
     """`leads` MQLs between 1 November and the digest's morning; a third become SQLs, one in
     twenty is recycled, each has a settled first-touch clock; 2,000 owners' leads are open
     and breached; and a September–October cohort of 30,000 MQLs."""
-    engine = make_engine(f"sqlite:///{path}")
+    engine = make_engine(url)
     upgrade(engine)
     apply_agreement(engine, EXAMPLE.read_text(), now=NOW)
-    engine.dispose()
     rng = random.Random(5)
     start = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
     span = (datetime(2026, 11, 20, 5, 0, tzinfo=UTC) - start).total_seconds()
@@ -68,96 +67,124 @@ def build(path: Path, leads: int) -> None:
         owner = REPS[number % len(REPS)]
         is_open = number < 2_000
         lead_rows.append((
-            number + 1, "native", f"L{number:07d}", owner, rng.choice(SOURCES), _text(mql),
-            _text(mql), _text(sql) if sql else None, _text(recycled) if recycled else None,
-            rng.choice(REASONS) if recycled else None,
-            None if is_open else _text(touched), _text(NOW), 0,
+            number + 1, "native", f"L{number:07d}", owner, rng.choice(SOURCES), mql,
+            mql, sql, recycled, rng.choice(REASONS) if recycled else None,
+            None if is_open else touched, NOW, False,
         ))  # fmt: skip
-        due = _text(mql + timedelta(hours=4))
+        due = mql + timedelta(hours=4)
         took = (touched - mql).total_seconds() / 60
         clock_rows.append((
             number + 1, "first_touch", "open" if is_open else ("met" if took <= 240 else "late"),
-            _text(mql), due, due, due, due, None if is_open else _text(touched),
+            mql, due, due, due, due, None if is_open else touched,
             None if is_open else took, 0, None,
         ))  # fmt: skip
-    db = sqlite3.connect(path)
-    db.executemany(
-        "INSERT INTO lead (id, source_system, external_id, owner_email, source, mql_at, "
-        "assigned_at, sql_at, recycled_at, recycle_reason, first_touch_at, updated_at, "
-        "clocks_stale) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-        lead_rows,
-    )
-    insert_clocks(db, clock_rows)
+    load(engine, "lead", LEAD_COLUMNS, lead_rows)
+    load(engine, "sla_clock", CLOCK_COLUMNS, clock_rows)
+    engine.dispose()
 
 
-def floor_queries(path: Path) -> None:
-    """The same counts as hand-written SQL: each stage (MQLs per source of the split) for the
-    month and yesterday, the cohort, recycle reasons, first-touch compliance and medians,
-    breaches, and the burn-up's daily counts."""
+LEAD_COLUMNS = (
+    "id, source_system, external_id, owner_email, source, mql_at, assigned_at, sql_at, "
+    "recycled_at, recycle_reason, first_touch_at, updated_at, clocks_stale"
+)
+
+
+def floor_queries(url: str) -> None:
+    """The same counts as hand-written SQL through the bare driver: each stage (MQLs per source
+    of the split) for the month and yesterday, the cohort, recycle reasons, first-touch
+    compliance and medians, breaches, and the burn-up's daily counts."""
+    sqlite = url.startswith("sqlite")
+    if sqlite:
+        db = sqlite3.connect(make_url(url).database)
+        at, mark, unindexed = _text, "?", "+"  # `+met_at` keeps SQLite off the met_at range
+    else:
+        raw = psycopg.connect(
+            make_url(url)
+            .render_as_string(hide_password=False)
+            .replace("postgresql+psycopg://", "postgresql://")
+        )
+        db = raw.cursor()  # type: ignore[assignment]
+        at, mark, unindexed = (lambda value: value), "%s", ""
+
+    def rows(sql: str, params: tuple) -> list:
+        return db.execute(sql.replace("?", mark), params).fetchall()
+
+    def midnight(day: date) -> object:
+        return at(datetime.combine(day, time(0), tzinfo=NY))
+
     since, moved, until = (
-        _midnight(date(2026, 11, 1)),
-        _midnight(DAY - timedelta(1)),
-        _midnight(DAY),
+        midnight(date(2026, 11, 1)),
+        midnight(DAY - timedelta(1)),
+        midnight(DAY),
     )
-    with sqlite3.connect(path) as db:
-        db.execute(
-            "SELECT count(*), count(*) FILTER (WHERE mql_at >= ?), "
-            "count(*) FILTER (WHERE source = 'website'), "
-            "count(*) FILTER (WHERE source = 'outbound') "
-            "FROM lead WHERE mql_at >= ? AND mql_at < ?",
+    rows(
+        "SELECT count(*), count(*) FILTER (WHERE mql_at >= ?), "
+        "count(*) FILTER (WHERE source = 'website'), "
+        "count(*) FILTER (WHERE source = 'outbound') "
+        "FROM lead WHERE mql_at >= ? AND mql_at < ?",
+        (moved, since, until),
+    )
+    for column in ("sql_at", "recycled_at"):
+        rows(
+            f"SELECT count(*), count(*) FILTER (WHERE {column} >= ?) FROM lead "
+            f"WHERE {column} >= ? AND {column} < ?",
             (moved, since, until),
-        ).fetchall()
-        for column in ("sql_at", "recycled_at"):
-            db.execute(
-                f"SELECT count(*), count(*) FILTER (WHERE {column} >= ?) FROM lead "
-                f"WHERE {column} >= ? AND {column} < ?",
-                (moved, since, until),
-            ).fetchall()
-        db.execute(
-            "SELECT coalesce(source, ''), count(*), count(*) FILTER (WHERE sql_at < ?) "
-            "FROM lead WHERE mql_at >= ? AND mql_at < ? GROUP BY 1",
-            (until, _midnight(date(2026, 9, 21)), _midnight(date(2026, 10, 21))),
-        ).fetchall()
-        db.execute(
-            "SELECT coalesce(recycle_reason, ''), count(*) AS n FROM lead WHERE recycled_at >= ? "
-            "AND recycled_at < ? GROUP BY 1 ORDER BY n DESC LIMIT 3",
-            (since, until),
-        ).fetchall()
-        for start in (since, moved):
-            total, _late = db.execute(
-                "SELECT count(*), count(*) FILTER (WHERE status = 'late') FROM sla_clock "
-                "WHERE rule = 'first_touch' AND met_at >= ? AND met_at < ?",
-                (start, until),
-            ).fetchone()
-            # the median walks the time-taken index; `+met_at` keeps the planner off the
-            # met_at range (which would sort)
-            db.execute(
-                "SELECT took_minutes FROM sla_clock WHERE rule = 'first_touch' "
-                "AND +met_at >= ? AND +met_at < ? ORDER BY took_minutes LIMIT ? OFFSET ?",
-                (start, until, 2 - total % 2, (total - 1) // 2),
-            ).fetchall()
-        db.execute(
-            "SELECT owner_email, count(DISTINCT lead_id) AS n FROM sla_clock JOIN lead "
-            "ON lead.id = sla_clock.lead_id WHERE status = 'open' AND due_at <= ? "
-            "AND owner_email IS NOT NULL GROUP BY owner_email ORDER BY n DESC",
-            (_text(NOW),),
-        ).fetchall()
-        days = [date(2026, 11, 1) + timedelta(n) for n in range((DAY - date(2026, 11, 1)).days + 1)]
-        for first, last in itertools.pairwise(days):
-            db.execute(
-                "SELECT count(*) FROM lead WHERE mql_at >= ? AND mql_at < ?",
-                (_midnight(first), _midnight(last)),
-            ).fetchone()
+        )
+    rows(
+        "SELECT coalesce(source, ''), count(*), count(*) FILTER (WHERE sql_at < ?) "
+        "FROM lead WHERE mql_at >= ? AND mql_at < ? GROUP BY 1",
+        (until, midnight(date(2026, 9, 21)), midnight(date(2026, 10, 21))),
+    )
+    rows(
+        "SELECT coalesce(recycle_reason, ''), count(*) AS n FROM lead WHERE recycled_at >= ? "
+        "AND recycled_at < ? GROUP BY 1 ORDER BY n DESC LIMIT 3",
+        (since, until),
+    )
+    for start in (since, moved):
+        total, _late = rows(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'late') FROM sla_clock "
+            "WHERE rule = 'first_touch' AND met_at >= ? AND met_at < ?",
+            (start, until),
+        )[0]
+        rows(
+            f"SELECT took_minutes FROM sla_clock WHERE rule = 'first_touch' "
+            f"AND {unindexed}met_at >= ? AND {unindexed}met_at < ? "
+            "ORDER BY took_minutes LIMIT ? OFFSET ?",
+            (start, until, 2 - total % 2, (total - 1) // 2),
+        )
+    rows(
+        "SELECT owner_email, count(DISTINCT lead_id) AS n FROM sla_clock JOIN lead "
+        "ON lead.id = sla_clock.lead_id WHERE status = 'open' AND due_at <= ? "
+        "AND owner_email IS NOT NULL GROUP BY owner_email ORDER BY n DESC",
+        (at(NOW),),
+    )
+    days = [date(2026, 11, 1) + timedelta(n) for n in range((DAY - date(2026, 11, 1)).days + 1)]
+    for first, last in itertools.pairwise(days):
+        rows(
+            "SELECT count(*) FROM lead WHERE mql_at >= ? AND mql_at < ?",
+            (midnight(first), midnight(last)),
+        )
+    db.close()
+    if not sqlite:
+        raw.close()
 
 
 def run(leads: int = 1_000_000) -> bool:
     folder = Path(tempfile.mkdtemp(prefix="slabot-digest-bench-"))
-    path = folder / "slabot.db"
-    print(f"building a month of {leads:,} leads in {path} …", file=sys.stderr)
-    build(path, leads)
-    engine = make_engine(f"sqlite:///{path}")
+    met = measure(f"sqlite:///{folder / 'slabot.db'}", "SQLite", leads)
+    base = os.environ.get("SLABOT_BENCH_DATABASE_URL")
+    if base:
+        with pg_schema(base) as url:
+            met = measure(url, "PostgreSQL", leads) and met
+    return met
+
+
+def measure(url: str, name: str, leads: int) -> bool:
+    print(f"building a month of {leads:,} leads in {name} …", file=sys.stderr)
+    build(url, leads)
+    engine = make_engine(url)
     renderer = Renderer()
-    floor_s = best_of(5, lambda: floor_queries(path))
+    floor_s = best_of(5, lambda: floor_queries(url))
     found = compute_digest(engine, team="na", day=DAY, now=NOW)
     compute_s = best_of(5, lambda: compute_digest(engine, team="na", day=DAY, now=NOW))
     render_s = best_of(5, lambda: render_digest(renderer, found))
@@ -173,7 +200,7 @@ def run(leads: int = 1_000_000) -> bool:
         ),
         ("render Block Kit + text", f"{render_s * 1000:.1f} ms", "—", "—", True),
     ]
-    report(f"stand-up digest over a month of {leads:,} leads (SQLite)", rows)
+    report(f"stand-up digest over a month of {leads:,} leads ({name})", rows)
     return all(met for *_, met in rows)
 
 

@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
 from bot.slack.channels import join_channel
@@ -106,22 +107,9 @@ class Sender:
                 with self.engine.begin() as connection:
                     outbox.release_abandoned(connection, older_than=utcnow() - self.lease)
                     items = outbox.due_items(connection, now=utcnow(), only=only)
-                    claimed = set()
+                    claimed: set[int] = set()
                     if alerts_per_minute is not None:
-                        room = alerts_per_minute - outbox.alerts_claimed_since(
-                            connection, utcnow() - timedelta(minutes=1)
-                        )
-                        items = _paced(items, max(0, room))
-                        # claimed under the pace lock: another clock counts them at once
-                        claimed = {
-                            item.id
-                            for item in items
-                            if item.kind in outbox.ALERT_KINDS
-                            and outbox.claim(connection, item.id, now=utcnow())
-                        }
-                        items = [
-                            i for i in items if i.kind not in outbox.ALERT_KINDS or i.id in claimed
-                        ]
+                        items, claimed = _paced(connection, items, alerts_per_minute)
                 if items:
                     send = functools.partial(self._deliver_one, report=report, claimed=claimed)
                     list(pool.map(send, items))
@@ -321,10 +309,17 @@ class Sender:
                 return None
 
 
-def _paced(items: list[outbox.Item], alerts: int) -> list[outbox.Item]:
-    """Every digest, chart and redraw, and at most `alerts` alerts (due_items puts them last)."""
+def _paced(
+    connection: Connection, items: list[outbox.Item], per_minute: int
+) -> tuple[list[outbox.Item], set[int]]:
+    """Every digest, chart and redraw, and as many alerts as this minute has room for, those
+    claimed here under the pace lock so that another clock counts them at once."""
+    started = outbox.alerts_claimed_since(connection, utcnow() - timedelta(minutes=1))
     first = [item for item in items if item.kind not in outbox.ALERT_KINDS]
-    return first + [item for item in items if item.kind in outbox.ALERT_KINDS][:alerts]
+    room = max(0, per_minute - started)
+    alerts = [item for item in items if item.kind in outbox.ALERT_KINDS][:room]
+    claimed = {item.id for item in alerts if outbox.claim(connection, item.id, now=utcnow())}
+    return first + [item for item in alerts if item.id in claimed], claimed
 
 
 def resolve_user(engine: Engine, client: WebClient, email: str) -> str:
