@@ -92,10 +92,16 @@ def _error(status: int, message: str):  # type: ignore[no-untyped-def]
 
 
 def _json_body(req: Request) -> object:
+    """Strict JSON: Python's extensions (NaN, Infinity) are refused, as JSON and PostgreSQL
+    refuse them."""
     try:
-        return json.loads(req.get_data())
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        return json.loads(req.get_data(), parse_constant=_not_json)
+    except (UnicodeDecodeError, ValueError) as error:
         raise webhooks.PayloadRejected(f"the body is not JSON ({error})") from error
+
+
+def _not_json(constant: str) -> object:
+    raise ValueError(f"{constant} is not a JSON value")
 
 
 def _applied(result: webhooks.WebhookResult):  # type: ignore[no-untyped-def]

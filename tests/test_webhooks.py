@@ -403,3 +403,13 @@ def test_concurrent_identical_deliveries_store_one_lead(
     finally:
         stop_server(server)
         fake.stop()
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_json_extensions_are_not_json(served, constant: str) -> None:  # type: ignore[no-untyped-def]
+    """Python would parse them, PostgreSQL would refuse to store them: a 400, nothing kept."""
+    server, _ = served
+    text = f'[{{"objectId": 1, "propertyName": "hs_lead_status", "propertyValue": {constant}}}]'
+    body = text.encode()
+    answer = post(server, "/webhooks/hubspot", body, hubspot_headers(server, body))
+    assert answer.status_code == 400 and f"{constant} is not a JSON value" in answer.text
