@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from bot.settings import Settings
 from storage.db import make_engine
-from tests.conftest import RunningServer, slabot_env, start_server, stop_server
+from tests.conftest import RunningServer, engine_for, slabot_env, start_server, stop_server
 from tests.fake_slack import FakeSlack
 from tests.signing import (
     block_action_body,
@@ -53,12 +53,23 @@ def always_open_agreement(folder: Path) -> Path:
 def app(
     tmp_path: Path, fake_slack: FakeSlack, database_url: str
 ) -> Iterator[tuple[RunningServer, dict]]:
+    """The agreement applied, the leads imported and a scan delivered (in this process, as the
+    CLI would), then `slabot serve` on the same database."""
+    from bot.services.agreements import apply_agreement
+    from bot.services.alerts import scan_and_deliver
+    from bot.services.ingest import import_csv
+    from bot.slack.render import Renderer
+    from storage.migrate import upgrade
+
     env = slabot_env(database_url, fake_slack, SLABOT_ADMINS="U0ADMIN")
     (tmp_path / "leads.csv").write_text(LEADS)
-    for args in (("db", "upgrade"), ("sla", "apply", str(always_open_agreement(tmp_path))),
-                 ("import", str(tmp_path / "leads.csv")), ("scan",)):  # fmt: skip
-        subprocess.run([sys.executable, "-m", "bot", *args], env=env, check=True,
-                       capture_output=True)  # fmt: skip
+    engine = engine_for(database_url)
+    upgrade(engine)
+    apply_agreement(engine, always_open_agreement(tmp_path).read_text(), applied_by="test")
+    import_csv(engine, tmp_path / "leads.csv", rejects_path=tmp_path / "rejects.csv")
+    settings = Settings(**{k: v for k, v in env.items() if k.startswith(("SLACK_", "DATABASE"))})
+    scan_and_deliver(engine, Renderer(), settings, now=datetime.now(UTC))
+    engine.dispose()
     server = start_server(env, tmp_path / "serve.log")
     yield server, env
     stop_server(server)
