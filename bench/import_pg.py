@@ -16,18 +16,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import text
-
 from bench.harness import report
 from bench.import_csv import _run, generate
+from bench.scan import pg_schema
 from bot.domain.ingest import native_lead
 from storage.ingest import COLUMNS, INSERT_COLUMNS, LEADS, _record_stages
-from tests.conftest import _pg_schema_url, engine_for
+from tests.conftest import engine_for
 
 TARGET_RATIO = 2.0
 TARGET_MB = 300
@@ -59,22 +57,6 @@ def floor(source: Path, url: str) -> float:
     return took
 
 
-def _schema(base: str) -> tuple[str, str]:
-    schema = f"slabot_bench_{uuid.uuid4().hex[:8]}"
-    admin = engine_for(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    admin.dispose()
-    return schema, _pg_schema_url(base, schema)
-
-
-def _drop(base: str, schema: str) -> None:
-    admin = engine_for(base)
-    with admin.begin() as connection:
-        connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
-
-
 def run(rows: int = 1_000_000) -> bool:
     base = os.environ.get("SLABOT_BENCH_DATABASE_URL")
     if not base:
@@ -83,11 +65,7 @@ def run(rows: int = 1_000_000) -> bool:
     folder = Path(tempfile.mkdtemp(prefix="slabot-import-pg-"))
     source = folder / "leads.csv"
     generate(source, rows)
-    schemas = []
-    try:
-        ours_schema, ours_url = _schema(base)
-        floor_schema, floor_url = _schema(base)
-        schemas = [ours_schema, floor_schema]
+    with pg_schema(base) as ours_url, pg_schema(base) as floor_url:
         env = {**os.environ, "DATABASE_URL": ours_url}
         for url in (ours_url, floor_url):
             subprocess.run(
@@ -99,9 +77,6 @@ def run(rows: int = 1_000_000) -> bool:
         ours_s, ours_mb = _run([sys.executable, "-m", "bot", "import", str(source)], env=env)
         again_s, _ = _run([sys.executable, "-m", "bot", "import", str(source)], env=env)
         floor_s = floor(source, floor_url)
-    finally:
-        for schema in schemas:
-            _drop(base, schema)
     ratio = ours_s / floor_s
     met = ratio <= TARGET_RATIO and ours_mb < TARGET_MB
     report(
