@@ -28,6 +28,7 @@ from storage.ingest import (
     bulk_load_pays,
     has_leads,
     indexes_rebuilt_after,
+    keep_statistics,
     lead_ids,
     record_touches,
     unowned_crm_owners,
@@ -200,6 +201,7 @@ class _Reading:
     mapping_key: str  # part of every row's fingerprint: a new mapping re-maps unchanged rows
     history_at: datetime | None = None
     compare: bool = False  # leads of this CRM are stored: skip rows imported unchanged before
+    analysed: int = 0  # leads inserted when PostgreSQL last refreshed its statistics
 
 
 class _Abort(Exception):
@@ -547,4 +549,7 @@ def _write(
             origin="import",
             known=found,
         )
+    )
+    reading.analysed = keep_statistics(
+        connection, inserted=summary.inserted, last=reading.analysed
     )
