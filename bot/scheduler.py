@@ -212,30 +212,25 @@ def build_scheduler(
             join_team_channels(deliverer.client, [team.channel for team in agreement.teams])
 
     follow_agreement()
-    scheduler.add_job(
-        follow_agreement,
-        IntervalTrigger(seconds=60),
-        id="follow_agreement",
-        max_instances=1,
-        coalesce=True,
-    )
-    scheduler.add_job(
-        breach_scan,
-        IntervalTrigger(seconds=settings.scan_interval),
-        id="breach_scan",
-        max_instances=1,
-        coalesce=True,  # a clock that was stopped runs one scan, not every missed one
-        next_run_time=datetime.now(UTC),
-    )
-    scheduler.add_job(
-        delivery,
-        IntervalTrigger(seconds=DELIVERY_INTERVAL),
-        id="delivery",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(UTC),
-    )
+    every(scheduler, follow_agreement, 60, start_now=False)
+    every(scheduler, breach_scan, settings.scan_interval)
+    every(scheduler, delivery, DELIVERY_INTERVAL)
     return deliverer
+
+
+def every(
+    scheduler: BaseScheduler, job: Callable[[], None], seconds: int, *, start_now: bool = True
+) -> None:
+    """Run `job` every `seconds`, one run at a time; a clock that was stopped runs it once,
+    not once per missed interval."""
+    scheduler.add_job(
+        job,
+        IntervalTrigger(seconds=seconds),
+        id=job.__name__,
+        max_instances=1,
+        coalesce=True,
+        **({"next_run_time": datetime.now(UTC)} if start_now else {}),
+    )
 
 
 def run_clock(settings: Settings, engine: Engine) -> None:
@@ -264,14 +259,7 @@ def run_clock(settings: Settings, engine: Engine) -> None:
         with engine.begin() as connection:
             clock_store.beat(connection, every_s=HEARTBEAT, now=datetime.now(UTC))
 
-    scheduler.add_job(
-        heartbeat,
-        IntervalTrigger(seconds=HEARTBEAT),
-        id="heartbeat",
-        max_instances=1,
-        coalesce=True,
-        next_run_time=datetime.now(UTC),
-    )
+    every(scheduler, heartbeat, HEARTBEAT)
 
     def stop(signum: int, _frame: object) -> None:
         log.info("%s: finishing the work in hand", signal.Signals(signum).name)

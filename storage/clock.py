@@ -84,8 +84,10 @@ class ClockLock:
 
     def still_held(self) -> bool:
         """The lock's connection is alive (a database restart drops it, and the lock with it)."""
+        if self.engine.dialect.name != "postgresql":
+            return True  # SQLite's file lock lasts as long as the process
         if self._connection is None:
-            return self._file is not None
+            return False
         try:
             self._connection.execute(text("SELECT 1"))
             self._connection.commit()

@@ -127,15 +127,14 @@ def test_under_a_rate_limit_the_scan_and_the_digest_keep_their_schedule(
     from storage import outbox
     from storage.db import make_engine
 
-    env = slabot_env(
-        database_url, fake_slack, SLABOT_SCAN_INTERVAL="5", SLABOT_ALERTS_PER_MINUTE="30"
+    env = applied_env(
+        database_url,
+        fake_slack,
+        tmp_path,
+        timedelta(0),
+        SLABOT_SCAN_INTERVAL="5",
+        SLABOT_ALERTS_PER_MINUTE="30",
     )
-    path = tmp_path / "sla.toml"
-    path.write_text(agreement_text(datetime.now(UTC), timedelta(0)))
-    for args in (("db", "upgrade"), ("sla", "apply", str(path))):
-        subprocess.run(
-            [sys.executable, "-m", "bot", *args], env=env, check=True, capture_output=True
-        )
     engine = make_engine(database_url)
     now = datetime.now(UTC)
     with engine.begin() as connection:
@@ -201,11 +200,17 @@ def test_under_a_rate_limit_the_scan_and_the_digest_keep_their_schedule(
     assert len([m for m in fake_slack.posts_in("C0STANDUP") if m.get("blocks")]) == 1
 
 
-def applied_env(database_url: str, fake: FakeSlack, tmp_path: Path, **extra: str) -> dict[str, str]:
-    """An upgraded database with an agreement whose stand-up was `standup_ago` minutes ago."""
-    env = slabot_env(database_url, fake, SLABOT_SEND_LEASE="0", **extra)
+def applied_env(
+    database_url: str,
+    fake: FakeSlack,
+    tmp_path: Path,
+    standup_ago: timedelta = timedelta(minutes=5),
+    **extra: str,
+) -> dict[str, str]:
+    """An upgraded database with an agreement whose stand-up was `standup_ago` ago."""
+    env = slabot_env(database_url, fake, **extra)
     path = tmp_path / "sla.toml"
-    path.write_text(agreement_text(datetime.now(UTC), timedelta(minutes=5)))
+    path.write_text(agreement_text(datetime.now(UTC), standup_ago))
     for args in (("db", "upgrade"), ("sla", "apply", str(path))):
         subprocess.run(
             [sys.executable, "-m", "bot", *args], env=env, check=True, capture_output=True
@@ -218,7 +223,9 @@ def test_a_standby_clock_takes_over_from_a_killed_one_and_posts_the_digest_once(
 ) -> None:
     if database_url.startswith("sqlite"):
         pytest.skip("a standby clock needs PostgreSQL's advisory locks")
-    env = applied_env(database_url, fake_slack, tmp_path, SLABOT_SCAN_INTERVAL="5")
+    env = applied_env(
+        database_url, fake_slack, tmp_path, SLABOT_SCAN_INTERVAL="5", SLABOT_SEND_LEASE="0"
+    )
     fake_slack.stall_post_after(0)  # the first clock's digest reaches Slack; no answer comes
     first, second = tmp_path / "first.log", tmp_path / "second.log"
     [active] = start_clocks(env, [first])
@@ -252,7 +259,9 @@ def test_a_second_clock_on_sqlite_refuses_with_one_line(
 ) -> None:
     if not database_url.startswith("sqlite"):
         pytest.skip("PostgreSQL has a standby instead")
-    env = applied_env(database_url, fake_slack, tmp_path, SLABOT_SCAN_INTERVAL="3600")
+    env = applied_env(
+        database_url, fake_slack, tmp_path, SLABOT_SCAN_INTERVAL="3600", SLABOT_SEND_LEASE="0"
+    )
     log = tmp_path / "first.log"
     [first] = start_clocks(env, [log])
     try:
@@ -276,7 +285,9 @@ def test_a_second_clock_on_sqlite_refuses_with_one_line(
 def test_sigterm_lets_the_work_in_hand_finish_and_exits_0(
     database_url: str, fake_slack: FakeSlack, tmp_path: Path
 ) -> None:
-    env = applied_env(database_url, fake_slack, tmp_path, SLABOT_SCAN_INTERVAL="3600")
+    env = applied_env(
+        database_url, fake_slack, tmp_path, SLABOT_SCAN_INTERVAL="3600", SLABOT_SEND_LEASE="0"
+    )
     log = tmp_path / "clock.log"
     [clock] = start_clocks(env, [log])
     assert wait_for(lambda: "clock active" in log.read_text(), 30), log.read_text()

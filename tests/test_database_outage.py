@@ -76,9 +76,7 @@ def test_a_database_outage_gets_one_clear_line_everywhere(
     # the quota math needs only the agreement, which the worker already holds
     assert "Quota $500,000" in slash(server, "/quota", "500k").json()["text"]
 
-    press = block_action_body(
-        "sla_contacted", "1", response_url=fake_slack.response_url("outage")
-    )
+    press = block_action_body("sla_contacted", "1", response_url=fake_slack.response_url("outage"))
     assert server.post("/slack/events", press, signed_headers(press)).status_code == 200
     told = [c.body for c in fake_slack.calls if c.path.endswith("/response/outage")]
     assert len(told) == 1 and DOWN in told[0]["text"] and told[0]["replace_original"] is False

@@ -298,9 +298,7 @@ def test_metrics_in_prometheus_text_format(server: RunningServer) -> None:
                 )  # fmt: skip
             third = outbox.item_by_key(connection, "metrics:2")
             outbox.mark_failed(connection, third.id, error="x")  # type: ignore[union-attr]
-            connection.execute(
-                update(Outbox).where(Outbox.key == "metrics:0").values(attempts=3)
-            )
+            connection.execute(update(Outbox).where(Outbox.key == "metrics:0").values(attempts=3))
             clock.beat(connection, every_s=10, now=now)
             clock.took(connection, "scan", 1.25)
         after = scrape()

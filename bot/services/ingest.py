@@ -550,6 +550,4 @@ def _write(
             known=found,
         )
     )
-    reading.analysed = keep_statistics(
-        connection, inserted=summary.inserted, last=reading.analysed
-    )
+    reading.analysed = keep_statistics(connection, inserted=summary.inserted, last=reading.analysed)

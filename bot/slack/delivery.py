@@ -105,7 +105,8 @@ class Sender:
         with ThreadPoolExecutor(self.workers, thread_name_prefix="slabot-send") as pool:
             while not self.stopping.is_set():
                 with self.engine.begin() as connection:
-                    outbox.release_abandoned(connection, older_than=utcnow() - self.lease)
+                    if only is None:  # the whole outbox's round; a redraw sends just its own
+                        outbox.release_abandoned(connection, older_than=utcnow() - self.lease)
                     items = outbox.due_items(connection, now=utcnow(), only=only)
                     claimed: set[int] = set()
                     if alerts_per_minute is not None:

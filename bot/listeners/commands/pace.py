@@ -42,20 +42,20 @@ def pace_message(deps: Deps, text: str, *, channel_id: str = "") -> dict[str, An
     return render_digest(renderer, digest, heading="Pace")
 
 
-_recent: dict[tuple[str | None, int], Digest] = {}
+_recent: dict[tuple[str, str | None, int], Digest] = {}  # (database, team, minute) → digest
 _recent_lock = threading.Lock()
 
 
 def _this_minutes_digest(deps: Deps, team: str | None, now: datetime) -> Digest:
     """The figures are as of this morning and the breaches move at the clock's pace (a scan a
     minute): within a minute, everyone who asks in this process gets the same answer."""
-    key = (team, int(now.timestamp() // 60))
+    key = (str(deps.engine.url), team, int(now.timestamp() // 60))
     with _recent_lock:
         found = _recent.get(key)
     if found is None:
         found = compute_digest(deps.engine, team=team, now=now, fresh=False)
         with _recent_lock:
-            for old in [each for each in _recent if each[1] != key[1]]:
+            for old in [each for each in _recent if each[2] != key[2]]:
                 del _recent[old]
             _recent[key] = found
     return found
