@@ -36,6 +36,19 @@ def test_first_touch_timeline() -> None:
     assert clock.next_change(int(Level.CHANNEL)) is None
 
 
+def test_the_channel_never_hears_before_the_manager() -> None:
+    terms = SalesTerms(escalate_manager_after="1bd", escalate_channel_after="2h")
+    [clock] = [
+        each
+        for each in evaluate(LeadFacts(assigned_at=ny(2026, 11, 20, 16)), terms, US)
+        if each.rule == "first_touch"
+    ]
+    assert clock.manager_at == ny(2026, 11, 24, 12)  # due Monday noon + 8 business hours
+    assert clock.channel_at == clock.manager_at  # 2h after the breach would be before it
+    assert clock.level(ny(2026, 11, 23, 15)) == Level.BREACHED  # past the 2h, not escalated
+    assert clock.level(ny(2026, 11, 24, 12)) == Level.CHANNEL
+
+
 def test_met_rules_record_business_time_taken() -> None:
     facts = LeadFacts(
         assigned_at=ny(2026, 11, 20, 16),

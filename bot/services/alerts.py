@@ -25,6 +25,7 @@ from bot.domain.agreement import Agreement
 from bot.domain.business_time import Duration, business_time_between, is_open
 from bot.domain.calendar import BusinessCalendar
 from bot.domain.sla_rules import LeadFacts, Level, describe, evaluate, next_instant
+from bot.gc_pause import gc_paused
 from bot.services.agreements import agreement_in_force
 from bot.settings import Settings
 from bot.slack.client import make_web_client
@@ -253,7 +254,7 @@ def scan(engine: Engine, renderer: Renderer, *, now: datetime, dry_run: bool = F
     agreement = agreement_in_force(engine, on=now.date())
     if agreement is None:
         return ScanResult(None)
-    with engine.connect() as connection:
+    with engine.connect() as connection, gc_paused():
         transaction = connection.begin()
         try:
             result = _scan(connection, agreement, renderer, now=now, queue=not dry_run)
@@ -277,18 +278,19 @@ def _scan(
     news: dict[tuple[str, str], set[int]] = defaultdict(set)  # (kind, audience) → lead ids
     keys: dict[tuple[str, str], list[str]] = defaultdict(list)  # … → "clock:level" told
     changes: list[tuple[int, int, datetime | None]] = []
+    people = _People(agreement)
     for clock in due:
         snoozed = clock.lead.snoozed_until
         if snoozed is not None and snoozed > now:
             result.snoozed += 1
             changes.append((clock.id, clock.alerted, snoozed))
             continue
-        told = _tell(agreement, clock, now, news, keys)
+        told = _tell(people, clock, now, news, keys)
         if told < clock.level(now):
             result.waiting_for_hours += 1
         if told != clock.alerted:
             changes.append((clock.id, told, next_instant(clock.instants, told)))
-    result.messages = _messages(connection, agreement, renderer, news, keys, now=now)
+    result.messages = _messages(connection, agreement, renderer, news, keys, due, now=now)
     if queue:
         store.mark_alerted(connection, changes)
         for message in result.messages:
@@ -296,8 +298,44 @@ def _scan(
     return result
 
 
+class _People:
+    """Who a scan tells about an owner's lead, and in which calendar, looked up once per
+    person (a busy scan asks for the same forty reps twenty thousand times)."""
+
+    def __init__(self, agreement: Agreement) -> None:
+        self.agreement = agreement
+        self._found: dict[tuple[str, str], tuple[str, BusinessCalendar] | None] = {}
+
+    def audience(self, kind: str, owner: str) -> tuple[str, BusinessCalendar] | None:
+        """The audience of `kind` for the owner's leads and its calendar (None: nobody)."""
+        key = (kind, owner)
+        if key not in self._found:
+            self._found[key] = self._look_up(kind, owner)
+        return self._found[key]
+
+    def _look_up(self, kind: str, owner: str) -> tuple[str, BusinessCalendar] | None:
+        agreement = self.agreement
+        if kind == "sla_rep":
+            return owner, agreement.rep_calendar(owner)
+        rep = agreement.rep(owner)
+        if kind == "sla_manager":
+            if rep is None or rep.manager is None:
+                return None
+            manager = rep.manager
+            calendar = (
+                agreement.rep_calendar(manager)
+                if agreement.rep(manager)
+                else agreement.team_calendar(rep.team)
+            )
+            return manager, calendar
+        team = agreement.team(rep.team) if rep else None
+        if team is None:
+            return None
+        return team.channel, agreement.team_calendar(team.name)
+
+
 def _tell(
-    agreement: Agreement,
+    people: _People,
     clock: store.ClockRow,
     now: datetime,
     news: dict[tuple[str, str], set[int]],
@@ -306,32 +344,20 @@ def _tell(
     """Hand each newly reached level to its audience, in order, while that audience is in
     working hours; returns the level now told."""
     owner = clock.lead.owner_email or ""
-    rep = agreement.rep(owner)
-    team = agreement.team(rep.team) if rep else None
     told = clock.alerted
     level = clock.level(now)
     while told < level:
         step = told + 1
         if step <= Level.BREACHED:
-            kind, audience = "sla_rep", owner
-            calendar = agreement.rep_calendar(owner)
+            kind = "sla_rep"
             step = min(level, Level.BREACHED)
-        elif step == Level.MANAGER:
-            if rep is None or rep.manager is None:
-                told = step  # nobody to escalate to
-                continue
-            kind, audience = "sla_manager", rep.manager
-            calendar = (
-                agreement.rep_calendar(rep.manager)
-                if agreement.rep(rep.manager)
-                else agreement.team_calendar(rep.team)
-            )
         else:
-            if team is None:
-                told = step
-                continue
-            kind, audience = "sla_channel", team.channel
-            calendar = agreement.team_calendar(team.name)
+            kind = "sla_manager" if step == Level.MANAGER else "sla_channel"
+        found = people.audience(kind, owner)
+        if found is None:
+            told = step  # nobody to escalate to
+            continue
+        audience, calendar = found
         if not is_open(calendar, now):
             break  # told at the audience's next opening
         news[(kind, audience)].add(clock.lead.id)
@@ -362,16 +388,21 @@ def _messages(
     renderer: Renderer,
     news: dict[tuple[str, str], set[int]],
     keys: dict[tuple[str, str], list[str]],
+    due: list[store.ClockRow],
     *,
     now: datetime,
 ) -> list[Message]:
-    """One message per audience with news: its whole current queue, the news marked."""
+    """One message per audience with news: its whole current queue, the news marked. The
+    due clocks the scan already holds are not read again."""
     owners = {
         target: _audience_owners(agreement, *target) for target in news
     }  # (kind, audience) → owners whose leads it shows
     every_owner = {owner for found in owners.values() for owner in found}
     by_owner: dict[str, list[store.ClockRow]] = defaultdict(list)
-    for clock in store.queue_clocks(connection, owners=every_owner, now=now):
+    for clock in due:
+        if clock.lead.owner_email in every_owner:
+            by_owner[clock.lead.owner_email].append(clock)
+    for clock in store.queue_clocks(connection, owners=every_owner, now=now, not_due=True):
         by_owner[clock.lead.owner_email or ""].append(clock)
     messages = []
     for (kind, audience), new in sorted(news.items()):
