@@ -300,7 +300,8 @@ def queue_clocks(
     ]
     found: list[ClockRow] = []
     for chunk in _chunks(sorted(set(owners))):
-        condition = and_(LEADS.c.owner_email.in_(chunk), CLOCKS.c.status == "open")
+        # spelt as the partial index of open clocks is, so both databases use it
+        condition = and_(LEADS.c.owner_email.in_(chunk), text("sla_clock.status = 'open'"))
         if column is not None:
             condition = and_(condition, column <= now)
         if not_due:

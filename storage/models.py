@@ -152,6 +152,13 @@ class SlaClock(SQLModel, table=True):
         # the digest's response figures (counts and median) read this index alone
         Index("ix_sla_clock_settled", "rule", "met_at", "status", "took_minutes"),
         Index("ix_sla_clock_open_due", "status", "due_at"),  # the digest's open breaches
+        # the open clocks (a few thousand of millions): queues, /sla and the busy scan
+        Index(
+            "ix_sla_clock_open",
+            "lead_id",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
         # SQLite's exact median walks this in order (PostgreSQL has percentile_cont)
         Index("ix_sla_clock_took", "rule", "took_minutes", "met_at", "lead_id").ddl_if(
             dialect="sqlite"
