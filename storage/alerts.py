@@ -241,7 +241,7 @@ def _clock_rows(connection: Connection, condition) -> list[ClockRow]:  # type: i
         .select_from(CLOCKS.join(LEADS, LEADS.c.id == CLOCKS.c.lead_id))
         .where(condition)
     )
-    rows = connection.execute(statement).tuples()
+    rows = connection.execute(statement)
     return [
         ClockRow(
             clock_id,

@@ -71,6 +71,8 @@ def _bulk_insert(
     rows inserted (-1 where the driver cannot tell)."""
     if not rows:
         return 0
+    if connection.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
+        return _copy_insert(connection, table, columns, rows, skip_conflicts=skip_conflicts)
     sqlite = connection.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
@@ -81,6 +83,37 @@ def _bulk_insert(
         times = [i for i, name in enumerate(columns) if isinstance(types[name].type, DateTime)]
         rows = [_with_sqlite_times(row, times) for row in rows] if times else rows
     return connection.exec_driver_sql(sql, rows).rowcount
+
+
+COPY_FROM = 1000  # rows: below it, a temporary table costs more than it saves
+
+
+def _copy_insert(
+    connection: Connection,
+    table: str,
+    columns: Sequence[str],
+    rows: list[tuple],
+    *,
+    skip_conflicts: str | None,
+) -> int:
+    """PostgreSQL's bulk path: COPY the rows into a temporary table of the same columns (gone
+    at the end of the transaction, or with it), then one INSERT … SELECT, which skips the
+    conflicts and counts what it inserted."""
+    stage, names = f"slabot_stage_{table}", ", ".join(columns)
+    connection.exec_driver_sql(
+        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DROP "
+        f"AS SELECT {names} FROM {table} WITH NO DATA"
+    )
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+    insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}"
+    if skip_conflicts:
+        insert += f" ON CONFLICT ({skip_conflicts}) DO NOTHING"
+    inserted = connection.exec_driver_sql(insert).rowcount
+    connection.exec_driver_sql(f"TRUNCATE {stage}")
+    return inserted
 
 
 def _with_sqlite_times(row: tuple, positions: Sequence[int]) -> tuple:
@@ -209,6 +242,17 @@ _UPDATE = (
 LEAD_KEY = "source_system, external_id"
 
 
+def max_lead_id(connection: Connection) -> int:
+    return connection.execute(select(func.max(LEADS.c.id))).scalar() or 0
+
+
+def record_stages_above(connection: Connection, last_id: int, origin: str) -> None:
+    """The stage history of the leads inserted since `last_id` was the highest id: the
+    transaction holds SQLite's write lock; on PostgreSQL a lead committed meanwhile by a
+    webhook brings its own history (recorded stages are left as they are)."""
+    _record_stages(connection, LEADS.c.id > last_id, origin)
+
+
 def _update_params(lead_id: int, record: LeadRecord, now: datetime) -> dict:
     params = {f"v_{name}": record.values.get(name) for name in COLUMNS}
     params.update(_id=lead_id, v_row_hash=record.digest(), v_updated_at=now)
@@ -222,10 +266,13 @@ def upsert_leads(
     source_system: str,
     origin: str,
     known: dict[str, tuple[int, str | None, datetime | None]] | None = None,
+    new_stages: bool = True,
 ) -> LeadCounts:
     """Insert new leads, update changed ones (a blank value never erases a stored one), leave
     unchanged ones alone; record the stage history of what was new or changed. `known` is
-    `lead_ids` for these records when the caller has just looked them up."""
+    `lead_ids` for these records when the caller has just looked them up ({}: none can exist,
+    and any that does after all is found by the insert's conflict). With `new_stages` False
+    the caller records the new leads' history itself, once (`record_stages_above`)."""
     merged: dict[str, LeadRecord] = {}
     for record in records:  # the same id twice in one batch: the later row wins
         earlier = merged.get(record.external_id)
@@ -260,7 +307,7 @@ def upsert_leads(
         else:
             counts.unchanged += 1
     if new_rows:
-        last_id = connection.execute(select(func.max(LEADS.c.id))).scalar() or 0
+        last_id = max_lead_id(connection) if new_stages else 0
         inserted = _bulk_insert(
             connection, "lead", INSERT_COLUMNS, new_rows, skip_conflicts=LEAD_KEY
         )
@@ -278,9 +325,8 @@ def upsert_leads(
             counts.inserted = inserted if inserted >= 0 else len(new_rows) - len(differing)
             counts.unchanged += len(new_rows) - counts.inserted - len(differing)
             new_ids = [external_id for external_id in new_ids if external_id not in differing]
-        # ids above the last one are this insert's: the transaction holds SQLite's write lock;
-        # on PostgreSQL a lead committed meanwhile by a webhook brings its own history
-        _record_stages(connection, LEADS.c.id > last_id, origin)
+        if new_stages:
+            record_stages_above(connection, last_id, origin)
     if changed_rows:
         connection.execute(_UPDATE, changed_rows)
         counts.updated = len(changed_rows)

@@ -135,6 +135,30 @@ def test_imported_leads_carry_their_stage_history(agreed: Engine, tmp_path: Path
     ]
 
 
+def test_a_bulk_import_with_ids_repeated_across_batches_keeps_every_lead_once(
+    agreed: Engine, tmp_path: Path
+) -> None:
+    """12,000 rows: three batches, each large enough for PostgreSQL's COPY path. The last
+    1,000 rows repeat L0–L999 from the first batch with a new score and blank company."""
+    first = [f"L{n},,,Co{n},website,,,,10,,2026-11-02T10:00,,,,,,,,,," for n in range(11_000)]
+    repeats = [f"L{n},,,,,,,,90,,,,,,,,,,,," for n in range(1_000)]
+    path = write(tmp_path / "bulk.csv", HEADER, *first, *repeats)
+    summary = import_csv(agreed, path)
+    assert (summary.inserted, summary.updated, summary.rejected) == (11_000, 1_000, 0)
+    stored = leads(agreed)
+    assert len(stored) == 11_000
+    assert (stored["L0"].score, stored["L0"].company) == (90, "Co0")  # blank erased nothing
+    assert (stored["L999"].score, stored["L1000"].score) == (90, 10)
+    with Session(agreed) as session:
+        stages = session.exec(
+            select(StageChange.stage, func.count()).group_by(StageChange.stage)
+        ).all()
+    assert dict(stages) == {"mql": 11_000}  # once each, none for the repeats
+    again = import_csv(agreed, path)  # applied in order again: the later row still wins
+    assert again.inserted == 0
+    assert leads(agreed)["L0"].score == 90 and count(agreed, StageChange) == 11_000
+
+
 def test_strict_writes_nothing_when_any_row_is_bad(agreed: Engine, tmp_path: Path) -> None:
     path = write(
         tmp_path / "leads.csv",

@@ -30,6 +30,8 @@ from storage.ingest import (
     indexes_rebuilt_after,
     keep_statistics,
     lead_ids,
+    max_lead_id,
+    record_stages_above,
     record_touches,
     unowned_crm_owners,
     upsert_leads,
@@ -202,6 +204,7 @@ class _Reading:
     history_at: datetime | None = None
     compare: bool = False  # leads of this CRM are stored: skip rows imported unchanged before
     analysed: int = 0  # leads inserted when PostgreSQL last refreshed its statistics
+    last_id: int = 0  # the highest lead id before the import: the new leads are above it
 
 
 class _Abort(Exception):
@@ -334,6 +337,7 @@ def import_csv(
                     reading.compare = has_leads(connection, reading.source_system)
                     if bulk_load_pays(connection, estimated_rows(path)):
                         bulk.enter_context(indexes_rebuilt_after(connection, "lead"))
+                    reading.last_id = max_lead_id(connection)
                 batch: list[tuple[int, list[str]]] = []
                 for line, cells in itertools.chain(first, records):
                     summary.rows += 1
@@ -344,6 +348,8 @@ def import_csv(
                         if progress:
                             progress(handle.buffer.tell())
                 _write(connection, batch, reading, summary, rejects)
+                if fmt != "touches":  # the new leads' stage history, in one statement
+                    record_stages_above(connection, reading.last_id, "import")
                 if strict and summary.rejected:
                     raise _Abort
                 _log(connection, summary, path.name, reading.source_system, now)
@@ -547,7 +553,11 @@ def _write(
             [item[2] for item in mapped],
             source_system=reading.source_system,
             origin="import",
-            known=found,
+            known=found if reading.compare else {},  # a source with no leads yet: no look-up
+            new_stages=False,
         )
     )
-    reading.analysed = keep_statistics(connection, inserted=summary.inserted, last=reading.analysed)
+    if reading.compare:  # the next batch looks its ids up: plan that from fresh statistics
+        reading.analysed = keep_statistics(
+            connection, inserted=summary.inserted, last=reading.analysed
+        )
