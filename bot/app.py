@@ -26,8 +26,10 @@ class Deps:
 def build_app(settings: Settings, engine: Engine, *, socket_mode: bool = False) -> App:
     """Build the Bolt App.
 
-    Over HTTP every request is signature-checked and answered within the request
-    (`process_before_response`); Socket Mode needs no signing secret and acknowledges first.
+    Over HTTP every request is signature-checked and answered when its listener returns
+    (`process_before_response`): a listener returns within `answering.ANSWER_WITHIN` seconds,
+    and work that a busy database holds up goes on after it. Socket Mode needs no signing
+    secret and acknowledges first.
     """
     settings.require("SLACK_BOT_TOKEN", *(() if socket_mode else ("SLACK_SIGNING_SECRET",)))
     deps = Deps(settings=settings, engine=engine, renderer=Renderer(settings.templates_dir))

@@ -61,13 +61,16 @@ def _configure_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _engine(settings: Settings, *, migrate_embedded: bool = True):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings, *, migrate_embedded: bool = True, serving: bool = False):  # type: ignore[no-untyped-def]
     """The engine for DATABASE_URL, at the newest schema: an embedded SQLite file is upgraded
-    in place; a shared database must have been upgraded by `slabot db upgrade`."""
+    in place; a shared database must have been upgraded by `slabot db upgrade`. A `serving`
+    process (web, clock) bounds each statement by SLABOT_STATEMENT_TIMEOUT."""
     from storage.db import is_sqlite, make_engine
     from storage.migrate import SchemaBehind, ensure_current
 
-    engine = make_engine(settings.database_url)
+    engine = make_engine(
+        settings.database_url, statement_timeout=settings.statement_timeout if serving else None
+    )
     try:
         ensure_current(engine, auto_upgrade=migrate_embedded and is_sqlite(settings.database_url))
     except SchemaBehind as error:
@@ -87,7 +90,16 @@ def _sending(dry_run: bool):  # type: ignore[no-untyped-def]
 
 
 @cli.command()
-def serve() -> None:
+def serve(
+    with_clock: Annotated[
+        bool,
+        typer.Option(
+            "--with-clock",
+            help="Also run the clock (digests, breach scan, delivery) beside the web "
+            "workers, for an install with one process (one dyno).",
+        ),
+    ] = False,
+) -> None:
     """The web process: Bolt over HTTP on $PORT (POST /slack/events, GET /healthz)."""
     from bot.app import build_app
     from bot.server import serve as run_server
@@ -99,29 +111,89 @@ def serve() -> None:
     _engine(settings).dispose()  # migrate (or refuse) once, before the workers fork
 
     def factory():  # type: ignore[no-untyped-def]
-        engine = _engine(settings, migrate_embedded=False)
+        engine = _engine(settings, migrate_embedded=False, serving=True)
         return create_web_app(build_app(settings, engine), engine, settings)
 
-    run_server(
-        factory,
-        port=settings.port,
-        workers=settings.web_concurrency,
-        json_logs=settings.log_format == "json",
-    )
+    clock = _clock_beside() if with_clock else None
+    try:
+        run_server(
+            factory,
+            port=settings.port,
+            workers=settings.web_concurrency,
+            json_logs=settings.log_format == "json",
+        )
+    finally:
+        if clock is not None:
+            _stop(clock)
+
+
+CLOCK_STARTS_WITHIN = 5  # seconds in which a clock that cannot run says so and exits
+
+
+def _clock_beside():  # type: ignore[no-untyped-def]
+    """`slabot clock` as a child process (its own scheduler threads never meet gunicorn's
+    forks). A clock that refuses to start (a second one on SQLite) stops `serve` too."""
+    import subprocess
+
+    child = subprocess.Popen([sys.executable, "-m", "bot", "clock"])
+    try:
+        code = child.wait(timeout=CLOCK_STARTS_WITHIN)
+    except subprocess.TimeoutExpired:
+        return child
+    raise typer.Exit(code or 1)  # the clock has said why, in one line
+
+
+def _stop(child) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    from bot.scheduler import STOP_GRACE
+
+    child.terminate()
+    try:
+        child.wait(timeout=STOP_GRACE + 5)
+    except subprocess.TimeoutExpired:
+        child.kill()
 
 
 @cli.command()
 def run() -> None:
-    """Everything in one process over Socket Mode (needs SLACK_APP_TOKEN)."""
+    """Everything in one process over Socket Mode (needs SLACK_APP_TOKEN): the listeners and
+    the clock's jobs (digests, breach scan, delivery). SIGTERM lets the work in hand finish."""
+    import signal
+    import threading
+
     from slack_bolt.adapter.socket_mode import SocketModeHandler
 
     from bot.app import build_app
+    from bot.scheduler import start_background_clock
+    from storage.clock import ClockAlreadyRunning
 
     settings = Settings()
     settings.require("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN")
     _configure_logging()
-    app = build_app(settings, _engine(settings), socket_mode=True)
-    SocketModeHandler(app, Settings.secret(settings.slack_app_token)).start()
+    engine = _engine(settings, serving=True)
+    app = build_app(settings, engine, socket_mode=True)
+    try:
+        clock = start_background_clock(settings, engine)
+    except ClockAlreadyRunning as error:
+        err.print(f"slabot: {error}", markup=False)
+        raise typer.Exit(1) from error
+    handler = SocketModeHandler(app, Settings.secret(settings.slack_app_token))
+    handler.connect()
+    stopping = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        logging.getLogger(__name__).info(
+            "%s: finishing the work in hand", signal.Signals(signum).name
+        )
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    stopping.wait()
+    clock.stop_taking_work()
+    handler.close()
+    clock.finish()
 
 
 @db_cli.command("upgrade")
@@ -467,7 +539,7 @@ def clock() -> None:
     settings.require("SLACK_BOT_TOKEN")
     _configure_logging()
     try:
-        run_clock(settings, _engine(settings))
+        run_clock(settings, _engine(settings, serving=True))
     except ClockAlreadyRunning as error:
         err.print(f"slabot: {error}", markup=False)
         raise typer.Exit(1) from error

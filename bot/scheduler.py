@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
+from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
@@ -233,19 +234,28 @@ def every(
     )
 
 
-def run_clock(settings: Settings, engine: Engine) -> None:
-    """Become the active clock (a second one waits as a standby on PostgreSQL), run the jobs
-    and beat every HEARTBEAT seconds. SIGTERM stops taking work, lets running jobs finish for
-    up to STOP_GRACE seconds, and exits 0; whatever was cut short resumes at the next start."""
-    lock = ClockLock(engine)
-    lock.acquire(waiting=lambda: log.info("standby: another clock is active; waiting to take over"))
-    log.info("clock active (%s): breach scan every %ss", holder(), settings.scan_interval)
-    scheduler = BlockingScheduler(timezone=UTC)
-    in_flight = InFlight()
-    deliverer = build_scheduler(settings, engine, scheduler, in_flight)
+class Clock:
+    """The clock's jobs in this process, once it holds the clock lock: the breach scan, the
+    digests, delivery and a heartbeat every HEARTBEAT seconds."""
 
-    @in_flight.track
-    def heartbeat() -> None:
+    def __init__(self, settings: Settings, engine: Engine, scheduler: BaseScheduler) -> None:
+        self.settings, self.engine, self.scheduler = settings, engine, scheduler
+        self.lock = ClockLock(engine)
+        self.in_flight = InFlight()
+        self.deliverer: Sender | None = None
+
+    def take_over(self) -> None:
+        """Hold the clock lock (a standby waits on PostgreSQL; SQLite refuses a second clock
+        with ClockAlreadyRunning), then schedule the jobs."""
+        self.lock.acquire(
+            waiting=lambda: log.info("standby: another clock is active; waiting to take over")
+        )
+        log.info("clock active (%s): breach scan every %ss", holder(), self.settings.scan_interval)
+        self.deliverer = build_scheduler(self.settings, self.engine, self.scheduler, self.in_flight)
+        every(self.scheduler, self.in_flight.track(self.heartbeat), HEARTBEAT)
+
+    def heartbeat(self) -> None:
+        lock = self.lock
         if not lock.still_held():
             again = lock.retake()
             if again is None:
@@ -256,26 +266,60 @@ def run_clock(settings: Settings, engine: Engine) -> None:
                 os.kill(os.getpid(), signal.SIGTERM)
                 return
             log.info("the clock lock is ours again after the database came back")
-        with engine.begin() as connection:
+        with self.engine.begin() as connection:
             clock_store.beat(connection, every_s=HEARTBEAT, now=datetime.now(UTC))
 
-    every(scheduler, heartbeat, HEARTBEAT)
+    def stop_taking_work(self) -> None:
+        if self.deliverer is not None:
+            self.deliverer.stopping.set()
+        if self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+
+    def finish(self) -> None:
+        """Let running jobs finish for up to STOP_GRACE seconds and give up the lock."""
+        left = self.in_flight.wait_idle(STOP_GRACE)
+        self.lock.release()
+        if left:
+            log.warning(
+                "%d job(s) still running after %ss: they resume at the next start",
+                left,
+                STOP_GRACE,
+            )
+        else:
+            log.info("clock stopped")
+
+
+def run_clock(settings: Settings, engine: Engine) -> None:
+    """Become the active clock (a second one waits as a standby on PostgreSQL) and run the
+    jobs. SIGTERM stops taking work, lets running jobs finish for up to STOP_GRACE seconds,
+    and exits 0; whatever was cut short resumes at the next start."""
+    clock = Clock(settings, engine, BlockingScheduler(timezone=UTC))
+    clock.take_over()
 
     def stop(signum: int, _frame: object) -> None:
         log.info("%s: finishing the work in hand", signal.Signals(signum).name)
-        deliverer.stopping.set()
-        scheduler.shutdown(wait=False)
+        clock.stop_taking_work()
 
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    scheduler.start()
-    left = in_flight.wait_idle(STOP_GRACE)
-    lock.release()
-    if left:
-        log.warning(
-            "%d job(s) still running after %ss: they resume at the next start", left, STOP_GRACE
-        )
-    else:
-        log.info("clock stopped")
+    clock.scheduler.start()
+    clock.finish()
     logging.shutdown()
     os._exit(0)  # job threads still running are cut short; the outbox's lease covers them
+
+
+def start_background_clock(settings: Settings, engine: Engine) -> Clock:
+    """The clock's jobs on background threads of this process (`slabot run`). SQLite refuses
+    a second clock here and now; on PostgreSQL a standby waits on its own thread."""
+    clock = Clock(settings, engine, BackgroundScheduler(timezone=UTC))
+    if engine.dialect.name != "postgresql":
+        clock.take_over()
+        clock.scheduler.start()
+        return clock
+
+    def wait_then_run() -> None:
+        clock.take_over()
+        clock.scheduler.start()
+
+    threading.Thread(target=wait_then_run, name="slabot-clock", daemon=True).start()
+    return clock

@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     # a clock that was down at a team's stand-up time still posts the digest this many seconds
     # late; later than that, the morning's digest is skipped as stale
     digest_grace: int = Field(7200, ge=0, validation_alias="SLABOT_DIGEST_GRACE")
+    # PostgreSQL: a statement of the web process or the clock that runs longer is cancelled
+    # and tried again (seconds; imports and migrations are not bounded)
+    statement_timeout: float = Field(30, gt=0, validation_alias="SLABOT_STATEMENT_TIMEOUT")
 
     @field_validator("slack_api_url")
     @classmethod

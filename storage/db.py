@@ -19,6 +19,26 @@ def unreachable(error: BaseException) -> bool:
     )
 
 
+BUSY_SQLSTATES = {
+    "55P03",  # lock_not_available (lock_timeout)
+    "57014",  # query_canceled (statement_timeout)
+    "40P01",  # deadlock_detected
+    "40001",  # serialization_failure
+}
+
+
+def busy(error: BaseException) -> bool:
+    """The database is there but another transaction holds what this one needs (SQLite's
+    write lock, a PostgreSQL lock or statement timeout): the same work succeeds later."""
+    original = getattr(error, "orig", None)
+    if original is None:
+        return False
+    if getattr(original, "sqlstate", None) in BUSY_SQLSTATES:
+        return True
+    text = str(original).lower()
+    return "database is locked" in text or "database table is locked" in text
+
+
 def outage_reason(error: BaseException) -> str:
     """The driver's first line, without SQLAlchemy's statement and parameters."""
     original = getattr(error, "orig", None) or error
@@ -54,21 +74,33 @@ def begin_writing(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for `url`: SQLite with WAL and foreign keys on, or PostgreSQL via psycopg 3."""
+def make_engine(url: str, *, statement_timeout: float | None = None) -> Engine:
+    """An engine for `url`: SQLite with WAL and foreign keys on, or PostgreSQL via psycopg 3.
+    `statement_timeout` (seconds, PostgreSQL) bounds every statement of a serving process: a
+    request meets a busy database as an error it can try again, never as a hang."""
     if is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     # pre-ping: a connection from before a database restart is replaced, not handed out;
     # connect_timeout: an unreachable server fails in seconds rather than hanging a request
-    return create_engine(
+    engine = create_engine(
         url,
         pool_pre_ping=True,
         pool_size=5,
         max_overflow=5,
         connect_args={"connect_timeout": 5},
     )
+    if statement_timeout:
+        milliseconds = int(statement_timeout * 1000)
+
+        def bounded(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+            with dbapi_connection.cursor() as cursor:
+                cursor.execute(f"SET statement_timeout = {milliseconds}")
+            dbapi_connection.commit()  # a SET inside a transaction ends with it
+
+        event.listen(engine, "connect", bounded)
+    return engine
 
 
 @contextmanager

@@ -350,6 +350,8 @@ def import_csv(
                 _write(connection, batch, reading, summary, rejects)
                 if fmt != "touches":  # the new leads' stage history, in one statement
                     record_stages_above(connection, reading.last_id, "import")
+                    # and statistics that know them, for whatever reads the table next
+                    keep_statistics(connection, inserted=summary.inserted, last=reading.analysed)
                 if strict and summary.rejected:
                     raise _Abort
                 _log(connection, summary, path.name, reading.source_system, now)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 from typing import TYPE_CHECKING
 
-from slack_bolt import Ack, Respond
+from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from bot.services.digest import DigestError, compute_digest
@@ -14,10 +14,7 @@ if TYPE_CHECKING:
     from bot.app import Deps
 
 
-def handle_digest_details(
-    ack: Ack, body: dict, respond: Respond, client: WebClient, deps: Deps
-) -> None:
-    ack()
+def handle_digest_details(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
     try:
         team, day = str(body["actions"][0]["value"]).split("|")
         digest = compute_digest(

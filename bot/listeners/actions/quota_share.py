@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slack_bolt import Ack, Respond
+from slack_bolt import Respond
 
 from bot.listeners.commands.quota import quota_message
 
@@ -12,8 +12,7 @@ if TYPE_CHECKING:
     from bot.app import Deps
 
 
-def handle_quota_share(ack: Ack, body: dict, respond: Respond, deps: Deps) -> None:
-    ack()
+def handle_quota_share(body: dict, respond: Respond, deps: Deps) -> None:
     text = body["actions"][0].get("value", "")
     message = quota_message(deps, text, shared_by=body["user"]["id"])
     respond(delete_original=True)

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from slack_bolt import Ack, Respond
+from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from bot.services import lead_actions
@@ -15,10 +15,9 @@ if TYPE_CHECKING:
     from bot.app import Deps
 
 
-def _start(ack: Ack, body: dict, respond: Respond, client: WebClient, deps: Deps):  # type: ignore[no-untyped-def]
-    """Acknowledge, then (context, lead) if the clicking user may act on the lead, else None
-    (the user has been told why)."""
-    ack()
+def _start(body: dict, respond: Respond, client: WebClient, deps: Deps):  # type: ignore[no-untyped-def]
+    """(context, lead) if the clicking user may act on the lead, else None (the user has been
+    told why). The press was acknowledged before."""
     ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
     lead = _lead(ctx, body, respond)
     return None if lead is None else (ctx, lead)
@@ -68,8 +67,8 @@ def after_action(ctx: lead_actions.Context, body: dict, respond: Respond, note: 
     respond(replace_original=True, **message.payload)
 
 
-def handle_contacted(ack: Ack, body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
-    started = _start(ack, body, respond, client, deps)
+def handle_contacted(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
+    started = _start(body, respond, client, deps)
     if started is None:
         return
     ctx, lead = started
@@ -97,8 +96,8 @@ def handle_contacted(ack: Ack, body: dict, respond: Respond, client: WebClient, 
     after_action(ctx, body, respond, note)
 
 
-def handle_snooze(ack: Ack, body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
-    started = _start(ack, body, respond, client, deps)
+def handle_snooze(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
+    started = _start(body, respond, client, deps)
     if started is None:
         return
     ctx, lead = started
@@ -113,9 +112,9 @@ def handle_snooze(ack: Ack, body: dict, respond: Respond, client: WebClient, dep
     after_action(ctx, body, respond, note)
 
 
-def handle_recycle(ack: Ack, body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
+def handle_recycle(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
     """Ask for the reason in a modal; the recycle happens when it is submitted."""
-    started = _start(ack, body, respond, client, deps)
+    started = _start(body, respond, client, deps)
     if started is None:
         return
     ctx, lead = started

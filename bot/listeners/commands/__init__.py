@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from slack_bolt import Ack, App
+from slack_bolt import Ack, App, Respond
 from slack_sdk import WebClient
 
 from bot.listeners.commands.pace import handle_pace
@@ -15,13 +15,13 @@ if TYPE_CHECKING:
 
 def register(app: App, deps: Deps) -> None:
     @app.command("/quota")
-    def quota(ack: Ack, command: dict) -> None:
-        handle_quota(ack, command, deps)
+    def quota(ack: Ack, command: dict, respond: Respond) -> None:
+        handle_quota(ack, command, respond, deps)
 
     @app.command("/sla")
-    def sla(ack: Ack, command: dict, client: WebClient) -> None:
-        handle_sla(ack, command, client, deps)
+    def sla(ack: Ack, command: dict, respond: Respond, client: WebClient) -> None:
+        handle_sla(ack, command, respond, client, deps)
 
     @app.command("/pace")
-    def pace(ack: Ack, command: dict) -> None:
-        handle_pace(ack, command, deps)
+    def pace(ack: Ack, command: dict, respond: Respond) -> None:
+        handle_pace(ack, command, respond, deps)

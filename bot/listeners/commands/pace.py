@@ -6,8 +6,9 @@ import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack
+from slack_bolt import Ack, Respond
 
+from bot.listeners.answering import answer_command
 from bot.services.agreements import agreement_in_force
 from bot.services.digest import Digest, DigestError, compute_digest, render_digest
 
@@ -61,9 +62,6 @@ def _this_minutes_digest(deps: Deps, team: str | None, now: datetime) -> Digest:
     return found
 
 
-def handle_pace(ack: Ack, command: dict, deps: Deps) -> None:
-    text = command.get("text") or ""
-    ack(
-        response_type="ephemeral",
-        **pace_message(deps, text, channel_id=command.get("channel_id", "")),
-    )
+def handle_pace(ack: Ack, command: dict, respond: Respond, deps: Deps) -> None:
+    text, channel = command.get("text") or "", command.get("channel_id", "")
+    answer_command(ack, respond, deps, lambda: pace_message(deps, text, channel_id=channel))

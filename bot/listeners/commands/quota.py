@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack
+from slack_bolt import Ack, Respond
 
 from bot.domain.quota_args import QuotaInputError, parse_quota_args
+from bot.listeners.answering import answer_command
 from bot.services.quota import answer_quota
 
 if TYPE_CHECKING:
@@ -45,5 +46,6 @@ def quota_message(deps: Deps, text: str, *, shared_by: str | None = None) -> dic
     }
 
 
-def handle_quota(ack: Ack, command: dict, deps: Deps) -> None:
-    ack(response_type="ephemeral", **quota_message(deps, command.get("text") or ""))
+def handle_quota(ack: Ack, command: dict, respond: Respond, deps: Deps) -> None:
+    text = command.get("text") or ""
+    answer_command(ack, respond, deps, lambda: quota_message(deps, text))

@@ -5,9 +5,10 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any
 
-from slack_bolt import Ack
+from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
+from bot.listeners.answering import answer_command
 from bot.services import lead_actions
 from bot.services.agreements import version_in_force
 
@@ -64,9 +65,6 @@ def sla_message(
     return {"text": renderer.slack_text("sla/unknown.txt.j2", typed=text.strip(), help=help_text)}
 
 
-def handle_sla(ack: Ack, command: dict, client: WebClient, deps: Deps) -> None:
-    text = command.get("text") or ""
-    ack(
-        response_type="ephemeral",
-        **sla_message(deps, text, client=client, user_id=command.get("user_id", "")),
-    )
+def handle_sla(ack: Ack, command: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
+    text, user = command.get("text") or "", command.get("user_id", "")
+    answer_command(ack, respond, deps, lambda: sla_message(deps, text, client=client, user_id=user))

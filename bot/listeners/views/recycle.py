@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from concurrent.futures import Future
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -10,6 +11,7 @@ from slack_bolt import Ack
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
+from bot.listeners.answering import answer_in_time, patiently
 from bot.services import lead_actions
 
 if TYPE_CHECKING:
@@ -34,32 +36,49 @@ def handle_recycle_submit(ack: Ack, body: dict, view: dict, client: WebClient, d
         lead_id = int(str(private.get("lead", 0))[:20])
     except (ValueError, AttributeError):
         private, lead_id = {}, 0
-    ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
-    lead = lead_actions.find_lead(ctx, lead_id) if 0 < lead_id < 2**31 else None
     user = body["user"]["id"]
-    if lead is None or not lead_actions.may_act(ctx, lead, user):
-        refusal = "Only the owner, their manager or an admin can recycle it."
-        ack(response_action="errors", errors={"reason": refusal})
-        return
     full_reason = f"{reason}: {note}" if note else reason
     now = datetime.now(UTC)
-    press = lead_actions.press_key("recycle", lead.id, user, view.get("id"))
-    recorded = lead_actions.recycle(ctx, lead, reason=full_reason, now=now, press=press)
-    ack()  # after the write: if the database is down, the modal stays open and says so
-    if not recorded:
-        return  # the same modal submitted again: recorded once
-    text = deps.renderer.slack_text(
-        "alerts/note_recycled.txt.j2",
-        user=user,
-        lead=lead_actions.lead_label(lead),
-        reason=full_reason,
-    )
-    kept = private.get("channel") and private.get("ts") and not private.get("ephemeral")
-    if kept and lead_actions.redraw(
-        ctx, channel=private["channel"], ts=private["ts"], note=text, now=now
-    ):
+
+    def record():  # type: ignore[no-untyped-def]
+        """(context, lead, recorded), or a refusal to show in the modal."""
+        ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
+        lead = lead_actions.find_lead(ctx, lead_id) if 0 < lead_id < 2**31 else None
+        if lead is None or not lead_actions.may_act(ctx, lead, user):
+            return "Only the owner, their manager or an admin can recycle it."
+        press = lead_actions.press_key("recycle", lead.id, user, view.get("id"))
+        return ctx, lead, lead_actions.recycle(ctx, lead, reason=full_reason, now=now, press=press)
+
+    # written before the modal closes, so a refusal or a database that is down shows in it;
+    # a database that is only busy closes the modal and the recycle follows when it can
+    def later(done: Future) -> None:
+        if done.exception() is None and not isinstance(done.result(), str):
+            patiently(lambda: redraw(*done.result()))
+
+    def redraw(ctx, lead, recorded) -> None:  # type: ignore[no-untyped-def]
+        if not recorded:
+            return  # the same modal submitted again: recorded once
+        text = deps.renderer.slack_text(
+            "alerts/note_recycled.txt.j2",
+            user=user,
+            lead=lead_actions.lead_label(lead),
+            reason=full_reason,
+        )
+        kept = private.get("channel") and private.get("ts") and not private.get("ephemeral")
+        if kept and lead_actions.redraw(
+            ctx, channel=private["channel"], ts=private["ts"], note=text, now=now
+        ):
+            return
+        if private.get("response_url"):  # an `/sla` reply: redraw it where it is
+            email = lead_actions.email_of(ctx.engine, client, user) or ""
+            message = lead_actions.my_queue(ctx, email=email, team=False, now=now, note=text)
+            WebhookClient(private["response_url"]).send(replace_original=True, **message.payload)
+
+    done = answer_in_time(record, late=ack, then=later)
+    if done is None:
         return
-    if private.get("response_url"):  # an `/sla` reply: redraw it where it is
-        email = lead_actions.email_of(ctx.engine, client, user) or ""
-        message = lead_actions.my_queue(ctx, email=email, team=False, now=now, note=text)
-        WebhookClient(private["response_url"]).send(replace_original=True, **message.payload)
+    if isinstance(done, str):
+        ack(response_action="errors", errors={"reason": done})
+        return
+    ack()
+    redraw(*done)
