@@ -422,13 +422,25 @@ def scan(
     ] = False,
 ) -> None:
     """Evaluate every open lead against the SLA, queue the alerts and deliver them."""
-    from bot.services.alerts import scan_and_deliver
+    from rich.progress import Progress
+
+    from bot.services.alerts import BATCH, scan_and_deliver, stale_count
 
     settings, renderer = _sending(dry_run)
     now = _parse_time(at) if at else datetime.now(UTC)
-    outcome = scan_and_deliver(
-        _engine(settings), renderer, settings, now=now, dry_run=dry_run, wait=timedelta(minutes=2)
-    )
+    engine = _engine(settings)
+    stale = stale_count(engine)
+    with Progress(console=err, transient=True, disable=stale <= BATCH) as bar:
+        task = bar.add_task("Computing SLA clocks", total=stale)
+        outcome = scan_and_deliver(
+            engine,
+            renderer,
+            settings,
+            now=now,
+            dry_run=dry_run,
+            wait=timedelta(minutes=2),
+            progress=lambda done: bar.update(task, completed=done),
+        )
     if outcome.result.agreement is None:
         raise CliError(NO_AGREEMENT)
     out.print(renderer.text("alerts/scan.txt.j2", result=outcome.result, now=now, dry_run=dry_run))

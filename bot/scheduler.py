@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 
 from bot.domain.agreement import Agreement, TeamTerms
 from bot.services.agreements import agreement_in_force
-from bot.services.alerts import scan, sender
+from bot.services.alerts import ScanStopped, scan, sender
 from bot.services.digest import scheduled_digest
 from bot.settings import Settings
 from bot.slack.channels import join_team_channels
@@ -173,7 +173,17 @@ def build_scheduler(
     @track
     def breach_scan() -> None:
         started = time_.monotonic()
-        result = scan(engine, renderer, now=datetime.now(UTC))
+        try:  # a stopping clock finishes the batch of clocks in hand; the next scan goes on
+            result = scan(
+                engine,
+                renderer,
+                now=datetime.now(UTC),
+                progress=_scan_progress(),
+                stopping=deliverer.stopping,
+            )
+        except ScanStopped as stopped:
+            log.info("scan: %s; the next scan goes on from there", stopped)
+            return
         timed("scan", time_.monotonic() - started)
         if result.messages:
             log.info("scan: %d messages queued", len(result.messages))
@@ -217,6 +227,18 @@ def build_scheduler(
     every(scheduler, breach_scan, settings.scan_interval)
     every(scheduler, delivery, DELIVERY_INTERVAL)
     return deliverer
+
+
+def _scan_progress(every_s: float = 5.0) -> Callable[[int], None]:
+    """A long scan (the first after a large import) says how far it is, every few seconds."""
+    last = [time_.monotonic()]
+
+    def progress(done: int) -> None:
+        if time_.monotonic() - last[0] >= every_s:
+            last[0] = time_.monotonic()
+            log.info("scan: clocks of %s leads computed so far", f"{done:,}")
+
+    return progress
 
 
 def every(

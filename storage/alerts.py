@@ -12,6 +12,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    func,
     insert,
     or_,
     select,
@@ -140,6 +141,13 @@ def stale_leads(connection: Connection, *, limit: int) -> list[StaleLead]:
             )
         )
     return found
+
+
+def stale_count(connection: Connection) -> int:
+    """Leads marked stale, counted from their partial index (spelt as it is)."""
+    return connection.execute(
+        select(func.count()).select_from(LEADS).where(text("lead.clocks_stale"))
+    ).scalar_one()
 
 
 def touch_times(connection: Connection, lead_ids: Sequence[int]) -> dict[int, list[datetime]]:

@@ -299,3 +299,75 @@ def test_sigterm_lets_the_work_in_hand_finish_and_exits_0(
     text = log.read_text()
     assert "SIGTERM: finishing the work in hand" in text and "clock stopped" in text, text
     assert "Traceback" not in text
+
+
+def test_a_clock_killed_or_stopped_mid_scan_leaves_the_next_scan_to_tell_everything_once(
+    database_url: str, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """30,000 breached leads imported at once: the first scan computes their clocks in
+    batches. One clock is SIGKILLed and the next SIGTERMed while it computes; each keeps the
+    batches it finished, and the third clock's scan tells each audience once (Rita, in hours
+    around the clock; her manager; the team's channel)."""
+    from sqlalchemy import text
+
+    from storage.db import make_engine
+
+    leads = 30_000
+    env = applied_env(database_url, fake_slack, tmp_path, timedelta(hours=-3),
+                      SLABOT_SCAN_INTERVAL="3600", SLABOT_SEND_LEASE="0")  # fmt: skip
+    assigned = (datetime.now(UTC) - timedelta(days=2)).isoformat()
+    path = tmp_path / "leads.csv"
+    path.write_text(
+        "lead_id,company,source,owner_email,assigned_at\n"
+        + "".join(f"L{n},Co{n},website,rita@example.com,{assigned}\n" for n in range(leads))
+    )
+    subprocess.run([sys.executable, "-m", "bot", "import", str(path)], env=env, check=True,
+                   capture_output=True)  # fmt: skip
+    engine = make_engine(database_url)
+
+    def stale() -> int:
+        with engine.connect() as connection:
+            return connection.execute(
+                text("SELECT count(*) FROM lead WHERE clocks_stale")
+            ).scalar_one()
+
+    logs = [tmp_path / f"clock{n}.log" for n in range(3)]
+    try:
+        [killed] = start_clocks(env, logs[:1])
+        assert wait_for(lambda: 0 < stale() < leads, 60), logs[0].read_text()
+        killed.kill()
+        killed.wait(10)
+        left = stale()
+        assert 0 < left < leads
+
+        [stopped] = start_clocks(env, logs[1:2])
+        assert wait_for(lambda: 0 < stale() < left, 60), logs[1].read_text()
+        stopped.send_signal(signal.SIGTERM)
+        assert stopped.wait(15) == 0
+        assert "the next scan goes on from there" in logs[1].read_text(), logs[1].read_text()
+        assert 0 < stale() < left  # the batches it finished are kept
+        assert fake_slack.calls_to("chat.postMessage") == []  # nobody told a half-done scan
+
+        [finishing] = start_clocks(env, logs[2:])
+        told = wait_for(lambda: len(fake_slack.calls_to("chat.postMessage")) >= 3, 90)
+        assert told, logs[2].read_text()
+        time.sleep(6)  # a delivery round or two more: nothing else goes out
+        finishing.send_signal(signal.SIGTERM)
+        finishing.wait(15)
+    finally:
+        for log in logs:
+            assert "Traceback" not in log.read_text(), log.read_text()
+    assert stale() == 0
+    with engine.connect() as connection:
+        untold = connection.execute(
+            text("SELECT count(*) FROM sla_clock WHERE rule = 'first_touch' AND alerted < 4")
+        ).scalar_one()
+    engine.dispose()
+    assert untold == 0  # every level of every lead's first-touch clock told
+    posts = fake_slack.calls_to("chat.postMessage")
+    keys = [c.body["metadata"]["event_payload"]["key"] for c in posts]
+    assert len(keys) == len(set(keys))
+    # one message per audience: the rep, her manager, the team's channel
+    assert sorted(c.body["channel"] for c in posts) == ["C0STANDUP", "U0MAX", "U0RITA"]
+    [dm] = fake_slack.posts_in("D0RITA")
+    assert f"{leads}" in dm["text"]  # all her leads in the one DM

@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
@@ -42,8 +43,11 @@ FRAME_BLOCKS = 4  # header, intro, overflow note, action note
 
 
 # -- clocks --------------------------------------------------------------------------------
-def refresh_clocks(connection: Connection, agreement: Agreement, *, now: datetime) -> int:
-    """Compute the clocks of every lead marked stale (new, changed, touched, new terms).
+def refresh_clocks(
+    connection: Connection, agreement: Agreement, *, now: datetime, limit: int | None = None
+) -> int:
+    """Compute the clocks of leads marked stale (new, changed, touched, new terms): all of
+    them, or one batch of about `limit`.
 
     A clock seen for the first time is news at whatever level it has reached, however old: an
     open, uncontacted lead is news the first time slabot sees it (each level is told once,
@@ -91,6 +95,8 @@ def refresh_clocks(connection: Connection, agreement: Agreement, *, now: datetim
                 )
         store.save_clocks(connection, rows, existing=set(told), lead_ids=ids)
         done += len(leads)
+        if limit is not None and done >= limit:
+            break
     return done
 
 
@@ -240,20 +246,61 @@ class ScanResult:
     messages: list[Message] = field(default_factory=list)
 
 
-def refresh(engine: Engine, agreement: Agreement, *, now: datetime) -> int:
-    """Bring stale clocks up to date now (the digest reports from them)."""
-    with engine.begin() as connection:
-        store.serialize_scans(connection)
-        return refresh_clocks(connection, agreement, now=now.astimezone(UTC))
+def refresh(
+    engine: Engine,
+    agreement: Agreement,
+    *,
+    now: datetime,
+    progress: Callable[[int], None] | None = None,
+    stopping: threading.Event | None = None,
+) -> int:
+    """Bring stale clocks up to date, a batch (BATCH leads) per transaction: a writer never
+    waits longer than one batch, and a scan that is stopped or killed keeps what it did (the
+    rest stays marked stale for the next one). `progress(leads done)` after each batch."""
+    now = now.astimezone(UTC)  # SQLite compares stored UTC text: bind UTC only
+    done = 0
+    while stopping is None or not stopping.is_set():
+        with engine.begin() as connection:
+            store.serialize_scans(connection)
+            batch = refresh_clocks(connection, agreement, now=now, limit=BATCH)
+        if not batch:
+            break
+        done += batch
+        if progress is not None:
+            progress(done)
+    return done
 
 
-def scan(engine: Engine, renderer: Renderer, *, now: datetime, dry_run: bool = False) -> ScanResult:
+def stale_count(engine: Engine) -> int:
+    """Leads whose clocks are still to be computed (what a scan's progress counts up to)."""
+    with engine.connect() as connection:
+        return store.stale_count(connection)
+
+
+class ScanStopped(Exception):
+    """The scan was asked to stop between two batches: nothing was queued."""
+
+
+def scan(
+    engine: Engine,
+    renderer: Renderer,
+    *,
+    now: datetime,
+    dry_run: bool = False,
+    progress: Callable[[int], None] | None = None,
+    stopping: threading.Event | None = None,
+) -> ScanResult:
     """Evaluate every open lead as of `now` and queue what is newly due (nothing is queued or
-    remembered with `dry_run`). Delivery is the Sender's job."""
+    remembered with `dry_run`; the clocks it computed are kept, so the next scan does not
+    compute them again). Clocks are computed in batches of their own transactions; the
+    telling is one transaction over the due clocks. Delivery is the Sender's job."""
     now = now.astimezone(UTC)  # SQLite compares stored UTC text: bind UTC only
     agreement = agreement_in_force(engine, on=now.date())
     if agreement is None:
         return ScanResult(None)
+    refreshed = refresh(engine, agreement, now=now, progress=progress, stopping=stopping)
+    if stopping is not None and stopping.is_set():
+        raise ScanStopped(f"stopped after computing {refreshed:,} leads' clocks")
     with engine.connect() as connection, gc_paused():
         transaction = connection.begin()
         try:
@@ -265,6 +312,7 @@ def scan(engine: Engine, renderer: Renderer, *, now: datetime, dry_run: bool = F
             transaction.rollback()
         else:
             transaction.commit()
+    result.refreshed += refreshed
     return result
 
 
@@ -272,6 +320,8 @@ def _scan(
     connection: Connection, agreement: Agreement, renderer: Renderer, *, now: datetime, queue: bool
 ) -> ScanResult:
     store.serialize_scans(connection)
+    # what became stale since the batches (a webhook a moment ago) is computed here, in this
+    # transaction, so nothing due is left out of the telling
     result = ScanResult(agreement, refreshed=refresh_clocks(connection, agreement, now=now))
     due = store.due_clocks(connection, now=now)
     result.due = len(due)
@@ -540,10 +590,11 @@ def scan_and_deliver(
     now: datetime,
     dry_run: bool = False,
     wait: timedelta = timedelta(0),
+    progress: Callable[[int], None] | None = None,
 ) -> ScanOutcome:
-    """One run of the clock's job: scan, then deliver everything queued (waiting up to `wait`
-    for retries that fall due)."""
-    outcome = ScanOutcome(scan(engine, renderer, now=now, dry_run=dry_run))
+    """Scan, then deliver everything queued (waiting up to `wait` for retries that fall
+    due): `slabot scan`."""
+    outcome = ScanOutcome(scan(engine, renderer, now=now, dry_run=dry_run, progress=progress))
     if dry_run or outcome.result.agreement is None:
         return outcome
     outcome.report = sender(engine, settings).deliver(wait_up_to=wait)
