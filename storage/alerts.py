@@ -103,7 +103,9 @@ def serialize_scans(connection: Connection) -> None:
         connection.execute(text("DELETE FROM outbox WHERE 1 = 0"))
 
 
-def stale_leads(connection: Connection, *, limit: int) -> list[StaleLead]:
+def stale_leads(
+    connection: Connection, *, limit: int, owners: list[str] | None = None
+) -> list[StaleLead]:
     """Leads whose clocks must be (re)computed, a batch at a time, from the partial index of
     stale leads. SQLite uses that index only for its own condition spelt the same way (not
     `clocks_stale = 1`) and without an ORDER BY, which would walk the whole table by id."""
@@ -121,6 +123,7 @@ def stale_leads(connection: Connection, *, limit: int) -> list[StaleLead]:
             LEADS.c.history_at,
         )
         .where(text("lead.clocks_stale"))
+        .where(*([LEADS.c.owner_email.in_(owners)] if owners is not None else []))
         .limit(limit)
     )
     found = []

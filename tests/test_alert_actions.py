@@ -248,3 +248,21 @@ def test_sla_lists_my_open_leads(app, fake_slack: FakeSlack) -> None:  # type: i
         "no team view for you"
         in server.post("/slack/events", body, signed_headers(body)).json()["text"]
     )
+
+
+def test_sla_shows_leads_no_scan_has_seen_yet(app, fake_slack: FakeSlack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """A lead imported after the last scan: `/sla` computes its clocks then and there."""
+    from bot.services.ingest import import_csv
+
+    server, env = app
+    late = tmp_path / "late.csv"
+    late.write_text(f"lead_id,name,company,source,owner_email,score,assigned_at\n"
+                    f"A4,Dee Vee,Hooli,website,rita@example.com,95,{ASSIGNED}\n")  # fmt: skip
+    engine = engine_for(env["DATABASE_URL"])
+    import_csv(engine, late)
+    engine.dispose()
+    body = slash_command_body("/sla", "")
+    shown = dumps(server.post("/slack/events", body, signed_headers(body)).json()["blocks"])
+    assert shown.index("Hooli") < shown.index("Acme")  # the highest score, breached like them
+    assert shown.count("first touch was due") == 4
+    assert not fake_slack.posts_in("D0RITA")[1:]  # shown to her, not yet told: the scan tells

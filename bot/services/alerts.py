@@ -44,7 +44,12 @@ FRAME_BLOCKS = 4  # header, intro, overflow note, action note
 
 # -- clocks --------------------------------------------------------------------------------
 def refresh_clocks(
-    connection: Connection, agreement: Agreement, *, now: datetime, limit: int | None = None
+    connection: Connection,
+    agreement: Agreement,
+    *,
+    now: datetime,
+    limit: int | None = None,
+    owners: list[str] | None = None,
 ) -> int:
     """Compute the clocks of leads marked stale (new, changed, touched, new terms): all of
     them, or one batch of about `limit`.
@@ -55,7 +60,7 @@ def refresh_clocks(
     the levels its leads had reached when imported as told; those leads still show in the
     queues (`/sla`, and every later alert to the same person)."""
     done = 0
-    while leads := store.stale_leads(connection, limit=BATCH):
+    while leads := store.stale_leads(connection, limit=BATCH, owners=owners):
         ids = [lead.id for lead in leads]
         told = store.alerted_levels(connection, ids)
         touches = store.touch_times(connection, ids)
@@ -271,6 +276,21 @@ def refresh(
     return done
 
 
+def refresh_owned(engine: Engine, agreement: Agreement, *, owners: list[str], now: datetime) -> int:
+    """Compute the stale clocks of these owners' leads now, in batches (what `/sla` shows
+    must not wait for the next scan)."""
+    done = 0
+    while True:
+        with engine.begin() as connection:
+            store.serialize_scans(connection)
+            batch = refresh_clocks(
+                connection, agreement, now=now.astimezone(UTC), limit=BATCH, owners=owners
+            )
+        done += batch
+        if not batch:
+            return done
+
+
 def stale_count(engine: Engine) -> int:
     """Leads whose clocks are still to be computed (what a scan's progress counts up to)."""
     with engine.connect() as connection:
@@ -416,7 +436,7 @@ def _tell(
     return told
 
 
-def _audience_owners(agreement: Agreement, kind: str, audience: str) -> list[str]:
+def audience_owners(agreement: Agreement, kind: str, audience: str) -> list[str]:
     if kind == "sla_rep":
         return [audience]
     if kind == "sla_manager":
@@ -445,7 +465,7 @@ def _messages(
     """One message per audience with news: its whole current queue, the news marked. The
     due clocks the scan already holds are not read again."""
     owners = {
-        target: _audience_owners(agreement, *target) for target in news
+        target: audience_owners(agreement, *target) for target in news
     }  # (kind, audience) → owners whose leads it shows
     every_owner = {owner for found in owners.values() for owner in found}
     by_owner: dict[str, list[store.ClockRow]] = defaultdict(list)
@@ -522,7 +542,7 @@ def audience_message(
 ) -> Message:
     """An audience's queue as of `now`: what a scan shows them, or (min_level=0) every open
     lead with its deadline, as `/sla` does."""
-    owners = _audience_owners(agreement, kind, audience)
+    owners = audience_owners(agreement, kind, audience)
     clocks = store.queue_clocks(
         connection,
         owners=owners,

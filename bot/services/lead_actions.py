@@ -15,7 +15,13 @@ from sqlalchemy.engine import Engine
 
 from bot.domain.agreement import Agreement
 from bot.services.agreements import agreement_in_force
-from bot.services.alerts import Message, audience_message, refresh_clocks
+from bot.services.alerts import (
+    Message,
+    audience_message,
+    audience_owners,
+    refresh_clocks,
+    refresh_owned,
+)
 from bot.settings import Settings
 from bot.slack.delivery import Sender, resolve_user
 from bot.slack.render import Renderer, escape_mrkdwn
@@ -181,6 +187,9 @@ def my_queue(
     """`/sla`: every open lead of the caller (or, with `team`, of the caller's reps)."""
     kind = "sla_manager" if team else "sla_rep"
     title = "Your team's open leads" if team else "Your open leads"
+    # leads not yet seen by a scan (a large import a moment ago) are shown with their clocks
+    refresh_owned(ctx.engine, ctx.agreement, owners=audience_owners(ctx.agreement, kind, email),
+                  now=now)  # fmt: skip
     with ctx.engine.connect() as connection:
         return audience_message(
             connection,
