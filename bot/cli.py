@@ -362,8 +362,10 @@ def import_(
             )
         except ImportRefused as error:
             raise CliError(str(error)) from error
+        except OSError as error:
+            raise CliError(f"cannot read {path}: {error.strerror or error}") from error
     out.print(Renderer(settings.templates_dir).text("ingest/summary.txt.j2", s=summary, path=path))
-    if summary.aborted or (summary.rejected and not summary.rows - summary.rejected):
+    if summary.aborted or summary.rejected:  # the good rows are kept; a script must notice
         raise typer.Exit(1)
 
 

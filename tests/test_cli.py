@@ -112,3 +112,21 @@ def _upgraded(db: Path):  # type: ignore[no-untyped-def]
     engine = make_engine(f"sqlite:///{db}")
     upgrade(engine)
     return engine
+
+
+def test_an_import_with_rejected_rows_keeps_the_good_ones_and_exits_1(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    seed_agreement(_upgraded(db))
+    path = tmp_path / "leads.csv"
+    path.write_text(
+        "lead_id,company,source,mql_at\n"
+        "G1,Good Co,website,2026-11-02T10:00\n"
+        "B1,Bad Co,website,2026-13-45\n"
+        "G2,Fine Co,website,2026-11-02T11:00\n"
+    )
+    result = slabot("import", str(path), db=db)
+    said = result.stdout + result.stderr
+    assert result.returncode == 1, said
+    assert "2 inserted" in said and "1 rejected" in said, said
+    assert "line 3" in said, said  # the bad row, by its line in the file
+    assert "Traceback" not in said

@@ -159,6 +159,41 @@ def test_a_bulk_import_with_ids_repeated_across_batches_keeps_every_lead_once(
     assert leads(agreed)["L0"].score == 90 and count(agreed, StageChange) == 11_000
 
 
+EXCEL_ROWS = (
+    "X1,,Jürgen Müller,Café Zürich GmbH,website,,,,50,,2026-11-02T10:00,,,,,,,,,,",
+    "X2,,François Lefèvre,Société Générale — Paris,outbound,,,,60,,2026-11-02T11:00,,,,,,,,,,",
+)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "delimiter", "said"),
+    [
+        (
+            "cp1252",
+            ",",
+            "Windows-1252 (cp1252), comma-separated",
+        ),  # Excel's "CSV (Comma delimited)"
+        ("utf-8-sig", ";", "UTF-8, semicolon-separated"),  # "CSV UTF-8" where "," is the decimal
+        ("utf-16", "\t", "UTF-16, tab-separated"),  # "Unicode Text"
+        ("utf-8", ",", None),  # a CRM's own export: nothing to say
+    ],
+)
+def test_excel_encodings_and_delimiters_are_read_from_the_file(
+    agreed: Engine, tmp_path: Path, encoding: str, delimiter: str, said: str | None
+) -> None:
+    lines = [HEADER, *EXCEL_ROWS]
+    if delimiter != ",":  # no cell holds a comma, so the rows convert as they are
+        lines = [line.replace(",", delimiter) for line in lines]
+    path = tmp_path / "excel.csv"
+    path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
+    summary = import_csv(agreed, path)
+    assert (summary.inserted, summary.rejected) == (2, 0)
+    assert (summary.shape.describe() if not summary.shape.usual else None) == said
+    stored = leads(agreed)
+    assert (stored["X1"].name, stored["X1"].company) == ("Jürgen Müller", "Café Zürich GmbH")
+    assert stored["X2"].company == "Société Générale — Paris"
+
+
 def test_strict_writes_nothing_when_any_row_is_bad(agreed: Engine, tmp_path: Path) -> None:
     path = write(
         tmp_path / "leads.csv",

@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.engine import Connection, Engine
 
 from bot.domain import crm_exports as crm
-from bot.domain import dates
+from bot.domain import csv_shape, dates
 from bot.domain import ingest as rows
 from bot.domain.agreement import Agreement, CrmSection, StatusTerms
 from bot.domain.owners import OwnerDirectory, RepIdentity, owner_line
@@ -76,6 +76,7 @@ class ImportSummary:
     date_order: str | None = None  # how numeric dates were read
     date_order_from: str = ""  # "the agreement" | "the file's own dates"
     history: bool = False
+    shape: csv_shape.CsvShape | None = None  # the encoding and delimiter the file was read with
     unmapped: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
 
     def add(self, counts: LeadCounts) -> None:
@@ -300,8 +301,9 @@ def import_csv(
         name: mapping_for(agreement, name, slack_names=slack_names)
         for name in ("hubspot", "salesforce")
     }
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
+    shape = csv_shape.sniff(path)
+    with path.open(newline="", encoding=shape.encoding) as handle:
+        reader = csv.reader(handle, delimiter=shape.delimiter)
         try:
             header = [name.strip() for name in next(reader)]
         except StopIteration:
@@ -318,7 +320,7 @@ def import_csv(
         mapping = mappings.get(fmt)
         columns = crm.resolve_columns(header, mapping) if mapping else {}
         _check_header(header, fmt, columns)
-        summary = ImportSummary(format=fmt, history=history)
+        summary = ImportSummary(format=fmt, history=history, shape=shape)
         rejects = _Rejects(summary, header, rejects_path)
         width = len(header)
         records = _records(reader, summary, fmt, width)
@@ -327,7 +329,7 @@ def import_csv(
         if order:
             summary.date_order, summary.date_order_from = order, "the agreement"
         else:
-            order = _file_date_order(path, fmt, header, columns, first)
+            order = _file_date_order(path, shape, fmt, header, columns, first)
             if order:
                 summary.date_order, summary.date_order_from = order, "the file's own dates"
         reading = _reading(fmt, header, columns, mapping, tz, order, now, history)
@@ -367,6 +369,7 @@ def import_csv(
 
 def _file_date_order(
     path: Path,
+    shape: csv_shape.CsvShape,
     fmt: str,
     header: list[str],
     columns: dict[str, int],
@@ -387,8 +390,8 @@ def _file_date_order(
     try:
         return _prove_date_order(iter(first), positions, where, setting)
     except ImportRefused:
-        with path.open(newline="", encoding="utf-8-sig") as again:
-            reader = csv.reader(again)
+        with path.open(newline="", encoding=shape.encoding) as again:
+            reader = csv.reader(again, delimiter=shape.delimiter)
             next(reader)
             summary = ImportSummary(format=fmt)
             return _prove_date_order(
