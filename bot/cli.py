@@ -560,6 +560,24 @@ def clock() -> None:
 
 
 @cli.command()
+def init(
+    path: Annotated[Path, typer.Argument(help="Where to write the starter agreement.")] = Path(
+        "sla.toml"
+    ),
+) -> None:
+    """Write a starter agreement (the worked example, commented) and print the Slack app
+    manifest to paste at api.slack.com/apps → Create New App → From a manifest."""
+    from bot.resources import shipped
+
+    if path.exists():
+        raise CliError(f"{path} already exists: keep it, or give another path")
+    path.write_text(shipped("examples/sla.toml").read_text())
+    err.print(f"wrote {path}: edit the targets, teams and reps, then `slabot sla apply {path}`")
+    err.print("the app manifest (Create New App → From a manifest):")
+    out.print(shipped("manifest.yml").read_text(), markup=False)
+
+
+@cli.command()
 def demo(
     database: Annotated[Path, typer.Option(help="The demo's SQLite file (made anew).")] = Path(
         "slabot-demo.db"

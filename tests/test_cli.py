@@ -130,3 +130,17 @@ def test_an_import_with_rejected_rows_keeps_the_good_ones_and_exits_1(tmp_path: 
     assert "2 inserted" in said and "1 rejected" in said, said
     assert "line 3" in said, said  # the bad row, by its line in the file
     assert "Traceback" not in said
+
+
+def test_init_writes_a_starter_agreement_that_applies_and_prints_the_manifest(
+    tmp_path: Path,
+) -> None:
+    db, path = tmp_path / "x.db", tmp_path / "sla.toml"
+    result = slabot("init", str(path), db=db)
+    assert result.returncode == 0, result.stderr
+    assert "display_information" in result.stdout and "/quota" in result.stdout
+    assert "sla apply" in result.stderr
+    applied = slabot("sla", "apply", str(path), db=db)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    again = slabot("init", str(path), db=db)
+    assert again.returncode == 2 and "already exists" in again.stderr

@@ -19,6 +19,8 @@ from rich.markup import escape as rich_escape
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
+from bot.resources import shipped
+
 MAX_BLOCKS = 50
 MAX_TEXT = 4000  # a message's `text`: Slack truncates longer ones
 # Slack's limits on the text fields slabot fills (Block Kit reference)
@@ -33,9 +35,7 @@ class InvalidBlocks(ValueError):
 
 def builtin_templates_dir() -> Path:
     """`bot/templates` in an installed wheel; the repository's `templates/` in a checkout."""
-    here = Path(__file__).resolve().parent.parent
-    installed = here / "templates"
-    return installed if installed.is_dir() else here.parent / "templates"
+    return shipped("templates")
 
 
 def escape_mrkdwn(value: object) -> str:
