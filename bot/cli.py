@@ -68,6 +68,7 @@ def _engine(settings: Settings, *, migrate_embedded: bool = True, serving: bool 
     from storage.db import is_sqlite, make_engine
     from storage.migrate import SchemaBehind, ensure_current
 
+    _refuse_private_database(settings)
     engine = make_engine(
         settings.database_url, statement_timeout=settings.statement_timeout if serving else None
     )
@@ -76,6 +77,20 @@ def _engine(settings: Settings, *, migrate_embedded: bool = True, serving: bool 
     except SchemaBehind as error:
         raise CliError(str(error)) from error
     return engine
+
+
+def _refuse_private_database(settings: Settings) -> None:
+    """On a platform host (Heroku sets DYNO) every process has its own disk: an embedded
+    SQLite file would be a different database in the web and the clock, without a word."""
+    import os
+
+    from storage.db import is_sqlite
+
+    if os.environ.get("DYNO") and is_sqlite(settings.database_url):
+        raise CliError(
+            "DATABASE_URL is not set on this platform host (DYNO is set): each process would "
+            "keep its own SQLite file. Add PostgreSQL (heroku addons:create heroku-postgresql)"
+        )
 
 
 def _sending(dry_run: bool):  # type: ignore[no-untyped-def]
@@ -207,6 +222,7 @@ def db_upgrade(
     from storage.migrate import upgrade
 
     settings = Settings()
+    _refuse_private_database(settings)
     try:
         before, after = upgrade(make_engine(settings.database_url), revision)
     except CommandError as error:

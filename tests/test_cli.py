@@ -144,3 +144,27 @@ def test_init_writes_a_starter_agreement_that_applies_and_prints_the_manifest(
     assert applied.returncode == 0, applied.stdout + applied.stderr
     again = slabot("init", str(path), db=db)
     assert again.returncode == 2 and "already exists" in again.stderr
+
+
+def test_a_platform_host_without_database_url_refuses_in_one_line(tmp_path: Path) -> None:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SLABOT_"))}
+    clean.pop("DATABASE_URL", None)
+    for args in (("db", "upgrade"), ("serve",), ("clock",), ("status",)):
+        result = subprocess.run(
+            [sys.executable, "-m", "bot", *args],
+            env={
+                **clean,
+                "DYNO": "web.1",
+                "SLACK_BOT_TOKEN": "xoxb-x",
+                "SLACK_SIGNING_SECRET": "s",
+            },
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=tmp_path,
+        )
+        said = result.stdout + result.stderr
+        assert result.returncode == 2, (args, said)
+        assert "DATABASE_URL is not set on this platform host" in said, (args, said)
+        assert len(said.strip().splitlines()) == 1 and "Traceback" not in said, (args, said)
+    assert not list(tmp_path.iterdir())  # no SQLite file left behind
