@@ -31,7 +31,7 @@ from bot.services.agreements import agreement_in_force
 from bot.settings import Settings
 from bot.slack.client import make_web_client
 from bot.slack.delivery import DeliveryReport, Sender
-from bot.slack.render import MAX_BLOCKS, InvalidBlocks, Renderer
+from bot.slack.render import MAX_BLOCKS, MAX_VIEW_BLOCKS, InvalidBlocks, Renderer
 from storage import alerts as store
 from storage import outbox
 
@@ -39,7 +39,8 @@ log = logging.getLogger(__name__)
 BATCH = 2000
 KINDS = {"sla_rep": Level.DUE_SOON, "sla_manager": Level.MANAGER, "sla_channel": Level.CHANNEL}
 BLOCKS_PER_LINE = {"sla_rep": 2, "sla_manager": 2, "sla_channel": 1}
-FRAME_BLOCKS = 4  # header, intro, overflow note, action note
+FRAME_BLOCKS = 5  # header, intro, note, the rest (or the pages), its button
+HOME_BLOCKS = 6  # what the Home tab shows below the queue: a divider, about, quota math
 
 
 # -- clocks --------------------------------------------------------------------------------
@@ -213,12 +214,24 @@ def render_queue(
     calendar: BusinessCalendar,
     note: str | None = None,
     title: str | None = None,
+    surface: str = "dm",
+    page: int = 0,
 ) -> Message:
-    """The message for one audience: as many leads as Block Kit holds, the rest summarised."""
-    room = (MAX_BLOCKS - FRAME_BLOCKS) // BLOCKS_PER_LINE[kind]
-    shown, hidden = lines[:room], lines[room:]
+    """The message for one audience: as many leads as Block Kit holds, the most urgent first.
+    A DM counts the rest and points to the Home tab; `/sla` ("sla") and the Home tab ("home",
+    100 blocks) show page `page` with buttons to the others."""
+    limit = MAX_VIEW_BLOCKS - HOME_BLOCKS if surface == "home" else MAX_BLOCKS
+    room = (limit - FRAME_BLOCKS) // BLOCKS_PER_LINE[kind]
+    pages = max(1, -(-len(lines) // room))
+    page = min(max(page, 0), pages - 1) if surface != "dm" else 0
+    shown = lines[page * room : (page + 1) * room]
+    hidden = lines[room:] if surface == "dm" else []
     context = {
         "kind": kind,
+        "surface": surface,
+        "page": page,
+        "pages": pages,
+        "first": page * room + 1,
         "lines": shown,
         "hidden": len(hidden),
         "hidden_breached": sum(1 for line in hidden if line.level >= Level.BREACHED),
@@ -236,7 +249,7 @@ def render_queue(
         day=calendar.today(now),
         lines=lines,
         text=renderer.slack_text("alerts/queue.txt.j2", **context),
-        blocks=renderer.blocks("alerts/queue.json.j2", **context),
+        blocks=renderer.blocks("alerts/queue.json.j2", limit=limit, **context),
     )
 
 
@@ -506,6 +519,8 @@ def _build(
     min_level: int | None = None,
     note: str | None = None,
     title: str | None = None,
+    surface: str = "dm",
+    page: int = 0,
 ) -> Message:
     floor = KINDS[kind] if min_level is None else min_level
     calendar = reader_calendar(agreement, kind, audience)
@@ -525,6 +540,8 @@ def _build(
         calendar=calendar,
         note=note,
         title=title,
+        surface=surface,
+        page=page,
     )
 
 
@@ -539,9 +556,11 @@ def audience_message(
     min_level: int | None = None,
     note: str | None = None,
     title: str | None = None,
+    surface: str = "dm",
+    page: int = 0,
 ) -> Message:
     """An audience's queue as of `now`: what a scan shows them, or (min_level=0) every open
-    lead with its deadline, as `/sla` does."""
+    lead with its deadline, as `/sla` and the Home tab show it (a page at a time)."""
     owners = audience_owners(agreement, kind, audience)
     clocks = store.queue_clocks(
         connection,
@@ -559,6 +578,8 @@ def audience_message(
         min_level=min_level,
         note=note,
         title=title,
+        surface=surface,
+        page=page,
     )
 
 

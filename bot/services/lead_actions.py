@@ -182,9 +182,17 @@ def redraw(ctx: Context, *, channel: str, ts: str, note: str, now: datetime) -> 
 
 
 def my_queue(
-    ctx: Context, *, email: str, team: bool, now: datetime, note: str | None = None
+    ctx: Context,
+    *,
+    email: str,
+    team: bool,
+    now: datetime,
+    note: str | None = None,
+    surface: str = "sla",
+    page: int = 0,
 ) -> Message:
-    """`/sla`: every open lead of the caller (or, with `team`, of the caller's reps)."""
+    """`/sla` and the Home tab: every open lead of the caller (or, with `team`, of the
+    caller's reps), a page at a time."""
     kind = "sla_manager" if team else "sla_rep"
     title = "Your team's open leads" if team else "Your open leads"
     # leads not yet seen by a scan (a large import a moment ago) are shown with their clocks
@@ -201,4 +209,6 @@ def my_queue(
             min_level=0,
             note=note,
             title=title,
+            surface=surface,
+            page=page,
         )

@@ -22,6 +22,7 @@ from slack_sdk.models.blocks import Block
 from bot.resources import shipped
 
 MAX_BLOCKS = 50
+MAX_VIEW_BLOCKS = 100  # a Home tab or a modal
 MAX_TEXT = 4000  # a message's `text`: Slack truncates longer ones
 # Slack's limits on the text fields slabot fills (Block Kit reference)
 SECTION_TEXT, FIELD_TEXT, CONTEXT_TEXT, HEADER_TEXT = 3000, 2000, 2000, 150
@@ -183,13 +184,13 @@ class Renderer:
         """A message's `text` (its notification and fallback), within Slack's limit."""
         return fit(self.text(name, **context), MAX_TEXT)
 
-    def blocks(self, name: str, **context: Any) -> list[dict[str, Any]]:
+    def blocks(self, name: str, *, limit: int = MAX_BLOCKS, **context: Any) -> list[dict[str, Any]]:
         """Render a JSON template, fit every text to Slack's limits and check it (the same
-        rendered text is checked once)."""
+        rendered text is checked once). `limit`: 50 blocks for a message, 100 for a view."""
         raw = self.text(name, **context)
         blocks = fit_blocks(_decode(name, raw))
         if raw not in self._valid:
-            validate_blocks(blocks, where=name)
+            validate_blocks(blocks, where=name, limit=limit)
             if len(self._valid) > 4096:
                 self._valid.clear()
             self._valid.add(raw)
@@ -213,10 +214,12 @@ def _decode(name: str, raw: str) -> Any:
         raise InvalidBlocks(f"{name} did not render JSON: {exc}") from exc
 
 
-def validate_blocks(blocks: list[dict[str, Any]], *, where: str = "blocks") -> None:
+def validate_blocks(
+    blocks: list[dict[str, Any]], *, where: str = "blocks", limit: int = MAX_BLOCKS
+) -> None:
     """Check blocks with slack_sdk's models: known types, known keys, Slack's length limits."""
-    if not isinstance(blocks, list) or len(blocks) > MAX_BLOCKS:
-        raise InvalidBlocks(f"{where}: a message holds a list of at most {MAX_BLOCKS} blocks")
+    if not isinstance(blocks, list) or len(blocks) > limit:
+        raise InvalidBlocks(f"{where}: a message holds a list of at most {limit} blocks")
     for index, block in enumerate(blocks):
         _validate_one(block, where=f"{where}[{index}]")
 

@@ -12,7 +12,13 @@ from slack_sdk import WebClient
 
 from bot.listeners.actions.digest_details import handle_digest_details
 from bot.listeners.actions.quota_share import handle_quota_share
-from bot.listeners.actions.sla_alert import handle_contacted, handle_recycle, handle_snooze
+from bot.listeners.actions.sla_alert import (
+    handle_contacted,
+    handle_open_home,
+    handle_page,
+    handle_recycle,
+    handle_snooze,
+)
 from bot.listeners.answering import ANSWER_WITHIN, answer_in_time, patiently, tell_failure
 
 if TYPE_CHECKING:
@@ -24,6 +30,8 @@ BUTTONS: dict[str, Handler] = {
     "sla_snooze": handle_snooze,
     "digest_details": handle_digest_details,
     "quota_share": lambda body, respond, _client, deps: handle_quota_share(body, respond, deps),
+    "sla_open_home": handle_open_home,
+    "sla_page": handle_page,
 }
 
 

@@ -133,3 +133,36 @@ def handle_recycle(body: dict, respond: Respond, client: WebClient, deps: Deps) 
         private=json.dumps(private),
     )
     client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def handle_open_home(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
+    """ "Show all in Home" under a DM too long for one message: the whole queue, paged, in the
+    app's Home tab (the tab beside this conversation's Messages)."""
+    from bot.listeners.events.app_home import publish_home
+
+    view = str((body.get("actions") or [{}])[0].get("value") or "")[:10]
+    publish_home(client, deps, body["user"]["id"], view=view if view in ("mine", "team") else "")
+    respond(
+        response_type="ephemeral",
+        replace_original=False,
+        text=deps.renderer.slack_text("alerts/in_home.txt.j2"),
+    )
+
+
+def handle_page(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
+    """‹ Previous / Next › under `/sla` (the reply is replaced) or in the Home tab."""
+    from bot.listeners.events.app_home import publish_home
+
+    value = str((body.get("actions") or [{}])[0].get("value") or "")[:40]
+    surface, view, page = ([*value.split("|"), "", "", ""])[:3]
+    number = int(page) if page.isdigit() else 0
+    user = body["user"]["id"]
+    if surface == "home":
+        publish_home(client, deps, user, view=view, page=number)
+        return
+    ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
+    email = lead_actions.email_of(ctx.engine, client, user) or ""
+    message = lead_actions.my_queue(
+        ctx, email=email, team=view == "team", now=datetime.now(UTC), page=number
+    )
+    respond(replace_original=True, **message.payload)

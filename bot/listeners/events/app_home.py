@@ -1,12 +1,15 @@
-"""The App Home tab: what slabot does, the commands, and the quota math in force."""
+"""The App Home tab: the person's whole SLA queue, a page of up to 44 leads at a time with the
+alert buttons, then what slabot does and the quota math in force."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk import WebClient
 
 from bot.domain.quota_args import QuotaInputError, QuotaRequest
+from bot.services import lead_actions
 from bot.services.quota import answer_quota
 
 if TYPE_CHECKING:
@@ -16,11 +19,49 @@ if TYPE_CHECKING:
 def handle_app_home_opened(event: dict, client: WebClient, deps: Deps) -> None:
     if event.get("tab") != "home":
         return
+    publish_home(client, deps, event["user"])
+
+
+def publish_home(
+    client: WebClient, deps: Deps, user_id: str, *, view: str = "", page: int = 0
+) -> None:
+    client.views_publish(
+        user_id=user_id, view=home_view(client, deps, user_id, view=view, page=page)
+    )
+
+
+def home_view(
+    client: WebClient, deps: Deps, user_id: str, *, view: str, page: int
+) -> dict[str, Any]:
+    """`view`: "mine" or "team" (a manager's reps); "" picks the person's own queue if they
+    hold leads, else their team's if they manage one."""
+    blocks = _queue_blocks(client, deps, user_id, view=view, page=page)
     try:
         answer = answer_quota(deps.engine, QuotaRequest())
     except QuotaInputError:
         answer = None
-    blocks = deps.renderer.blocks(
+    blocks += deps.renderer.blocks(
         "home.json.j2", answer=answer, grammar=deps.renderer.text("quota/grammar.txt.j2")
     )
-    client.views_publish(user_id=event["user"], view={"type": "home", "blocks": blocks})
+    return {"type": "home", "blocks": blocks}
+
+
+def _queue_blocks(
+    client: WebClient, deps: Deps, user_id: str, *, view: str, page: int
+) -> list[dict[str, Any]]:
+    try:
+        ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
+    except LookupError:
+        return []  # no agreement in force yet
+    email = lead_actions.email_of(deps.engine, client, user_id)
+    if email is None:
+        return []
+    holds = ctx.agreement.rep(email) is not None
+    manages = any(rep.manager == email for rep in ctx.agreement.reps)
+    team = view == "team" if view else not holds
+    if (team and not manages) or (not team and not holds):
+        return []
+    message = lead_actions.my_queue(
+        ctx, email=email, team=team, now=datetime.now(UTC), surface="home", page=page
+    )
+    return [*message.blocks, {"type": "divider"}]
