@@ -18,6 +18,7 @@ from tests.conftest import RunningServer, engine_for
 from tests.fake_slack import FakeSlack
 from tests.signing import block_action_body, signed_headers, slash_command_body
 from tests.test_alert_actions import app, lead_field, lead_id, the_dm  # noqa: F401 (fixture)
+from tests.test_clock import wait_for
 
 HOLD = 7.0  # seconds the other process keeps the database
 SLACK_WAITS = 3.0
@@ -60,15 +61,6 @@ def timed_post(server: RunningServer, body: str) -> tuple[httpx.Response, float]
     started = time.monotonic()
     response = server.post("/slack/events", body, signed_headers(body))
     return response, time.monotonic() - started
-
-
-def wait_for(condition, seconds: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 def answer_of(fake: FakeSlack, command: str, acked: dict) -> dict | None:
@@ -117,10 +109,10 @@ def test_slack_hears_back_in_time_while_another_process_holds_the_database(
         touches.dispose()
 
     # once the lock is gone: the touch lands, the DM is redrawn, every answer arrives
-    assert wait_for(lambda: lead_field(env, "A1", "first_touch_at") is not None)
-    assert wait_for(lambda: bool(fake_slack.calls_to("chat.update")))
+    assert wait_for(lambda: lead_field(env, "A1", "first_touch_at") is not None, 20)
+    assert wait_for(lambda: bool(fake_slack.calls_to("chat.update")), 20)
     for name in commands:
-        assert wait_for(lambda name=name: answer_of(fake_slack, name, acked[name]) is not None)
+        assert wait_for(lambda name=name: answer_of(fake_slack, name, acked[name]), 20)
         answer = answer_of(fake_slack, name, acked[name])
         assert answer is not None
         assert answer["text"] == unlocked[name]["text"], name  # the same answer, only later

@@ -10,7 +10,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 import tomllib
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from packaging.specifiers import SpecifierSet
 
 from tests.conftest import free_port, slabot_env
 from tests.fake_slack import FakeSlack
+from tests.test_clock import wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = {"web": "slabot serve", "clock": "slabot clock", "release": "slabot db upgrade"}
@@ -135,12 +135,3 @@ def healthz(port: int) -> int | None:
         return httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code
     except httpx.HTTPError:
         return None
-
-
-def wait_for(check, seconds: float) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.2)
-    return False

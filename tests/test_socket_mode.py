@@ -74,13 +74,7 @@ def test_run_answers_quota_over_socket_mode(
     fake_slack.socket_mode_url = socket_slack.url
     env = slabot_env(f"sqlite:///{tmp_path / 'x.db'}", fake_slack, SLACK_APP_TOKEN=APP_TOKEN)
     del env["SLACK_SIGNING_SECRET"]  # Socket Mode needs none
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_run(env)
     try:
         from urllib.parse import parse_qsl
 
@@ -132,13 +126,7 @@ def test_run_is_one_process_the_digest_at_the_standup_and_the_breach_dm(
     for args in (("db", "upgrade"), ("sla", "apply", str(agreement)), ("import", str(leads))):
         subprocess.run([sys.executable, "-m", "bot", *args], env=env, check=True,
                        capture_output=True)  # fmt: skip
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    process = start_run(env)
     try:
         dm = wait_until(lambda: fake_slack.posts_in("D0RITA"), 30)
         assert dm and "Acme" in json.dumps(dm[0]), "no breach DM"
@@ -160,6 +148,16 @@ def test_run_is_one_process_the_digest_at_the_standup_and_the_breach_dm(
     assert process.returncode == 0, output
     assert "Traceback" not in output, output
     assert "clock stopped" in output, output
+
+
+def start_run(env: dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
 
 
 def wait_until(found, seconds: float):  # type: ignore[no-untyped-def]
