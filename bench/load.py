@@ -112,8 +112,8 @@ def open_loop(
 def run(seconds: float = 20, most: int = 20000, threads: int = 8, leads: int = 100_000) -> bool:
     fake = FakeSlack().start()
     folder = Path(tempfile.mkdtemp(prefix="slabot-load-"))
-    build(folder / "bench.db", leads)  # the digest benchmark's month: /pace has real work
     url = f"sqlite:///{folder / 'bench.db'}"
+    build(url, leads)  # the digest benchmark's month: /pace has real work
     port = free_port()
     env = {
         "SLACK_BOT_TOKEN": BOT_TOKEN,
