@@ -139,7 +139,7 @@ def serve(
         )
     finally:
         if clock is not None:
-            _stop(clock)
+            _stop_child(clock)
 
 
 CLOCK_STARTS_WITHIN = 5  # seconds in which a clock that cannot run says so and exits
@@ -158,7 +158,7 @@ def _clock_beside():  # type: ignore[no-untyped-def]
     raise typer.Exit(code or 1)  # the clock has said why, in one line
 
 
-def _stop(child) -> None:  # type: ignore[no-untyped-def]
+def _stop_child(child) -> None:  # type: ignore[no-untyped-def]
     import subprocess
 
     from bot.scheduler import STOP_GRACE

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    ColumnElement,
     Connection,
     String,
     and_,
@@ -104,7 +105,7 @@ def serialize_scans(connection: Connection) -> None:
 
 
 def stale_leads(
-    connection: Connection, *, limit: int, owners: list[str] | None = None
+    connection: Connection, *, limit: int, among: ColumnElement[bool] | None = None
 ) -> list[StaleLead]:
     """Leads whose clocks must be (re)computed, a batch at a time, from the partial index of
     stale leads. SQLite uses that index only for its own condition spelt the same way (not
@@ -123,7 +124,7 @@ def stale_leads(
             LEADS.c.history_at,
         )
         .where(text("lead.clocks_stale"))
-        .where(*([LEADS.c.owner_email.in_(owners)] if owners is not None else []))
+        .where(*([among] if among is not None else []))
         .limit(limit)
     )
     found = []
@@ -330,6 +331,14 @@ def mark_alerted(connection: Connection, changes: list[tuple[int, int, datetime 
             .values(alerted=bindparam("_alerted"), next_at=bindparam("_next")),
             [{"_id": cid, "_alerted": level, "_next": nxt} for cid, level, nxt in changes],
         )
+
+
+def owned_by(owners: list[str]) -> ColumnElement[bool]:
+    return LEADS.c.owner_email.in_(owners)
+
+
+def the_lead(lead_id: int) -> ColumnElement[bool]:
+    return LEADS.c.id == lead_id
 
 
 def lead_row(connection: Connection, lead_id: int) -> LeadRow | None:

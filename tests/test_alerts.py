@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -177,7 +178,10 @@ def assert_one_dm_each(fake: FakeSlack) -> None:
     for n in range(REPS):
         posts = fake.posts_in(f"D{n:06d}")
         assert len(posts) == 1, (n, posts)
-    assert len(fake.calls_to("chat.postMessage")) == REPS
+    posted = fake.calls_to("chat.postMessage")
+    assert len(posted) == REPS, sorted(
+        Counter(c.body["channel"] for c in posted).items(), key=lambda kv: -kv[1]
+    )[:3]
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 
-from sqlalchemy import Connection
+from sqlalchemy import ColumnElement, Connection
 from sqlalchemy.engine import Engine
 
 from bot.domain.agreement import Agreement
@@ -50,10 +50,11 @@ def refresh_clocks(
     *,
     now: datetime,
     limit: int | None = None,
-    owners: list[str] | None = None,
+    among: ColumnElement[bool] | None = None,
 ) -> int:
     """Compute the clocks of leads marked stale (new, changed, touched, new terms): all of
-    them, or one batch of about `limit`.
+    them (or those `among` selects: `store.owned_by`, `store.the_lead`), or one batch of
+    about `limit`.
 
     A clock seen for the first time is news at whatever level it has reached, however old: an
     open, uncontacted lead is news the first time slabot sees it (each level is told once,
@@ -61,7 +62,7 @@ def refresh_clocks(
     the levels its leads had reached when imported as told; those leads still show in the
     queues (`/sla`, and every later alert to the same person)."""
     done = 0
-    while leads := store.stale_leads(connection, limit=BATCH, owners=owners):
+    while leads := store.stale_leads(connection, limit=BATCH, among=among):
         ids = [lead.id for lead in leads]
         told = store.alerted_levels(connection, ids)
         touches = store.touch_times(connection, ids)
@@ -269,39 +270,26 @@ def refresh(
     agreement: Agreement,
     *,
     now: datetime,
+    among: ColumnElement[bool] | None = None,
     progress: Callable[[int], None] | None = None,
     stopping: threading.Event | None = None,
 ) -> int:
-    """Bring stale clocks up to date, a batch (BATCH leads) per transaction: a writer never
+    """Bring stale clocks up to date (of every lead, or of those `among` selects: `/sla`
+    does not wait for the next scan), a batch (BATCH leads) per transaction: a writer never
     waits longer than one batch, and a scan that is stopped or killed keeps what it did (the
-    rest stays marked stale for the next one). `progress(leads done)` after each batch."""
+    rest stays marked stale). `progress(leads done)` after each batch."""
     now = now.astimezone(UTC)  # SQLite compares stored UTC text: bind UTC only
     done = 0
     while stopping is None or not stopping.is_set():
         with engine.begin() as connection:
             store.serialize_scans(connection)
-            batch = refresh_clocks(connection, agreement, now=now, limit=BATCH)
+            batch = refresh_clocks(connection, agreement, now=now, limit=BATCH, among=among)
         if not batch:
             break
         done += batch
         if progress is not None:
             progress(done)
     return done
-
-
-def refresh_owned(engine: Engine, agreement: Agreement, *, owners: list[str], now: datetime) -> int:
-    """Compute the stale clocks of these owners' leads now, in batches (what `/sla` shows
-    must not wait for the next scan)."""
-    done = 0
-    while True:
-        with engine.begin() as connection:
-            store.serialize_scans(connection)
-            batch = refresh_clocks(
-                connection, agreement, now=now.astimezone(UTC), limit=BATCH, owners=owners
-            )
-        done += batch
-        if not batch:
-            return done
 
 
 def stale_count(engine: Engine) -> int:

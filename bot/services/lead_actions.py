@@ -19,8 +19,8 @@ from bot.services.alerts import (
     Message,
     audience_message,
     audience_owners,
+    refresh,
     refresh_clocks,
-    refresh_owned,
 )
 from bot.settings import Settings
 from bot.slack.delivery import Sender, resolve_user
@@ -101,7 +101,7 @@ def press_key(action: str, lead_id: int, user: str, message: str | None) -> str:
     return f"{action}:{lead_id}:{user}:{message or '-'}"
 
 
-def _then_refresh(ctx: Context, write, now: datetime, *, press: str) -> bool:  # type: ignore[no-untyped-def]
+def _then_refresh(ctx: Context, lead_id: int, write, now: datetime, *, press: str) -> bool:  # type: ignore[no-untyped-def]
     """Apply a change and recompute the lead's clocks in the same transaction, so the next
     scan sees the new deadlines (or none). False, changing nothing, for a press already
     applied (a double-click, a replayed request)."""
@@ -110,7 +110,8 @@ def _then_refresh(ctx: Context, write, now: datetime, *, press: str) -> bool:  #
         if not store.claim_action(connection, key=press, at=now):
             return False
         write(connection)
-        refresh_clocks(connection, ctx.agreement, now=now)
+        # this lead's clocks only: a large import's stale leads are the scan's work
+        refresh_clocks(connection, ctx.agreement, now=now, among=store.the_lead(lead_id))
     return True
 
 
@@ -119,6 +120,7 @@ def mark_contacted(
 ) -> bool:
     return _then_refresh(
         ctx,
+        lead.id,
         lambda c: store.add_touch(
             c, lead_id=lead.id, at=now, kind="other", rep_email=by_email or lead.owner_email or ""
         ),
@@ -137,6 +139,7 @@ def snooze(ctx: Context, lead: store.LeadRow, *, now: datetime) -> datetime:
 def recycle(ctx: Context, lead: store.LeadRow, *, reason: str, now: datetime, press: str) -> bool:
     return _then_refresh(
         ctx,
+        lead.id,
         lambda c: store.recycle_lead(c, lead_id=lead.id, at=now, reason=reason),
         now,
         press=press,
@@ -196,8 +199,8 @@ def my_queue(
     kind = "sla_manager" if team else "sla_rep"
     title = "Your team's open leads" if team else "Your open leads"
     # leads not yet seen by a scan (a large import a moment ago) are shown with their clocks
-    refresh_owned(ctx.engine, ctx.agreement, owners=audience_owners(ctx.agreement, kind, email),
-                  now=now)  # fmt: skip
+    owners = store.owned_by(audience_owners(ctx.agreement, kind, email))
+    refresh(ctx.engine, ctx.agreement, among=owners, now=now)
     with ctx.engine.connect() as connection:
         return audience_message(
             connection,
