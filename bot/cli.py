@@ -385,6 +385,57 @@ def import_(
         raise typer.Exit(1)
 
 
+@cli.command("sync")
+def sync_(
+    crm: Annotated[
+        str | None,
+        typer.Option("--crm", help="hubspot | salesforce (default: every configured CRM)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Read changes from this ISO time instead of the cursor."),
+    ] = None,
+) -> None:
+    """One pass of the live CRM sync: contacts (HubSpot) or leads and completed tasks
+    (Salesforce) changed since the stored cursor. The clock runs it every minute."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    from bot.services.crm_sync import CRMS, sync, sync_line
+
+    settings = Settings()
+    if crm is not None and crm not in CRMS:
+        raise CliError(f"--crm must be hubspot or salesforce (got {crm!r})")
+    if crm is not None and crm not in settings.crms:
+        setting = (
+            "HUBSPOT_ACCESS_TOKEN"
+            if crm == "hubspot"
+            else "SALESFORCE_USERNAME and SALESFORCE_CONSUMER_KEY"
+        )
+        raise CliError(f"{crm} is not configured: set {setting} (see README, Live CRM sync)")
+    if not settings.crms:
+        raise CliError(
+            "no CRM is configured: set HUBSPOT_ACCESS_TOKEN, or the SALESFORCE_* settings "
+            "(see README, Live CRM sync)"
+        )
+    start = _parse_time(since) if since else None
+    engine = _engine(settings)
+    _refresh_people(engine, settings)
+    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+
+        def progress(name: str):  # type: ignore[no-untyped-def]
+            task = bar.add_task(f"syncing {name}", total=None)
+            return lambda done, total: bar.update(task, completed=done, total=max(total, done))
+
+        reports = sync(engine, settings, crm=crm, since=start, progress=progress)
+    for report in reports:
+        out.print(sync_line(report), markup=False)
+        for line in report.fixes():
+            out.print(f"  {line}", markup=False)
+    if any(report.error for report in reports):
+        raise typer.Exit(1)
+
+
 def _refresh_people(engine, settings: Settings) -> None:  # type: ignore[no-untyped-def]
     """Owners given by name are also found by Slack real name: keep `users.list` fresh when
     Slack is configured; without it (or when Slack fails) names match the agreement only."""

@@ -29,6 +29,7 @@ from sqlalchemy.engine import Engine
 from bot.domain.agreement import Agreement, TeamTerms
 from bot.services.agreements import agreement_in_force
 from bot.services.alerts import ScanStopped, scan, sender
+from bot.services.crm_sync import sync, sync_line
 from bot.services.digest import scheduled_digest
 from bot.settings import Settings
 from bot.slack.channels import join_team_channels
@@ -44,6 +45,7 @@ DIGEST_JOB = "digest:"
 DELIVERY_INTERVAL = 5  # seconds between delivery rounds
 HEARTBEAT = 10  # seconds between the active clock's beats (/healthz: 503 after three missed)
 STOP_GRACE = 10  # seconds a stopping clock gives the jobs in hand
+SYNC_BUDGET = 45.0  # seconds of CRM sync before each scan; a longer backfill resumes next tick
 
 
 def standup_trigger(agreement: Agreement, team: TeamTerms) -> CronTrigger:
@@ -170,8 +172,22 @@ def build_scheduler(
         with engine.begin() as connection:
             clock_store.took(connection, job, seconds)
 
+    last_sync = [0.0]
+
+    def crm_sync() -> None:
+        """Read what changed in the CRMs (every SLABOT_SYNC_INTERVAL), so the scan that
+        follows never pages a rep for a call already logged there."""
+        if not settings.crms or time_.monotonic() - last_sync[0] < settings.sync_interval - 1:
+            return
+        last_sync[0] = time_.monotonic()
+        # a long backfill (the first sync of a large CRM) goes on at the next tick
+        for report in sync(engine, settings, stopping=deliverer.stopping, budget=SYNC_BUDGET):
+            if report.read or report.error:
+                log.info("sync: %s", sync_line(report))
+
     @track
     def breach_scan() -> None:
+        crm_sync()
         started = time_.monotonic()
         try:  # a stopping clock finishes the batch of clocks in hand; the next scan goes on
             result = scan(

@@ -63,11 +63,43 @@ class Settings(BaseSettings):
     # PostgreSQL: a statement of the web process or the clock that runs longer is cancelled
     # and tried again (seconds; imports and migrations are not bounded)
     statement_timeout: float = Field(30, gt=0, validation_alias="SLABOT_STATEMENT_TIMEOUT")
+    # live CRM sync: the clock reads what changed in the CRM this often, before its scan (s)
+    sync_interval: int = Field(60, ge=5, validation_alias="SLABOT_SYNC_INTERVAL")
+    # HubSpot: a private app's access token (scopes crm.objects.contacts.read and .write,
+    # crm.objects.owners.read); the API's address is overridable for a local stand-in
+    hubspot_access_token: SecretStr | None = Field(None, validation_alias="HUBSPOT_ACCESS_TOKEN")
+    hubspot_api_url: str = Field("https://api.hubapi.com", validation_alias="HUBSPOT_API_URL")
+    # Salesforce: a connected app's OAuth username-password flow (username, password with the
+    # security token appended, consumer key and secret) or its JWT bearer flow (username,
+    # consumer key, private key file); `SALESFORCE_INSTANCE_URL` overrides the instance the
+    # token answer names (a sandbox behind a proxy, a local stand-in)
+    salesforce_login_url: str = Field(
+        "https://login.salesforce.com", validation_alias="SALESFORCE_LOGIN_URL"
+    )
+    salesforce_instance_url: str | None = Field(None, validation_alias="SALESFORCE_INSTANCE_URL")
+    salesforce_username: str | None = Field(None, validation_alias="SALESFORCE_USERNAME")
+    salesforce_password: SecretStr | None = Field(None, validation_alias="SALESFORCE_PASSWORD")
+    salesforce_security_token: SecretStr | None = Field(
+        None, validation_alias="SALESFORCE_SECURITY_TOKEN"
+    )
+    salesforce_consumer_key: str | None = Field(None, validation_alias="SALESFORCE_CONSUMER_KEY")
+    salesforce_consumer_secret: SecretStr | None = Field(
+        None, validation_alias="SALESFORCE_CONSUMER_SECRET"
+    )
+    salesforce_private_key_file: Path | None = Field(
+        None, validation_alias="SALESFORCE_PRIVATE_KEY_FILE"
+    )
+    salesforce_api_version: str = Field("62.0", validation_alias="SALESFORCE_API_VERSION")
 
     @field_validator("slack_api_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+    @field_validator("hubspot_api_url", "salesforce_login_url", "salesforce_instance_url")
+    @classmethod
+    def _no_trailing_slash(cls, value: str | None) -> str | None:
+        return value.rstrip("/") if value else value
 
     @field_validator("database_url")
     @classmethod
@@ -77,6 +109,16 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
+
+    @property
+    def crms(self) -> tuple[str, ...]:
+        """The CRMs slabot may read from and write to (their credentials are set)."""
+        found = []
+        if self.secret(self.hubspot_access_token):
+            found.append("hubspot")
+        if self.salesforce_username and self.salesforce_consumer_key:
+            found.append("salesforce")
+        return tuple(found)
 
     @cached_property
     def admins(self) -> frozenset[str]:

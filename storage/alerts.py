@@ -346,6 +346,14 @@ def lead_row(connection: Connection, lead_id: int) -> LeadRow | None:
     return _lead_row(row) if row else None
 
 
+def crm_identity(connection: Connection, lead_id: int) -> tuple[str, str]:
+    """(source system, the CRM's id) of a lead."""
+    row = connection.execute(
+        select(LEADS.c.source_system, LEADS.c.external_id).where(LEADS.c.id == lead_id)
+    ).one()
+    return str(row[0]), str(row[1])
+
+
 def snooze_lead(connection: Connection, *, lead_id: int, until: datetime) -> None:
     """No alert for this lead before `until`: its open clocks wait until then."""
     connection.execute(update(LEADS).where(LEADS.c.id == lead_id).values(snoozed_until=until))

@@ -47,6 +47,11 @@ class LeadCounts:
     updated: int = 0
     unchanged: int = 0
 
+    def add(self, more: LeadCounts) -> None:
+        self.inserted += more.inserted
+        self.updated += more.updated
+        self.unchanged += more.unchanged
+
 
 def _insert_ignoring_duplicates(connection: Connection, table, rows: list[dict]) -> int:  # type: ignore[no-untyped-def]
     if not rows:

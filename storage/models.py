@@ -276,3 +276,17 @@ class ClockBeat(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
     scan_seconds: float | None = None  # how long the last breach scan took
     digest_seconds: float | None = None  # and the last stand-up digest
+
+
+class SyncCursor(SQLModel, table=True):
+    """How far a live CRM sync has read one stream (HubSpot contacts, Salesforce leads or
+    tasks): the modification time of the last record stored, moved only in the transaction
+    that stores the records up to it."""
+
+    __tablename__ = "sync_cursor"
+
+    crm: str = Field(primary_key=True)  # hubspot | salesforce
+    stream: str = Field(primary_key=True)  # contacts | leads | tasks
+    position: datetime = Field(sa_column=_utc_column(nullable=False))
+    records: int = 0  # records stored by this stream, all passes together
+    at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))

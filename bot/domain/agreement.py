@@ -241,6 +241,10 @@ class CrmSection(_Section):
     date_order: Literal["MDY", "DMY", "YMD"] | None = None  # numeric dates in exports
     statuses: dict[str, StatusTerms | str] = Field(default_factory=dict)  # Salesforce Lead Status
     lead_statuses: dict[str, StatusTerms | str] = Field(default_factory=dict)  # hs_lead_status
+    # the status written back when a rep presses Contacted or recycles a lead in Slack (None:
+    # the CRM's standard value; a lead already at a contacted status keeps it)
+    contacted_status: str | None = None
+    recycled_status: str | None = None
 
     @field_validator("statuses", "lead_statuses")
     @classmethod

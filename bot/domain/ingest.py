@@ -71,6 +71,8 @@ class LeadRecord:
         if self.fingerprint is not None:
             return self.fingerprint
         text = "\x1f".join(f"{key}={self.values.get(key)!s}" for key in sorted(self.values))
+        # a touch is news too (a call logged on an otherwise unchanged CRM record)
+        text += "".join(f"\x1e{t.touched_at.isoformat()}|{t.kind}" for t in self.touches)
         return fingerprint(text)
 
 

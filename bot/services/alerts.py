@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from functools import cached_property
 
+from slack_sdk import WebClient
 from sqlalchemy import ColumnElement, Connection
 from sqlalchemy.engine import Engine
 
@@ -632,10 +633,14 @@ def scan_and_deliver(
     return outcome
 
 
-def sender(engine: Engine, settings: Settings) -> Sender:
+def sender(engine: Engine, settings: Settings, client: WebClient | None = None) -> Sender:
+    """The outbox's sender: Slack messages, and Slack's actions written back to the CRM."""
+    from bot.services.crm_sync import crm_writer
+
     return Sender(
         engine,
-        make_web_client(settings),
+        client or make_web_client(settings),
         lease=timedelta(seconds=settings.send_lease),
         retry_base=timedelta(seconds=settings.retry_base),
+        crm=crm_writer(engine, settings),
     )

@@ -114,9 +114,15 @@ def _status_rules(terms: dict[str, StatusTerms | str]) -> dict[str, crm.StatusRu
 
 
 def mapping_for(
-    agreement: Agreement | None, name: str, *, slack_names: dict[str, str] | None = None
+    agreement: Agreement | None,
+    name: str,
+    *,
+    slack_names: dict[str, str] | None = None,
+    crm_owners: dict[str, str] | None = None,
 ) -> crm.CrmMapping:
-    """How `name`'s files and events map, from the agreement's `[crm.<name>]` and reps."""
+    """How `name`'s files and events map, from the agreement's `[crm.<name>]` and reps;
+    `crm_owners` (owner id → email, as the CRM's API lists its users) comes after the reps'
+    CRM ids and before the agreement's own `[crm.<name>.owners]` lines."""
     section: CrmSection = getattr(agreement.crm, name) if agreement else CrmSection()
     reps = [
         RepIdentity(
@@ -132,7 +138,9 @@ def mapping_for(
         stages=section.stages,
         sources=section.sources,
         statuses=_status_rules(section.statuses or section.lead_statuses),
-        owners=OwnerDirectory.build(reps, owners=section.owners, slack_names=slack_names or {}),
+        owners=OwnerDirectory.build(
+            reps, owners={**(crm_owners or {}), **section.owners}, slack_names=slack_names or {}
+        ),
         record_url=section.record_url,
         date_order=section.date_order,
     )

@@ -5,14 +5,17 @@ Only the lead's owner, the owner's manager or an admin may act on a lead.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
+from bot.crm.write_back import KIND as CRM_KIND
+from bot.crm.write_back import WriteBack
 from bot.domain.agreement import Agreement
 from bot.services.agreements import agreement_in_force
 from bot.services.alerts import (
@@ -21,6 +24,7 @@ from bot.services.alerts import (
     audience_owners,
     refresh,
     refresh_clocks,
+    sender,
 )
 from bot.settings import Settings
 from bot.slack.delivery import Sender, resolve_user
@@ -112,21 +116,59 @@ def _then_refresh(ctx: Context, lead_id: int, write, now: datetime, *, press: st
         write(connection)
         # this lead's clocks only: a large import's stale leads are the scan's work
         refresh_clocks(connection, ctx.agreement, now=now, among=store.the_lead(lead_id))
+        crm_item = outbox.item_by_key(connection, f"crm:{press}")
+    if crm_item is not None:  # the CRM hears now, beside the redraw (else the clock's round)
+        threading.Thread(
+            target=sender(ctx.engine, ctx.settings, ctx.client).deliver_item,
+            args=(crm_item.id,),
+            name="slabot-write-back",
+            daemon=True,
+        ).start()
     return True
+
+
+def _write_back(
+    ctx: Context,
+    connection: Connection,
+    lead: store.LeadRow,
+    *,
+    action: str,
+    by: str,
+    now: datetime,
+    press: str,
+    reason: str | None = None,
+) -> None:
+    """Queue the CRM record of a press, in the press's transaction (so exactly once): only
+    for a lead from a CRM that this install reads and writes."""
+    if not ctx.settings.crms:
+        return
+    crm, external_id = store.crm_identity(connection, lead.id)
+    if crm not in ctx.settings.crms:
+        return
+    section = getattr(ctx.agreement.crm, crm)
+    status = section.contacted_status if action == "contacted" else section.recycled_status
+    write = WriteBack(crm, external_id, action, now, by, reason, status)
+    outbox.enqueue(
+        connection,
+        key=f"crm:{press}",
+        kind=CRM_KIND,
+        audience=lead.owner_email or by,
+        day=now.date(),
+        payload=write.payload(),
+        now=now,
+    )
 
 
 def mark_contacted(
     ctx: Context, lead: store.LeadRow, *, by_email: str | None, now: datetime, press: str
 ) -> bool:
-    return _then_refresh(
-        ctx,
-        lead.id,
-        lambda c: store.add_touch(
-            c, lead_id=lead.id, at=now, kind="other", rep_email=by_email or lead.owner_email or ""
-        ),
-        now,
-        press=press,
-    )
+    by = by_email or lead.owner_email or ""
+
+    def write(connection: Connection) -> None:
+        store.add_touch(connection, lead_id=lead.id, at=now, kind="other", rep_email=by)
+        _write_back(ctx, connection, lead, action="contacted", by=by, now=now, press=press)
+
+    return _then_refresh(ctx, lead.id, write, now, press=press)
 
 
 def snooze(ctx: Context, lead: store.LeadRow, *, now: datetime) -> datetime:
@@ -136,14 +178,24 @@ def snooze(ctx: Context, lead: store.LeadRow, *, now: datetime) -> datetime:
     return until
 
 
-def recycle(ctx: Context, lead: store.LeadRow, *, reason: str, now: datetime, press: str) -> bool:
-    return _then_refresh(
-        ctx,
-        lead.id,
-        lambda c: store.recycle_lead(c, lead_id=lead.id, at=now, reason=reason),
-        now,
-        press=press,
-    )
+def recycle(
+    ctx: Context,
+    lead: store.LeadRow,
+    *,
+    reason: str,
+    now: datetime,
+    press: str,
+    by_email: str | None = None,
+) -> bool:
+    by = by_email or lead.owner_email or ""
+
+    def write(connection: Connection) -> None:
+        store.recycle_lead(connection, lead_id=lead.id, at=now, reason=reason)
+        _write_back(
+            ctx, connection, lead, action="recycled", by=by, now=now, press=press, reason=reason
+        )
+
+    return _then_refresh(ctx, lead.id, write, now, press=press)
 
 
 def lead_label(lead: store.LeadRow) -> str:

@@ -23,6 +23,7 @@ from storage.db import begin_writing
 from storage.ingest import LeadCounts, crm_times, record_touches, save_crm_times, upsert_leads
 
 log = logging.getLogger(__name__)
+SYNCED = "*"  # crm_times key: every property as of the contact's last synced modification
 REPLAY_SECONDS = 5 * 60
 # HubSpot's v3 rule: these URL-encoded characters are decoded in the URI before signing; every
 # other escape (%20, %26, %3D, %2B, %C3%BC …) stays as it was sent
@@ -122,7 +123,8 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
         for event in batch.events:
             seen = times.setdefault(event.object_id, {})
             key = event.property or hubspot_events.CREATION
-            if seen.get(key, -1) > event.occurred_ms:
+            # "*": a live sync stored the whole contact as it was at that time
+            if max(seen.get(key, -1), seen.get(SYNCED, -1)) > event.occurred_ms:
                 stale += 1  # an older value than the one stored
                 continue
             record = records.setdefault(event.object_id, rows.LeadRecord(event.object_id))

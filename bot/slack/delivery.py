@@ -25,6 +25,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
+from bot.crm import CrmError
+from bot.crm.write_back import KIND as CRM_KIND
+from bot.crm.write_back import CrmWriter
 from bot.slack.channels import join_channel
 from storage import outbox
 
@@ -79,9 +82,11 @@ class Sender:
         lease: timedelta,
         retry_base: timedelta = timedelta(seconds=30),
         workers: int = 8,
+        crm: CrmWriter | None = None,
     ) -> None:
         self.engine = engine
         self.client = client
+        self.crm = crm  # writes Slack's actions back to the CRM (items of kind "crm")
         self.lease = lease
         self.retry_base = retry_base
         self.stopping = threading.Event()  # set: finish the batch in hand, take no more
@@ -158,6 +163,13 @@ class Sender:
         except (SlackClientError, OSError) as error:
             self._retry(item, attempts, f"{type(error).__name__}: {error}", report)
             return
+        except CrmError as error:
+            if not error.transient:
+                self._fail(item, str(error), report)
+            else:
+                after = timedelta(seconds=error.retry_after) if error.retry_after else None
+                self._retry(item, attempts, str(error), report, at_least=after)
+            return
         with self.engine.begin() as connection:
             outbox.mark_sent(connection, item.id, channel=channel, ts=ts, now=utcnow())
         with self._lock:
@@ -182,8 +194,10 @@ class Sender:
         report: DeliveryReport,
         *,
         soon: bool = False,
+        at_least: timedelta | None = None,
     ) -> None:
         wait = timedelta(seconds=1) if soon else outbox.backoff(attempts, base=self.retry_base)
+        wait = max(wait, at_least or wait)
         with self.engine.begin() as connection:
             outbox.retry_later(connection, item.id, at=utcnow() + wait, error=error)
         log.warning("outbox %s (%s): %s; trying again in %s", item.id, item.key, error, wait)
@@ -194,6 +208,11 @@ class Sender:
     def _send(self, item: outbox.Item, attempts: int) -> tuple[str, str, bool]:
         """(channel, ts, found): post, update or upload, or find that an earlier attempt did."""
         payload = item.payload
+        if item.kind == CRM_KIND:
+            if self.crm is None:
+                raise Blocked("no CRM is configured in this process: set its credentials")
+            record, found = self.crm.write(item.id, payload, attempts=attempts)
+            return str(payload["crm"]), record, found
         if item.kind == "chart":
             return self._upload(item, attempts)
         if item.update_of is not None:

@@ -47,7 +47,11 @@ def handle_recycle_submit(ack: Ack, body: dict, view: dict, client: WebClient, d
         if lead is None or not lead_actions.may_act(ctx, lead, user):
             return "Only the owner, their manager or an admin can recycle it."
         press = lead_actions.press_key("recycle", lead.id, user, view.get("id"))
-        return ctx, lead, lead_actions.recycle(ctx, lead, reason=full_reason, now=now, press=press)
+        by = lead_actions.email_of(ctx.engine, client, user)
+        recorded = lead_actions.recycle(
+            ctx, lead, reason=full_reason, now=now, press=press, by_email=by
+        )
+        return ctx, lead, recorded
 
     # written before the modal closes, so a refusal or a database that is down shows in it;
     # a database that is only busy closes the modal and the recycle follows when it can

@@ -1,0 +1,253 @@
+"""HubSpot's CRM API, as slabot uses it (private-app token, plain HTTP over one session).
+
+Reads: contacts changed since a time (the CRM search API, 100 a page, sorted by
+`lastmodifieddate`) and the owners (`/crm/v3/owners`: owner id → email). Writes: a note on a
+contact and its lead status. A 429 is waited out (its `Retry-After`, else a second) unless it
+is the daily limit; a read meeting a 5xx or a dropped connection is tried again with backoff;
+a write is never repeated here (the outbox looks for it first, then tries again).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import requests
+
+from bot.crm import CrmError
+
+CONTACT_PROPERTIES = (
+    "hs_object_id", "firstname", "lastname", "email", "company", "lifecyclestage",
+    "hs_lead_status", "hubspot_owner_id", "createdate",
+    "hs_lifecyclestage_marketingqualifiedlead_date",
+    "hs_lifecyclestage_salesqualifiedlead_date", "hs_lifecyclestage_opportunity_date",
+    "hs_lifecyclestage_customer_date", "hubspot_owner_assigneddate", "hs_analytics_source",
+    "hubspotscore", "notes_last_contacted", "lastmodifieddate",
+)  # fmt: skip
+PAGE = 100  # the search API's largest page
+SEARCH_WINDOW = 10_000  # a search returns at most this many results: then search again
+NOTE_TO_CONTACT = 202  # HUBSPOT_DEFINED association type: note → contact
+READ_TRIES = 5
+LONGEST_WAIT = 60.0  # a Retry-After longer than this ends the pass (the next one resumes)
+
+
+@dataclass(frozen=True)
+class ContactPage:
+    contacts: list[dict]  # the search API's results: {"id", "properties", …}
+    total: int  # how many the search matched
+    last_modified: datetime | None  # of the page's last contact (the cursor to store)
+
+
+def parse_time(value: str | None) -> datetime | None:
+    """HubSpot datetimes: ISO 8601 (`2026-11-20T14:03:00.123Z`) or epoch milliseconds."""
+    if not value:
+        return None
+    if value.isdigit():
+        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+class HubSpotApi:
+    def __init__(self, token: str, base_url: str, *, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = requests.Session()
+        self.session.headers.update(
+            {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+        )
+
+    # -- reads -------------------------------------------------------------------------------
+    def changed_contacts(self, since: datetime | None) -> Iterator[ContactPage]:
+        """Every contact modified at or after `since` (all of them for None), oldest change
+        first. The search API stops at 10,000 results, so past that it searches again from the
+        last modification time read (a repeated contact is harmless: storing is idempotent)."""
+        start, after = since, None
+        while True:
+            body: dict = {
+                "filterGroups": _since_filter(start),
+                "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+                "properties": list(CONTACT_PROPERTIES),
+                "limit": PAGE,
+            }
+            if after is not None:
+                body["after"] = after
+            answer = self._call("POST", "/crm/v3/objects/contacts/search", json=body)
+            results = answer.get("results") or []
+            last = (
+                parse_time((results[-1].get("properties") or {}).get("lastmodifieddate"))
+                if results
+                else None
+            )
+            yield ContactPage(results, int(answer.get("total") or 0), last)
+            after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+            if not results or after is None:
+                return
+            if int(after) + PAGE > SEARCH_WINDOW:  # the next page is past the window
+                if last is None or last == start:
+                    raise CrmError(
+                        f"more than {SEARCH_WINDOW:,} HubSpot contacts share the modification "
+                        f"time {start}: the search API cannot page past them",
+                        transient=False,
+                    )
+                start, after = last, None
+
+    def owners(self) -> dict[str, str]:
+        """Owner id → email, for every owner (archived ones too: old leads keep them)."""
+        found: dict[str, str] = {}
+        for archived in ("false", "true"):
+            after = None
+            while True:
+                params = {"limit": "500", "archived": archived}
+                if after:
+                    params["after"] = after
+                answer = self._call("GET", "/crm/v3/owners", params=params)
+                for owner in answer.get("results") or []:
+                    if owner.get("email"):
+                        found.setdefault(str(owner["id"]), str(owner["email"]).lower())
+                after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+                if not after:
+                    break
+        return found
+
+    def notes_of(self, contact_id: str) -> list[dict]:
+        """The notes associated with a contact (id and body): to find one written before."""
+        ids, after = [], None
+        while True:
+            params = {"limit": "500", **({"after": after} if after else {})}
+            answer = self._call(
+                "GET", f"/crm/v4/objects/contacts/{contact_id}/associations/notes", params=params
+            )
+            ids += [str(result["toObjectId"]) for result in answer.get("results") or []]
+            after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+            if not after:
+                break
+        notes = []
+        for start in range(0, len(ids), 100):
+            answer = self._call(
+                "POST",
+                "/crm/v3/objects/notes/batch/read",
+                json={
+                    "properties": ["hs_note_body"],
+                    "inputs": [{"id": note_id} for note_id in ids[start : start + 100]],
+                },
+            )
+            notes += answer.get("results") or []
+        return notes
+
+    def contact_status(self, contact_id: str) -> str | None:
+        answer = self._call(
+            "GET",
+            f"/crm/v3/objects/contacts/{contact_id}",
+            params={"properties": "hs_lead_status"},
+        )
+        return (answer.get("properties") or {}).get("hs_lead_status") or None
+
+    # -- writes (never repeated here) --------------------------------------------------------
+    def create_note(self, contact_id: str, *, body: str, at: datetime, owner_id: str | None) -> str:
+        properties = {"hs_note_body": body, "hs_timestamp": _iso(at)}
+        if owner_id:
+            properties["hubspot_owner_id"] = owner_id
+        answer = self._call(
+            "POST",
+            "/crm/v3/objects/notes",
+            idempotent=False,
+            json={
+                "properties": properties,
+                "associations": [
+                    {
+                        "to": {"id": contact_id},
+                        "types": [
+                            {
+                                "associationCategory": "HUBSPOT_DEFINED",
+                                "associationTypeId": NOTE_TO_CONTACT,
+                            }
+                        ],
+                    }
+                ],
+            },
+        )
+        return str(answer["id"])
+
+    def update_contact(self, contact_id: str, properties: dict[str, str]) -> None:
+        self._call(
+            "PATCH", f"/crm/v3/objects/contacts/{contact_id}", json={"properties": properties}
+        )
+
+    # -- one call ----------------------------------------------------------------------------
+    def _call(self, method: str, path: str, *, idempotent: bool = True, **kwargs) -> dict:  # type: ignore[no-untyped-def]
+        for attempt in range(1, READ_TRIES + 1):
+            try:
+                response = self.session.request(
+                    method, self.base_url + path, timeout=self.timeout, **kwargs
+                )
+            except requests.RequestException as error:
+                if not idempotent or attempt == READ_TRIES:
+                    raise CrmError(
+                        f"HubSpot could not be reached: {error}", transient=True
+                    ) from error
+                time.sleep(2 ** (attempt - 1))
+                continue
+            status = response.status_code
+            if status < 300:
+                return response.json() if response.content else {}
+            answer = _json(response)
+            message = str(answer.get("message") or response.reason or status)
+            if status == 429:
+                wait = _retry_after(response)
+                if answer.get("policyName") == "DAILY":
+                    raise CrmError(
+                        "HubSpot's daily API limit is used up: syncing and write-back resume "
+                        "when it resets (midnight in the portal's time zone)",
+                        transient=True,
+                        retry_after=3600,
+                    )
+                if wait > LONGEST_WAIT or attempt == READ_TRIES:
+                    raise CrmError(
+                        f"HubSpot is rate-limiting: {message}", transient=True, retry_after=wait
+                    )
+                time.sleep(wait)  # HubSpot did nothing: a write may be repeated too
+                continue
+            if status in (401, 403):
+                raise CrmError(
+                    f"HubSpot refused HUBSPOT_ACCESS_TOKEN ({status}: {message}); the private "
+                    "app needs the scopes crm.objects.contacts.read, crm.objects.contacts.write "
+                    "and crm.objects.owners.read",
+                    transient=False,
+                )
+            if status >= 500:
+                if not idempotent or attempt == READ_TRIES:
+                    raise CrmError(f"HubSpot answered {status}: {message}", transient=True)
+                time.sleep(2 ** (attempt - 1))
+                continue
+            raise CrmError(
+                f"HubSpot answered {status} to {method} {path}: {message}", transient=False
+            )
+        raise AssertionError("unreachable")
+
+
+def _since_filter(since: datetime | None) -> list[dict]:
+    if since is None:
+        return []
+    value = str(int(since.timestamp() * 1000))
+    return [{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": value}]}]
+
+
+def _iso(at: datetime) -> str:
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
+
+
+def _json(response: requests.Response) -> dict:
+    try:
+        answer = response.json()
+    except ValueError:
+        return {}
+    return answer if isinstance(answer, dict) else {}
+
+
+def _retry_after(response: requests.Response) -> float:
+    try:
+        return max(0.0, float(response.headers.get("Retry-After", "1")))
+    except ValueError:
+        return 1.0

@@ -1,0 +1,389 @@
+"""Live CRM sync: what changed in HubSpot or Salesforce since the stored cursor, stored a page
+at a time, each page and its cursor in one transaction.
+
+A pass reads pages oldest change first and stores each with the cursor moved to the page's
+last modification time; a pass that dies re-reads from the cursor, and storing is idempotent
+(an unchanged record is a no-op, a touch is kept once), so nothing is skipped and nothing is
+stored twice. The next page is fetched while the current one is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TypeVar
+
+from sqlalchemy.engine import Engine
+
+from bot.crm import CrmError, records
+from bot.crm.hubspot_api import CONTACT_PROPERTIES, HubSpotApi
+from bot.crm.hubspot_api import parse_time as hubspot_time
+from bot.crm.salesforce_api import TASK_FIELDS, SalesforceApi, credentials
+from bot.crm.write_back import CrmWriter
+from bot.domain.crm_exports import CrmMapping
+from bot.domain.ingest import LeadRecord, RowError, TouchRecord
+from bot.services.ingest import fix_line, ingest_context, mapping_for
+from bot.services.webhooks import SYNCED
+from bot.settings import Settings
+from storage import ingest_log, people
+from storage import sync as cursors
+from storage.db import begin_writing
+from storage.ingest import LeadCounts, lead_ids, record_touches, save_crm_times, upsert_leads
+
+log = logging.getLogger(__name__)
+CRMS = ("hubspot", "salesforce")
+T = TypeVar("T")
+Progress = Callable[[int, int], None]  # (records read so far, records the CRM matched)
+
+
+@dataclass
+class SyncReport:
+    """One pass over one CRM."""
+
+    crm: str
+    read: int = 0
+    leads: LeadCounts = field(default_factory=LeadCounts)
+    touches: int = 0
+    rejected: list[str] = field(default_factory=list)
+    unmatched: Counter[tuple[str, str]] = field(default_factory=Counter)  # (what, value)
+    position: datetime | None = None  # the cursor after the pass
+    error: str | None = None  # the pass ended early: the next one resumes from the cursor
+    cut_short: bool = False  # stopped (a stopping clock, the pass's time budget)
+
+    def fixes(self) -> list[str]:
+        return [
+            f"{what} {value!r} ({count} record{'s' if count != 1 else ''}) matches nothing: "
+            f"{fix_line(self.crm, what, value)}"
+            for (what, value), count in self.unmatched.most_common(20)
+        ]
+
+
+@dataclass
+class _Pass:
+    engine: Engine
+    report: SyncReport
+    now: datetime
+    progress: Progress | None
+    stopping: threading.Event | None
+    deadline: float | None
+
+    def over(self) -> bool:
+        if (self.stopping is not None and self.stopping.is_set()) or (
+            self.deadline is not None and time.monotonic() >= self.deadline
+        ):
+            self.report.cut_short = True
+            return True
+        return False
+
+    def read(self, count: int, total: int) -> None:
+        self.report.read += count
+        if self.progress is not None:
+            self.progress(self.report.read, total)
+
+    def mapped(self, record: LeadRecord) -> LeadRecord:
+        self.report.unmatched.update(record.unmapped)
+        return record
+
+    def store(
+        self,
+        stream: str,
+        leads: Sequence[LeadRecord],
+        touches: Sequence[TouchRecord],
+        rejected: list[tuple[object, str]],
+        *,
+        position: datetime,
+        count: int,
+        times: dict[str, dict[str, int]] | None = None,
+    ) -> list[TouchRecord]:
+        """Store a page and move the cursor, in one transaction; the touches whose lead is
+        not stored are returned (kept as rejected events by the caller)."""
+        crm, report = self.report.crm, self.report
+        with self.engine.begin() as connection:
+            begin_writing(connection)
+            if leads:
+                report.leads.add(upsert_leads(connection, leads, source_system=crm, origin="sync"))
+            unknown: list[int] = []
+            if touches:
+                recorded, unknown = record_touches(connection, touches, source_system=crm)
+                report.touches += recorded
+            if times:
+                save_crm_times(connection, source_system=crm, times=times)
+            ingest_log.reject_events(connection, rejected, source_system=crm, at=self.now)
+            cursors.advance(connection, crm, stream, position=position, records=count, at=self.now)
+        report.rejected += [reason for _, reason in rejected]
+        report.position = position
+        return [touches[index] for index in unknown]
+
+
+def prefetched(pages: Iterable[T]) -> Iterator[T]:
+    """`pages`, each fetched on a helper thread while the caller stores the one before."""
+    ready: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
+    done = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                while not done.is_set():
+                    try:
+                        ready.put(("page", page), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if done.is_set():
+                    return
+            ready.put(("end", None))
+        except BaseException as error:  # handed to the caller's thread
+            ready.put(("error", error))
+
+    threading.Thread(target=fetch, name="slabot-sync-fetch", daemon=True).start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        done.set()
+
+
+# -- HubSpot -------------------------------------------------------------------------------
+def sync_hubspot(api: HubSpotApi, work: _Pass, since: datetime | None) -> None:
+    _, agreement = ingest_context(work.engine)
+    owners = api.owners()
+    with work.engine.connect() as connection:
+        slack_names = people.real_names(connection)
+        start = since or cursors.cursor(connection, "hubspot", "contacts")
+    mapping = mapping_for(agreement, "hubspot", slack_names=slack_names, crm_owners=owners)
+    reader = records.reader(mapping, CONTACT_PROPERTIES, now=work.now)
+    for page in prefetched(api.changed_contacts(start)):
+        work.read(len(page.contacts), page.total)
+        if not page.contacts or page.last_modified is None:
+            break
+        leads, rejected, times = [], [], {}
+        for contact in page.contacts:
+            try:
+                lead = work.mapped(reader.lead(records.hubspot_cells(contact, CONTACT_PROPERTIES)))
+            except RowError as error:
+                rejected.append((contact, f"contact {contact.get('id')}: {error}"))
+                continue
+            leads.append(lead)
+            modified = hubspot_time((contact.get("properties") or {}).get("lastmodifieddate"))
+            if modified is not None:  # an older webhook event never overwrites this snapshot
+                times[lead.external_id] = {SYNCED: int(modified.timestamp() * 1000)}
+        work.store(
+            "contacts",
+            leads,
+            (),
+            rejected,
+            position=page.last_modified,
+            count=len(page.contacts),
+            times=times,
+        )
+        if work.over():
+            return
+
+
+# -- Salesforce ----------------------------------------------------------------------------
+def sync_salesforce(api: SalesforceApi, work: _Pass, since: datetime | None) -> None:
+    """Leads first, then completed Tasks on leads (calls, emails, meetings → touches)."""
+    _, agreement = ingest_context(work.engine)
+    users = api.users()
+    with work.engine.connect() as connection:
+        slack_names = people.real_names(connection)
+        lead_start = since or cursors.cursor(connection, "salesforce", "leads")
+        task_start = since or cursors.cursor(connection, "salesforce", "tasks")
+    mapping = mapping_for(agreement, "salesforce", slack_names=slack_names, crm_owners=users)
+    fields = records.salesforce_fields(mapping)
+    reader = records.reader(mapping, records.salesforce_header(fields), now=work.now)
+
+    def lead_records(found: Iterable[dict], rejected: list[tuple[object, str]]) -> list[LeadRecord]:
+        leads = []
+        for lead in found:
+            try:
+                leads.append(
+                    work.mapped(reader.lead(records.salesforce_cells(lead, fields, users)))
+                )
+            except RowError as error:
+                rejected.append((_plain(lead), f"lead {lead.get('Id')}: {error}"))
+        return leads
+
+    for page in prefetched(api.changed("Lead", fields, lead_start)):
+        work.read(len(page.records), page.total)
+        if not page.records or page.last_modified is None:
+            break
+        rejected: list[tuple[object, str]] = []
+        leads = lead_records(page.records, rejected)
+        work.store(
+            "leads", leads, (), rejected, position=page.last_modified, count=len(page.records)
+        )
+        if work.over():
+            return
+
+    for page in prefetched(api.changed("Task", TASK_FIELDS, task_start, where="IsClosed = true")):
+        work.read(len(page.records), page.total)
+        if not page.records or page.last_modified is None:
+            break
+        rejected = []
+        touches = []
+        for task in page.records:
+            try:
+                touch = records.task_touch(task, users)
+            except RowError as error:
+                rejected.append((_plain(task), f"task {task.get('Id')}: {error}"))
+                continue
+            if touch is not None:
+                touches.append((task, touch))
+        # a task on a lead no pass has stored yet (created after the leads were read): the
+        # lead is read now and stored with the task, so the touch is never lost
+        with work.engine.connect() as connection:
+            known = lead_ids(
+                connection,
+                source_system="salesforce",
+                external_ids=sorted({touch.lead_external_id for _, touch in touches}),
+            )
+        missing = sorted({t.lead_external_id for _, t in touches} - set(known))
+        leads = lead_records(api.leads(missing), rejected) if missing else []
+        orphans = work.store(
+            "tasks",
+            leads,
+            [touch for _, touch in touches],
+            rejected,
+            position=page.last_modified,
+            count=len(page.records),
+        )
+        if orphans:
+            by_touch = {id(touch): task for task, touch in touches}
+            lost = [
+                (
+                    _plain(by_touch[id(touch)]),
+                    f"task on lead {touch.lead_external_id}: Salesforce "
+                    "did not return that lead (deleted, or not visible to the API user)",
+                )
+                for touch in orphans
+            ]
+            with work.engine.begin() as connection:
+                ingest_log.reject_events(connection, lost, source_system="salesforce", at=work.now)
+            work.report.rejected += [reason for _, reason in lost]
+        if work.over():
+            return
+
+
+def _plain(record: dict) -> dict:
+    return {key: value for key, value in record.items() if key != "attributes"}
+
+
+# -- one pass ------------------------------------------------------------------------------
+def hubspot_api(settings: Settings) -> HubSpotApi:
+    return HubSpotApi(settings.secret(settings.hubspot_access_token), settings.hubspot_api_url)
+
+
+def salesforce_api(settings: Settings) -> SalesforceApi:
+    return SalesforceApi(credentials(settings), version=settings.salesforce_api_version)
+
+
+def crm_writer(engine: Engine, settings: Settings) -> CrmWriter | None:
+    """The write-back of Slack's actions, to each configured CRM (None: none is)."""
+    if not settings.crms:
+        return None
+    apis: dict[str, object] = {
+        name: hubspot_api(settings) if name == "hubspot" else salesforce_api(settings)
+        for name in settings.crms
+    }
+
+    def mapping(name: str) -> CrmMapping:
+        _, agreement = ingest_context(engine)
+        return mapping_for(agreement, name)
+
+    return CrmWriter(apis, mapping)
+
+
+def sync(
+    engine: Engine,
+    settings: Settings,
+    *,
+    crm: str | None = None,
+    since: datetime | None = None,
+    progress: Callable[[str], Progress] | None = None,
+    stopping: threading.Event | None = None,
+    budget: float | None = None,
+    apis: dict[str, object] | None = None,
+) -> list[SyncReport]:
+    """One pass over each configured CRM (or just `crm`): what changed since its cursor (or
+    `since`), within `budget` seconds. A CRM error ends that CRM's pass, keeping what it
+    stored; it is in the report and the log, and the next pass resumes from the cursor."""
+    reports = []
+    deadline = time.monotonic() + budget if budget is not None else None
+    for name in (crm,) if crm else settings.crms:
+        now = datetime.now(UTC)
+        work = _Pass(
+            engine,
+            SyncReport(name),
+            now,
+            progress(name) if progress else None,
+            stopping,
+            deadline,
+        )
+        api = (apis or {}).get(name) or (
+            hubspot_api(settings) if name == "hubspot" else salesforce_api(settings)
+        )
+        try:
+            if name == "hubspot":
+                sync_hubspot(api, work, since)  # type: ignore[arg-type]
+            else:
+                sync_salesforce(api, work, since)  # type: ignore[arg-type]
+        except CrmError as error:
+            work.report.error = str(error)
+            log.warning("%s sync: %s; the next pass resumes from the cursor", name, error)
+        _log_run(engine, work.report, now)
+        reports.append(work.report)
+    return reports
+
+
+def _log_run(engine: Engine, report: SyncReport, at: datetime) -> None:
+    owners: Counter[str] = Counter()
+    for (what, value), count in report.unmatched.items():
+        if what == "owner":
+            owners[value] += count
+    with engine.begin() as connection:
+        ingest_log.record_run(
+            connection,
+            at=at,
+            channel="sync",
+            source_system=report.crm,
+            name=f"{report.crm} API",
+            counts={
+                "read": report.read,
+                "inserted": report.leads.inserted,
+                "updated": report.leads.updated,
+                "unchanged": report.leads.unchanged,
+                "touches": report.touches,
+                "rejected": len(report.rejected),
+            },
+            unmapped={"owner": dict(owners)} if owners else {},
+        )
+
+
+def sync_line(report: SyncReport) -> str:
+    """One pass in one line (the clock's log, the CLI's summary)."""
+    leads = report.leads
+    line = (
+        f"{report.crm}: {report.read:,} records read, {leads.inserted:,} new, "
+        f"{leads.updated:,} updated, {leads.unchanged:,} unchanged, {report.touches:,} touches"
+    )
+    if report.rejected:
+        line += f", {len(report.rejected):,} rejected (kept; see `slabot status`)"
+    if report.position is not None:
+        line += f"; read up to {report.position:%Y-%m-%d %H:%M:%S} UTC"
+    if report.cut_short:
+        line += "; stopped early, the next pass goes on from there"
+    if report.error:
+        line += f"; ended early: {report.error}"
+    return line

@@ -1,0 +1,340 @@
+"""Live CRM sync and write-back, against local stand-ins of HubSpot's and Salesforce's APIs
+(their documented request and response shapes): a call logged in the CRM a minute ago stops
+the next tick's alert; a sync killed mid-pass stores every record once on the next pass;
+Contacted in Slack writes exactly one note or Task, through a 429."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlalchemy import text
+
+from bot.settings import Settings
+from tests.conftest import RunningServer, engine_for, slabot_env, start_server, stop_server
+from tests.fake_crm import (
+    HUBSPOT_RATE_LIMIT,
+    FakeHubSpot,
+    FakeSalesforce,
+    https_context,
+    iso_ms,
+    self_signed,
+)
+from tests.fake_slack import FakeSlack
+from tests.signing import block_action_body, signed_headers
+from tests.test_alert_actions import always_open_agreement
+
+TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
+SIX_HOURS_AGO = datetime.now(UTC) - timedelta(hours=6)
+
+
+@pytest.fixture
+def hubspot() -> Iterator[FakeHubSpot]:
+    fake = FakeHubSpot(TOKEN).start()
+    fake.add_owner("31425364", "rita@example.com", "Rita", "Reyes")
+    fake.add_owner("31425365", "sam@example.com", "Sam", "Stone")
+    yield fake
+    fake.released.set()
+    fake.stop()
+
+
+@pytest.fixture
+def salesforce(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeSalesforce]:
+    cert, key = self_signed(tmp_path)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(cert))  # trust the stand-in's certificate
+    fake = FakeSalesforce(batch=3).start(https_context(cert, key))
+    fake.put("User", "0055e000001RitaAAA", Email="rita@example.com")
+    fake.put("User", "0055e000001SamXAAA", Email="sam@example.com")
+    yield fake
+    fake.stop()
+
+
+def crm_env(crm: str, stand: FakeHubSpot | FakeSalesforce) -> dict[str, str]:
+    if crm == "hubspot":
+        return {"HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_API_URL": stand.url}
+    assert isinstance(stand, FakeSalesforce)
+    return {
+        "SALESFORCE_LOGIN_URL": stand.url,
+        "SALESFORCE_USERNAME": stand.username,
+        "SALESFORCE_PASSWORD": "pw+",
+        "SALESFORCE_SECURITY_TOKEN": "token",
+        "SALESFORCE_CONSUMER_KEY": stand.consumer_key,
+        "SALESFORCE_CONSUMER_SECRET": stand.consumer_secret,
+        "REQUESTS_CA_BUNDLE": os.environ["REQUESTS_CA_BUNDLE"],
+    }
+
+
+def two_breached_leads(crm: str, stand: FakeHubSpot | FakeSalesforce) -> tuple[str, str]:
+    """Two MQLs of Rita's, assigned six hours ago, untouched: both breach the 4h first touch."""
+    if isinstance(stand, FakeHubSpot):
+        for contact, company in (("101", "Acme"), ("102", "Globex")):
+            stand.upsert_contact(
+                contact,
+                at=SIX_HOURS_AGO,
+                firstname="Jane",
+                lastname=company,
+                company=company,
+                email=f"jane@{company.lower()}.example",
+                lifecyclestage="marketingqualifiedlead",
+                hs_lifecyclestage_marketingqualifiedlead_date=iso_ms(SIX_HOURS_AGO),
+                hubspot_owner_id="31425364",
+                hubspot_owner_assigneddate=iso_ms(SIX_HOURS_AGO),
+                hs_lead_status="NEW",
+                hs_analytics_source="ORGANIC_SEARCH",
+            )
+        return "101", "102"
+    ids = []
+    for company in ("Acme", "Globex"):
+        ids.append(stand.put(
+            "Lead", stand.new_id("00Q"), at=SIX_HOURS_AGO, FirstName="Jane", LastName=company,
+            Company=company, Email=f"jane@{company.lower()}.example", LeadSource="Web",
+            Status="Open - Not Contacted", OwnerId="0055e000001RitaAAA", IsConverted=False,
+        ))  # fmt: skip
+    return ids[0], ids[1]
+
+
+def log_call(stand: FakeHubSpot | FakeSalesforce, lead: str, at: datetime) -> None:
+    if isinstance(stand, FakeHubSpot):
+        stand.log_call(lead, at)
+    else:
+        stamp = at.strftime("%Y-%m-%dT%H:%M:%S.000+0000")
+        stand.put("Task", stand.new_id("00T"), WhoId=lead, OwnerId="0055e000001RitaAAA",
+                  Subject="Call", TaskSubtype="Call", Status="Completed", IsClosed=True,
+                  CompletedDateTime=stamp)  # fmt: skip
+
+
+def prepared(tmp_path: Path, database_url: str, fake_slack: FakeSlack, extra: dict[str, str]):  # type: ignore[no-untyped-def]
+    from bot.services.agreements import apply_agreement
+    from storage.migrate import upgrade
+
+    env = slabot_env(database_url, fake_slack, **extra)
+    engine = engine_for(database_url)
+    upgrade(engine)
+    apply_agreement(engine, always_open_agreement(tmp_path).read_text(), applied_by="test")
+    keys = ("SLACK_", "DATABASE", "HUBSPOT_", "SALESFORCE_")
+    settings = Settings(**{k: v for k, v in env.items() if k.startswith(keys)})
+    return env, engine, settings
+
+
+def dm_text(fake: FakeSlack) -> str:
+    return json.dumps([m for (channel, _), m in fake.messages.items() if channel == "D0RITA"])
+
+
+@pytest.mark.parametrize("crm", ["hubspot", "salesforce"])
+def test_a_call_logged_in_the_crm_stops_the_next_ticks_alert(  # type: ignore[no-untyped-def]
+    crm, request, tmp_path: Path, fake_slack: FakeSlack, database_url: str
+) -> None:
+    from bot.scheduler import build_scheduler
+    from bot.services.crm_sync import sync
+
+    stand = request.getfixturevalue(crm)
+    _, engine, settings = prepared(tmp_path, database_url, fake_slack, crm_env(crm, stand))
+    called, _ = two_breached_leads(crm, stand)
+    [first] = sync(engine, settings)  # both leads stored, nobody has called them
+    assert (first.leads.inserted, first.touches, first.error) == (2, 0, None)
+    log_call(stand, called, datetime.now(UTC) - timedelta(minutes=1))
+
+    scheduler = BackgroundScheduler(timezone=UTC)
+    build_scheduler(settings, engine, scheduler)
+    scheduler.get_job("breach_scan").func()  # the tick: the sync, then the scan
+    scheduler.get_job("delivery").func()
+    shown = dm_text(fake_slack)
+    assert "Globex" in shown, shown
+    assert "Acme" not in shown, shown  # the CRM already says it was called
+    with engine.connect() as connection:
+        touched = connection.execute(
+            text("SELECT first_touch_at FROM lead WHERE external_id = :e"), {"e": called}
+        ).scalar_one()
+    assert touched is not None
+    engine.dispose()
+
+
+def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # type: ignore[no-untyped-def]
+    hubspot: FakeHubSpot, tmp_path: Path, fake_slack: FakeSlack, database_url: str
+) -> None:
+    env, engine, _ = prepared(tmp_path, database_url, fake_slack, crm_env("hubspot", hubspot))
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    for n in range(1, 1001):  # a thousand contacts, each changed a second after the other
+        at = start + timedelta(seconds=n)
+        hubspot.upsert_contact(
+            str(1000 + n), at=at, lastname=f"Lead {n}", lifecyclestage="marketingqualifiedlead",
+            hubspot_owner_id="31425364", hs_lifecyclestage_marketingqualifiedlead_date=iso_ms(at),
+            **({"notes_last_contacted": iso_ms(at + timedelta(minutes=5))} if n % 3 == 0 else {}),
+        )  # fmt: skip
+    hubspot.stall("/contacts/search", after=4)  # the fifth page hangs: the pass is killed
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "sync", "--crm", "hubspot"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    deadline = time.monotonic() + 30
+    while len(hubspot.calls_to("/contacts/search")) < 5 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.5)  # the pages before it are being stored
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=10)
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT count(*) FROM lead")).scalar_one()
+        cursor = connection.execute(text("SELECT position FROM sync_cursor")).scalar()
+    assert 0 < stored < 1000, stored  # part of the pass was stored and its cursor moved
+    assert cursor is not None
+
+    hubspot.released.set()
+    hubspot._stall = None
+    again = subprocess.run(
+        [sys.executable, "-m", "bot", "sync", "--crm", "hubspot"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "Traceback" not in again.stdout + again.stderr
+    with engine.connect() as connection:
+        leads, distinct = connection.execute(
+            text("SELECT count(*), count(DISTINCT external_id) FROM lead")
+        ).one()
+        touches = connection.execute(text("SELECT count(*) FROM touch")).scalar_one()
+        position = connection.execute(text("SELECT position FROM sync_cursor")).scalar()
+    assert (leads, distinct) == (1000, 1000)
+    assert touches == 333  # every third contact was called, each call kept once
+    last = start + timedelta(seconds=1000)
+    assert str(position).startswith(last.strftime("%Y-%m-%d %H:%M:%S")), position
+    # a third pass reads only the last change again (idempotently) and stores nothing new
+    third = subprocess.run([sys.executable, "-m", "bot", "sync"], env=env, capture_output=True,
+                           text=True, timeout=60)  # fmt: skip
+    assert "1 records read, 0 new, 0 updated, 1 unchanged" in third.stdout, third.stdout
+    engine.dispose()
+
+
+@pytest.fixture
+def serving(request, tmp_path: Path, fake_slack: FakeSlack, database_url: str):  # type: ignore[no-untyped-def]
+    """Leads synced from the CRM, their breach DM delivered, `slabot serve` with the CRM set."""
+    from bot.services.alerts import scan_and_deliver
+    from bot.services.crm_sync import sync
+    from bot.slack.render import Renderer
+
+    crm = request.param
+    stand = request.getfixturevalue(crm)
+    env, engine, settings = prepared(tmp_path, database_url, fake_slack, crm_env(crm, stand))
+    leads = two_breached_leads(crm, stand)
+    sync(engine, settings)
+    scan_and_deliver(engine, Renderer(), settings, now=datetime.now(UTC))
+    with engine.connect() as connection:
+        ids = dict(connection.execute(text("SELECT external_id, id FROM lead")).all())
+    engine.dispose()
+    server = start_server(env, tmp_path / "serve.log")
+    yield crm, stand, server, env, [ids[lead] for lead in leads]
+    stop_server(server)
+    log = (tmp_path / "serve.log").read_text()
+    assert "Traceback" not in log, log
+
+
+def press_contacted(server: RunningServer, fake: FakeSlack, lead_id: int) -> None:
+    [(channel, ts)] = [key for key in fake.messages if key[0] == "D0RITA"]
+    body = block_action_body("sla_contacted", str(lead_id), response_url=fake.response_url("a"),
+                             user_id="U0RITA", channel=channel, message_ts=ts,
+                             ephemeral=False)  # fmt: skip
+    for _ in range(2):  # a double-click: one press
+        response = server.post("/slack/events", body, signed_headers(body))
+        assert response.status_code == 200, response.text
+
+
+def wait_for(condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("serving", ["hubspot", "salesforce"], indirect=True)
+def test_contacted_writes_exactly_one_crm_record_through_a_429(  # type: ignore[no-untyped-def]
+    serving, fake_slack: FakeSlack
+) -> None:
+    crm, stand, server, env, (lead_id, _) = serving
+    if crm == "hubspot":
+        stand.fail("POST /crm/v3/objects/notes", 429, body=HUBSPOT_RATE_LIMIT,
+                   headers={"Retry-After": "1"})  # fmt: skip
+    else:
+        stand.fail("POST /services/data/v62.0/sobjects/Task", 429, body=[
+            {"message": "Too many requests", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])  # fmt: skip
+    press_contacted(server, fake_slack, lead_id)
+    if crm == "hubspot":
+        wait_for(lambda: stand.notes and stand.contacts["101"]["hs_lead_status"] != "NEW")
+        [note] = stand.notes.values()
+        assert note["contact"] == "101"
+        assert (
+            "Contacted — marked in Slack by rita@example.com" in note["properties"]["hs_note_body"]
+        )
+        assert stand.contacts["101"]["hs_lead_status"] == "ATTEMPTED_TO_CONTACT"
+        assert len(stand.calls_to("POST /crm/v3/objects/notes")) == 2  # 429, then 201
+    else:
+        lead = next(iter(stand.records["Lead"]))
+        wait_for(
+            lambda: (
+                stand.records["Task"]
+                and stand.records["Lead"][lead]["Status"] != "Open - Not Contacted"
+            )
+        )
+        [task] = stand.records["Task"].values()
+        assert (task["WhoId"], task["Status"], task["OwnerId"]) == (
+            lead,
+            "Completed",
+            "0055e000001RitaAAA",
+        )
+        assert stand.records["Lead"][lead]["Status"] == "Working - Contacted"
+    engine = engine_for(env["DATABASE_URL"])
+    wait_for(lambda: _crm_items(engine) == [("sent", 1)])  # the 429 was waited out in place
+    engine.dispose()
+
+
+def _crm_items(engine) -> list[tuple[str, int]]:  # type: ignore[no-untyped-def]
+    with engine.connect() as connection:
+        rows = connection.execute(text("SELECT status, attempts FROM outbox WHERE kind = 'crm'"))
+        return [(status, attempts) for status, attempts in rows]
+
+
+def test_expired_sessions_and_a_5xx_mid_sync_lose_nothing(  # type: ignore[no-untyped-def]
+    salesforce: FakeSalesforce, hubspot: FakeHubSpot, tmp_path: Path, fake_slack: FakeSlack,
+    database_url: str,
+) -> None:  # fmt: skip
+    from bot.services.crm_sync import sync
+
+    extra = {**crm_env("salesforce", salesforce), **crm_env("hubspot", hubspot)}
+    _, engine, settings = prepared(tmp_path, database_url, fake_slack, extra)
+    leads = [salesforce.put("Lead", salesforce.new_id("00Q"),
+                            at=SIX_HOURS_AGO + timedelta(seconds=n), LastName=f"L{n}",
+                            Company=f"Co {n}", Status="Open - Not Contacted",
+                            OwnerId="0055e000001RitaAAA") for n in range(8)]  # fmt: skip
+    for n in range(250):
+        hubspot.upsert_contact(str(500 + n), at=SIX_HOURS_AGO + timedelta(seconds=n),
+                               lastname=f"C{n}", hubspot_owner_id="31425365")  # fmt: skip
+    salesforce.sessions_expire_after(2)  # mid-pass: the next call meets INVALID_SESSION_ID
+    salesforce.fail(
+        "/query/", 503, skip=1, body=[{"message": "down", "errorCode": "SERVER_UNAVAILABLE"}]
+    )
+    hubspot.fail(
+        "/contacts/search", 502, skip=1, body={"status": "error", "message": "Bad Gateway"}
+    )
+    reports = {r.crm: r for r in sync(engine, settings)}
+    assert (reports["salesforce"].error, reports["salesforce"].leads.inserted) == (None, 8)
+    assert len(salesforce.calls_to("/services/oauth2/token")) == 2  # the session renewed
+    assert (reports["hubspot"].error, reports["hubspot"].leads.inserted) == (None, 250)
+    with engine.connect() as connection:
+        stored = dict(connection.execute(text(
+            "SELECT source_system, count(DISTINCT external_id) FROM lead GROUP BY source_system"
+        )).all())  # fmt: skip
+        synced = sorted(connection.execute(text(
+            "SELECT external_id FROM lead WHERE source_system = 'salesforce'"
+        )).scalars())  # fmt: skip
+    assert stored == {"hubspot": 250, "salesforce": 8}
+    assert synced == sorted(leads)
+    engine.dispose()
