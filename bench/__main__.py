@@ -6,7 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-from bench import digest, harness, import_csv, import_pg, load, quota_http, scan
+from bench import digest, harness, import_csv, import_pg, load, quota_http, scan, sync
 
 RESULTS = Path("bench-results.json")
 BENCHMARKS = {
@@ -16,6 +16,7 @@ BENCHMARKS = {
     "import_pg": import_pg.run,
     "scan": scan.run,
     "digest": digest.run,
+    "sync": sync.run,
 }
 
 

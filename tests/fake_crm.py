@@ -9,6 +9,7 @@ fault (429 with Retry-After, 5xx, an expired session), before or after doing the
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import ipaddress
 import itertools
@@ -201,7 +202,7 @@ class FakeHubSpot(_Stand):
         self.owners: list[dict[str, Any]] = []
         self.notes: dict[str, dict[str, Any]] = {}  # id → {"properties", "contact"}
         self._ids = itertools.count(51)
-        self._clock = dt.datetime(2026, 11, 1, tzinfo=UTC)
+        self._order: list[tuple[str, dict[str, str]]] | None = None  # by lastmodifieddate
 
     # -- test controls
     def add_owner(self, owner_id: str, email: str, first: str = "", last: str = "") -> None:
@@ -212,9 +213,18 @@ class FakeHubSpot(_Stand):
              "updatedAt": "2025-01-10T15:00:00.000Z", "archived": False}
         )  # fmt: skip
 
+    def _ordered(self) -> list[tuple[str, dict[str, str]]]:
+        with self.lock:
+            if self._order is None:
+                self._order = sorted(
+                    self.contacts.items(), key=lambda i: (i[1]["lastmodifieddate"], int(i[0]))
+                )
+            return self._order
+
     def upsert_contact(self, contact_id: str, at: dt.datetime | None = None, **props: str) -> None:
         """Create or change a contact, as a rep or a workflow would: lastmodifieddate moves."""
         with self.lock:
+            self._order = None
             now = at or dt.datetime.now(UTC)
             contact = self.contacts.setdefault(
                 contact_id, {"hs_object_id": contact_id, "createdate": iso_ms(now)}
@@ -307,13 +317,12 @@ class FakeHubSpot(_Stand):
                     "GT",
                 )
                 low = (int(rule["value"]), rule["operator"])
-        with self.lock:
-            rows = sorted(
-                self.contacts.items(), key=lambda item: (item[1]["lastmodifieddate"], int(item[0]))
-            )
-        if low is not None:
-            bound = dt.datetime.fromtimestamp(low[0] / 1000, tz=UTC)
-            rows = [(i, c) for i, c in rows if _after(c["lastmodifieddate"], bound, low[1])]
+        rows = self._ordered()
+        if low is not None:  # ISO times of one format sort as text: bisect the ordered list
+            bound = iso_ms(dt.datetime.fromtimestamp(low[0] / 1000, tz=UTC))
+            keys = [c["lastmodifieddate"] for _, c in rows]
+            cut = bisect.bisect_left if low[1] == "GTE" else bisect.bisect_right
+            rows = rows[cut(keys, bound) :]
         wanted = body.get("properties") or ["createdate", "email", "firstname", "hs_object_id",
                                              "lastmodifieddate", "lastname"]  # fmt: skip
         page = rows[after : after + limit]
@@ -552,11 +561,6 @@ class FakeSalesforce(_Stand):
                 self._locators[locator] = (rows, end)
             answer["nextRecordsUrl"] = f"/services/data/v{self.version}/query/{locator}-{end}"
         return answer
-
-
-def _after(modified: str, bound: dt.datetime, operator: str) -> bool:
-    at = dt.datetime.fromisoformat(modified.replace("Z", "+00:00"))
-    return at > bound or (operator == "GTE" and at == bound)
 
 
 def _holds(stored: Any, operator: str, literal: str) -> bool:

@@ -163,14 +163,14 @@ def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # ty
 ) -> None:
     env, engine, _ = prepared(tmp_path, database_url, fake_slack, crm_env("hubspot", hubspot))
     start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-    for n in range(1, 1001):  # a thousand contacts, each changed a second after the other
+    for n in range(1, 3001):  # 3,000 contacts, each changed a second after the other
         at = start + timedelta(seconds=n)
         hubspot.upsert_contact(
             str(1000 + n), at=at, lastname=f"Lead {n}", lifecyclestage="marketingqualifiedlead",
             hubspot_owner_id="31425364", hs_lifecyclestage_marketingqualifiedlead_date=iso_ms(at),
             **({"notes_last_contacted": iso_ms(at + timedelta(minutes=5))} if n % 3 == 0 else {}),
         )  # fmt: skip
-    hubspot.stall("/contacts/search", after=4)  # the fifth page hangs: the pass is killed
+    hubspot.stall("/contacts/search", after=15)  # page 16 hangs: the pass is killed
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "sync", "--crm", "hubspot"],
         env=env,
@@ -179,7 +179,7 @@ def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # ty
         text=True,
     )
     deadline = time.monotonic() + 30
-    while len(hubspot.calls_to("/contacts/search")) < 5 and time.monotonic() < deadline:
+    while len(hubspot.calls_to("/contacts/search")) < 16 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)  # the pages before it are being stored
     process.send_signal(signal.SIGKILL)
@@ -187,7 +187,7 @@ def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # ty
     with engine.connect() as connection:
         stored = connection.execute(text("SELECT count(*) FROM lead")).scalar_one()
         cursor = connection.execute(text("SELECT position FROM sync_cursor")).scalar()
-    assert 0 < stored < 1000, stored  # part of the pass was stored and its cursor moved
+    assert 0 < stored < 3000, stored  # part of the pass was stored and its cursor moved
     assert cursor is not None
 
     hubspot.released.set()
@@ -204,9 +204,9 @@ def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # ty
         ).one()
         touches = connection.execute(text("SELECT count(*) FROM touch")).scalar_one()
         position = connection.execute(text("SELECT position FROM sync_cursor")).scalar()
-    assert (leads, distinct) == (1000, 1000)
-    assert touches == 333  # every third contact was called, each call kept once
-    last = start + timedelta(seconds=1000)
+    assert (leads, distinct) == (3000, 3000)
+    assert touches == 1000  # every third contact was called, each call kept once
+    last = start + timedelta(seconds=3000)
     assert str(position).startswith(last.strftime("%Y-%m-%d %H:%M:%S")), position
     # a third pass reads only the last change again (idempotently) and stores nothing new
     third = subprocess.run([sys.executable, "-m", "bot", "sync"], env=env, capture_output=True,

@@ -39,6 +39,7 @@ from storage.ingest import LeadCounts, lead_ids, record_touches, save_crm_times,
 log = logging.getLogger(__name__)
 CRMS = ("hubspot", "salesforce")
 T = TypeVar("T")
+STORE_EVERY = 1000  # records stored (and the cursor moved) in one transaction
 Progress = Callable[[int, int], None]  # (records read so far, records the CRM matched)
 
 
@@ -108,6 +109,7 @@ class _Pass:
             begin_writing(connection)
             if leads:
                 report.leads.add(upsert_leads(connection, leads, source_system=crm, origin="sync"))
+                report.touches += sum(len(lead.touches) for lead in leads)  # kept once each
             unknown: list[int] = []
             if touches:
                 recorded, unknown = record_touches(connection, touches, source_system=crm)
@@ -154,6 +156,26 @@ def prefetched(pages: Iterable[T]) -> Iterator[T]:
         done.set()
 
 
+def gathered(
+    pages: Iterable[T], items: Callable[[T], list[dict]], size: int = STORE_EVERY
+) -> Iterator[tuple[list[dict], int, datetime]]:
+    """Consecutive pages joined until `size` records (one transaction stores them, with the
+    cursor at the last one's modification time): (records, matched in all, last modified)."""
+    batch: list[dict] = []
+    total, last = 0, None
+    for page in pages:
+        found = items(page)
+        if not found or page.last_modified is None:  # type: ignore[attr-defined]
+            break
+        batch += found
+        total, last = page.total, page.last_modified  # type: ignore[attr-defined]
+        if len(batch) >= size:
+            yield batch, total, last
+            batch = []
+    if batch and last is not None:
+        yield batch, total, last
+
+
 # -- HubSpot -------------------------------------------------------------------------------
 def sync_hubspot(api: HubSpotApi, work: _Pass, since: datetime | None) -> None:
     _, agreement = ingest_context(work.engine)
@@ -163,12 +185,12 @@ def sync_hubspot(api: HubSpotApi, work: _Pass, since: datetime | None) -> None:
         start = since or cursors.cursor(connection, "hubspot", "contacts")
     mapping = mapping_for(agreement, "hubspot", slack_names=slack_names, crm_owners=owners)
     reader = records.reader(mapping, CONTACT_PROPERTIES, now=work.now)
-    for page in prefetched(api.changed_contacts(start)):
-        work.read(len(page.contacts), page.total)
-        if not page.contacts or page.last_modified is None:
-            break
+    for contacts, total, last in gathered(
+        prefetched(api.changed_contacts(start)), lambda page: page.contacts
+    ):
+        work.read(len(contacts), total)
         leads, rejected, times = [], [], {}
-        for contact in page.contacts:
+        for contact in contacts:
             try:
                 lead = work.mapped(reader.lead(records.hubspot_cells(contact, CONTACT_PROPERTIES)))
             except RowError as error:
@@ -178,15 +200,7 @@ def sync_hubspot(api: HubSpotApi, work: _Pass, since: datetime | None) -> None:
             modified = hubspot_time((contact.get("properties") or {}).get("lastmodifieddate"))
             if modified is not None:  # an older webhook event never overwrites this snapshot
                 times[lead.external_id] = {SYNCED: int(modified.timestamp() * 1000)}
-        work.store(
-            "contacts",
-            leads,
-            (),
-            rejected,
-            position=page.last_modified,
-            count=len(page.contacts),
-            times=times,
-        )
+        work.store("contacts", leads, (), rejected, position=last, count=len(contacts), times=times)
         if work.over():
             return
 
@@ -215,15 +229,12 @@ def sync_salesforce(api: SalesforceApi, work: _Pass, since: datetime | None) -> 
                 rejected.append((_plain(lead), f"lead {lead.get('Id')}: {error}"))
         return leads
 
-    for page in prefetched(api.changed("Lead", fields, lead_start)):
-        work.read(len(page.records), page.total)
-        if not page.records or page.last_modified is None:
-            break
+    pages = prefetched(api.changed("Lead", fields, lead_start))
+    for found, total, last in gathered(pages, lambda page: page.records):
+        work.read(len(found), total)
         rejected: list[tuple[object, str]] = []
-        leads = lead_records(page.records, rejected)
-        work.store(
-            "leads", leads, (), rejected, position=page.last_modified, count=len(page.records)
-        )
+        leads = lead_records(found, rejected)
+        work.store("leads", leads, (), rejected, position=last, count=len(found))
         if work.over():
             return
 

@@ -1,0 +1,101 @@
+"""`slabot sync` of 100,000 changed HubSpot contacts from the local stand-in (in its own
+process), against the floor: a bare client walking the same search pages (the stand-in's own
+time to serve them, plus the HTTP round trips and JSON decoding any client pays).
+
+Targets: within 1.5× of the floor, under 300 MB peak memory.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+from bench.harness import report
+
+CONTACTS = int(os.environ.get("SLABOT_BENCH_CONTACTS", "100000"))
+TARGET_RATIO = 1.5
+TARGET_MB = 300
+TOKEN = "pat-na1-bench"
+
+
+def serve(count: int) -> None:
+    """The stand-in's process: `count` contacts, a second apart; prints its URL."""
+    from tests.fake_crm import FakeHubSpot, iso_ms
+
+    stand = FakeHubSpot(TOKEN)
+    stand.add_owner("31425364", "rita@example.com")
+    start = datetime(2026, 10, 1, 9, tzinfo=UTC)
+    for n in range(count):
+        at = start + timedelta(seconds=n)
+        stand.upsert_contact(
+            str(10_000 + n), at=at, firstname="Lead", lastname=str(n), company=f"Co {n % 5003}",
+            email=f"lead{n}@example{n % 977}.com", lifecyclestage="marketingqualifiedlead",
+            hs_lifecyclestage_marketingqualifiedlead_date=iso_ms(at), hubspot_owner_id="31425364",
+            hs_lead_status="NEW", hs_analytics_source="ORGANIC_SEARCH", hubspotscore=str(n % 100),
+            **({"notes_last_contacted": iso_ms(at + timedelta(hours=1))} if n % 3 == 0 else {}),
+        )  # fmt: skip
+    stand.start()
+    print(stand.url, flush=True)
+    sys.stdin.read()  # until the benchmark closes the pipe
+
+
+def floor(url: str) -> float:
+    """Walk every page as slabot's client asks for them; nothing stored."""
+    from bot.crm.hubspot_api import HubSpotApi
+
+    api = HubSpotApi(TOKEN, url)
+    started = time.perf_counter()
+    read = sum(len(page.contacts) for page in api.changed_contacts(None))
+    assert read >= CONTACTS, read
+    return time.perf_counter() - started
+
+
+def run() -> bool:
+    stand = subprocess.Popen(
+        [sys.executable, "-c", f"from bench.sync import serve; serve({CONTACTS})"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    url = stand.stdout.readline().strip()  # type: ignore[union-attr]
+    try:
+        requests.post(url + "/crm/v3/objects/contacts/search", json={"limit": 1},
+                      headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)  # fmt: skip
+        base = floor(url)
+        with tempfile.TemporaryDirectory() as folder:
+            env = {**os.environ, "DATABASE_URL": f"sqlite:///{Path(folder) / 'sync.db'}",
+                   "HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_API_URL": url}  # fmt: skip
+            env.pop("SLACK_BOT_TOKEN", None)
+            subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], env=env, check=True,
+                           capture_output=True)  # fmt: skip
+            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+            started = time.perf_counter()
+            done = subprocess.run([sys.executable, "-m", "bot", "sync"], env=env,
+                                  capture_output=True, text=True)  # fmt: skip
+            took = time.perf_counter() - started
+            peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
+        if done.returncode != 0:
+            raise RuntimeError(done.stdout + done.stderr)
+    finally:
+        stand.stdin.close()  # type: ignore[union-attr]
+        stand.wait(timeout=30)
+    ratio = took / base
+    report(
+        f"sync {CONTACTS:,} changed HubSpot contacts (SQLite)",
+        [
+            ("time", f"{took:.1f} s ({CONTACTS / took:,.0f}/s)", f"{base:.1f} s",
+             f"≤ {TARGET_RATIO}× floor", ratio <= TARGET_RATIO),
+            ("ratio", f"{ratio:.2f}×", "1×", f"≤ {TARGET_RATIO}×", ratio <= TARGET_RATIO),
+            ("peak memory", f"{peak_mb:.0f} MB", "—", f"< {TARGET_MB} MB", peak_mb < TARGET_MB),
+        ],
+    )  # fmt: skip
+    print(done.stdout.strip())
+    return ratio <= TARGET_RATIO and peak_mb < TARGET_MB
