@@ -203,6 +203,7 @@ class FakeHubSpot(_Stand):
         self.notes: dict[str, dict[str, Any]] = {}  # id → {"properties", "contact"}
         self._ids = itertools.count(51)
         self._order: list[tuple[str, dict[str, str]]] | None = None  # by lastmodifieddate
+        self._order_keys: list[str] | None = None
 
     # -- test controls
     def add_owner(self, owner_id: str, email: str, first: str = "", last: str = "") -> None:
@@ -221,10 +222,16 @@ class FakeHubSpot(_Stand):
                 )
             return self._order
 
+    def _keys(self, rows: list[tuple[str, dict[str, str]]]) -> list[str]:
+        with self.lock:
+            if self._order_keys is None or len(self._order_keys) != len(rows):
+                self._order_keys = [c["lastmodifieddate"] for _, c in rows]
+            return self._order_keys
+
     def upsert_contact(self, contact_id: str, at: dt.datetime | None = None, **props: str) -> None:
         """Create or change a contact, as a rep or a workflow would: lastmodifieddate moves."""
         with self.lock:
-            self._order = None
+            self._order = self._order_keys = None
             now = at or dt.datetime.now(UTC)
             contact = self.contacts.setdefault(
                 contact_id, {"hs_object_id": contact_id, "createdate": iso_ms(now)}
@@ -320,7 +327,7 @@ class FakeHubSpot(_Stand):
         rows = self._ordered()
         if low is not None:  # ISO times of one format sort as text: bisect the ordered list
             bound = iso_ms(dt.datetime.fromtimestamp(low[0] / 1000, tz=UTC))
-            keys = [c["lastmodifieddate"] for _, c in rows]
+            keys = self._keys(rows)
             cut = bisect.bisect_left if low[1] == "GTE" else bisect.bisect_right
             rows = rows[cut(keys, bound) :]
         wanted = body.get("properties") or ["createdate", "email", "firstname", "hs_object_id",
