@@ -18,7 +18,6 @@ import re
 import ssl
 import threading
 import urllib.parse
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -595,6 +594,3 @@ def https_context(cert: Path, key: Path) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     return context
-
-
-Factory = Callable[[], Any]

@@ -338,3 +338,38 @@ def test_expired_sessions_and_a_5xx_mid_sync_lose_nothing(  # type: ignore[no-un
     assert stored == {"hubspot": 250, "salesforce": 8}
     assert synced == sorted(leads)
     engine.dispose()
+
+
+def test_a_value_nobody_maps_keeps_the_record_and_says_what_to_configure(  # type: ignore[no-untyped-def]
+    salesforce: FakeSalesforce, hubspot: FakeHubSpot, tmp_path: Path, fake_slack: FakeSlack,
+    database_url: str,
+) -> None:  # fmt: skip
+    """An owner id no rep or CRM user has, a portal's own lead status, a queue owning a
+    Salesforce lead: every record is kept (unowned where the owner is unknown) and the pass
+    names the agreement line that maps each value."""
+    from bot.services.crm_sync import sync
+
+    extra = {**crm_env("salesforce", salesforce), **crm_env("hubspot", hubspot)}
+    _, engine, settings = prepared(tmp_path, database_url, fake_slack, extra)
+    hubspot.upsert_contact("701", lastname="Known", hubspot_owner_id="31425364",
+                           hs_lead_status="CONNECTED")  # fmt: skip
+    hubspot.upsert_contact("702", lastname="Stranger", hubspot_owner_id="99999999",
+                           hs_lead_status="Nurture - Q3")  # fmt: skip
+    queue_lead = salesforce.put("Lead", salesforce.new_id("00Q"), LastName="Queued",
+                                Company="Initech", Status="Open - Not Contacted",
+                                OwnerId="00G5e000000QueueAAA")  # fmt: skip
+    reports = {r.crm: r for r in sync(engine, settings)}
+    hub, sf = reports["hubspot"], reports["salesforce"]
+    assert (hub.error, hub.leads.inserted, sf.error, sf.leads.inserted) == (None, 2, None, 1)
+    assert hub.fixes() == [
+        "owner '99999999' (1 record) matches nothing: hubspot_owner_id = \"99999999\" on the "
+        'rep, or [crm.hubspot.owners] "99999999" = "rep@yourco.com"',
+        "lead_status 'Nurture - Q3' (1 record) matches nothing: [crm.hubspot.lead_statuses] "
+        '"Nurture - Q3" = { stage = "sal", contacted = true }',
+    ]
+    assert sf.fixes()[0].startswith("owner '00G5e000000QueueAAA' (1 record) matches nothing")
+    with engine.connect() as connection:
+        owners = dict(connection.execute(text(
+            "SELECT external_id, owner_email FROM lead ORDER BY external_id")).all())  # fmt: skip
+    assert owners == {"701": "rita@example.com", "702": None, queue_lead: None}
+    engine.dispose()

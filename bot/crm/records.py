@@ -8,10 +8,10 @@ one record, with the same owner, status and date rules.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 
-from bot.crm.hubspot_api import CONTACT_PROPERTIES
 from bot.crm.salesforce_api import LEAD_FIELDS, LEAD_PREFIX, parse_time
 from bot.domain import crm_exports as crm
 from bot.domain.ingest import LeadRecord, RowError, TouchRecord
@@ -21,31 +21,16 @@ OWNER_EMAIL = "Owner.Email"  # filled from the users list: SOQL would need a joi
 TASK_KINDS = {"call": "call", "email": "email", "listemail": "email", "meeting": "meeting"}
 
 
-@dataclasses.dataclass(frozen=True)
-class ApiReader:
-    """How one CRM's API records map: its export mapping read with the API's field names."""
-
-    context: crm.ExportContext
-    fields: tuple[str, ...]
-
-    def lead(self, cells: Sequence[str]) -> LeadRecord:
-        return crm.MAPPERS[self.context.mapping.crm](cells, self.context)
-
-
-def reader(mapping: crm.CrmMapping, fields: Sequence[str], *, now: datetime) -> ApiReader:
-    """A reader for records carrying `fields`. Of the agreement's column labels only a
-    Salesforce `MQL Date` field applies (export labels are not API names)."""
+def reader(
+    mapping: crm.CrmMapping, fields: Sequence[str], *, now: datetime
+) -> Callable[[Sequence[str]], LeadRecord]:
+    """Maps the cells of records carrying `fields` to lead records. Of the agreement's column
+    labels only a Salesforce `MQL Date` field applies (export labels are not API names)."""
     columns = {k: v for k, v in mapping.columns.items() if k == "MQL Date"}
     mapping = dataclasses.replace(mapping, columns=columns, date_order=None)
     header = list(fields)
-    return ApiReader(
-        crm.ExportContext(mapping, crm.resolve_columns(header, mapping), header, UTC, now),
-        tuple(fields),
-    )
-
-
-def hubspot_fields() -> tuple[str, ...]:
-    return CONTACT_PROPERTIES
+    context = crm.ExportContext(mapping, crm.resolve_columns(header, mapping), header, UTC, now)
+    return functools.partial(crm.MAPPERS[mapping.crm], ctx=context)
 
 
 def hubspot_cells(contact: Mapping[str, object], fields: Sequence[str]) -> list[str]:

@@ -192,7 +192,7 @@ def sync_hubspot(api: HubSpotApi, work: _Pass, since: datetime | None) -> None:
         leads, rejected, times = [], [], {}
         for contact in contacts:
             try:
-                lead = work.mapped(reader.lead(records.hubspot_cells(contact, CONTACT_PROPERTIES)))
+                lead = work.mapped(reader(records.hubspot_cells(contact, CONTACT_PROPERTIES)))
             except RowError as error:
                 rejected.append((contact, f"contact {contact.get('id')}: {error}"))
                 continue
@@ -222,9 +222,7 @@ def sync_salesforce(api: SalesforceApi, work: _Pass, since: datetime | None) -> 
         leads = []
         for lead in found:
             try:
-                leads.append(
-                    work.mapped(reader.lead(records.salesforce_cells(lead, fields, users)))
-                )
+                leads.append(work.mapped(reader(records.salesforce_cells(lead, fields, users))))
             except RowError as error:
                 rejected.append((_plain(lead), f"lead {lead.get('Id')}: {error}"))
         return leads

@@ -116,7 +116,7 @@ def _then_refresh(ctx: Context, lead_id: int, write, now: datetime, *, press: st
         write(connection)
         # this lead's clocks only: a large import's stale leads are the scan's work
         refresh_clocks(connection, ctx.agreement, now=now, among=store.the_lead(lead_id))
-        crm_item = outbox.item_by_key(connection, f"crm:{press}")
+        crm_item = outbox.item_by_key(connection, f"crm:{press}") if ctx.settings.crms else None
     if crm_item is not None:  # the CRM hears now, beside the redraw (else the clock's round)
         threading.Thread(
             target=sender(ctx.engine, ctx.settings, ctx.client).deliver_item,
