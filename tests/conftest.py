@@ -60,6 +60,19 @@ EXAMPLE_TERMS = {
     ],
 }
 
+# for tests that act at the real time (a clock, a button): an office that never closes, so a
+# breach is told whatever the hour the suite runs at
+ALWAYS_OPEN_TERMS = {
+    **EXAMPLE_TERMS,
+    "calendar": {
+        **EXAMPLE_TERMS["calendar"],
+        "workdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
+        "hours": "00:00-23:59:59.999999",
+        "holidays": "",
+        "closed": [],
+    },
+}
+
 
 def _pg_schema_url(base: str, schema: str) -> str:
     url = base.replace("postgres://", "postgresql://", 1)

@@ -16,7 +16,14 @@ import pytest
 
 from storage.db import make_engine
 from storage.migrate import upgrade
-from tests.conftest import RunningServer, seed_agreement, slabot_env, start_server, stop_server
+from tests.conftest import (
+    ALWAYS_OPEN_TERMS,
+    RunningServer,
+    seed_agreement,
+    slabot_env,
+    start_server,
+    stop_server,
+)
 from tests.db_proxy import DatabaseProxy
 from tests.fake_slack import FakeSlack
 from tests.signing import (
@@ -125,7 +132,7 @@ def test_the_clock_rides_out_a_database_restart(
         pytest.skip("a server to cut is PostgreSQL's")
     engine = make_engine(database_url.replace("postgresql://", "postgresql+psycopg://", 1))
     upgrade(engine)
-    seed_agreement(engine)
+    seed_agreement(engine, ALWAYS_OPEN_TERMS)  # told at whatever hour the suite runs
     proxy = DatabaseProxy(database_url)
     env = slabot_env(proxy.url, fake_slack, SLABOT_SCAN_INTERVAL="5")
     log = tmp_path / "clock.log"
