@@ -7,6 +7,7 @@ webhook is applied whole or not at all.
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -27,10 +28,9 @@ from sqlmodel import SQLModel
 
 from bot.domain.ingest import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
 from storage.db import begin_writing, dialect_insert
-from storage.models import Lead, StageChange, Touch
+from storage.models import Lead, StageChange
 
 LEADS = Lead.__table__
-TOUCHES = Touch.__table__
 STAGES = StageChange.__table__
 COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + [
     "crm_url",
@@ -51,14 +51,6 @@ class LeadCounts:
         self.inserted += more.inserted
         self.updated += more.updated
         self.unchanged += more.unchanged
-
-
-def _insert_ignoring_duplicates(connection: Connection, table, rows: list[dict]) -> int:  # type: ignore[no-untyped-def]
-    if not rows:
-        return 0
-    # RETURNING counts what was really inserted: executemany's rowcount is -1 on PostgreSQL
-    statement = dialect_insert(connection, table).on_conflict_do_nothing().returning(table.c.id)
-    return len(connection.execute(statement, rows).all())
 
 
 def _bulk_insert(
@@ -245,6 +237,8 @@ _UPDATE = (
 
 
 LEAD_KEY = "source_system, external_id"
+TOUCH_COLUMNS = ("lead_id", "rep_email", "kind", "touched_at")
+TOUCH_KEY = ", ".join(TOUCH_COLUMNS)  # the unique constraint: a repeated touch is kept once
 
 
 def max_lead_id(connection: Connection) -> int:
@@ -366,30 +360,22 @@ def record_touches(
         lead_id = found[0]
         if touch.kind == "inferred" and (found[2] is not None or lead_id in earliest):
             continue
-        rows.append(
-            {
-                "lead_id": lead_id,
-                "rep_email": touch.rep_email,
-                "kind": touch.kind,
-                "touched_at": touch.touched_at,
-            }
-        )
+        rows.append((lead_id, touch.rep_email, touch.kind, touch.touched_at))
         if lead_id not in earliest or touch.touched_at < earliest[lead_id]:
             earliest[lead_id] = touch.touched_at
-    recorded = _insert_ignoring_duplicates(connection, TOUCHES, rows)
+    recorded = _bulk_insert(connection, "touch", TOUCH_COLUMNS, rows, skip_conflicts=TOUCH_KEY)
     if earliest:  # a touch counts for the cadence rules: the lead's clocks need a new look
-        connection.execute(
-            update(LEADS).where(LEADS.c.id == bindparam("_id")).values(clocks_stale=True),
-            [{"_id": lead_id} for lead_id in earliest],
-        )
-        connection.execute(
-            update(LEADS)
-            .where(
-                LEADS.c.id == bindparam("_id"),
-                (LEADS.c.first_touch_at.is_(None)) | (LEADS.c.first_touch_at > bindparam("_at")),
-            )
-            .values(first_touch_at=bindparam("_at")),
-            [{"_id": lead_id, "_at": at} for lead_id, at in earliest.items()],
+        sqlite = connection.dialect.name == "sqlite"
+        mark = "?" if sqlite else "%s"
+        connection.exec_driver_sql(
+            f"UPDATE lead SET clocks_stale = TRUE, first_touch_at = CASE WHEN first_touch_at "
+            f"IS NULL OR first_touch_at > {mark} THEN {mark} ELSE first_touch_at END "
+            f"WHERE id = {mark}",
+            [
+                (time, time, lead_id)
+                for lead_id, at in earliest.items()
+                for time in [_sqlite_time(at) if sqlite else at]
+            ],
         )
     return recorded, unknown
 
@@ -413,15 +399,12 @@ def crm_times(
 def save_crm_times(
     connection: Connection, *, source_system: str, times: dict[str, dict[str, int]]
 ) -> None:
-    if times:
-        connection.execute(
-            update(LEADS)
-            .where(
-                LEADS.c.source_system == source_system,
-                LEADS.c.external_id == bindparam("_external_id"),
-            )
-            .values(crm_times=bindparam("_times", type_=LEADS.c.crm_times.type)),
-            [{"_external_id": key, "_times": value} for key, value in times.items()],
+    if times:  # through the driver: a sync writes one per record
+        mark = "?" if connection.dialect.name == "sqlite" else "%s"
+        connection.exec_driver_sql(
+            f"UPDATE lead SET crm_times = {mark} WHERE source_system = {mark} "
+            f"AND external_id = {mark}",
+            [(json.dumps(value), source_system, key) for key, value in times.items()],
         )
 
 

@@ -10,27 +10,41 @@ from __future__ import annotations
 import dataclasses
 import functools
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.crm.salesforce_api import LEAD_FIELDS, LEAD_PREFIX, parse_time
 from bot.domain import crm_exports as crm
-from bot.domain.ingest import LeadRecord, RowError, TouchRecord
+from bot.domain.ingest import LeadRecord, RowError, TouchRecord, fingerprint
 from bot.domain.owners import salesforce_id18
 
 OWNER_EMAIL = "Owner.Email"  # filled from the users list: SOQL would need a join per record
 TASK_KINDS = {"call": "call", "email": "email", "listemail": "email", "meeting": "meeting"}
 
 
-def reader(
-    mapping: crm.CrmMapping, fields: Sequence[str], *, now: datetime
-) -> Callable[[Sequence[str]], LeadRecord]:
+@dataclass(frozen=True)
+class ApiReader:
+    """Reads one CRM's API records as rows of its export whose header is the API's fields."""
+
+    map: Callable[[Sequence[str]], LeadRecord]
+    prefix: str  # the mapping's fingerprint
+
+    def fingerprint(self, cells: Sequence[str]) -> str:
+        """Of a record's cells under this mapping: the same again is stored already."""
+        return fingerprint(self.prefix + "\x1f".join(cells))
+
+
+def reader(mapping: crm.CrmMapping, fields: Sequence[str], *, now: datetime) -> ApiReader:
     """Maps the cells of records carrying `fields` to lead records. Of the agreement's column
     labels only a Salesforce `MQL Date` field applies (export labels are not API names)."""
     columns = {k: v for k, v in mapping.columns.items() if k == "MQL Date"}
     mapping = dataclasses.replace(mapping, columns=columns, date_order=None)
     header = list(fields)
     context = crm.ExportContext(mapping, crm.resolve_columns(header, mapping), header, UTC, now)
-    return functools.partial(crm.MAPPERS[mapping.crm], ctx=context)
+    return ApiReader(
+        functools.partial(crm.MAPPERS[mapping.crm], ctx=context),
+        f"api\x1e{crm.mapping_key(mapping, *header)}\x1e",
+    )
 
 
 def hubspot_cells(contact: Mapping[str, object], fields: Sequence[str]) -> list[str]:

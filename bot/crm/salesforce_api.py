@@ -14,18 +14,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
-import jwt
 import requests
-from simple_salesforce import Salesforce
-from simple_salesforce.exceptions import (
-    SalesforceError,
-    SalesforceExpiredSession,
-    SalesforceGeneralError,
-)
 
 from bot.crm import CrmError
+
+if TYPE_CHECKING:  # simple-salesforce (and zeep) load on first use: a HubSpot sync needs neither
+    from simple_salesforce import Salesforce
+    from simple_salesforce.exceptions import SalesforceError
 
 LEAD_FIELDS = (
     "Id", "FirstName", "LastName", "Company", "Email", "LeadSource", "Status", "OwnerId",
@@ -89,8 +86,12 @@ class SalesforceApi:
 
     # -- session -----------------------------------------------------------------------------
     def _login(self) -> Salesforce:
+        from simple_salesforce import Salesforce
+
         c = self.credentials
         if c.private_key:
+            import jwt
+
             claims = {
                 "iss": c.consumer_key,
                 "sub": c.username,
@@ -146,6 +147,12 @@ class SalesforceApi:
     def _call(self, work: Callable[[Salesforce], T], *, idempotent: bool = True) -> T:
         """Run `work` with a live session: an expired one is renewed once; a read meeting a
         5xx or a dropped connection is tried again with backoff."""
+        from simple_salesforce.exceptions import (
+            SalesforceError,
+            SalesforceExpiredSession,
+            SalesforceGeneralError,
+        )
+
         renewed = False
         for attempt in range(1, READ_TRIES + 1):
             try:

@@ -8,6 +8,7 @@ kept with that value left out, and the value is reported with the setting that m
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
@@ -23,6 +24,7 @@ from bot.domain.ingest import (
     _slug,
     _text,
     canonical_stage,
+    fingerprint,
     is_stage,
     parse_timestamp,
 )
@@ -69,6 +71,7 @@ HUBSPOT_SOURCES = {
 }  # fmt: skip
 
 
+@functools.lru_cache(maxsize=4096)  # stage and status values: a CRM has a few dozen
 def fold_key(text: str) -> str:
     """`Attempted to Contact`, `ATTEMPTED_TO_CONTACT` → `attempted_to_contact`."""
     return "_".join(text.strip().lower().replace("_", " ").split())
@@ -184,6 +187,23 @@ def detect_format(header: Sequence[str], mappings: Mapping[str, CrmMapping]) -> 
     if "Lead ID" in salesforce and ("lead id" in names or names & _SALESFORCE_API_HINTS):
         return "salesforce"
     return None
+
+
+def mapping_key(mapping: CrmMapping, *more: str) -> str:
+    """A fingerprint of everything that decides how a row maps (and of `more`): part of each
+    row's fingerprint, so a row seen before under the same mapping is not read again."""
+    key = "|".join(
+        (
+            repr(sorted(mapping.columns.items())),
+            repr(sorted(mapping.stages.items())),
+            repr(sorted(mapping.sources.items())),
+            repr(sorted(mapping.statuses.items())),
+            mapping.owners.fingerprint(),
+            str(mapping.record_url),
+            *more,
+        )
+    )
+    return fingerprint(key)
 
 
 def is_report_line(cells: Sequence[str], width: int) -> bool:

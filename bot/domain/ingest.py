@@ -70,7 +70,7 @@ class LeadRecord:
         """A fingerprint of what the record says: re-importing an unchanged row is a no-op."""
         if self.fingerprint is not None:
             return self.fingerprint
-        text = "\x1f".join(f"{key}={self.values.get(key)!s}" for key in sorted(self.values))
+        text = "\x1f".join([f"{key}={value!s}" for key, value in sorted(self.values.items())])
         # a touch is news too (a call logged on an otherwise unchanged CRM record)
         text += "".join(f"\x1e{t.touched_at.isoformat()}|{t.kind}" for t in self.touches)
         return fingerprint(text)

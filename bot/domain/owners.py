@@ -65,6 +65,7 @@ class OwnerDirectory:
     by_name: dict[str, str] = field(default_factory=dict)  # folded name → email
     by_slack_name: dict[str, str] = field(default_factory=dict)
     configured: dict[str, str] = field(default_factory=dict)  # [crm.*.owners], folded
+    _resolved: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def build(
@@ -89,6 +90,11 @@ class OwnerDirectory:
 
     def resolve(self, raw: str) -> str | None:
         """The owner's email, or None when nothing matches (the caller reports it)."""
+        if raw not in self._resolved:  # a file or a sync names the same few owners again
+            self._resolved[raw] = self._look_up(raw)
+        return self._resolved[raw]
+
+    def _look_up(self, raw: str) -> str | None:
         text = raw.strip()
         if not text:
             return None

@@ -28,6 +28,7 @@ from bot.crm.salesforce_api import TASK_FIELDS, SalesforceApi, credentials
 from bot.crm.write_back import CrmWriter
 from bot.domain.crm_exports import CrmMapping
 from bot.domain.ingest import LeadRecord, RowError, TouchRecord
+from bot.domain.owners import salesforce_id18
 from bot.services.ingest import fix_line, ingest_context, mapping_for
 from bot.services.webhooks import SYNCED
 from bot.settings import Settings
@@ -39,6 +40,8 @@ from storage.ingest import LeadCounts, lead_ids, record_touches, save_crm_times,
 log = logging.getLogger(__name__)
 CRMS = ("hubspot", "salesforce")
 T = TypeVar("T")
+Known = dict[str, tuple[int, str | None, datetime | None]]  # external id → stored (lead_ids)
+MODIFIED = CONTACT_PROPERTIES.index("lastmodifieddate")
 STORE_EVERY = 1000  # records stored (and the cursor moved) in one transaction
 Progress = Callable[[int, int], None]  # (records read so far, records the CRM matched)
 
@@ -87,9 +90,39 @@ class _Pass:
         if self.progress is not None:
             self.progress(self.report.read, total)
 
-    def mapped(self, record: LeadRecord) -> LeadRecord:
-        self.report.unmatched.update(record.unmapped)
-        return record
+    def changed_leads(
+        self,
+        found: Sequence[tuple[dict, list[str]]],
+        reader: records.ApiReader,
+        id_of: Callable[[list[str]], str],
+        rejected: list[tuple[object, str]],
+    ) -> tuple[list[tuple[list[str], LeadRecord]], Known]:
+        """The records of `found` (record, its cells) that changed since they were stored,
+        as (cells, lead) (the rest are counted unchanged, not read again; a record that
+        cannot be read joins `rejected`), and what is stored of them (for the upsert)."""
+        with self.engine.connect() as connection:
+            known = lead_ids(
+                connection,
+                source_system=self.report.crm,
+                external_ids=[id_of(cells) for _, cells in found],
+            )
+        leads = []
+        for record, cells in found:
+            digest = reader.fingerprint(cells)
+            stored = known.get(id_of(cells))
+            if stored is not None and stored[1] == digest:
+                self.report.leads.unchanged += 1
+                continue
+            try:
+                lead = reader.map(cells)
+            except RowError as error:
+                name = "contact" if self.report.crm == "hubspot" else "lead"
+                rejected.append((_plain(record), f"{name} {cells[0]}: {error}"))
+                continue
+            lead.fingerprint = digest
+            self.report.unmatched.update(lead.unmapped)
+            leads.append((cells, lead))
+        return leads, known
 
     def store(
         self,
@@ -101,6 +134,7 @@ class _Pass:
         position: datetime,
         count: int,
         times: dict[str, dict[str, int]] | None = None,
+        known: Known | None = None,
     ) -> list[TouchRecord]:
         """Store a page and move the cursor, in one transaction; the touches whose lead is
         not stored are returned (kept as rejected events by the caller)."""
@@ -108,7 +142,9 @@ class _Pass:
         with self.engine.begin() as connection:
             begin_writing(connection)
             if leads:
-                report.leads.add(upsert_leads(connection, leads, source_system=crm, origin="sync"))
+                report.leads.add(
+                    upsert_leads(connection, leads, source_system=crm, origin="sync", known=known)
+                )
                 report.touches += sum(len(lead.touches) for lead in leads)  # kept once each
             unknown: list[int] = []
             if touches:
@@ -189,18 +225,26 @@ def sync_hubspot(api: HubSpotApi, work: _Pass, since: datetime | None) -> None:
         prefetched(api.changed_contacts(start)), lambda page: page.contacts
     ):
         work.read(len(contacts), total)
-        leads, rejected, times = [], [], {}
-        for contact in contacts:
-            try:
-                lead = work.mapped(reader(records.hubspot_cells(contact, CONTACT_PROPERTIES)))
-            except RowError as error:
-                rejected.append((contact, f"contact {contact.get('id')}: {error}"))
-                continue
-            leads.append(lead)
-            modified = hubspot_time((contact.get("properties") or {}).get("lastmodifieddate"))
-            if modified is not None:  # an older webhook event never overwrites this snapshot
+        found = [
+            (contact, records.hubspot_cells(contact, CONTACT_PROPERTIES)) for contact in contacts
+        ]
+        rejected: list[tuple[object, str]] = []
+        changed, known = work.changed_leads(found, reader, lambda cells: cells[0].strip(), rejected)
+        times = {}
+        for cells, lead in changed:  # an older webhook event never overwrites this snapshot
+            if (modified := hubspot_time(cells[MODIFIED])) is not None:
                 times[lead.external_id] = {SYNCED: int(modified.timestamp() * 1000)}
-        work.store("contacts", leads, (), rejected, position=last, count=len(contacts), times=times)
+        leads = [lead for _, lead in changed]
+        work.store(
+            "contacts",
+            leads,
+            (),
+            rejected,
+            position=last,
+            count=len(contacts),
+            times=times,
+            known=known,
+        )
         if work.over():
             return
 
@@ -218,21 +262,21 @@ def sync_salesforce(api: SalesforceApi, work: _Pass, since: datetime | None) -> 
     fields = records.salesforce_fields(mapping)
     reader = records.reader(mapping, records.salesforce_header(fields), now=work.now)
 
-    def lead_records(found: Iterable[dict], rejected: list[tuple[object, str]]) -> list[LeadRecord]:
-        leads = []
-        for lead in found:
-            try:
-                leads.append(work.mapped(reader(records.salesforce_cells(lead, fields, users))))
-            except RowError as error:
-                rejected.append((_plain(lead), f"lead {lead.get('Id')}: {error}"))
-        return leads
+    def lead_records(
+        found: Iterable[dict], rejected: list[tuple[object, str]]
+    ) -> tuple[list[LeadRecord], Known]:
+        cells = [(lead, records.salesforce_cells(lead, fields, users)) for lead in found]
+        changed, known = work.changed_leads(
+            cells, reader, lambda cells: salesforce_id18(cells[0]), rejected
+        )
+        return [lead for _, lead in changed], known
 
     pages = prefetched(api.changed("Lead", fields, lead_start))
     for found, total, last in gathered(pages, lambda page: page.records):
         work.read(len(found), total)
         rejected: list[tuple[object, str]] = []
-        leads = lead_records(found, rejected)
-        work.store("leads", leads, (), rejected, position=last, count=len(found))
+        leads, known = lead_records(found, rejected)
+        work.store("leads", leads, (), rejected, position=last, count=len(found), known=known)
         if work.over():
             return
 
@@ -259,7 +303,7 @@ def sync_salesforce(api: SalesforceApi, work: _Pass, since: datetime | None) -> 
                 external_ids=sorted({touch.lead_external_id for _, touch in touches}),
             )
         missing = sorted({t.lead_external_id for _, t in touches} - set(known))
-        leads = lead_records(api.leads(missing), rejected) if missing else []
+        leads, _ = lead_records(api.leads(missing), rejected) if missing else ([], {})
         orphans = work.store(
             "tasks",
             leads,

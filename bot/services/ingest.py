@@ -420,18 +420,6 @@ def _reading(
     if mapping is not None:
         ctx = crm.ExportContext(mapping, columns, header, tz, now, order)
         mapper = crm.MAPPERS[fmt]
-        key = "|".join(
-            (
-                repr(sorted(mapping.columns.items())),
-                repr(sorted(mapping.stages.items())),
-                repr(sorted(mapping.sources.items())),
-                repr(sorted(mapping.statuses.items())),
-                mapping.owners.fingerprint(),
-                str(mapping.record_url),
-                str(order),
-                str(tz),
-            )
-        )
         return _Reading(
             fmt=fmt,
             header=header,
@@ -439,7 +427,7 @@ def _reading(
             source_system=fmt,
             id_column=columns[crm.ID_FIELD[fmt]],
             normalise_id=crm.salesforce_id18 if fmt == "salesforce" else str.strip,
-            mapping_key=rows.fingerprint(key),
+            mapping_key=crm.mapping_key(mapping, str(order), str(tz)),
             history_at=now if history else None,
         )
     convert = rows.native_touch if fmt == "touches" else rows.native_lead
