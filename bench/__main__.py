@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bench import digest, harness, import_csv, import_pg, load, quota_http, scan, sync
 
 RESULTS = Path("bench-results.json")
-BENCHMARKS = {
+BENCHMARKS: dict[str, Callable[[], bool]] = {
     "quota_http": quota_http.run,
     "load": load.run,
     "import_csv": import_csv.run,

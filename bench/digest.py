@@ -12,6 +12,7 @@ import random
 import sqlite3
 import sys
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -94,8 +95,9 @@ def floor_queries(url: str) -> None:
     of the split) for the month and yesterday, the cohort, recycle reasons, first-touch
     compliance and medians, breaches, and the burn-up's daily counts."""
     sqlite = url.startswith("sqlite")
+    at: Callable[[datetime], object]
     if sqlite:
-        db = sqlite3.connect(make_url(url).database)
+        db = sqlite3.connect(str(make_url(url).database))
         at, mark, unindexed = _text, "?", "+"  # `+met_at` keeps SQLite off the met_at range
     else:
         raw = psycopg.connect(

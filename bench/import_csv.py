@@ -108,6 +108,7 @@ def _run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, flo
     _, status, usage = os.wait4(process.pid, 0)
     elapsed = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:
+        assert process.stderr is not None
         raise RuntimeError(f"{args[:3]} failed: {process.stderr.read().decode()[-2000:]}")
     return elapsed, usage.ru_maxrss / 1024
 

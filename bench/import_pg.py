@@ -47,7 +47,7 @@ def floor(source: Path, url: str) -> float:
     engine = engine_for(url)
     started = time.perf_counter()
     with engine.begin() as connection:
-        cursor = connection.connection.dbapi_connection.cursor()
+        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
         with cursor.copy(f"COPY lead ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)

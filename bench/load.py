@@ -66,7 +66,8 @@ def closed_loop(
     client: Client, bodies: itertools.cycle, *, threads: int, seconds: float, most: int
 ) -> tuple[list[float], int, float]:
     """`threads` clients sending back to back until `seconds` pass or `most` are sent."""
-    lock, samples, errors = threading.Lock(), [], [0]
+    lock, errors = threading.Lock(), [0]
+    samples: list[float] = []
     deadline = time.monotonic() + seconds
 
     def worker() -> None:

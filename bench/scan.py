@@ -81,7 +81,7 @@ def build(url: str, leads: int, open_leads: int) -> None:
                 due = assigned + timedelta(hours=hours)
                 clock_rows.append((
                     number + 1, rule, "met", assigned, due, due, due, due,
-                    touched, 60.0, 0, None,  # type: ignore[arg-type]
+                    touched, 60.0, 0, None,
                 ))  # fmt: skip
     load(engine, "lead", LEAD_COLUMNS, lead_rows)
     load(engine, "sla_clock", CLOCK_COLUMNS, clock_rows)
@@ -103,7 +103,7 @@ def load(engine: Engine, table: str, columns: str, rows: list[tuple]) -> None:
     text times, PostgreSQL via COPY; then analyse, as a database in use would be."""
     if engine.dialect.name == "postgresql":
         with engine.begin() as connection:
-            cursor = connection.connection.dbapi_connection.cursor()
+            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
             with cursor.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -114,7 +114,7 @@ def load(engine: Engine, table: str, columns: str, rows: list[tuple]) -> None:
             connection.exec_driver_sql(f"ANALYZE {table}")
         return
     path = make_url(str(engine.url)).database
-    db = sqlite3.connect(path)
+    db = sqlite3.connect(str(path))
     marks = ",".join("?" * len(columns.split(",")))
     db.executemany(
         f"INSERT INTO {table} ({columns}) VALUES ({marks})",
@@ -170,11 +170,11 @@ def measure(url: str, name: str, leads: int, open_leads: int) -> bool:
     def floor() -> None:
         """The query through the bare driver: no SQLAlchemy rows in the floor's way."""
         if engine.dialect.name == "sqlite":
-            with sqlite3.connect(make_url(url).database) as db:
+            with sqlite3.connect(str(make_url(url).database)) as db:
                 db.execute(FLOOR_SQL).fetchall()
             return
         with engine.connect() as connection:
-            cursor = connection.connection.dbapi_connection.cursor()
+            cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
             cursor.execute(FLOOR_SQL)
             cursor.fetchall()
 

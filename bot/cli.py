@@ -61,7 +61,7 @@ def _configure_logging() -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
-def _engine(settings: Settings, *, migrate_embedded: bool = True, serving: bool = False):  # type: ignore[no-untyped-def]
+def _engine(settings: Settings, *, migrate_embedded: bool = True, serving: bool = False):
     """The engine for DATABASE_URL, at the newest schema: an embedded SQLite file is upgraded
     in place; a shared database must have been upgraded by `slabot db upgrade`. A `serving`
     process (web, clock) bounds each statement by SLABOT_STATEMENT_TIMEOUT."""
@@ -93,7 +93,7 @@ def _refuse_private_database(settings: Settings) -> None:
         )
 
 
-def _sending(dry_run: bool):  # type: ignore[no-untyped-def]
+def _sending(dry_run: bool):
     """Settings and renderer for a command that posts to Slack unless `dry_run`."""
     from bot.slack.render import Renderer
 
@@ -125,7 +125,7 @@ def serve(
     _configure_logging()
     _engine(settings).dispose()  # migrate (or refuse) once, before the workers fork
 
-    def factory():  # type: ignore[no-untyped-def]
+    def factory():
         engine = _engine(settings, migrate_embedded=False, serving=True)
         return create_web_app(build_app(settings, engine), engine, settings)
 
@@ -145,7 +145,7 @@ def serve(
 CLOCK_STARTS_WITHIN = 5  # seconds in which a clock that cannot run says so and exits
 
 
-def _clock_beside():  # type: ignore[no-untyped-def]
+def _clock_beside():
     """`slabot clock` as a child process (its own scheduler threads never meet gunicorn's
     forks). A clock that refuses to start (a second one on SQLite) stops `serve` too."""
     import subprocess
@@ -158,7 +158,7 @@ def _clock_beside():  # type: ignore[no-untyped-def]
     raise typer.Exit(code or 1)  # the clock has said why, in one line
 
 
-def _stop_child(child) -> None:  # type: ignore[no-untyped-def]
+def _stop_child(child) -> None:
     import subprocess
 
     from bot.scheduler import STOP_GRACE
@@ -423,7 +423,7 @@ def sync_(
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
 
-        def progress(name: str):  # type: ignore[no-untyped-def]
+        def progress(name: str):
             task = bar.add_task(f"syncing {name}", total=None)
             return lambda done, total: bar.update(task, completed=done, total=max(total, done))
 
@@ -436,7 +436,7 @@ def sync_(
         raise typer.Exit(1)
 
 
-def _refresh_people(engine, settings: Settings) -> None:  # type: ignore[no-untyped-def]
+def _refresh_people(engine, settings: Settings) -> None:
     """Owners given by name are also found by Slack real name: keep `users.list` fresh when
     Slack is configured; without it (or when Slack fails) names match the agreement only."""
     if not Settings.secret(settings.slack_bot_token):
@@ -545,7 +545,7 @@ def digest(
     agreement = agreement_in_force(engine, on=day or now.date())
     if agreement is None:
         raise CliError(NO_AGREEMENT)
-    names = [team] if team else [each.name for each in agreement.teams]
+    names: list[str | None] = [team] if team else [each.name for each in agreement.teams]
     deliverer = None if dry_run else sender(engine, settings)
     refused = 0
     for name in names or [None]:

@@ -13,11 +13,7 @@ from sqlalchemy.engine import Engine
 
 from storage import clock
 from storage import digest as digest_store
-from storage.models import IngestRun, Outbox, RejectedEvent
-
-OUTBOX = Outbox.__table__
-RUNS = IngestRun.__table__
-REJECTED = RejectedEvent.__table__
+from storage.models import OUTBOX, REJECTED, RUNS
 
 
 class SlabotCollector(Collector):
@@ -27,7 +23,7 @@ class SlabotCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = datetime.now(UTC)
         with self.engine.connect() as connection:
-            statuses = dict(
+            statuses: dict[str, int] = dict(
                 connection.execute(
                     select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)
                 ).all()

@@ -88,7 +88,7 @@ def upcoming(agreement: Agreement, team: TeamTerms, start: date, days: int) -> l
 def schedule_digests(
     scheduler: BaseScheduler,
     agreement: Agreement | None,
-    run,  # type: ignore[no-untyped-def]
+    run,
     *,
     grace: int,
     now: datetime,

@@ -87,7 +87,7 @@ def _bounded(environ: dict[str, Any], limit: int) -> tuple[int, str] | None:
     return None
 
 
-def _error(status: int, message: str):  # type: ignore[no-untyped-def]
+def _error(status: int, message: str):
     return jsonify(ok=False, error=message), status
 
 
@@ -104,7 +104,7 @@ def _not_json(constant: str) -> object:
     raise ValueError(f"{constant} is not a JSON value")
 
 
-def _applied(result: webhooks.WebhookResult):  # type: ignore[no-untyped-def]
+def _applied(result: webhooks.WebhookResult):
     """What was applied; a per-event feed (HubSpot) also says what it set aside and why."""
     counts = result.leads
     leads = {"inserted": counts.inserted, "updated": counts.updated, "unchanged": counts.unchanged}
@@ -136,7 +136,7 @@ def _flask_app(engine: Engine, settings: Settings) -> Flask:
     web.config["MAX_CONTENT_LENGTH"] = MAX_WEBHOOK_BYTES
 
     @web.get("/healthz")
-    def healthz():  # type: ignore[no-untyped-def]
+    def healthz():
         """The database answers, and the active clock beat within its last three beats (no
         clock yet is not an error: the web process may start first)."""
         try:
@@ -155,7 +155,7 @@ def _flask_app(engine: Engine, settings: Settings) -> Flask:
     metrics = registry(engine)
 
     @web.get("/metrics")
-    def prometheus():  # type: ignore[no-untyped-def]
+    def prometheus():
         try:
             body = generate_latest(metrics)
         except Exception as error:
@@ -170,7 +170,7 @@ def _flask_app(engine: Engine, settings: Settings) -> Flask:
         verify: Callable[[str, bytes], bool],
         apply: Callable[[Engine, object], webhooks.WebhookResult],
         refusal: str,
-    ):  # type: ignore[no-untyped-def]
+    ):
         """Verify, then apply whole or refuse: 503 unconfigured or the database unreachable,
         401 unsigned, 400 bad body."""
         if not secret:
@@ -195,7 +195,7 @@ def _flask_app(engine: Engine, settings: Settings) -> Flask:
             return answer, status
 
     @web.post("/webhooks/leads")
-    def leads_webhook():  # type: ignore[no-untyped-def]
+    def leads_webhook():
         return webhook(
             Settings.secret(settings.webhook_secret),
             "SLABOT_WEBHOOK_SECRET",
@@ -210,7 +210,7 @@ def _flask_app(engine: Engine, settings: Settings) -> Flask:
         )
 
     @web.post("/webhooks/hubspot")
-    def hubspot_webhook():  # type: ignore[no-untyped-def]
+    def hubspot_webhook():
         return webhook(
             Settings.secret(settings.hubspot_client_secret),
             "HUBSPOT_CLIENT_SECRET",
@@ -227,7 +227,7 @@ def _flask_app(engine: Engine, settings: Settings) -> Flask:
         )
 
     @web.errorhandler(413)
-    def too_large(_error_):  # type: ignore[no-untyped-def]
+    def too_large(_error_):
         return _error(413, f"the body is over {MAX_WEBHOOK_BYTES // 1024 // 1024} MB")
 
     return web

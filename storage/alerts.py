@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, overload
 
 from sqlalchemy import (
     ColumnElement,
@@ -25,15 +26,15 @@ from sqlalchemy import (
 from bot.domain.sla_rules import level_at
 from storage.db import dialect_insert
 from storage.ingest import _bulk_insert, _chunks
-from storage.models import AppliedAction, Lead, SlaClock, StageChange, Touch
+from storage.models import APPLIED, CLOCKS, LEADS, STAGES, TOUCHES
 
-LEADS = Lead.__table__
-CLOCKS = SlaClock.__table__
-TOUCHES = Touch.__table__
-STAGES = StageChange.__table__
 CLOCK_TIMES = ("starts_at", "warn_at", "due_at", "manager_at", "channel_at")
 
 
+@overload
+def utc(value: datetime) -> datetime: ...
+@overload
+def utc(value: None) -> None: ...
 def utc(value: datetime | None) -> datetime | None:
     """SQLite hands back naive UTC; PostgreSQL aware datetimes. Always aware UTC here."""
     if value is None:
@@ -69,7 +70,7 @@ LEAD_COLUMNS = (
 )
 
 
-def _lead_row(row) -> LeadRow:  # type: ignore[no-untyped-def]
+def _lead_row(row) -> LeadRow:
     return LeadRow(
         row.id,
         row.owner_email,
@@ -161,7 +162,7 @@ def touch_times(connection: Connection, lead_ids: Sequence[int]) -> dict[int, li
             select(TOUCHES.c.lead_id, TOUCHES.c.touched_at).where(TOUCHES.c.lead_id.in_(chunk))
         )
         for lead_id, at in rows:
-            found.setdefault(lead_id, []).append(utc(at))  # type: ignore[arg-type]
+            found.setdefault(lead_id, []).append(utc(at))
     return found
 
 
@@ -192,7 +193,7 @@ def save_clocks(
         columns = list(new[0])
         _bulk_insert(connection, "sla_clock", columns, [tuple(r[c] for c in columns) for r in new])
     if changed:
-        values = {
+        values: dict[str, Any] = {
             name: bindparam(name)
             for name in ("status", *CLOCK_TIMES, "met_at", "took_minutes", "next_at")
         }
@@ -231,14 +232,14 @@ class ClockRow:
         return level_at(self.instants, now)
 
 
-def _clock_rows(connection: Connection, condition) -> list[ClockRow]:  # type: ignore[no-untyped-def]
+def _clock_rows(connection: Connection, condition) -> list[ClockRow]:
     """Clocks with their leads. On SQLite the instants are read as their stored text and
     parsed by `datetime.fromisoformat` (SQLAlchemy's own parser is the busy scan's largest
     cost: six instants for each of twenty thousand clocks)."""
     as_text = connection.dialect.name == "sqlite"
     instant = _from_text if as_text else utc
 
-    def column(name: str):  # type: ignore[no-untyped-def]
+    def column(name: str):
         found = CLOCKS.c[name] if name in CLOCKS.c else LEADS.c[name]
         return type_coerce(found, String).label(name) if as_text else found
 
@@ -257,9 +258,9 @@ def _clock_rows(connection: Connection, condition) -> list[ClockRow]:  # type: i
     return [
         ClockRow(
             clock_id,
-            LeadRow(
+            LeadRow(  # type: ignore[call-arg]  # the row's lead columns, in LeadRow's order
                 *lead,
-                instant(assigned_at),  # type: ignore[arg-type]
+                instant(assigned_at),
                 instant(snoozed_until),
             ),
             rule,
@@ -402,7 +403,10 @@ def recycle_lead(connection: Connection, *, lead_id: int, at: datetime, reason: 
 def claim_action(connection: Connection, *, key: str, at: datetime) -> bool:
     """Record that the press `key` is being applied; False if it already was (a double-click,
     a replay). In the caller's transaction, so a failed action can be pressed again."""
-    table = AppliedAction.__table__
-    statement = dialect_insert(connection, table).values(key=key, at=at)
-    statement = statement.on_conflict_do_nothing().returning(table.c.key)
+    statement = (
+        dialect_insert(connection, APPLIED)
+        .values(key=key, at=at)
+        .on_conflict_do_nothing()
+        .returning(APPLIED.c.key)
+    )
     return connection.execute(statement).scalar() is not None  # rowcount: -1 under psycopg

@@ -23,9 +23,8 @@ from sqlalchemy.engine import Engine, make_url
 
 from storage.alerts import utc
 from storage.db import dialect_insert, unreachable
-from storage.models import ClockBeat
+from storage.models import BEATS
 
-BEATS = ClockBeat.__table__
 CLOCK_LOCK = 7215003
 
 
@@ -157,4 +156,4 @@ def last_beat(connection: Connection) -> tuple[str, int, datetime] | None:
     row = connection.execute(
         select(BEATS.c.holder, BEATS.c.every_s, BEATS.c.at).where(BEATS.c.name == "clock")
     ).first()
-    return (row.holder, row.every_s, utc(row.at)) if row else None  # type: ignore[return-value]
+    return (row.holder, row.every_s, utc(row.at)) if row else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Insert, Table, event, exc
+from sqlalchemy import Connection, Table, event, exc
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
@@ -49,7 +49,7 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
@@ -58,7 +58,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
-def dialect_insert(connection: Connection, table: Table) -> Insert:
+def dialect_insert(connection: Connection, table: Table) -> postgresql.Insert | sqlite.Insert:
     """INSERT with the dialect's ON CONFLICT clauses (SQLite and PostgreSQL both have them)."""
     module = postgresql if connection.dialect.name == "postgresql" else sqlite
     return module.insert(table)
@@ -69,7 +69,7 @@ def begin_writing(connection: Connection) -> None:
     first INSERT, UPDATE or DELETE, so a schema change before that would commit on its own."""
     if (
         connection.dialect.name == "sqlite"
-        and not connection.connection.dbapi_connection.in_transaction
+        and not connection.connection.driver_connection.in_transaction  # type: ignore[union-attr]
     ):
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
@@ -94,7 +94,7 @@ def make_engine(url: str, *, statement_timeout: float | None = None) -> Engine:
     if statement_timeout:
         milliseconds = int(statement_timeout * 1000)
 
-        def bounded(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def bounded(dbapi_connection, _record) -> None:
             with dbapi_connection.cursor() as cursor:
                 cursor.execute(f"SET statement_timeout = {milliseconds}")
             dbapi_connection.commit()  # a SET inside a transaction ends with it

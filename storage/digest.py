@@ -12,10 +12,8 @@ from sqlalchemy import Connection, and_, distinct, func, or_, select, true
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from storage.models import Lead, SlaClock
+from storage.models import CLOCKS, LEADS
 
-LEADS = Lead.__table__
-CLOCKS = SlaClock.__table__
 NO_SOURCE = ""
 
 
@@ -119,7 +117,7 @@ def recycle_reasons(
     return [(str(name), int(n)) for name, n in rows]
 
 
-def _owned(condition, owners: Sequence[str] | None):  # type: ignore[no-untyped-def]
+def _owned(condition, owners: Sequence[str] | None):
     if owners is None:
         return condition
     owned = select(LEADS.c.id).where(LEADS.c.owner_email.in_(owners))
@@ -154,7 +152,7 @@ def first_touches(
     return Response(total - late, late, _median(connection, since, until, owners, total))
 
 
-def _touched(met_at, since: datetime, until: datetime):  # type: ignore[no-untyped-def]
+def _touched(met_at, since: datetime, until: datetime):
     return and_(CLOCKS.c.rule == "first_touch", met_at >= _utc(since), met_at < _utc(until))
 
 

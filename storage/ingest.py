@@ -28,10 +28,8 @@ from sqlmodel import SQLModel
 
 from bot.domain.ingest import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
 from storage.db import begin_writing, dialect_insert
-from storage.models import Lead, StageChange
+from storage.models import LEADS, STAGES
 
-LEADS = Lead.__table__
-STAGES = StageChange.__table__
 COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + [
     "crm_url",
     "crm_owner",
@@ -207,7 +205,7 @@ def _record_stages(connection: Connection, leads: ColumnElement[bool], origin: s
     """The stage history of `leads` as their rows now stand, written by the database from
     their own timestamps in one statement; stages already recorded are left as they are."""
 
-    def reached(stage, column):  # type: ignore[no-untyped-def]
+    def reached(stage, column):
         return select(LEADS.c.id, stage, column, literal(origin)).where(leads, column.is_not(None))
 
     parts = [reached(literal("lead"), LEADS.c.created_at)]

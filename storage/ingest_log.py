@@ -3,16 +3,13 @@ rejected webhook events, and what `slabot status` reports from them."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, func, select
 
-from storage.models import IngestRun, Lead, RejectedEvent
-
-RUNS = IngestRun.__table__
-REJECTED = RejectedEvent.__table__
-LEADS = Lead.__table__
+from storage.models import LEADS, REJECTED, RUNS
 
 
 def record_run(
@@ -38,7 +35,11 @@ def record_run(
 
 
 def reject_events(
-    connection: Connection, rejected: list[tuple[object, str]], *, source_system: str, at: datetime
+    connection: Connection,
+    rejected: Sequence[tuple[object, str]],
+    *,
+    source_system: str,
+    at: datetime,
 ) -> None:
     if rejected:
         connection.execute(

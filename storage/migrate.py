@@ -13,11 +13,11 @@ class SchemaBehind(RuntimeError):
     """The database is not at the newest migration."""
 
 
-def include_object(connection: Connection):  # type: ignore[no-untyped-def]
+def include_object(connection: Connection):
     """Alembic's `include_object` hook for comparing models with `connection`'s database: it
     leaves out what the models create on another database only (`ddl_if(dialect=…)`)."""
 
-    def include(item, _name, _kind, _reflected, _compare_to) -> bool:  # type: ignore[no-untyped-def]
+    def include(item, _name, _kind, _reflected, _compare_to) -> bool:
         condition = getattr(item, "_ddl_if", None)
         return condition is None or condition.dialect in (None, connection.dialect.name)
 

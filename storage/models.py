@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Text, UniqueConstraint, text, true
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Index,
+    Table,
+    Text,
+    UniqueConstraint,
+    text,
+    true,
+)
 from sqlmodel import Field, SQLModel
 
 
@@ -290,3 +301,22 @@ class SyncCursor(SQLModel, table=True):
     position: datetime = Field(sa_column=_utc_column(nullable=False))
     records: int = 0  # records stored by this stream, all passes together
     at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
+
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined]  # set on every `table=True` class
+
+
+# the tables, for Core statements (bulk writes and reads that need no ORM objects)
+APPLIED = _table(AppliedAction)
+BEATS = _table(ClockBeat)
+CLOCKS = _table(SlaClock)
+CURSORS = _table(SyncCursor)
+LEADS = _table(Lead)
+OUTBOX = _table(Outbox)
+PROFILES = _table(SlackProfile)
+REJECTED = _table(RejectedEvent)
+RUNS = _table(IngestRun)
+STAGES = _table(StageChange)
+TOUCHES = _table(Touch)
+USERS = _table(SlackUser)

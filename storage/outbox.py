@@ -11,10 +11,8 @@ from sqlalchemy import Connection, case, func, select, text, update
 
 from storage.alerts import utc
 from storage.db import begin_writing, dialect_insert
-from storage.models import Outbox, SlackUser
+from storage.models import OUTBOX, USERS
 
-OUTBOX = Outbox.__table__
-USERS = SlackUser.__table__
 # bulk alerts, paced by the clock; digests, charts and interaction redraws go first
 ALERT_KINDS = ("sla_rep", "sla_manager", "sla_channel")
 
@@ -35,7 +33,7 @@ class Item:
     created_at: datetime
 
 
-def _item(row) -> Item:  # type: ignore[no-untyped-def]
+def _item(row) -> Item:
     return Item(
         row.id,
         row.key,
@@ -48,7 +46,7 @@ def _item(row) -> Item:  # type: ignore[no-untyped-def]
         row.attempts,
         row.channel,
         row.ts,
-        utc(row.created_at),  # type: ignore[arg-type]
+        utc(row.created_at),
     )
 
 

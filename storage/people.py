@@ -7,9 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, delete, func, select
 
-from storage.models import SlackProfile
-
-PROFILES = SlackProfile.__table__
+from storage.models import PROFILES
 
 
 def real_names(connection: Connection) -> dict[str, str]:

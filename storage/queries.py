@@ -30,7 +30,7 @@ def agreement_version_key_in_force(session: Session, *, on: date) -> tuple[int, 
         .limit(1)
     )
     row = session.exec(statement).first()
-    return (row[0], row[1]) if row else None
+    return (int(row[0]), row[1]) if row and row[0] is not None else None
 
 
 def latest_agreement(session: Session) -> AgreementVersion | None:
@@ -88,7 +88,9 @@ def sync_teams_and_reps(session: Session, *, teams: list[dict], reps: list[dict]
         rep.out_of_office = [str(day) for day in spec.get("out_of_office", [])]
         if spec.get("slack"):  # the agreement's override wins over any earlier lookup
             rep.slack_user_id = spec["slack"]
-            identity = session.get(SlackUser, spec["email"]) or SlackUser(email=spec["email"])
+            identity = session.get(SlackUser, spec["email"]) or SlackUser(
+                email=spec["email"], user_id=spec["slack"]
+            )
             identity.user_id = spec["slack"]
             session.add(identity)
         session.add(rep)

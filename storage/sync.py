@@ -9,9 +9,7 @@ from sqlalchemy import Connection, select
 
 from storage.alerts import utc
 from storage.db import dialect_insert
-from storage.models import SyncCursor
-
-CURSORS = SyncCursor.__table__
+from storage.models import CURSORS
 
 
 @dataclass(frozen=True)
@@ -51,6 +49,5 @@ def advance(
 def cursors(connection: Connection) -> list[Cursor]:
     rows = connection.execute(select(CURSORS).order_by(CURSORS.c.crm, CURSORS.c.stream))
     return [
-        Cursor(row.crm, row.stream, utc(row.position), row.records, utc(row.at))  # type: ignore[arg-type]
-        for row in rows
+        Cursor(row.crm, row.stream, utc(row.position), row.records, utc(row.at)) for row in rows
     ]

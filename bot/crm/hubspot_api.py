@@ -123,7 +123,7 @@ class HubSpotApi:
             after = ((answer.get("paging") or {}).get("next") or {}).get("after")
             if not after:
                 break
-        notes = []
+        notes: list[dict] = []
         for start in range(0, len(ids), 100):
             answer = self._call(
                 "POST",
@@ -176,7 +176,7 @@ class HubSpotApi:
         )
 
     # -- one call ----------------------------------------------------------------------------
-    def _call(self, method: str, path: str, *, idempotent: bool = True, **kwargs) -> dict:  # type: ignore[no-untyped-def]
+    def _call(self, method: str, path: str, *, idempotent: bool = True, **kwargs) -> dict:
         for attempt in range(1, READ_TRIES + 1):
             try:
                 response = self.session.request(

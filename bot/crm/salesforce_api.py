@@ -24,6 +24,8 @@ if TYPE_CHECKING:  # simple-salesforce (and zeep) load on first use: a HubSpot s
     from simple_salesforce import Salesforce
     from simple_salesforce.exceptions import SalesforceError
 
+    from bot.settings import Settings
+
 LEAD_FIELDS = (
     "Id", "FirstName", "LastName", "Company", "Email", "LeadSource", "Status", "OwnerId",
     "CreatedDate", "ConvertedDate", "IsConverted", "SystemModstamp",
@@ -184,6 +186,12 @@ class SalesforceApi:
         raise CrmError("Salesforce did not answer", transient=True)
 
     # -- reads -------------------------------------------------------------------------------
+    def _query_all(self, soql: str) -> dict[str, Any]:
+        return self._call(lambda sf: sf.query_all(soql))
+
+    def _query_more(self, url: str) -> dict[str, Any]:
+        return self._call(lambda sf: sf.query_more(url, identifier_is_url=True))
+
     def changed(
         self, sobject: str, fields: tuple[str, ...], since: datetime | None, where: str = ""
     ) -> Iterator[RecordPage]:
@@ -204,7 +212,7 @@ class SalesforceApi:
             next_url = answer.get("nextRecordsUrl")
             if answer.get("done", True) or not next_url:
                 return
-            answer = self._call(lambda sf, url=next_url: sf.query_more(url, identifier_is_url=True))
+            answer = self._query_more(next_url)
 
     def leads(self, ids: list[str]) -> list[dict]:
         """These leads now (a task names a lead no pass has read yet)."""
@@ -212,12 +220,12 @@ class SalesforceApi:
         for start in range(0, len(ids), 200):
             chunk = soql_ids(ids[start : start + 200])
             soql = f"SELECT {', '.join(LEAD_FIELDS)} FROM Lead WHERE Id IN {chunk}"
-            found += self._call(lambda sf, q=soql: sf.query_all(q)).get("records") or []
+            found += self._query_all(soql).get("records") or []
         return found
 
     def users(self) -> dict[str, str]:
         """User id (18 characters) → email, active or not (old leads keep their owners)."""
-        answer = self._call(lambda sf: sf.query_all("SELECT Id, Email FROM User"))
+        answer = self._query_all("SELECT Id, Email FROM User")
         return {
             str(user["Id"]): str(user["Email"]).lower()
             for user in answer.get("records") or []
@@ -229,23 +237,28 @@ class SalesforceApi:
             f"SELECT Id, Description FROM Task WHERE WhoId = {soql_ids([lead_id])[1:-1]}"
             f" AND CreatedDate >= {soql_time(since)}"
         )
-        return self._call(lambda sf: sf.query_all(soql)).get("records") or []
+        return self._query_all(soql).get("records") or []
 
     def lead_status(self, lead_id: str) -> str | None:
         soql = f"SELECT Status FROM Lead WHERE Id = {soql_ids([lead_id])[1:-1]}"
-        found = self._call(lambda sf: sf.query_all(soql)).get("records") or []
+        found = self._query_all(soql).get("records") or []
         return str(found[0].get("Status") or "") or None if found else None
 
     # -- writes (never repeated here) --------------------------------------------------------
     def create_task(self, fields: dict[str, object]) -> str:
-        answer = self._call(lambda sf: sf.Task.create(fields), idempotent=False)
+        answer = self._call(lambda sf: _sobject(sf, "Task").create(fields), idempotent=False)
         return str(answer["id"])
 
     def update_lead(self, lead_id: str, fields: dict[str, object]) -> None:
-        self._call(lambda sf: sf.Lead.update(lead_id, fields))
+        self._call(lambda sf: _sobject(sf, "Lead").update(lead_id, fields))
 
 
-def credentials(settings) -> Credentials:  # type: ignore[no-untyped-def]
+def _sobject(sf: Salesforce, name: str) -> Any:
+    """An sObject's REST resource (`sf.Task`: simple-salesforce resolves it by name)."""
+    return getattr(sf, name)
+
+
+def credentials(settings: Settings) -> Credentials:
     """The OAuth flow the settings describe (the JWT flow when a private key file is set)."""
     secret = settings.secret
     key = settings.salesforce_private_key_file

@@ -103,7 +103,9 @@ class CalendarTerms(_Section):
             workdays=frozenset(WEEKDAYS.index(day) for day in self.workdays),
             opens=opens,
             closes=closes,
-            holidays=_first(rep and rep.holidays, team and team.holidays, self.holidays),
+            holidays=_first(
+                rep.holidays if rep else None, team.holidays if team else None, self.holidays
+            ),
             closed=frozenset(self.closed) | frozenset(teams_closed),
             opened=frozenset(self.open) | frozenset(teams_open),
             out_of_office=frozenset(rep.out_of_office) if rep else frozenset(),
@@ -344,7 +346,7 @@ class Agreement(_Section):
         team = self.team(rep.team)
         return self._memo(f"rep:{rep.email}", lambda: self.calendar.to_calendar(team=team, rep=rep))
 
-    def _memo(self, key: str, build) -> BusinessCalendar:  # type: ignore[no-untyped-def]
+    def _memo(self, key: str, build) -> BusinessCalendar:
         if key not in self._calendars:
             self._calendars[key] = build()
         return self._calendars[key]

@@ -41,7 +41,7 @@ def window(calendar: BusinessCalendar, day: date) -> tuple[datetime, datetime] |
     return hours
 
 
-def _days_from(calendar: BusinessCalendar, instant: datetime):  # type: ignore[no-untyped-def]
+def _days_from(calendar: BusinessCalendar, instant: datetime):
     day = instant.astimezone(calendar.tz).date() - timedelta(days=1)  # a window may start late
     for offset in range(SEARCH_DAYS):
         hours = window(calendar, day + timedelta(days=offset))

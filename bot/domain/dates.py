@@ -67,12 +67,13 @@ def _numeric(raw: str, order: DateOrder | None) -> datetime:
         year, month, day = int(a), int(b), int(c)
     else:
         if order is None:
-            order = evidence(raw) or "MDY"  # None here: the same date either way
-            if order == "ambiguous":
+            proven = evidence(raw) or "MDY"  # None here: the same date either way
+            if proven == "ambiguous":
                 raise DateError(
                     f"{raw!r} could be {_spelt(a, b)} or {_spelt(b, a)}: the date order must be "
                     'set (date_order = "DMY" or "MDY")'
                 )
+            order = proven
         if order == "YMD":
             raise DateError(f"{raw!r} does not start with a 4-digit year (date_order is YMD)")
         month, day = (int(a), int(b)) if order == "MDY" else (int(b), int(a))

@@ -9,6 +9,7 @@ never overwrites a newer one.
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -34,7 +35,7 @@ class Event:
     value: str
     raw: Mapping[str, object]
 
-    @property
+    @builtins.property  # the field above is named `property`, as in HubSpot's payload
     def occurred_at(self) -> datetime:
         return datetime.fromtimestamp(self.occurred_ms / 1000, tz=UTC)
 

@@ -248,7 +248,9 @@ def native_payload(payload: object, tz: tzinfo) -> tuple[list[LeadRecord], list[
         raise RowError(
             "body", f"unknown key(s) {', '.join(sorted(unknown))}; use leads and touches"
         )
-    leads, touches, problems = [], [], []
+    leads: list[LeadRecord] = []
+    touches: list[TouchRecord] = []
+    problems = []
     for kind, fields, mapper in (
         ("leads", LEAD_FIELDS, native_lead),
         ("touches", TOUCH_FIELDS, native_touch),
@@ -265,7 +267,11 @@ def native_payload(payload: object, tz: tzinfo) -> tuple[list[LeadRecord], list[
                 if extra:
                     raise RowError(sorted(extra)[0], "is not a known field")
                 row = {key: "" if value is None else str(value) for key, value in item.items()}
-                (leads if kind == "leads" else touches).append(mapper(row, tz))
+                record = mapper(row, tz)
+                if isinstance(record, LeadRecord):
+                    leads.append(record)
+                else:
+                    touches.append(record)
             except RowError as error:
                 column = f".{error.column}" if error.column else ""
                 problems.append(f"{where}{column}: {error.reason}")

@@ -75,13 +75,14 @@ def plan_quota(request: QuotaRequest, agreement: Agreement | None, today: date) 
         example = " ".join(EXAMPLES[key] for key in missing)
         raise QuotaInputError(f"missing {names}: give {it} inline, e.g. `{example}` ({where}).")
 
+    given = {key: value for key, value in values.items() if value is not None}
     rates = FunnelRates(
-        aov=values["aov"],
-        win=values["win"],  # type: ignore[arg-type]
-        sql_to_opp=values["sql2opp"],
-        mql_to_sql=values["mql2sql"],  # type: ignore[arg-type]
+        aov=given["aov"],
+        win=given["win"],
+        sql_to_opp=given["sql2opp"],
+        mql_to_sql=given["mql2sql"],
     )
-    plan = reverse_funnel(values["quota"], rates)  # type: ignore[arg-type]
+    plan = reverse_funnel(given["quota"], rates)
     if plan.mqls > MAX_MQLS:
         raise QuotaInputError(
             f"that plan needs {plan.mqls:,} MQLs in a {period}; check the amounts and rates."

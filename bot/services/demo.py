@@ -67,7 +67,7 @@ def generate_leads(agreement: Agreement, now: datetime, rng: random.Random) -> l
     calendar = agreement.business_calendar()
     tz = ZoneInfo(agreement.calendar.timezone)
     start, _ = period_bounds(calendar.today(now), "quarter")
-    per_day = agreement.marketing.mql_target / 21  # a typical month has ~21 business days
+    per_day = (agreement.marketing.mql_target or 0) / 21  # a typical month has ~21 business days
     records: list[LeadRecord] = []
     day = start
     while day <= calendar.today(now):
@@ -115,14 +115,17 @@ def _lead(
             values["first_touch_at"] = mql_at + delay
             record.touches.append(
                 TouchRecord(
-                    record.external_id, mql_at + delay, rng.choice(("call", "email")), rep["email"]
+                    record.external_id,
+                    mql_at + delay,
+                    rng.choice(("call", "email")),
+                    str(rep["email"]),
                 )
             )
     age = now - mql_at
     if "first_touch_at" not in values and age > timedelta(days=7):  # late, but worked in the end
         late = mql_at + timedelta(days=rng.randrange(2, 5))
         values["first_touch_at"] = late
-        record.touches.append(TouchRecord(record.external_id, late, "call", rep["email"]))
+        record.touches.append(TouchRecord(record.external_id, late, "call", str(rep["email"])))
     if "first_touch_at" in values:
         _follow_up(record, values["first_touch_at"], rep["email"], now, rng)  # type: ignore[arg-type]
     if "first_touch_at" in values and age > timedelta(days=3):

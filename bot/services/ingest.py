@@ -10,7 +10,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, tzinfo
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, BinaryIO, TextIO, cast
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection, Engine
@@ -356,7 +356,7 @@ def import_csv(
                         _write(connection, batch, reading, summary, rejects)
                         batch = []
                         if progress:
-                            progress(handle.buffer.tell())
+                            progress(cast(BinaryIO, handle.buffer).tell())
                 _write(connection, batch, reading, summary, rejects)
                 if fmt != "touches":  # the new leads' stage history, in one statement
                     record_stages_above(connection, reading.last_id, "import")

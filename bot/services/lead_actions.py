@@ -105,7 +105,7 @@ def press_key(action: str, lead_id: int, user: str, message: str | None) -> str:
     return f"{action}:{lead_id}:{user}:{message or '-'}"
 
 
-def _then_refresh(ctx: Context, lead_id: int, write, now: datetime, *, press: str) -> bool:  # type: ignore[no-untyped-def]
+def _then_refresh(ctx: Context, lead_id: int, write, now: datetime, *, press: str) -> bool:
     """Apply a change and recompute the lead's clocks in the same transaction, so the next
     scan sees the new deadlines (or none). False, changing nothing, for a press already
     applied (a double-click, a replayed request)."""

@@ -127,6 +127,7 @@ class Sender:
                 if upcoming is None or upcoming > deadline:
                     return report
                 time.sleep(max(0.0, (upcoming - utcnow()).total_seconds()) + 0.01)
+        return report
 
     def deliver_item(self, item_id: int) -> DeliveryReport:
         """Send one queued item now (an interaction's redraw); the clock retries it if Slack
@@ -216,19 +217,16 @@ class Sender:
         if item.kind == "chart":
             return self._upload(item, attempts)
         if item.update_of is not None:
-            target = self._target(item)
+            channel, ts = self._target(item)
             self.client.chat_update(
-                channel=target.channel,
-                ts=target.ts,
-                text=payload["text"],
-                blocks=payload.get("blocks"),
+                channel=channel, ts=ts, text=payload["text"], blocks=payload.get("blocks")
             )
-            return target.channel, target.ts, False  # type: ignore[return-value]
+            return channel, ts, False
         channel = item.channel or self._address(item, open_dm=attempts > 1)
         if attempts > 1:
-            found = self._already_posted(item, channel)
-            if found is not None:
-                return (*found, True)
+            posted = self._already_posted(item, channel)
+            if posted is not None:
+                return (*posted, True)
         response = self.client.chat_postMessage(
             channel=channel,
             text=payload["text"],
@@ -239,21 +237,20 @@ class Sender:
         )
         return str(response["channel"]), str(response["ts"]), False
 
-    def _target(self, item: outbox.Item) -> outbox.Item:
-        """The sent message an update or a chart refers to."""
+    def _target(self, item: outbox.Item) -> tuple[str, str]:
+        """(channel, ts) of the sent message an update or a chart refers to."""
         with self.engine.connect() as connection:
             target = outbox.item(connection, item.update_of)  # type: ignore[arg-type]
         if target is None or target.status == "failed":
             raise Undeliverable(f"the message it belongs to (item {item.update_of}) was never sent")
         if target.ts is None or target.channel is None:
             raise Unresolved(f"waiting for item {target.id} to be sent")
-        return target
+        return target.channel, target.ts
 
     def _upload(self, item: outbox.Item, attempts: int) -> tuple[str, str, bool]:
         """Attach a PNG in the thread of the message it belongs to (files_upload_v2: get an
         upload URL, send the bytes, complete the upload into the thread)."""
-        target = self._target(item)
-        channel, ts = str(target.channel), str(target.ts)
+        channel, ts = self._target(item)
         payload = item.payload
         if attempts > 1 and self._already_uploaded(channel, ts, payload["filename"]):
             return channel, ts, True
@@ -291,7 +288,7 @@ class Sender:
             outbox.set_channel(connection, item.id, channel)
         return channel
 
-    def _read(self, channel: str, call):  # type: ignore[no-untyped-def]
+    def _read(self, channel: str, call):
         """A read of the conversation's messages, which needs membership (posting does not, with
         chat:write.public): on `not_in_channel` the app joins the public channel and reads."""
         try:

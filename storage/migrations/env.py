@@ -11,7 +11,10 @@ connection = config.attributes.get("connection")
 if connection is None:  # `alembic` command line: build an engine from the URL in the config
     from storage.db import make_engine
 
-    connection = make_engine(config.get_main_option("sqlalchemy.url")).connect()
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("alembic: set sqlalchemy.url (or run `slabot db upgrade`)")
+    connection = make_engine(url).connect()
 
 context.configure(
     connection=connection,
