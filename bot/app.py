@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 
 from slack_bolt import App
 from sqlalchemy.engine import Engine
 
+from bot.deps import Deps
 from bot.listeners import register_listeners
 from bot.settings import Settings
 from bot.slack.client import make_web_client
 from bot.slack.render import Renderer
-
-
-@dataclass(frozen=True)
-class Deps:
-    """What listeners need beyond what Bolt injects; bound when they are registered."""
-
-    settings: Settings
-    engine: Engine
-    renderer: Renderer
 
 
 def build_app(settings: Settings, engine: Engine, *, socket_mode: bool = False) -> App:

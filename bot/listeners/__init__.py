@@ -1,25 +1,41 @@
-"""Slack surfaces. One folder per surface, each with `register(app, deps)` (after the Bolt
-starter template; `deps` is bound here instead of injected per request by a middleware)."""
+"""Slack surfaces, one module per listener, registered here directly on the Bolt app (after
+bolt-python's starter template). Every listener finds `Deps` in Bolt's context
+(`bot.deps.provide`, one global middleware)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import Any
 
-from slack_bolt import App
+from slack_bolt import App, BoltResponse
+from slack_bolt.context.respond import Respond
 
-from bot.listeners import actions, commands, events, views
+from bot.deps import Deps, provide
+from bot.listeners.actions import digest_details, quota_share, sla_alert
+from bot.listeners.commands import pace, quota, sla
 from bot.listeners.errors import handle_error
-
-if TYPE_CHECKING:
-    from bot.app import Deps
+from bot.listeners.events import app_home
+from bot.listeners.views import recycle
+from bot.slack import ids
 
 
 def register_listeners(app: App, deps: Deps) -> None:
-    commands.register(app, deps)
-    actions.register(app, deps)
-    events.register(app, deps)
-    views.register(app, deps)
+    app.use(provide(deps))
+    app.command("/quota")(quota.handle_quota)
+    app.command("/sla")(sla.handle_sla)
+    app.command("/pace")(pace.handle_pace)
+    app.action(ids.CONTACTED)(sla_alert.handle_contacted)
+    app.action(ids.SNOOZE)(sla_alert.handle_snooze)
+    app.action(ids.RECYCLE)(sla_alert.handle_recycle)
+    app.action(ids.OPEN_HOME)(sla_alert.handle_open_home)
+    app.action(ids.PAGE)(sla_alert.handle_page)
+    app.action(ids.DIGEST_DETAILS)(digest_details.handle_digest_details)
+    app.action(ids.QUOTA_SHARE)(quota_share.handle_quota_share)
+    app.view(ids.RECYCLE)(recycle.handle_recycle_submit)
+    app.event("app_home_opened")(app_home.handle_app_home_opened)
 
+    # bound here, not read from the context: an error may come before the middleware has run
     @app.error
-    def on_error(error, body, response, respond):  # type: ignore[no-untyped-def]
+    def on_error(
+        error: Exception, body: dict[str, Any], response: BoltResponse | None, respond: Respond
+    ) -> BoltResponse | None:
         return handle_error(deps, error, body, response, respond)

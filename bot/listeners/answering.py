@@ -14,15 +14,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as NotYet
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
-from slack_bolt import Ack, Respond
+from slack_bolt import Ack, BoltContext, Respond
+from slack_sdk import WebClient
 
+from bot.deps import Deps, deps_of
 from bot.listeners.errors import error_answer
 from storage.db import busy
-
-if TYPE_CHECKING:
-    from bot.app import Deps
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -49,7 +48,7 @@ def patiently(work: Callable[[], T], *, patience: float = PATIENCE) -> T:
 def answer_in_time(
     work: Callable[[], T],
     *,
-    late: Callable[[], None],
+    late: Callable[[], object],
     then: Callable[[Future[T]], None],
 ) -> T | None:
     """Run `work` (tried again while the database is busy). Done within ANSWER_WITHIN: its
@@ -63,6 +62,26 @@ def answer_in_time(
     late()
     running.add_done_callback(then)
     return None
+
+
+def pressed(work: Callable[[dict, Respond, WebClient, Deps], None]) -> Callable[..., None]:
+    """A button's Bolt listener: acknowledged at once; `work` runs on a worker thread (tried
+    again while the database is busy) and a failure after the acknowledgement is said through
+    the response URL."""
+
+    def listener(
+        ack: Ack, body: dict, respond: Respond, client: WebClient, context: BoltContext
+    ) -> None:
+        ack()
+        deps = deps_of(context)
+        answer_in_time(
+            lambda: work(body, respond, client, deps),
+            late=lambda: None,
+            then=tell_failure(respond, deps),
+        )
+
+    listener.__name__, listener.__doc__ = work.__name__, work.__doc__  # Bolt logs the name
+    return listener
 
 
 def tell_failure(respond: Respond, deps: Deps) -> Callable[[Future[Any]], None]:

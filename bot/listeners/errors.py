@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from slack_bolt import BoltResponse
 from slack_bolt.context.respond import Respond
 
+from bot.deps import Deps
 from storage.db import outage_reason, unreachable
-
-if TYPE_CHECKING:
-    from bot.app import Deps
 
 log = logging.getLogger(__name__)
 

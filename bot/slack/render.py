@@ -20,6 +20,7 @@ from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
 from bot.resources import shipped
+from bot.slack import ids
 
 MAX_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100  # a Home tab or a modal
@@ -164,6 +165,7 @@ class Renderer:
             keep_trailing_newline=False,
             auto_reload=False,  # templates are read once per process
         )
+        self.env.globals["ids"] = ids  # action and callback ids, as listeners register them
         self.env.filters.update(
             tojson=_json_string,
             mrkdwn=escape_mrkdwn,

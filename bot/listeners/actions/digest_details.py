@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import TYPE_CHECKING
 
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
+from bot.deps import Deps
+from bot.listeners.answering import pressed
 from bot.services.digest import DigestError, compute_digest
 
-if TYPE_CHECKING:
-    from bot.app import Deps
 
-
+@pressed
 def handle_digest_details(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
     try:
         team, day = str(body["actions"][0]["value"]).split("|")

@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-from slack_bolt import Respond
+from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.deps import Deps, deps_of
+from bot.listeners.answering import ANSWER_WITHIN, patiently, pressed
 from bot.services import lead_actions
 
-if TYPE_CHECKING:
-    from bot.app import Deps
 
-
-def _start(body: dict, respond: Respond, client: WebClient, deps: Deps):  # type: ignore[no-untyped-def]
+def _start(body: dict, respond: Respond, client: WebClient, deps: Deps):
     """(context, lead) if the clicking user may act on the lead, else None (the user has been
     told why). The press was acknowledged before."""
     ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
@@ -23,7 +21,7 @@ def _start(body: dict, respond: Respond, client: WebClient, deps: Deps):  # type
     return None if lead is None else (ctx, lead)
 
 
-def _lead(ctx: lead_actions.Context, body: dict, respond: Respond):  # type: ignore[no-untyped-def]
+def _lead(ctx: lead_actions.Context, body: dict, respond: Respond):
     """The lead the button is about, if the clicking user may act on it."""
     try:
         lead_id = int(str(body["actions"][0]["value"])[:20])
@@ -58,8 +56,12 @@ def after_action(ctx: lead_actions.Context, body: dict, respond: Respond, note: 
     container = body.get("container") or {}
     channel = container.get("channel_id") or (body.get("channel") or {}).get("id")
     ts = container.get("message_ts")
-    kept = channel and ts and not container.get("is_ephemeral")
-    if kept and lead_actions.redraw(ctx, channel=channel, ts=ts, note=note, now=now):
+    if (
+        channel
+        and ts
+        and not container.get("is_ephemeral")
+        and lead_actions.redraw(ctx, channel=channel, ts=ts, note=note, now=now)
+    ):
         return
     email = lead_actions.email_of(ctx.engine, ctx.client, body["user"]["id"]) or ""
     team = (body.get("actions") or [{}])[0].get("block_id", "").startswith("team")
@@ -67,6 +69,7 @@ def after_action(ctx: lead_actions.Context, body: dict, respond: Respond, note: 
     respond(replace_original=True, **message.payload)
 
 
+@pressed
 def handle_contacted(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
     started = _start(body, respond, client, deps)
     if started is None:
@@ -96,6 +99,7 @@ def handle_contacted(body: dict, respond: Respond, client: WebClient, deps: Deps
     after_action(ctx, body, respond, note)
 
 
+@pressed
 def handle_snooze(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
     started = _start(body, respond, client, deps)
     if started is None:
@@ -112,8 +116,17 @@ def handle_snooze(body: dict, respond: Respond, client: WebClient, deps: Deps) -
     after_action(ctx, body, respond, note)
 
 
-def handle_recycle(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
-    """Ask for the reason in a modal; the recycle happens when it is submitted."""
+def handle_recycle(
+    ack: Ack, body: dict, respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    """Ask for the reason in a modal; the recycle happens when it is submitted. The modal
+    must open within the press's 3-second trigger: no waiting for a busy database."""
+    ack()
+    deps = deps_of(context)
+    patiently(lambda: _open_recycle_modal(body, respond, client, deps), patience=ANSWER_WITHIN)
+
+
+def _open_recycle_modal(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
     started = _start(body, respond, client, deps)
     if started is None:
         return
@@ -135,6 +148,7 @@ def handle_recycle(body: dict, respond: Respond, client: WebClient, deps: Deps) 
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
+@pressed
 def handle_open_home(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
     """ "Show all in Home" under a DM too long for one message: the whole queue, paged, in the
     app's Home tab (the tab beside this conversation's Messages)."""
@@ -149,6 +163,7 @@ def handle_open_home(body: dict, respond: Respond, client: WebClient, deps: Deps
     )
 
 
+@pressed
 def handle_page(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
     """‹ Previous / Next › under `/sla` (the reply is replaced) or in the Home tab."""
     from bot.listeners.events.app_home import publish_home

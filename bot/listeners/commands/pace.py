@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from slack_bolt import Ack, Respond
+from slack_bolt import Ack, BoltContext, Respond
 
+from bot.deps import Deps, deps_of
 from bot.listeners.answering import answer_command
 from bot.services.agreements import agreement_in_force
 from bot.services.digest import Digest, DigestError, compute_digest, render_digest
-
-if TYPE_CHECKING:
-    from bot.app import Deps
 
 
 def pace_message(deps: Deps, text: str, *, channel_id: str = "") -> dict[str, Any]:
@@ -29,6 +27,7 @@ def pace_message(deps: Deps, text: str, *, channel_id: str = "") -> dict[str, An
         return {
             "text": renderer.slack_text("digest/pace_help.txt.j2", teams=teams, typed=text.strip())
         }
+    name: str | None
     if words:
         name = words[0]
     else:
@@ -62,6 +61,7 @@ def _this_minutes_digest(deps: Deps, team: str | None, now: datetime) -> Digest:
     return found
 
 
-def handle_pace(ack: Ack, command: dict, respond: Respond, deps: Deps) -> None:
+def handle_pace(ack: Ack, command: dict, respond: Respond, context: BoltContext) -> None:
+    deps = deps_of(context)
     text, channel = command.get("text") or "", command.get("channel_id", "")
     answer_command(ack, respond, deps, lambda: pace_message(deps, text, channel_id=channel))

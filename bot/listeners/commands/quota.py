@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from slack_bolt import Ack, Respond
+from slack_bolt import Ack, BoltContext, Respond
 
+from bot.deps import Deps, deps_of
 from bot.domain.quota_args import QuotaInputError, parse_quota_args
 from bot.listeners.answering import answer_command
 from bot.services.quota import answer_quota
-
-if TYPE_CHECKING:
-    from bot.app import Deps
 
 
 def quota_message(deps: Deps, text: str, *, shared_by: str | None = None) -> dict[str, Any]:
@@ -46,6 +44,7 @@ def quota_message(deps: Deps, text: str, *, shared_by: str | None = None) -> dic
     }
 
 
-def handle_quota(ack: Ack, command: dict, respond: Respond, deps: Deps) -> None:
+def handle_quota(ack: Ack, command: dict, respond: Respond, context: BoltContext) -> None:
+    deps = deps_of(context)
     text = command.get("text") or ""
     answer_command(ack, respond, deps, lambda: quota_message(deps, text))

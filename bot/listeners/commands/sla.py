@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from slack_bolt import Ack, Respond
+from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
+from bot.deps import Deps, deps_of
 from bot.listeners.answering import answer_command
 from bot.services import lead_actions
 from bot.services.agreements import version_in_force
-
-if TYPE_CHECKING:
-    from bot.app import Deps
 
 SUBCOMMANDS = ("", "mine", "team", "terms", "help")
 
@@ -65,6 +63,9 @@ def sla_message(
     return {"text": renderer.slack_text("sla/unknown.txt.j2", typed=text.strip(), help=help_text)}
 
 
-def handle_sla(ack: Ack, command: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
+def handle_sla(
+    ack: Ack, command: dict, respond: Respond, client: WebClient, context: BoltContext
+) -> None:
+    deps = deps_of(context)
     text, user = command.get("text") or "", command.get("user_id", "")
     answer_command(ack, respond, deps, lambda: sla_message(deps, text, client=client, user_id=user))

@@ -4,22 +4,21 @@ alert buttons, then what slabot does and the quota math in force."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from slack_bolt import BoltContext
 from slack_sdk import WebClient
 
+from bot.deps import Deps, deps_of
 from bot.domain.quota_args import QuotaInputError, QuotaRequest
 from bot.services import lead_actions
 from bot.services.quota import answer_quota
 
-if TYPE_CHECKING:
-    from bot.app import Deps
 
-
-def handle_app_home_opened(event: dict, client: WebClient, deps: Deps) -> None:
+def handle_app_home_opened(event: dict, client: WebClient, context: BoltContext) -> None:
     if event.get("tab") != "home":
         return
-    publish_home(client, deps, event["user"])
+    publish_home(client, deps_of(context), event["user"])
 
 
 def publish_home(

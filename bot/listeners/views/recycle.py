@@ -5,20 +5,20 @@ from __future__ import annotations
 import json
 from concurrent.futures import Future
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
 
-from slack_bolt import Ack
+from slack_bolt import Ack, BoltContext
 from slack_sdk import WebClient
 from slack_sdk.webhook import WebhookClient
 
+from bot.deps import deps_of
 from bot.listeners.answering import answer_in_time, patiently
 from bot.services import lead_actions
 
-if TYPE_CHECKING:
-    from bot.app import Deps
 
-
-def handle_recycle_submit(ack: Ack, body: dict, view: dict, client: WebClient, deps: Deps) -> None:
+def handle_recycle_submit(
+    ack: Ack, body: dict, view: dict, client: WebClient, context: BoltContext
+) -> None:
+    deps = deps_of(context)
     values = view["state"]["values"]
     reason = ((values.get("reason", {}).get("reason") or {}).get("selected_option") or {}).get(
         "value"
@@ -40,7 +40,7 @@ def handle_recycle_submit(ack: Ack, body: dict, view: dict, client: WebClient, d
     full_reason = f"{reason}: {note}" if note else reason
     now = datetime.now(UTC)
 
-    def record():  # type: ignore[no-untyped-def]
+    def record():
         """(context, lead, recorded), or a refusal to show in the modal."""
         ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
         lead = lead_actions.find_lead(ctx, lead_id) if 0 < lead_id < 2**31 else None
@@ -59,7 +59,7 @@ def handle_recycle_submit(ack: Ack, body: dict, view: dict, client: WebClient, d
         if done.exception() is None and not isinstance(done.result(), str):
             patiently(lambda: redraw(*done.result()))
 
-    def redraw(ctx, lead, recorded) -> None:  # type: ignore[no-untyped-def]
+    def redraw(ctx, lead, recorded) -> None:
         if not recorded:
             return  # the same modal submitted again: recorded once
         text = deps.renderer.slack_text(

@@ -1,0 +1,12 @@
+"""Action and callback ids: the messages that carry a button and the listener registered for
+it spell the id once, here."""
+
+from __future__ import annotations
+
+CONTACTED = "sla_contacted"
+SNOOZE = "sla_snooze"
+RECYCLE = "sla_recycle"  # the button, and the modal it opens (its callback_id)
+OPEN_HOME = "sla_open_home"
+PAGE = "sla_page"
+DIGEST_DETAILS = "digest_details"
+QUOTA_SHARE = "quota_share"
