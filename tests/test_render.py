@@ -11,6 +11,8 @@ import pytest
 from bot.domain.agreement import Agreement
 from bot.domain.quota_args import parse_quota_args
 from bot.domain.quota_plan import plan_quota
+from bot.slack.ids import QUOTA_SHARE
+from bot.slack.messages.quota import plan_blocks
 from bot.slack.render import InvalidBlocks, Renderer, fmt_money, fmt_pct, validate_blocks
 from tests.conftest import EXAMPLE_TERMS
 
@@ -20,11 +22,16 @@ def answer(**terms_overrides):  # type: ignore[no-untyped-def]
     return plan_quota(parse_quota_args(""), Agreement.model_validate(terms), date(2026, 11, 23))
 
 
+def reply(share_value: str = "500k", **terms):  # type: ignore[no-untyped-def]
+    parts = Renderer().parts("quota/parts.txt.j2")
+    return plan_blocks(parts, answer(**terms), shared_by=None, share_value=share_value)
+
+
 def test_reply_is_valid_block_kit_with_share_button() -> None:
-    blocks = Renderer().blocks(
-        "quota/reply.json.j2", answer=answer(), shared_by=None, share_value="500k"
-    )
+    blocks = reply()
+    validate_blocks(blocks)
     assert [b["type"] for b in blocks] == ["header", "section", "context", "actions"]
+    assert blocks[-1]["elements"][0]["action_id"] == QUOTA_SHARE == "quota_share"
 
 
 def test_agreement_name_from_a_file_is_escaped() -> None:
@@ -32,10 +39,7 @@ def test_agreement_name_from_a_file_is_escaped() -> None:
         **EXAMPLE_TERMS,
         "agreement": {**EXAMPLE_TERMS["agreement"], "name": "<!channel> & <@U123>"},
     }
-    blocks = Renderer().blocks(
-        "quota/reply.json.j2", answer=answer(**terms), shared_by=None, share_value=""
-    )
-    text = json.dumps(blocks)
+    text = json.dumps(reply("", **terms))
     assert "&lt;!channel&gt; &amp; &lt;@U123&gt;" in text and "<!channel>" not in text
 
 

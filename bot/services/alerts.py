@@ -32,6 +32,7 @@ from bot.services.agreements import agreement_in_force
 from bot.settings import Settings
 from bot.slack.client import make_web_client
 from bot.slack.delivery import DeliveryReport, Sender
+from bot.slack.messages.queue import QueueView, queue_blocks
 from bot.slack.render import MAX_BLOCKS, MAX_VIEW_BLOCKS, InvalidBlocks, Renderer
 from storage import alerts as store
 from storage import outbox
@@ -228,30 +229,31 @@ def render_queue(
     page = min(max(page, 0), pages - 1) if surface != "dm" else 0
     shown = lines[page * room : (page + 1) * room]
     hidden = lines[room:] if surface == "dm" else []
-    context = {
-        "kind": kind,
-        "surface": surface,
-        "page": page,
-        "pages": pages,
-        "first": page * room + 1,
-        "lines": shown,
-        "hidden": len(hidden),
-        "hidden_breached": sum(1 for line in hidden if line.level >= Level.BREACHED),
-        "breached": sum(1 for line in lines if line.level >= Level.BREACHED),
-        "due_soon": sum(1 for line in lines if line.level == Level.DUE_SOON),
-        "total": len(lines),
-        "new": sum(1 for line in lines if line.new),
-        "now": now.astimezone(calendar.tz),
-        "note": note,
-        "title": title,
-    }
+    view = QueueView(
+        kind=kind,
+        surface=surface,
+        page=page,
+        pages=pages,
+        first=page * room + 1,
+        lines=shown,
+        hidden=len(hidden),
+        hidden_breached=sum(1 for line in hidden if line.level >= Level.BREACHED),
+        breached=sum(1 for line in lines if line.level >= Level.BREACHED),
+        due_soon=sum(1 for line in lines if line.level == Level.DUE_SOON),
+        total=len(lines),
+        new=sum(1 for line in lines if line.new),
+        now=now.astimezone(calendar.tz),
+        note=note,
+        title=title,
+    )
+    blocks = queue_blocks(renderer.parts("alerts/queue_parts.txt.j2"), view)
     return Message(
         kind=kind,
         audience=audience,
         day=calendar.today(now),
         lines=lines,
-        text=renderer.slack_text("alerts/queue.txt.j2", **context),
-        blocks=renderer.blocks("alerts/queue.json.j2", limit=limit, **context),
+        text=renderer.slack_text("alerts/queue.txt.j2", **view.as_context()),
+        blocks=blocks,
     )
 
 

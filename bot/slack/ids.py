@@ -10,3 +10,5 @@ OPEN_HOME = "sla_open_home"
 PAGE = "sla_page"
 DIGEST_DETAILS = "digest_details"
 QUOTA_SHARE = "quota_share"
+RECYCLE_REASON = "reason"  # the modal's inputs: block and action ids
+RECYCLE_NOTE = "note"

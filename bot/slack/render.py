@@ -186,6 +186,11 @@ class Renderer:
         """A message's `text` (its notification and fallback), within Slack's limit."""
         return fit(self.text(name, **context), MAX_TEXT)
 
+    def parts(self, name: str) -> Any:
+        """A template's macros, to call from Python: `parts(name).title(q)` is that macro's text
+        (the sentences of a message that `bot.slack.messages` lays out)."""
+        return _Parts(self.env.get_template(name).module)
+
     def blocks(self, name: str, *, limit: int = MAX_BLOCKS, **context: Any) -> list[dict[str, Any]]:
         """Render a JSON template, fit every text to Slack's limits and check it (the same
         rendered text is checked once). `limit`: 50 blocks for a message, 100 for a view."""
@@ -207,6 +212,17 @@ class Renderer:
         for index, block in enumerate(view["blocks"]):
             _validate_one(block, where=f"{name}[{index}]")
         return view
+
+
+class _Parts:
+    """A template's macros, each returning its text without the surrounding whitespace."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+
+    def __getattr__(self, macro: str) -> Any:
+        render = getattr(self._module, macro)
+        return lambda *args, **kwargs: str(render(*args, **kwargs)).strip()
 
 
 def _decode(name: str, raw: str) -> Any:

@@ -11,6 +11,7 @@ from slack_sdk import WebClient
 from bot.deps import Deps, deps_of
 from bot.listeners.answering import ANSWER_WITHIN, patiently, pressed
 from bot.services import lead_actions
+from bot.slack.messages.recycle import recycle_modal
 
 
 def _start(body: dict, respond: Respond, client: WebClient, deps: Deps):
@@ -139,8 +140,8 @@ def _open_recycle_modal(body: dict, respond: Respond, client: WebClient, deps: D
         "ephemeral": bool(container.get("is_ephemeral")),
         "response_url": body.get("response_url"),
     }
-    view = ctx.renderer.view(
-        "alerts/recycle_modal.json.j2",
+    view = recycle_modal(
+        ctx.renderer.parts("alerts/recycle_parts.txt.j2"),
         lead=lead_actions.lead_label(lead),
         reasons=lead_actions.RECYCLE_REASONS,
         private=json.dumps(private),

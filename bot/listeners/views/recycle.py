@@ -13,6 +13,8 @@ from slack_sdk.webhook import WebhookClient
 from bot.deps import deps_of
 from bot.listeners.answering import answer_in_time, patiently
 from bot.services import lead_actions
+from bot.slack import ids
+from bot.slack.messages.recycle import NOTE_LENGTH
 
 
 def handle_recycle_submit(
@@ -20,16 +22,19 @@ def handle_recycle_submit(
 ) -> None:
     deps = deps_of(context)
     values = view["state"]["values"]
-    reason = ((values.get("reason", {}).get("reason") or {}).get("selected_option") or {}).get(
-        "value"
-    )
+    chosen = values.get(ids.RECYCLE_REASON, {}).get(ids.RECYCLE_REASON) or {}
+    reason = (chosen.get("selected_option") or {}).get("value")
     # the modal allows 300 characters; a forged submission gets no more stored
-    note = ((values.get("note", {}).get("note") or {}).get("value") or "").strip()[:300]
+    typed = values.get(ids.RECYCLE_NOTE, {}).get(ids.RECYCLE_NOTE) or {}
+    note = (typed.get("value") or "").strip()[:NOTE_LENGTH]
     if reason not in lead_actions.RECYCLE_REASONS:
-        ack(response_action="errors", errors={"reason": "Choose one of the reasons."})
+        ack(response_action="errors", errors={ids.RECYCLE_REASON: "Choose one of the reasons."})
         return
     if reason == "Other" and not note:
-        ack(response_action="errors", errors={"note": "Say in a few words why it is not a fit."})
+        ack(
+            response_action="errors",
+            errors={ids.RECYCLE_NOTE: "Say in a few words why it is not a fit."},
+        )
         return
     try:
         private = json.loads(view.get("private_metadata") or "{}")
@@ -82,7 +87,7 @@ def handle_recycle_submit(
     if done is None:
         return
     if isinstance(done, str):
-        ack(response_action="errors", errors={"reason": done})
+        ack(response_action="errors", errors={ids.RECYCLE_REASON: done})
         return
     ack()
     redraw(*done)

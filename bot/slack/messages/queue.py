@@ -1,0 +1,74 @@
+"""An SLA queue as Block Kit: a header, what the list is, each lead with its state and (but in
+the channel's post) its buttons, then the rest (a DM) or the pages (`/sla`, the Home tab).
+The sentences are the macros of `alerts/queue_parts.txt.j2`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import datetime
+from typing import Any
+
+from bot.slack import ids
+from bot.slack.messages.blocks import Block, actions, button, context, header, section
+from bot.slack.render import fit_blocks
+
+
+@dataclass(frozen=True)
+class QueueView:
+    """One page of a queue, as one audience sees it."""
+
+    kind: str  # sla_rep | sla_manager | sla_channel
+    surface: str  # dm | sla | home
+    page: int
+    pages: int
+    first: int  # the position of the page's first lead (from 1)
+    lines: list[Any]  # bot.services.alerts.Line, the page's leads
+    hidden: int  # leads a DM could not show
+    hidden_breached: int
+    breached: int
+    due_soon: int
+    total: int
+    new: int
+    now: datetime  # in the reader's timezone
+    note: str | None = None
+    title: str | None = None
+
+    def as_context(self) -> dict[str, Any]:
+        """The names the notification text's template reads."""
+        return {field.name: getattr(self, field.name) for field in fields(self)}
+
+
+def queue_blocks(parts: Any, q: QueueView) -> list[Block]:
+    """`parts`: the sentences' template module (`Renderer.parts`)."""
+    blocks = [header(parts.title(q)), context(parts.intro(q))]
+    if q.note:
+        blocks.append(context(q.note))
+    for line in q.lines:
+        lead = str(line.lead.id)
+        blocks.append(section(parts.line(q, line), block_id=f"lead:{lead}"))
+        if q.kind != "sla_channel":
+            blocks.append(
+                actions(
+                    [
+                        button(ids.CONTACTED, "Contacted", lead, style="primary"),
+                        button(ids.SNOOZE, "Snooze 1h", lead),
+                        button(ids.RECYCLE, "Recycle…", lead),
+                    ],
+                    block_id=f"act:{lead}",
+                )
+            )
+    view = "team" if q.kind == "sla_manager" else "mine"
+    if q.hidden:
+        blocks.append(context(parts.more(q)))
+        blocks.append(actions([button(ids.OPEN_HOME, parts.show_all(q), view)], block_id="more"))
+    elif q.pages > 1:
+        blocks.append(context(parts.page_of(q)))
+        turns = []
+        if q.page > 0:
+            turns.append(button(ids.PAGE, "‹ Previous", f"{q.surface}|{view}|{q.page - 1}"))
+        if q.page + 1 < q.pages:
+            turns.append(button(ids.PAGE, "Next ›", f"{q.surface}|{view}|{q.page + 1}"))
+        blocks.append(actions(turns, block_id="pages"))
+    if not q.lines:
+        blocks.append(section(parts.nothing(q)))
+    return fit_blocks(blocks)
