@@ -23,7 +23,8 @@ from sqlalchemy.engine import make_url
 from bench.harness import report
 from bench.scan import CLOCK_COLUMNS, best_of, load, pg_schema
 from bot.services.agreements import apply_agreement
-from bot.services.digest import compute_digest, render_digest
+from bot.services.digest import compute_digest
+from bot.slack.messages.digest import render_digest
 from bot.slack.render import Renderer
 from storage.db import make_engine
 from storage.migrate import upgrade

@@ -493,7 +493,8 @@ def scan(
     """Evaluate every open lead against the SLA, queue the alerts and deliver them."""
     from rich.progress import Progress
 
-    from bot.services.alerts import BATCH, scan_and_deliver, stale_count
+    from bot.flows.alerts import scan_and_deliver
+    from bot.services.alerts import BATCH, stale_count
 
     settings, renderer = _sending(dry_run)
     now = _parse_time(at) if at else datetime.now(UTC)
@@ -533,9 +534,9 @@ def digest(
     ] = False,
 ) -> None:
     """Compute the stand-up digest and post it to the team's channel (once per team and day)."""
+    from bot.flows.digest import post_digests
     from bot.services.agreements import agreement_in_force
-    from bot.services.alerts import sender
-    from bot.services.digest import DigestError, compute_digest, queue_digest
+    from bot.services.digest import DigestError, compute_digest
     from storage import outbox
 
     settings, renderer = _sending(dry_run)
@@ -546,24 +547,22 @@ def digest(
     if agreement is None:
         raise CliError(NO_AGREEMENT)
     names: list[str | None] = [team] if team else [each.name for each in agreement.teams]
-    deliverer = None if dry_run else sender(engine, settings)
-    refused = 0
-    for name in names or [None]:
-        try:
-            found = compute_digest(engine, team=name, day=day, now=now)
-        except DigestError as error:
-            raise CliError(str(error)) from error
-        if deliverer is None:
-            out.print(renderer.text("digest/terminal.txt.j2", d=found))
-            out.print()
-            continue
-        queued = queue_digest(engine, renderer, found, force=force, client=deliverer.client)
-        if queued.item_id is None:
-            refused += 1
-            err.print(renderer.text("digest/already.txt.j2", q=queued), markup=False)
-    if deliverer is None:
-        return
-    report = deliverer.deliver(wait_up_to=timedelta(minutes=2))
+    try:
+        if dry_run:
+            for name in names or [None]:
+                found = compute_digest(engine, team=name, day=day, now=now)
+                out.print(renderer.text("digest/terminal.txt.j2", d=found))
+                out.print()
+            return
+        queued, report = post_digests(
+            engine, renderer, settings, teams=names or [None], day=day, now=now, force=force,
+            wait=timedelta(minutes=2), everything=True,
+        )  # fmt: skip
+    except DigestError as error:
+        raise CliError(str(error)) from error
+    refused = [each for each in queued if each.item_id is None]
+    for each in refused:
+        err.print(renderer.text("digest/already.txt.j2", q=each), markup=False)
     with engine.connect() as connection:
         pending = outbox.counts(connection).get("pending", 0)
     out.print(renderer.text("alerts/delivery.txt.j2", report=report, pending=pending))

@@ -27,10 +27,11 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
 from bot.domain.agreement import Agreement, TeamTerms
+from bot.flows.delivery import sender
+from bot.flows.digest import scheduled_digest
 from bot.services.agreements import agreement_in_force
-from bot.services.alerts import ScanStopped, scan, sender
+from bot.services.alerts import ScanStopped, scan
 from bot.services.crm_sync import sync, sync_line
-from bot.services.digest import scheduled_digest
 from bot.settings import Settings
 from bot.slack.channels import join_team_channels
 from bot.slack.delivery import Sender

@@ -55,8 +55,8 @@ def app(
 ) -> Iterator[tuple[RunningServer, dict]]:
     """The agreement applied, the leads imported and a scan delivered (in this process, as the
     CLI would), then `slabot serve` on the same database."""
+    from bot.flows.alerts import scan_and_deliver
     from bot.services.agreements import apply_agreement
-    from bot.services.alerts import scan_and_deliver
     from bot.services.ingest import import_csv
     from bot.slack.render import Renderer
     from storage.migrate import upgrade

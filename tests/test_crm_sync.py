@@ -218,7 +218,7 @@ def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # ty
 @pytest.fixture
 def serving(request, tmp_path: Path, fake_slack: FakeSlack, database_url: str):  # type: ignore[no-untyped-def]
     """Leads synced from the CRM, their breach DM delivered, `slabot serve` with the CRM set."""
-    from bot.services.alerts import scan_and_deliver
+    from bot.flows.alerts import scan_and_deliver
     from bot.services.crm_sync import sync
     from bot.slack.render import Renderer
 

@@ -11,8 +11,9 @@ from sqlalchemy.engine import Engine
 
 from bot.services.agreements import apply_agreement
 from bot.services.alerts import scan
-from bot.services.digest import compute_digest, render_digest
+from bot.services.digest import compute_digest
 from bot.services.ingest import import_csv
+from bot.slack.messages.digest import render_digest
 from bot.slack.render import Renderer, fit, validate_blocks
 from tests.test_real_crm import AGREEMENT
 

@@ -404,7 +404,8 @@ def test_the_older_contact_id_header_is_a_hubspot_export(engine: Engine, tmp_pat
 
 
 def test_unowned_leads_past_the_window_show_in_the_digest(engine: Engine, tmp_path: Path) -> None:
-    from bot.services.digest import compute_digest, render_digest
+    from bot.services.digest import compute_digest
+    from bot.slack.messages.digest import render_digest
 
     agree(engine)
     path = tmp_path / "unowned.csv"

@@ -16,10 +16,9 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
-from slack_sdk import WebClient
 from sqlalchemy import ColumnElement, Connection
 from sqlalchemy.engine import Engine
 
@@ -29,20 +28,14 @@ from bot.domain.calendar import BusinessCalendar
 from bot.domain.sla_rules import LeadFacts, Level, describe, evaluate, next_instant
 from bot.gc_pause import gc_paused
 from bot.services.agreements import agreement_in_force
-from bot.settings import Settings
-from bot.slack.client import make_web_client
-from bot.slack.delivery import DeliveryReport, Sender
-from bot.slack.messages.queue import QueueView, queue_blocks
-from bot.slack.render import MAX_BLOCKS, MAX_VIEW_BLOCKS, InvalidBlocks, Renderer
+from bot.slack.messages.queue import Message, render_queue
+from bot.slack.render import InvalidBlocks, Renderer
 from storage import alerts as store
 from storage import outbox
 
 log = logging.getLogger(__name__)
 BATCH = 2000
 KINDS = {"sla_rep": Level.DUE_SOON, "sla_manager": Level.MANAGER, "sla_channel": Level.CHANNEL}
-BLOCKS_PER_LINE = {"sla_rep": 2, "sla_manager": 2, "sla_channel": 1}
-FRAME_BLOCKS = 5  # header, intro, note, the rest (or the pages), its button
-HOME_BLOCKS = 6  # what the Home tab shows below the queue: a divider, about, quota math
 
 
 # -- clocks --------------------------------------------------------------------------------
@@ -159,22 +152,6 @@ def _local(instant: datetime, calendar: BusinessCalendar) -> str:
     return instant.astimezone(calendar.tz).strftime("%a %d %b %H:%M")
 
 
-@dataclass
-class Message:
-    kind: str  # sla_rep | sla_manager | sla_channel
-    audience: str  # email, or the channel id
-    day: date
-    lines: list[Line]
-    text: str
-    blocks: list[dict]
-    key: str = ""
-    heading: str = ""
-
-    @property
-    def payload(self) -> dict:
-        return {"text": self.text, "blocks": self.blocks}
-
-
 def _duration(amount: timedelta, calendar: BusinessCalendar) -> str:
     """Business time as a rep counts it: "3h 10m" within a working day, else business days."""
     day = Duration.parse("1bd").business_length(calendar)
@@ -205,56 +182,6 @@ def _lines(
     ]
     lines.sort(key=lambda line: (not line.new, -(line.lead.score or 0), line.due_at, line.lead.id))
     return lines
-
-
-def render_queue(
-    renderer: Renderer,
-    *,
-    kind: str,
-    audience: str,
-    lines: list[Line],
-    now: datetime,
-    calendar: BusinessCalendar,
-    note: str | None = None,
-    title: str | None = None,
-    surface: str = "dm",
-    page: int = 0,
-) -> Message:
-    """The message for one audience: as many leads as Block Kit holds, the most urgent first.
-    A DM counts the rest and points to the Home tab; `/sla` ("sla") and the Home tab ("home",
-    100 blocks) show page `page` with buttons to the others."""
-    limit = MAX_VIEW_BLOCKS - HOME_BLOCKS if surface == "home" else MAX_BLOCKS
-    room = (limit - FRAME_BLOCKS) // BLOCKS_PER_LINE[kind]
-    pages = max(1, -(-len(lines) // room))
-    page = min(max(page, 0), pages - 1) if surface != "dm" else 0
-    shown = lines[page * room : (page + 1) * room]
-    hidden = lines[room:] if surface == "dm" else []
-    view = QueueView(
-        kind=kind,
-        surface=surface,
-        page=page,
-        pages=pages,
-        first=page * room + 1,
-        lines=shown,
-        hidden=len(hidden),
-        hidden_breached=sum(1 for line in hidden if line.level >= Level.BREACHED),
-        breached=sum(1 for line in lines if line.level >= Level.BREACHED),
-        due_soon=sum(1 for line in lines if line.level == Level.DUE_SOON),
-        total=len(lines),
-        new=sum(1 for line in lines if line.new),
-        now=now.astimezone(calendar.tz),
-        note=note,
-        title=title,
-    )
-    blocks = queue_blocks(renderer.parts("alerts/queue_parts.txt.j2"), view)
-    return Message(
-        kind=kind,
-        audience=audience,
-        day=calendar.today(now),
-        lines=lines,
-        text=renderer.slack_text("alerts/queue.txt.j2", **view.as_context()),
-        blocks=blocks,
-    )
 
 
 # -- the scan ------------------------------------------------------------------------------
@@ -605,44 +532,3 @@ def _enqueue(connection: Connection, message: Message, *, renderer: Renderer) ->
             now=now,
             update_of=earlier.id,
         )
-
-
-@dataclass
-class ScanOutcome:
-    result: ScanResult
-    report: DeliveryReport | None = None
-    pending: int = 0
-
-
-def scan_and_deliver(
-    engine: Engine,
-    renderer: Renderer,
-    settings: Settings,
-    *,
-    now: datetime,
-    dry_run: bool = False,
-    wait: timedelta = timedelta(0),
-    progress: Callable[[int], None] | None = None,
-) -> ScanOutcome:
-    """Scan, then deliver everything queued (waiting up to `wait` for retries that fall
-    due): `slabot scan`."""
-    outcome = ScanOutcome(scan(engine, renderer, now=now, dry_run=dry_run, progress=progress))
-    if dry_run or outcome.result.agreement is None:
-        return outcome
-    outcome.report = sender(engine, settings).deliver(wait_up_to=wait)
-    with engine.connect() as connection:
-        outcome.pending = outbox.counts(connection).get("pending", 0)
-    return outcome
-
-
-def sender(engine: Engine, settings: Settings, client: WebClient | None = None) -> Sender:
-    """The outbox's sender: Slack messages, and Slack's actions written back to the CRM."""
-    from bot.services.crm_sync import crm_writer
-
-    return Sender(
-        engine,
-        client or make_web_client(settings),
-        lease=timedelta(seconds=settings.send_lease),
-        retry_base=timedelta(seconds=settings.retry_base),
-        crm=crm_writer(engine, settings),
-    )

@@ -3,14 +3,11 @@ once through the outbox (with the burn-up chart in its thread)."""
 
 from __future__ import annotations
 
-import base64
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
 
-from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
@@ -22,11 +19,8 @@ from bot.domain.calendar import BusinessCalendar
 from bot.domain.pacing import Pace, PaceStatus, PeriodPosition
 from bot.domain.quota_plan import stored_value
 from bot.services.agreements import agreement_in_force
-from bot.services.alerts import refresh, sender
-from bot.settings import Settings
-from bot.slack.chart import Burnup, burnup_png
-from bot.slack.delivery import resolve_user
-from bot.slack.render import InvalidBlocks, Renderer
+from bot.services.alerts import refresh
+from bot.slack.chart import Burnup
 from storage import digest as store
 from storage import outbox
 
@@ -393,148 +387,3 @@ def _closing(
 
 
 # -- render and post ---------------------------------------------------------------------------
-
-
-def render_digest(renderer: Renderer, digest: Digest, *, heading: str = "Stand-up") -> dict:
-    """The Block Kit message and its notification text. Should the blocks fail Slack's checks
-    (a team's template override), the text alone goes out and the reason is logged: the
-    stand-up still has its figures."""
-    text = renderer.slack_text("digest/digest.txt.j2", d=digest, heading=heading)
-    try:
-        blocks = renderer.blocks("digest/digest.json.j2", d=digest, heading=heading)
-    except InvalidBlocks as error:
-        log.error("digest for %s on %s sent as text only: %s", digest.team.name, digest.day, error)
-        return {"text": text}
-    return {"text": text, "blocks": blocks}
-
-
-def chart_payload(digest: Digest) -> dict | None:
-    if not digest.burnup.actual:
-        return None  # the period's first day: nothing to draw yet
-    png = burnup_png(digest.burnup)
-    return {
-        "filename": f"burnup-{digest.team.name}-{digest.day.isoformat()}.png",
-        "title": f"MQL burn-up, {digest.burnup.label}",
-        "alt_txt": (
-            f"Cumulative MQLs for {digest.burnup.label}: {digest.burnup.actual[-1]:,} by "
-            f"{digest.day:%d %B} against a target of {digest.burnup.target:,.0f}"
-        ),
-        "png_base64": base64.b64encode(png).decode("ascii"),
-    }
-
-
-@dataclass(frozen=True)
-class Queued:
-    digest: Digest
-    item_id: int | None  # None: this team's digest for this day was already queued
-    earlier: outbox.Item | None = None
-    chart_id: int | None = None  # its burn-up chart, threaded under it
-
-    @property
-    def item_ids(self) -> list[int]:
-        return [each for each in (self.item_id, self.chart_id) if each is not None]
-
-
-def with_mentions(engine: Engine, client: WebClient, digest: Digest) -> Digest:
-    """Name reps with breached leads by their Slack ids (looked up by email once, kept), so
-    the channel shows who they are; an email Slack does not know stays as it is."""
-    breaches = []
-    for breach in digest.breaches:
-        user_id = breach.user_id
-        if user_id is None:
-            try:
-                user_id = resolve_user(engine, client, breach.email)
-            except SlackApiError:
-                user_id = None
-        breaches.append(replace(breach, user_id=user_id))
-    return replace(digest, breaches=breaches)
-
-
-def queue_digest(
-    engine: Engine,
-    renderer: Renderer,
-    digest: Digest,
-    *,
-    force: bool = False,
-    client: WebClient | None = None,
-) -> Queued:
-    """Queue the digest (and its chart, threaded under it) once per team and day. With
-    `force`, a second one goes out under its own key. With a `client`, reps are mentioned."""
-    now = datetime.now(UTC)
-    if client is not None:
-        digest = with_mentions(engine, client, digest)
-    key = digest.key
-    with engine.begin() as connection:
-        earlier = outbox.item_by_key(connection, key)
-        if earlier is not None and force:
-            key = f"{key}:again:{now.strftime('%Y%m%dT%H%M%S%f')}"
-        elif earlier is not None:
-            return Queued(digest, None, earlier)
-        item_id = outbox.enqueue(
-            connection,
-            key=key,
-            kind="digest",
-            audience=digest.team.channel,
-            day=digest.day,
-            payload=render_digest(renderer, digest),
-            now=now,
-        )
-        chart = chart_payload(digest) if item_id is not None else None
-        chart_id = None
-        if chart is not None:
-            chart_id = outbox.enqueue(
-                connection,
-                key=f"{key}:chart",
-                kind="chart",
-                audience=digest.team.channel,
-                day=digest.day,
-                payload=chart,
-                now=now,
-                update_of=item_id,
-            )
-    if item_id is None:  # a second clock queued it between our look and our insert
-        with engine.connect() as connection:
-            return Queued(digest, None, outbox.item_by_key(connection, key))
-    return Queued(digest, item_id, earlier, chart_id)
-
-
-def post_digest(
-    engine: Engine,
-    renderer: Renderer,
-    settings: Settings,
-    *,
-    team: str | None,
-    day: date | None = None,
-    now: datetime | None = None,
-    force: bool = False,
-    wait: timedelta = timedelta(0),
-) -> Queued:
-    """Compute, queue once and deliver a team's digest (`force`: post a second one). Only the
-    digest and its chart are sent here, whatever else is queued: alerts never delay it."""
-    digest = compute_digest(engine, team=team, day=day, now=now)
-    deliverer = sender(engine, settings)
-    queued = queue_digest(engine, renderer, digest, force=force, client=deliverer.client)
-    if queued.item_id is not None:
-        deliverer.deliver(wait_up_to=wait, only=queued.item_ids)
-    return queued
-
-
-def scheduled_digest(
-    engine: Engine, renderer: Renderer, settings: Settings, *, team: str, now: datetime
-) -> str:
-    """The clock's job at a team's stand-up time: post today's digest unless today is not a
-    business day. Returns what happened, for the log."""
-    agreement = agreement_in_force(engine, on=now.date())
-    if agreement is None or agreement.team(team) is None:
-        return f"team {team} is no longer in the agreement"
-    calendar = agreement.team_calendar(team)
-    today = calendar.today(now)
-    reason = calendar.closed_reason(today)
-    if reason is not None:
-        return f"no digest for {team} on {today}: {reason}"
-    queued = post_digest(
-        engine, renderer, settings, team=team, day=today, now=now, wait=timedelta(minutes=1)
-    )
-    if queued.item_id is None:
-        return f"digest for {team} on {today} was already queued"
-    return f"digest for {team} on {today} queued"

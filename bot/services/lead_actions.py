@@ -17,17 +17,12 @@ from sqlalchemy.engine import Connection, Engine
 from bot.crm.write_back import KIND as CRM_KIND
 from bot.crm.write_back import WriteBack
 from bot.domain.agreement import Agreement
+from bot.flows.delivery import sender
 from bot.services.agreements import agreement_in_force
-from bot.services.alerts import (
-    Message,
-    audience_message,
-    audience_owners,
-    refresh,
-    refresh_clocks,
-    sender,
-)
+from bot.services.alerts import audience_message, audience_owners, refresh, refresh_clocks
 from bot.settings import Settings
 from bot.slack.delivery import Sender, resolve_user
+from bot.slack.messages.queue import Message
 from bot.slack.render import Renderer, escape_mrkdwn
 from storage import alerts as store
 from storage import outbox

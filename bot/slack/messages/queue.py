@@ -4,6 +4,17 @@ The sentences are the macros of `alerts/queue_parts.txt.j2`."""
 
 from __future__ import annotations
 
+from datetime import date
+from typing import TYPE_CHECKING
+
+from bot.domain.calendar import BusinessCalendar
+from bot.domain.sla_rules import Level
+from bot.slack.render import MAX_BLOCKS, MAX_VIEW_BLOCKS, Renderer
+
+if TYPE_CHECKING:
+    from bot.services.alerts import Line
+
+
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
@@ -72,3 +83,78 @@ def queue_blocks(parts: Any, q: QueueView) -> list[Block]:
     if not q.lines:
         blocks.append(section(parts.nothing(q)))
     return fit_blocks(blocks)
+
+
+BLOCKS_PER_LINE = {"sla_rep": 2, "sla_manager": 2, "sla_channel": 1}
+
+
+FRAME_BLOCKS = 5  # header, intro, note, the rest (or the pages), its button
+
+
+HOME_BLOCKS = 6  # what the Home tab shows below the queue: a divider, about, quota math
+
+
+@dataclass
+class Message:
+    kind: str  # sla_rep | sla_manager | sla_channel
+    audience: str  # email, or the channel id
+    day: date
+    lines: list[Line]
+    text: str
+    blocks: list[dict]
+    key: str = ""
+    heading: str = ""
+
+    @property
+    def payload(self) -> dict:
+        return {"text": self.text, "blocks": self.blocks}
+
+
+def render_queue(
+    renderer: Renderer,
+    *,
+    kind: str,
+    audience: str,
+    lines: list[Line],
+    now: datetime,
+    calendar: BusinessCalendar,
+    note: str | None = None,
+    title: str | None = None,
+    surface: str = "dm",
+    page: int = 0,
+) -> Message:
+    """The message for one audience: as many leads as Block Kit holds, the most urgent first.
+    A DM counts the rest and points to the Home tab; `/sla` ("sla") and the Home tab ("home",
+    100 blocks) show page `page` with buttons to the others."""
+    limit = MAX_VIEW_BLOCKS - HOME_BLOCKS if surface == "home" else MAX_BLOCKS
+    room = (limit - FRAME_BLOCKS) // BLOCKS_PER_LINE[kind]
+    pages = max(1, -(-len(lines) // room))
+    page = min(max(page, 0), pages - 1) if surface != "dm" else 0
+    shown = lines[page * room : (page + 1) * room]
+    hidden = lines[room:] if surface == "dm" else []
+    view = QueueView(
+        kind=kind,
+        surface=surface,
+        page=page,
+        pages=pages,
+        first=page * room + 1,
+        lines=shown,
+        hidden=len(hidden),
+        hidden_breached=sum(1 for line in hidden if line.level >= Level.BREACHED),
+        breached=sum(1 for line in lines if line.level >= Level.BREACHED),
+        due_soon=sum(1 for line in lines if line.level == Level.DUE_SOON),
+        total=len(lines),
+        new=sum(1 for line in lines if line.new),
+        now=now.astimezone(calendar.tz),
+        note=note,
+        title=title,
+    )
+    blocks = queue_blocks(renderer.parts("alerts/queue_parts.txt.j2"), view)
+    return Message(
+        kind=kind,
+        audience=audience,
+        day=calendar.today(now),
+        lines=lines,
+        text=renderer.slack_text("alerts/queue.txt.j2", **view.as_context()),
+        blocks=blocks,
+    )

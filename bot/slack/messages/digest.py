@@ -1,0 +1,41 @@
+"""The stand-up digest as a Slack message (its layout is `digest/digest.json.j2`, which a
+team may override; a broken override sends the figures as text) and its burn-up chart."""
+
+from __future__ import annotations
+
+import base64
+import logging
+
+from bot.services.digest import Digest
+from bot.slack.chart import burnup_png
+from bot.slack.render import InvalidBlocks, Renderer
+
+log = logging.getLogger(__name__)
+
+
+def render_digest(renderer: Renderer, digest: Digest, *, heading: str = "Stand-up") -> dict:
+    """The Block Kit message and its notification text. Should the blocks fail Slack's checks
+    (a team's template override), the text alone goes out and the reason is logged: the
+    stand-up still has its figures."""
+    text = renderer.slack_text("digest/digest.txt.j2", d=digest, heading=heading)
+    try:
+        blocks = renderer.blocks("digest/digest.json.j2", d=digest, heading=heading)
+    except InvalidBlocks as error:
+        log.error("digest for %s on %s sent as text only: %s", digest.team.name, digest.day, error)
+        return {"text": text}
+    return {"text": text, "blocks": blocks}
+
+
+def chart_payload(digest: Digest) -> dict | None:
+    if not digest.burnup.actual:
+        return None  # the period's first day: nothing to draw yet
+    png = burnup_png(digest.burnup)
+    return {
+        "filename": f"burnup-{digest.team.name}-{digest.day.isoformat()}.png",
+        "title": f"MQL burn-up, {digest.burnup.label}",
+        "alt_txt": (
+            f"Cumulative MQLs for {digest.burnup.label}: {digest.burnup.actual[-1]:,} by "
+            f"{digest.day:%d %B} against a target of {digest.burnup.target:,.0f}"
+        ),
+        "png_base64": base64.b64encode(png).decode("ascii"),
+    }
