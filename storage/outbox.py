@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
+from enum import StrEnum
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection, case, func, select, text, update
@@ -13,8 +14,23 @@ from storage.alerts import utc
 from storage.db import begin_writing, dialect_insert
 from storage.models import OUTBOX, USERS
 
+
+
+class Kind(StrEnum):
+    """What an outbox item is: whom it goes to and how it is delivered."""
+
+    REP = "sla_rep"  # a rep's DM: their leads due soon and breached
+    MANAGER = "sla_manager"  # a manager's DM: breaches that stayed open
+    CHANNEL = "sla_channel"  # the team channel's escalation
+    DIGEST = "digest"  # the stand-up digest, in the team's channel
+    CHART = "chart"  # the digest's burn-up, in its thread
+    UPDATE = "update"  # a new text for a message already sent
+    CRM = "crm"  # a Slack action written back to the CRM
+
+
 # bulk alerts, paced by the clock; digests, charts and interaction redraws go first
-ALERT_KINDS = ("sla_rep", "sla_manager", "sla_channel")
+ALERT_KINDS = (Kind.REP, Kind.MANAGER, Kind.CHANNEL)
+DM_KINDS = (Kind.REP, Kind.MANAGER)
 
 
 @dataclass(frozen=True)

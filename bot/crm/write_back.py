@@ -19,7 +19,6 @@ from bot.crm.hubspot_api import HubSpotApi
 from bot.crm.salesforce_api import SalesforceApi
 from bot.domain.crm_exports import CrmMapping
 
-KIND = "crm"
 ACTIONS = ("contacted", "recycled")
 DEFAULT_STATUS = {
     ("hubspot", "contacted"): "ATTEMPTED_TO_CONTACT",

@@ -14,11 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
+from bot.domain.business_time import Cadence, Duration
 from bot.domain.calendar import WEEKDAYS, BusinessCalendar, check_holidays, parse_hours
 from bot.domain.ingest import STAGES, is_stage
-
-DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|bd|d)\s*$")
-FOLLOW_UP = re.compile(r"^\s*(\d+)\s+in\s+(\d+(?:\.\d+)?\s*(?:m|h|bd|d))\s*$")
 
 
 def exact(value: float | int) -> Fraction:
@@ -31,11 +29,13 @@ class _Section(BaseModel):
 
 
 def _check_duration(value: str) -> str:
-    if not DURATION.match(value):
+    try:
+        Duration.parse(value)
+    except ValueError:
         raise ValueError(
             f"{value!r} is not a duration; use e.g. 30m or 4h (business time), 2bd (business "
             "days) or 14d (calendar days)"
-        )
+        ) from None
     return value.strip()
 
 
@@ -149,8 +149,7 @@ class SalesTerms(_Section):
     @classmethod
     def _cadence(cls, value: list[str]) -> list[str]:
         for rule in value:
-            if not FOLLOW_UP.match(rule):
-                raise ValueError(f'{rule!r} is not a cadence rule; write it like "3 in 14d"')
+            Cadence.parse(rule)  # its error says how to write one
         return [rule.strip() for rule in value]
 
 

@@ -16,6 +16,7 @@ from bot.domain.calendar import BusinessCalendar
 
 SEARCH_DAYS = 3660  # a calendar with no business day in ten years is a configuration error
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(m|h|bd|d)\s*$")
+_CADENCE = re.compile(r"^\s*(\d+)\s+in\s+(\d+(?:\.\d+)?\s*(?:m|h|bd|d))\s*$")
 
 
 class NoBusinessTime(ValueError):
@@ -123,6 +124,26 @@ class Duration:
 
     def __str__(self) -> str:
         return f"{self.amount:g}{self.unit}"
+
+
+@dataclass(frozen=True)
+class Cadence:
+    """A follow-up rule: `count` touches within `window` of the hand-off ("3 in 14d")."""
+
+    count: int
+    window: Duration
+
+    @classmethod
+    def parse(cls, text: str) -> Cadence:
+        match = _CADENCE.match(text)
+        if not match:
+            raise ValueError(f'{text!r} is not a cadence rule; write it like "3 in 14d"')
+        return cls(int(match.group(1)), Duration.parse(match.group(2)))
+
+    @property
+    def rule(self) -> str:
+        """Its clock's rule name: follow_up:3in14d."""
+        return f"follow_up:{self.count}in{self.window}"
 
 
 @lru_cache(maxsize=256)

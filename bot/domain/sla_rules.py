@@ -9,7 +9,6 @@ them with the time.
 
 from __future__ import annotations
 
-import re
 from bisect import bisect_right
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -17,10 +16,8 @@ from enum import IntEnum
 from functools import lru_cache
 
 from bot.domain.agreement import SalesTerms
-from bot.domain.business_time import Duration, business_time_between
+from bot.domain.business_time import Cadence, Duration, business_time_between
 from bot.domain.calendar import BusinessCalendar
-
-FOLLOW_UP = re.compile(r"^\s*(\d+)\s+in\s+(.+?)\s*$")
 
 
 class Level(IntEnum):
@@ -110,13 +107,8 @@ def cadence_rules(terms: SalesTerms) -> list[tuple[str, int, Duration]]:
 
 @lru_cache(maxsize=64)
 def _cadence(follow_up: tuple[str, ...]) -> list[tuple[str, int, Duration]]:
-    rules = []
-    for text in follow_up:
-        match = FOLLOW_UP.match(text)
-        assert match, text  # the agreement validated it
-        count, window = int(match.group(1)), Duration.parse(match.group(2))
-        rules.append((f"follow_up:{count}in{window}", count, window))
-    return rules
+    cadences = [Cadence.parse(text) for text in follow_up]  # the agreement validated them
+    return [(cadence.rule, cadence.count, cadence.window) for cadence in cadences]
 
 
 def evaluate(facts: LeadFacts, terms: SalesTerms, calendar: BusinessCalendar) -> list[Clock]:

@@ -19,6 +19,7 @@ from bot.slack.delivery import DeliveryReport, resolve_user
 from bot.slack.messages.digest import chart_payload, render_digest
 from bot.slack.render import Renderer
 from storage import outbox
+from storage.outbox import Kind
 
 
 @dataclass(frozen=True)
@@ -71,7 +72,7 @@ def queue_digest(
         item_id = outbox.enqueue(
             connection,
             key=key,
-            kind="digest",
+            kind=Kind.DIGEST,
             audience=digest.team.channel,
             day=digest.day,
             payload=render_digest(renderer, digest),
@@ -83,7 +84,7 @@ def queue_digest(
             chart_id = outbox.enqueue(
                 connection,
                 key=f"{key}:chart",
-                kind="chart",
+                kind=Kind.CHART,
                 audience=digest.team.channel,
                 day=digest.day,
                 payload=chart,

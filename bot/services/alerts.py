@@ -32,10 +32,15 @@ from bot.slack.messages.queue import Message, render_queue
 from bot.slack.render import InvalidBlocks, Renderer
 from storage import alerts as store
 from storage import outbox
+from storage.outbox import Kind
 
 log = logging.getLogger(__name__)
 BATCH = 2000
-KINDS = {"sla_rep": Level.DUE_SOON, "sla_manager": Level.MANAGER, "sla_channel": Level.CHANNEL}
+KINDS: dict[str, Level] = {
+    Kind.REP: Level.DUE_SOON,
+    Kind.MANAGER: Level.MANAGER,
+    Kind.CHANNEL: Level.CHANNEL,
+}
 
 
 # -- clocks --------------------------------------------------------------------------------
@@ -316,10 +321,10 @@ class _People:
 
     def _look_up(self, kind: str, owner: str) -> tuple[str, BusinessCalendar] | None:
         agreement = self.agreement
-        if kind == "sla_rep":
+        if kind == Kind.REP:
             return owner, agreement.rep_calendar(owner)
         rep = agreement.rep(owner)
-        if kind == "sla_manager":
+        if kind == Kind.MANAGER:
             if rep is None or rep.manager is None:
                 return None
             manager = rep.manager
@@ -350,10 +355,10 @@ def _tell(
     while told < level:
         step = told + 1
         if step <= Level.BREACHED:
-            kind = "sla_rep"
+            kind = Kind.REP
             step = min(level, Level.BREACHED)
         else:
-            kind = "sla_manager" if step == Level.MANAGER else "sla_channel"
+            kind = Kind.MANAGER if step == Level.MANAGER else Kind.CHANNEL
         found = people.audience(kind, owner)
         if found is None:
             told = step  # nobody to escalate to
@@ -368,16 +373,16 @@ def _tell(
 
 
 def audience_owners(agreement: Agreement, kind: str, audience: str) -> list[str]:
-    if kind == "sla_rep":
+    if kind == Kind.REP:
         return [audience]
-    if kind == "sla_manager":
+    if kind == Kind.MANAGER:
         return [rep.email for rep in agreement.reps if rep.manager == audience]
     teams = {team.name for team in agreement.teams if team.channel == audience}
     return [rep.email for rep in agreement.reps if rep.team in teams]
 
 
 def reader_calendar(agreement: Agreement, kind: str, audience: str) -> BusinessCalendar:
-    if kind == "sla_channel":
+    if kind == Kind.CHANNEL:
         team = next((team for team in agreement.teams if team.channel == audience), None)
         return agreement.team_calendar(team.name if team else None)
     return agreement.rep_calendar(audience)
@@ -525,7 +530,7 @@ def _enqueue(connection: Connection, message: Message, *, renderer: Renderer) ->
         outbox.enqueue(
             connection,
             key=f"{earlier.key}:superseded",
-            kind="update",
+            kind=Kind.UPDATE,
             audience=message.audience,
             day=message.day,
             payload=folded,

@@ -14,7 +14,6 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Connection, Engine
 
-from bot.crm.write_back import KIND as CRM_KIND
 from bot.crm.write_back import WriteBack
 from bot.domain.agreement import Agreement
 from bot.flows.delivery import sender
@@ -26,6 +25,7 @@ from bot.slack.messages.queue import Message
 from bot.slack.render import Renderer, escape_mrkdwn
 from storage import alerts as store
 from storage import outbox
+from storage.outbox import DM_KINDS, Kind
 
 SNOOZE = timedelta(hours=1)
 RECYCLE_REASONS = (
@@ -146,7 +146,7 @@ def _write_back(
     outbox.enqueue(
         connection,
         key=f"crm:{press}",
-        kind=CRM_KIND,
+        kind=Kind.CRM,
         audience=lead.owner_email or by,
         day=now.date(),
         payload=write.payload(),
@@ -204,7 +204,7 @@ def redraw(ctx: Context, *, channel: str, ts: str, note: str, now: datetime) -> 
     the message is not one slabot keeps (an ephemeral reply): the caller redraws that."""
     with ctx.engine.begin() as connection:
         item = outbox.item_at(connection, channel=channel, ts=ts)
-        if item is None or item.kind not in ("sla_rep", "sla_manager"):
+        if item is None or item.kind not in DM_KINDS:
             return None
         message = audience_message(
             connection,
@@ -218,7 +218,7 @@ def redraw(ctx: Context, *, channel: str, ts: str, note: str, now: datetime) -> 
         update_id = outbox.enqueue(
             connection,
             key=f"redraw:{item.id}:{uuid.uuid4().hex}",
-            kind="update",
+            kind=Kind.UPDATE,
             audience=item.audience,
             day=item.day,
             payload=message.payload,
@@ -243,7 +243,7 @@ def my_queue(
 ) -> Message:
     """`/sla` and the Home tab: every open lead of the caller (or, with `team`, of the
     caller's reps), a page at a time."""
-    kind = "sla_manager" if team else "sla_rep"
+    kind = Kind.MANAGER if team else Kind.REP
     title = "Your team's open leads" if team else "Your open leads"
     # leads not yet seen by a scan (a large import a moment ago) are shown with their clocks
     owners = store.owned_by(audience_owners(ctx.agreement, kind, email))

@@ -26,14 +26,12 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
 from bot.crm import CrmError
-from bot.crm.write_back import KIND as CRM_KIND
 from bot.crm.write_back import CrmWriter
 from bot.slack.channels import join_channel
 from storage import outbox
 
 log = logging.getLogger(__name__)
 EVENT_TYPE = "slabot_message"
-DM_KINDS = ("sla_rep", "sla_manager")
 # Slack errors worth another try; any other error Slack answers (users_not_found,
 # channel_not_found, invalid_blocks…) cannot be fixed by trying again: failed, and logged
 TRANSIENT = {
@@ -209,12 +207,12 @@ class Sender:
     def _send(self, item: outbox.Item, attempts: int) -> tuple[str, str, bool]:
         """(channel, ts, found): post, update or upload, or find that an earlier attempt did."""
         payload = item.payload
-        if item.kind == CRM_KIND:
+        if item.kind == outbox.Kind.CRM:
             if self.crm is None:
                 raise Blocked("no CRM is configured in this process: set its credentials")
             record, found = self.crm.write(item.id, payload, attempts=attempts)
             return str(payload["crm"]), record, found
-        if item.kind == "chart":
+        if item.kind == outbox.Kind.CHART:
             return self._upload(item, attempts)
         if item.update_of is not None:
             channel, ts = self._target(item)
@@ -278,7 +276,7 @@ class Sender:
     def _address(self, item: outbox.Item, *, open_dm: bool) -> str:
         """Where to post: the channel, or for a DM the user (Slack answers with the DM's
         channel). A retry opens the DM first, to look there for the earlier attempt."""
-        if item.kind not in DM_KINDS:
+        if item.kind not in outbox.DM_KINDS:
             return item.audience
         user_id = resolve_user(self.engine, self.client, item.audience)
         if not open_dm:

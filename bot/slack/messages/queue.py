@@ -22,6 +22,7 @@ from typing import Any
 from bot.slack import ids
 from bot.slack.messages.blocks import Block, actions, button, context, header, section
 from bot.slack.render import fit_blocks
+from storage.outbox import Kind
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,7 @@ def queue_blocks(parts: Any, q: QueueView) -> list[Block]:
     for line in q.lines:
         lead = str(line.lead.id)
         blocks.append(section(parts.line(q, line), block_id=f"lead:{lead}"))
-        if q.kind != "sla_channel":
+        if q.kind != Kind.CHANNEL:
             blocks.append(
                 actions(
                     [
@@ -68,7 +69,7 @@ def queue_blocks(parts: Any, q: QueueView) -> list[Block]:
                     block_id=f"act:{lead}",
                 )
             )
-    view = "team" if q.kind == "sla_manager" else "mine"
+    view = "team" if q.kind == Kind.MANAGER else "mine"
     if q.hidden:
         blocks.append(context(parts.more(q)))
         blocks.append(actions([button(ids.OPEN_HOME, parts.show_all(q), view)], block_id="more"))
@@ -85,7 +86,7 @@ def queue_blocks(parts: Any, q: QueueView) -> list[Block]:
     return fit_blocks(blocks)
 
 
-BLOCKS_PER_LINE = {"sla_rep": 2, "sla_manager": 2, "sla_channel": 1}
+BLOCKS_PER_LINE: dict[str, int] = {Kind.REP: 2, Kind.MANAGER: 2, Kind.CHANNEL: 1}
 
 
 FRAME_BLOCKS = 5  # header, intro, note, the rest (or the pages), its button
