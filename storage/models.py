@@ -47,29 +47,6 @@ def _utc_column(*, nullable: bool = True, index: bool = False) -> Column:
     return Column(DateTime(timezone=True), nullable=nullable, index=index)
 
 
-class Team(SQLModel, table=True):
-    """A sales team with its stand-up channel (kept in step with the agreement)."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    name: str = Field(unique=True)
-    channel: str
-    standup: str = "09:00"
-    timezone: str | None = None
-
-
-class Rep(SQLModel, table=True):
-    """A sales rep. The Slack user id is resolved from the email once and kept."""
-
-    id: int | None = Field(default=None, primary_key=True)
-    email: str = Field(unique=True)
-    slack_user_id: str | None = None
-    team_id: int | None = Field(default=None, foreign_key="team.id", index=True)
-    manager_email: str | None = None
-    timezone: str | None = None
-    hours: str | None = None
-    out_of_office: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
-
-
 class Lead(SQLModel, table=True):
     """A lead and the time it reached each stage (UTC). External ids are unique per CRM."""
 

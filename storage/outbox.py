@@ -5,15 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from dataclasses import dataclass
-from enum import StrEnum
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 
 from sqlalchemy import Connection, case, func, select, text, update
 
 from storage.alerts import utc
 from storage.db import begin_writing, dialect_insert
 from storage.models import OUTBOX, USERS
-
 
 
 class Kind(StrEnum):

@@ -6,7 +6,7 @@ from datetime import date
 
 from sqlmodel import Session, col, func, select
 
-from storage.models import AgreementVersion, Rep, SlackUser, Team
+from storage.models import AgreementVersion, SlackUser
 
 
 def agreement_in_force(session: Session, *, on: date) -> AgreementVersion | None:
@@ -66,31 +66,12 @@ def add_agreement_version(
     return row
 
 
-def sync_teams_and_reps(session: Session, *, teams: list[dict], reps: list[dict]) -> None:
-    """Make the team and rep tables match the agreement (resolved Slack ids are kept)."""
-    by_name = {team.name: team for team in session.exec(select(Team)).all()}
-    for spec in teams:
-        team = by_name.get(spec["name"]) or Team(name=spec["name"], channel=spec["channel"])
-        team.channel, team.standup, team.timezone = (
-            spec["channel"],
-            spec["standup"],
-            spec["timezone"],
-        )
-        session.add(team)
-        by_name[team.name] = team
-    session.flush()
-    by_email = {rep.email: rep for rep in session.exec(select(Rep)).all()}
+def remember_slack_ids(session: Session, reps: list[dict]) -> None:
+    """The Slack ids the agreement gives reps (`slack = "U…"`): they win over any lookup."""
     for spec in reps:
-        rep = by_email.get(spec["email"]) or Rep(email=spec["email"])
-        rep.team_id = by_name[spec["team"]].id
-        rep.manager_email = spec.get("manager")
-        rep.timezone, rep.hours = spec.get("timezone"), spec.get("hours")
-        rep.out_of_office = [str(day) for day in spec.get("out_of_office", [])]
-        if spec.get("slack"):  # the agreement's override wins over any earlier lookup
-            rep.slack_user_id = spec["slack"]
+        if spec.get("slack"):
             identity = session.get(SlackUser, spec["email"]) or SlackUser(
                 email=spec["email"], user_id=spec["slack"]
             )
             identity.user_id = spec["slack"]
             session.add(identity)
-        session.add(rep)

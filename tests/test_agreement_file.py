@@ -10,11 +10,9 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy.engine import Engine
-from sqlmodel import Session, select
 
 from bot.domain.agreement_file import AgreementFileError, key_lines, parse_agreement
 from bot.services.agreements import agreement_in_force, apply_agreement
-from storage.models import Rep, Team
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "sla.toml"
 NOV_23 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -81,11 +79,11 @@ def test_new_version_never_rewrites_the_past(engine: Engine) -> None:
     assert second.changes == [("marketing.mql_target", 3900, 4200)]
     assert agreement_in_force(engine, on=date(2026, 10, 31)).marketing.mql_target == 3900
     assert agreement_in_force(engine, on=date(2026, 11, 2)).marketing.mql_target == 4200
-    with Session(engine) as session:
-        assert [t.name for t in session.exec(select(Team))] == ["na"]
-        reps = {r.email: r for r in session.exec(select(Rep))}
-        assert reps["sam@example.com"].timezone == "Europe/Berlin"
-        assert reps["rita@example.com"].manager_email == "max@example.com"
+    in_force = agreement_in_force(engine, on=date(2026, 11, 2))
+    assert [team.name for team in in_force.teams] == ["na"]
+    reps = {rep.email: rep for rep in in_force.reps}
+    assert reps["sam@example.com"].timezone == "Europe/Berlin"
+    assert reps["rita@example.com"].manager == "max@example.com"
 
 
 def slabot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

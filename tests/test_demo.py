@@ -5,13 +5,15 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from datetime import date
 from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlmodel import Session
 
+from bot.services.agreements import agreement_in_force
 from storage.db import make_engine
-from storage.models import Lead, Rep, Touch
+from storage.models import Lead, Touch
 
 ROOT = Path(__file__).parent.parent
 
@@ -48,8 +50,9 @@ def test_demo_runs_offline_and_shows_what_it_loaded(tmp_path: Path) -> None:
         ).scalar_one()
         assert recycled > 0 and waiting > 0  # some recycled, some about to breach
         assert session.exec(select(func.count()).select_from(Touch)).scalar_one() > leads / 2
-        zones = {rep.timezone for rep in session.exec(select(Rep)).scalars()}
-        assert zones == {None, "Europe/Berlin"}  # New York (the calendar's) and Berlin reps
+    agreement = agreement_in_force(engine, on=date(2026, 11, 20))
+    zones = {rep.timezone for rep in agreement.reps}
+    assert zones == {None, "Europe/Berlin"}  # New York (the calendar's) and Berlin reps
     assert (
         f"{recycled:,} recycled" in result.stdout and f"{waiting:,} still waiting" in result.stdout
     )

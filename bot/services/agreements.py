@@ -113,7 +113,7 @@ def apply_agreement(
             source_text=text,
             applied_by=applied_by,
         )
-        queries.sync_teams_and_reps(session, teams=terms["teams"], reps=terms["reps"])
+        queries.remember_slack_ids(session, terms["reps"])
         mark_all_open_stale(session.connection())  # deadlines follow the new terms
         applied = Applied(row.version, row.in_force_from, diff, created=True, agreement=agreement)
     _cache.forget()
