@@ -8,7 +8,6 @@ one record, with the same owner, status and date rules.
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -41,8 +40,9 @@ def reader(mapping: crm.CrmMapping, fields: Sequence[str], *, now: datetime) -> 
     mapping = dataclasses.replace(mapping, columns=columns, date_order=None)
     header = list(fields)
     context = crm.ExportContext(mapping, crm.resolve_columns(header, mapping), header, UTC, now)
+    map_row = mapping.format.map_row
     return ApiReader(
-        functools.partial(crm.MAPPERS[mapping.crm], ctx=context),
+        lambda cells: map_row(cells, context),
         f"api\x1e{crm.mapping_key(mapping, *header)}\x1e",
     )
 

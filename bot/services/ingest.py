@@ -19,6 +19,8 @@ from bot.domain import crm_exports as crm
 from bot.domain import csv_shape, dates
 from bot.domain import ingest as rows
 from bot.domain.agreement import Agreement, CrmSection, StatusTerms
+from bot.domain.crm_formats import FORMATS as CRM_FORMATS
+from bot.domain.crm_formats import detect_format
 from bot.domain.owners import OwnerDirectory, RepIdentity, owner_line
 from bot.services.agreements import agreement_in_force
 from storage import ingest_log, people
@@ -38,7 +40,7 @@ from storage.ingest import (
 )
 
 BATCH = 5000
-FORMATS = ("auto", "native", "touches", "hubspot", "salesforce")
+FORMATS = ("auto", "native", "touches", *CRM_FORMATS)
 MAX_REJECTS_SHOWN = 50
 SETTING = {  # what an unmapped value is, and where the agreement maps it
     "owner": "owners",
@@ -86,7 +88,7 @@ class ImportSummary:
 
     def fixes(self) -> list[tuple[str, str, int, str]]:
         """(what, value, rows, the agreement line that maps it), most rows first."""
-        crm_name = self.format if self.format in ("hubspot", "salesforce") else "native"
+        crm_name = self.format if self.format in CRM_FORMATS else "native"
         found = []
         for what, values in self.unmapped.items():
             for value, count in values.most_common():
@@ -133,7 +135,7 @@ def mapping_for(
         for rep in (agreement.reps if agreement else [])
     ]
     return crm.CrmMapping(
-        crm=name,
+        format=CRM_FORMATS[name],
         columns=section.columns,
         stages=section.stages,
         sources=section.sources,
@@ -160,7 +162,7 @@ def assign_known_owners(engine: Engine, agreement: Agreement) -> int:
         mappings: dict[str, crm.CrmMapping] = {}
         assigned = 0
         for system, owner in unowned_crm_owners(connection):
-            if system not in ("hubspot", "salesforce"):
+            if system not in CRM_FORMATS:
                 continue
             if system not in mappings:
                 mappings[system] = mapping_for(agreement, system, slack_names=slack_names)
@@ -228,7 +230,7 @@ def _records(
     for cells in reader:
         line, previous_end = previous_end + 1, reader.line_num
         if not any(cell.strip() for cell in cells) or (
-            fmt == "salesforce" and crm.is_report_line(cells, width)
+            fmt in CRM_FORMATS and CRM_FORMATS[fmt].skips_line(cells, width)
         ):
             summary.skipped += 1
             continue
@@ -305,10 +307,7 @@ def import_csv(
     tz, agreement = ingest_context(engine)
     with engine.connect() as connection:
         slack_names = people.real_names(connection)
-    mappings = {
-        name: mapping_for(agreement, name, slack_names=slack_names)
-        for name in ("hubspot", "salesforce")
-    }
+    mappings = {name: mapping_for(agreement, name, slack_names=slack_names) for name in CRM_FORMATS}
     shape = csv_shape.sniff(path)
     with path.open(newline="", encoding=shape.encoding) as handle:
         reader = csv.reader(handle, delimiter=shape.delimiter)
@@ -316,7 +315,7 @@ def import_csv(
             header = [name.strip() for name in next(reader)]
         except StopIteration:
             raise ImportRefused(f"{path} is empty") from None
-        detected = crm.detect_format(header, mappings)
+        detected = detect_format(header, mappings)
         if fmt == "auto":
             if detected is None:
                 raise ImportRefused(
@@ -388,7 +387,7 @@ def _file_date_order(
     positions = _date_columns(fmt, header, columns)
     if not positions:
         return None
-    crm_name = fmt if fmt in ("hubspot", "salesforce") else None
+    crm_name = fmt if fmt in CRM_FORMATS else None
     setting = (
         f'set date_order = "DMY" (or "MDY") under [crm.{crm_name}] in the agreement'
         if crm_name
@@ -419,14 +418,14 @@ def _reading(
 ) -> _Reading:
     if mapping is not None:
         ctx = crm.ExportContext(mapping, columns, header, tz, now, order)
-        mapper = crm.MAPPERS[fmt]
+        mapper = mapping.format.map_row
         return _Reading(
             fmt=fmt,
             header=header,
             mapper=lambda cells: mapper(cells, ctx),
             source_system=fmt,
-            id_column=columns[crm.ID_FIELD[fmt]],
-            normalise_id=crm.salesforce_id18 if fmt == "salesforce" else str.strip,
+            id_column=columns[mapping.format.id_field],
+            normalise_id=mapping.format.normalise_id,
             mapping_key=crm.mapping_key(mapping, str(order), str(tz)),
             history_at=now if history else None,
         )
@@ -475,12 +474,13 @@ def _check_header(header: list[str], fmt: str, columns: dict[str, int]) -> None:
     duplicates = sorted({name for name in header if name and header.count(name) > 1})
     if duplicates:
         raise ImportRefused(f"the header repeats {', '.join(duplicates)}")
-    if fmt in crm.ID_FIELD:
-        if crm.ID_FIELD[fmt] not in columns:
-            labels = " or ".join(repr(label) for label in crm.FIELDS[fmt][crm.ID_FIELD[fmt]])
+    if fmt in CRM_FORMATS:
+        id_field = CRM_FORMATS[fmt].id_field
+        if id_field not in columns:
+            labels = " or ".join(repr(label) for label in CRM_FORMATS[fmt].fields[id_field])
             raise ImportRefused(
                 f"a {fmt} file needs its id column ({labels}); if your portal renamed it, map "
-                f'it: [crm.{fmt}.columns] "{crm.ID_FIELD[fmt]}" = "Your label"'
+                f'it: [crm.{fmt}.columns] "{id_field}" = "Your label"'
             )
         return
     needed = ["lead_id"] + (["touched_at"] if fmt == "touches" else [])
