@@ -3,8 +3,6 @@ versions never rewrite the past."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -13,6 +11,7 @@ from sqlalchemy.engine import Engine
 
 from bot.domain.agreement_file import AgreementFileError, key_lines, parse_agreement
 from bot.services.agreements import agreement_in_force, apply_agreement
+from tests.cli_runner import Ran, run_slabot
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "sla.toml"
 NOV_23 = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)
@@ -86,20 +85,9 @@ def test_new_version_never_rewrites_the_past(engine: Engine) -> None:
     assert reps["rita@example.com"].manager == "max@example.com"
 
 
-def slabot(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "DATABASE_URL": f"sqlite:///{cwd}/x.db",
-            "COLUMNS": "200",
-            "PYTHONPATH": str(Path(__file__).parent.parent),
-        },
-    )
+def slabot(*args: str, cwd: Path) -> Ran:
+    env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": f"sqlite:///{cwd}/x.db", "COLUMNS": "200"}
+    return run_slabot(*args, env=env, cwd=cwd)
 
 
 def test_cli_apply_show_and_errors(tmp_path: Path) -> None:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli_runner import Ran, run_slabot
 from tests.conftest import slabot_env
 from tests.fake_slack import FakeSlack
 
@@ -21,14 +22,8 @@ EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sla.toml"
 HEADER = "lead_id,name,company,source,owner_email,score,assigned_at,first_touch_at,crm_url"
 
 
-def run(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env={**env, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+def run(env: dict[str, str], *args: str) -> Ran:
+    result = run_slabot(*args, env={**env, "COLUMNS": "200"})
     assert result.returncode == 0, result.stdout + result.stderr
     return result
 
@@ -190,7 +185,7 @@ def test_thousand_reps_get_exactly_one_dm_through_random_429_and_503(
 ) -> None:
     many_reps(tmp_path, env, fake_slack)
     fake_slack.random_fault_rate = 0.01
-    result = run(env, "scan", "--at", "2026-11-23T12:01-05:00", timeout=600)
+    result = run(env, "scan", "--at", "2026-11-23T12:01-05:00")
     assert "Delivered 1000 messages" in result.stdout, result.stdout
     assert any(c.status in (429, 503) for c in fake_slack.calls)
     assert_one_dm_each(fake_slack)
@@ -213,7 +208,7 @@ def test_killed_mid_delivery_and_restarted_still_exactly_once(
     process.wait()
     assert 301 <= len(fake_slack.calls_to("chat.postMessage")) < REPS
 
-    result = run(env, "scan", "--at", "2026-11-23T12:02-05:00", timeout=600)
+    result = run(env, "scan", "--at", "2026-11-23T12:02-05:00")
     # the stalled post (and any other in flight at the kill) is found in Slack, not re-sent
     found = re.search(r"\((\d+) found already in Slack", result.stdout)
     assert found and int(found.group(1)) >= 1, result.stdout
@@ -224,11 +219,8 @@ def test_scan_without_an_agreement_says_what_to_do(
     database_url: str, fake_slack: FakeSlack
 ) -> None:
     env = slabot_env(database_url, fake_slack)
-    subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], env=env, check=True,
-                   capture_output=True)  # fmt: skip
-    result = subprocess.run(
-        [sys.executable, "-m", "bot", "scan"], env=env, capture_output=True, text=True
-    )
+    run(env, "db", "upgrade")
+    result = run_slabot("scan", env=env)
     assert result.returncode == 2
     assert "no agreement is in force" in result.stderr
     assert os.linesep not in result.stderr.strip()

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from bot.domain.agreement_file import AgreementFileError, parse_agreement
 from bot.domain.business_time import business_time_between
 from bot.domain.calendar import BusinessCalendar, check_holidays
+from tests.cli_runner import run_slabot
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sla.toml"
 BERLIN_TEAM = """
@@ -111,8 +112,6 @@ def test_open_removes_exactly_the_holiday_and_closed_always_closes(spec: str, da
 
 def test_slabot_schedule_follows_the_team_calendar(tmp_path: Path) -> None:
     import os
-    import subprocess
-    import sys
 
     path = tmp_path / "sla.toml"
     path.write_text(EXAMPLE.read_text() + BERLIN_TEAM)
@@ -120,9 +119,7 @@ def test_slabot_schedule_follows_the_team_calendar(tmp_path: Path) -> None:
     env |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}", "COLUMNS": "200"}
 
     def slabot(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "bot", *args], env=env, capture_output=True, text=True
-        )
+        done = run_slabot(*args, env=env)
         assert done.returncode == 0, done.stderr
         return done.stdout
 

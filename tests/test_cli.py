@@ -10,15 +10,14 @@ from pathlib import Path
 from bot.settings import Settings
 from storage.db import make_engine
 from storage.migrate import current_revision, head_revision
+from tests.cli_runner import Ran, run_slabot
 from tests.conftest import seed_agreement
 
 
-def slabot(*args: str, db: Path, **env: str) -> subprocess.CompletedProcess[str]:
+def slabot(*args: str, db: Path, **env: str) -> Ran:
     clean = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SLABOT_"))}
     clean.update({"DATABASE_URL": f"sqlite:///{db}", "COLUMNS": "200", **env})
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args], env=clean, capture_output=True, text=True, timeout=60
-    )
+    return run_slabot(*args, env=clean)
 
 
 def test_help_lists_the_commands(tmp_path: Path) -> None:

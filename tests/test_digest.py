@@ -5,8 +5,6 @@ then posted by `slabot digest` into the Slack stand-in, once, with its chart."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +18,7 @@ from bot.services.agreements import apply_agreement
 from bot.services.digest import compute_digest
 from storage.digest import Response, first_touches
 from storage.models import Lead, Outbox, SlaClock
+from tests.cli_runner import Ran, run_slabot
 from tests.conftest import slabot_env
 from tests.fake_slack import FakeSlack
 
@@ -232,14 +231,8 @@ def test_first_business_day_closes_the_previous_month(engine: Engine) -> None:
 # -- posting through the Slack stand-in --------------------------------------------------------
 
 
-def slabot(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        env={**env, "COLUMNS": "200"},
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+def slabot(env: dict[str, str], *args: str) -> Ran:
+    return run_slabot(*args, env={**env, "COLUMNS": "200"})
 
 
 @pytest.fixture
