@@ -3,10 +3,12 @@ the Slack stand-in, and a running `slabot serve`."""
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -218,7 +220,57 @@ def start_server(env: dict[str, str], log: Path) -> RunningServer:
     raise RuntimeError(f"slabot serve did not become healthy:\n{log.read_text()}")
 
 
+class InProcessServer(RunningServer):
+    """The web app (Bolt over HTTP, the webhooks, /healthz) served from a thread of the test
+    process: what `slabot serve` serves, without starting a process for each test. Its log
+    lines go to `log`, as the process's would."""
+
+    def __init__(self, env: dict[str, str], log: Path) -> None:
+        from unittest import mock
+
+        from werkzeug.serving import make_server
+
+        from bot.app import build_app
+        from bot.settings import Settings
+        from bot.web import create_web_app
+        from storage.db import is_sqlite
+        from storage.migrate import ensure_current
+
+        with mock.patch.dict(os.environ, env, clear=True):
+            settings = Settings()
+        self.engine = make_engine(
+            settings.database_url, statement_timeout=settings.statement_timeout
+        )
+        ensure_current(self.engine, auto_upgrade=is_sqlite(settings.database_url))
+        app = create_web_app(build_app(settings, self.engine), self.engine, settings)
+        self.http = make_server("127.0.0.1", 0, app, threaded=True)
+        self.handler = logging.FileHandler(log)
+        self.handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(self.handler)
+        logging.getLogger().setLevel(logging.INFO)
+        self.thread = threading.Thread(target=self.http.serve_forever, daemon=True)
+        self.thread.start()
+        url = f"http://127.0.0.1:{self.http.server_port}"
+        super().__init__(None, url, log, env.get("DATABASE_URL", ""))  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        self.http.shutdown()
+        self.thread.join(timeout=15)
+        self.http.server_close()
+        logging.getLogger().removeHandler(self.handler)
+        self.handler.close()
+        self.engine.dispose()
+
+
+def start_app(env: dict[str, str], log: Path) -> RunningServer:
+    """The app in the test process (see InProcessServer); `start_server` for a real process."""
+    return InProcessServer(env, log)
+
+
 def stop_server(server: RunningServer) -> None:
+    if isinstance(server, InProcessServer):
+        server.stop()
+        return
     server.process.terminate()
     try:
         server.process.wait(timeout=15)

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from bot.settings import Settings
 from storage.db import make_engine
-from tests.conftest import RunningServer, engine_for, slabot_env, start_server, stop_server
+from tests.conftest import RunningServer, engine_for, slabot_env, start_app, stop_server
 from tests.fake_slack import FakeSlack
 from tests.signing import (
     block_action_body,
@@ -70,7 +70,7 @@ def app(
     settings = Settings(**{k: v for k, v in env.items() if k.startswith(("SLACK_", "DATABASE"))})
     scan_and_deliver(engine, Renderer(), settings, now=datetime.now(UTC))
     engine.dispose()
-    server = start_server(env, tmp_path / "serve.log")
+    server = start_app(env, tmp_path / "serve.log")
     yield server, env
     stop_server(server)
     log = (tmp_path / "serve.log").read_text()

@@ -20,7 +20,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 
 from bot.settings import Settings
-from tests.conftest import RunningServer, engine_for, slabot_env, start_server, stop_server
+from tests.conftest import RunningServer, engine_for, slabot_env, start_app, stop_server
 from tests.fake_crm import (
     HUBSPOT_RATE_LIMIT,
     FakeHubSpot,
@@ -231,7 +231,7 @@ def serving(request, tmp_path: Path, fake_slack: FakeSlack, database_url: str): 
     with engine.connect() as connection:
         ids = dict(connection.execute(text("SELECT external_id, id FROM lead")).all())
     engine.dispose()
-    server = start_server(env, tmp_path / "serve.log")
+    server = start_app(env, tmp_path / "serve.log")
     yield crm, stand, server, env, [ids[lead] for lead in leads]
     stop_server(server)
     log = (tmp_path / "serve.log").read_text()

@@ -24,7 +24,7 @@ from tests.conftest import (
     engine_for,
     seed_agreement,
     slabot_env,
-    start_server,
+    start_app,
     stop_server,
 )
 from tests.fake_slack import FakeSlack
@@ -64,7 +64,7 @@ def server(
     seed_agreement(engine)
     engine.dispose()
     env = slabot_env(url, fake, SLABOT_WEBHOOK_SECRET=SECRET, HUBSPOT_CLIENT_SECRET=HUBSPOT_SECRET)
-    running = start_server(env, folder / "serve.log")
+    running = start_app(env, folder / "serve.log")
     leads = [
         {
             "lead_id": f"F{n}",

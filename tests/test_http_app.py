@@ -19,7 +19,7 @@ from tests.conftest import (
     engine_for,
     seed_agreement,
     slabot_env,
-    start_server,
+    start_app,
     stop_server,
 )
 from tests.fake_slack import FakeSlack
@@ -51,7 +51,7 @@ def server(
     upgrade(engine)
     seed_agreement(engine)
     engine.dispose()
-    running = start_server(slabot_env(url, fake), folder / "serve.log")
+    running = start_app(slabot_env(url, fake), folder / "serve.log")
     yield running
     stop_server(running)
     log = (folder / "serve.log").read_text()

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from bot.settings import Settings
-from tests.conftest import RunningServer, engine_for, slabot_env, start_server, stop_server
+from tests.conftest import RunningServer, engine_for, slabot_env, start_app, stop_server
 from tests.fake_slack import FakeSlack
 from tests.signing import block_action_body, signed_headers, slash_command_body
 from tests.test_alert_actions import ASSIGNED, always_open_agreement
@@ -41,7 +41,7 @@ def server(tmp_path: Path, fake_slack: FakeSlack, database_url: str) -> Iterator
     settings = Settings(**{k: v for k, v in env.items() if k.startswith(("SLACK_", "DATABASE"))})
     scan_and_deliver(engine, Renderer(), settings, now=datetime.now(UTC))
     engine.dispose()
-    running = start_server(env, tmp_path / "serve.log")
+    running = start_app(env, tmp_path / "serve.log")
     yield running
     stop_server(running)
     assert "Traceback" not in (tmp_path / "serve.log").read_text()

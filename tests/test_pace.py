@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 
 from bot.services.digest import compute_digest
 from bot.slack.render import fmt_number
-from tests.conftest import RunningServer, slabot_env, start_server, stop_server
+from tests.conftest import RunningServer, slabot_env, start_app, stop_server
 from tests.fake_slack import FakeSlack
 from tests.signing import block_action_body, signed_headers, slash_command_body
 from tests.test_digest import seed
@@ -24,7 +24,7 @@ def server(
     engine: Engine, database_url: str, fake_slack: FakeSlack, tmp_path
 ) -> Iterator[RunningServer]:
     seed(engine)
-    running = start_server(slabot_env(database_url, fake_slack), tmp_path / "serve.log")
+    running = start_app(slabot_env(database_url, fake_slack), tmp_path / "serve.log")
     yield running
     stop_server(running)
     log = (tmp_path / "serve.log").read_text()

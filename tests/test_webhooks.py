@@ -23,7 +23,7 @@ from bot.settings import Settings
 from storage.db import make_engine
 from storage.migrate import upgrade
 from storage.models import Lead, Touch
-from tests.conftest import RunningServer, engine_for, slabot_env, start_server, stop_server
+from tests.conftest import RunningServer, engine_for, slabot_env, start_app, stop_server
 from tests.fake_slack import FakeSlack
 from tests.signing import slabot_webhook_headers
 
@@ -39,7 +39,7 @@ def served(
     url = module_database_url
     upgrade(engine_for(url))
     fake = FakeSlack().start()
-    server = start_server(
+    server = start_app(
         slabot_env(url, fake, SLABOT_WEBHOOK_SECRET=SECRET, HUBSPOT_CLIENT_SECRET=HUBSPOT_SECRET),
         folder / "serve.log",
     )
@@ -385,7 +385,7 @@ def test_concurrent_identical_deliveries_store_one_lead(
 ) -> None:
     fake = FakeSlack().start()
     env = slabot_env(database_url, fake, SLABOT_WEBHOOK_SECRET=SECRET, WEB_CONCURRENCY="4")
-    server = start_server(env, tmp_path / "serve.log")
+    server = start_app(env, tmp_path / "serve.log")
     try:
         body = json.dumps(
             {
