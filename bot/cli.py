@@ -494,7 +494,7 @@ def scan(
     from rich.progress import Progress
 
     from bot.flows.alerts import scan_and_deliver
-    from bot.services.alerts import BATCH, stale_count
+    from bot.services.clocks import BATCH, stale_count
 
     settings, renderer = _sending(dry_run)
     now = _parse_time(at) if at else datetime.now(UTC)

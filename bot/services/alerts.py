@@ -14,20 +14,21 @@ import hashlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
-from functools import cached_property
+from datetime import UTC, datetime
 
-from sqlalchemy import ColumnElement, Connection
+from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
 from bot.domain.agreement import Agreement
-from bot.domain.business_time import Duration, business_time_between, is_open
+from bot.domain.business_time import is_open
 from bot.domain.calendar import BusinessCalendar
-from bot.domain.sla_rules import LeadFacts, Level, describe, evaluate, next_instant
+from bot.domain.sla_rules import Level, next_instant
 from bot.gc_pause import gc_paused
 from bot.services.agreements import agreement_in_force
+from bot.services.clocks import refresh, refresh_clocks
+from bot.services.queue_lines import lines_for
 from bot.slack.messages.queue import Message, render_queue
 from bot.slack.render import InvalidBlocks, Renderer
 from storage import alerts as store
@@ -35,158 +36,11 @@ from storage import outbox
 from storage.outbox import Kind
 
 log = logging.getLogger(__name__)
-BATCH = 2000
 KINDS: dict[str, Level] = {
     Kind.REP: Level.DUE_SOON,
     Kind.MANAGER: Level.MANAGER,
     Kind.CHANNEL: Level.CHANNEL,
 }
-
-
-# -- clocks --------------------------------------------------------------------------------
-def refresh_clocks(
-    connection: Connection,
-    agreement: Agreement,
-    *,
-    now: datetime,
-    limit: int | None = None,
-    among: ColumnElement[bool] | None = None,
-) -> int:
-    """Compute the clocks of leads marked stale (new, changed, touched, new terms): all of
-    them (or those `among` selects: `store.owned_by`, `store.the_lead`), or one batch of
-    about `limit`.
-
-    A clock seen for the first time is news at whatever level it has reached, however old: an
-    open, uncontacted lead is news the first time slabot sees it (each level is told once,
-    folded into one message per audience). Only a backfill (`slabot import --history`) counts
-    the levels its leads had reached when imported as told; those leads still show in the
-    queues (`/sla`, and every later alert to the same person)."""
-    done = 0
-    while leads := store.stale_leads(connection, limit=BATCH, among=among):
-        ids = [lead.id for lead in leads]
-        told = store.alerted_levels(connection, ids)
-        touches = store.touch_times(connection, ids)
-        rows = []
-        for lead in leads:
-            if lead.assigned_at is None or not lead.owner_email:
-                continue  # nobody owns it yet: no clock runs
-            facts = LeadFacts(
-                assigned_at=lead.assigned_at,
-                first_touch_at=lead.first_touch_at,
-                accepted_at=lead.accepted_at,
-                qualified_at=lead.qualified_at,
-                ended_at=lead.ended_at,
-                touches=tuple(touches.get(lead.id, ())),
-            )
-            calendar = agreement.rep_calendar(lead.owner_email)
-            for clock in evaluate(facts, agreement.sales, calendar):
-                alerted = told.get((lead.id, clock.rule))
-                if alerted is None:
-                    history = lead.history_at
-                    alerted = int(clock.level(history)) if history is not None else 0
-                rows.append(
-                    {
-                        "lead_id": lead.id,
-                        "rule": clock.rule,
-                        "status": clock.status,
-                        "starts_at": clock.starts_at,
-                        "warn_at": clock.warn_at,
-                        "due_at": clock.due_at,
-                        "manager_at": clock.manager_at,
-                        "channel_at": clock.channel_at,
-                        "met_at": clock.met_at,
-                        "took_minutes": clock.took.total_seconds() / 60 if clock.took else None,
-                        "alerted": alerted,
-                        "next_at": clock.next_change(alerted),
-                    }
-                )
-        store.save_clocks(connection, rows, existing=set(told), lead_ids=ids)
-        done += len(leads)
-        if limit is not None and done >= limit:
-            break
-    return done
-
-
-# -- what a message shows ----------------------------------------------------------------
-@dataclass(frozen=True)
-class State:
-    rule: str  # "first touch", "accept or recycle", "3 touches in 14d"
-    level: int
-    due: str  # the deadline in the reader's timezone, "Mon 23 Nov 12:00"
-
-
-class Line:
-    """One lead in a queue: its due rules, most urgent first. What only a shown line needs
-    (business time since assignment, local deadlines) is worked out when a template asks."""
-
-    def __init__(
-        self,
-        clocks: list[store.ClockRow],
-        *,
-        agreement: Agreement,
-        reader_calendar: BusinessCalendar,
-        now: datetime,
-        new: bool,
-    ) -> None:
-        clocks.sort(key=lambda clock: (-clock.level(now), clock.due_at))
-        self.clocks, self.lead, self.new = clocks, clocks[0].lead, new
-        self.level = clocks[0].level(now)  # of the most urgent rule
-        self.due_at = clocks[0].due_at
-        self._agreement, self._calendar, self._now = agreement, reader_calendar, now
-
-    @cached_property
-    def states(self) -> list[State]:
-        return [
-            State(describe(clock), clock.level(self._now), _local(clock.due_at, self._calendar))  # type: ignore[arg-type]
-            for clock in self.clocks
-        ]
-
-    @property
-    def due(self) -> str:
-        return self.states[0].due
-
-    @cached_property
-    def since(self) -> str:
-        """Business time since assignment, in the owner's calendar: "3h 10m"."""
-        owner_calendar = self._agreement.rep_calendar(self.lead.owner_email)
-        assigned = self.lead.assigned_at or self._now  # clocks only run once assigned
-        return _duration(business_time_between(owner_calendar, assigned, self._now), owner_calendar)
-
-
-def _local(instant: datetime, calendar: BusinessCalendar) -> str:
-    return instant.astimezone(calendar.tz).strftime("%a %d %b %H:%M")
-
-
-def _duration(amount: timedelta, calendar: BusinessCalendar) -> str:
-    """Business time as a rep counts it: "3h 10m" within a working day, else business days."""
-    day = Duration.parse("1bd").business_length(calendar)
-    if amount >= day:
-        return f"{amount / day:.1f} business days"
-    hours, minutes = divmod(int(amount.total_seconds() // 60), 60)
-    return " ".join(part for part in (f"{hours}h" if hours else "", f"{minutes}m") if part)
-
-
-def _lines(
-    agreement: Agreement,
-    clocks: Iterable[store.ClockRow],
-    *,
-    reader_calendar: BusinessCalendar,
-    now: datetime,
-    new: set[int],
-) -> list[Line]:
-    """A line per lead: its most urgent clock first, the lead's other due rules after it;
-    news first, then the highest score, then the oldest deadline."""
-    by_lead: dict[int, list[store.ClockRow]] = defaultdict(list)
-    for clock in clocks:
-        by_lead[clock.lead.id].append(clock)
-    lines = [
-        Line(
-            found, agreement=agreement, reader_calendar=reader_calendar, now=now, new=lead_id in new
-        )
-        for lead_id, found in by_lead.items()
-    ]
-    lines.sort(key=lambda line: (not line.new, -(line.lead.score or 0), line.due_at, line.lead.id))
-    return lines
 
 
 # -- the scan ------------------------------------------------------------------------------
@@ -198,39 +52,6 @@ class ScanResult:
     waiting_for_hours: int = 0
     snoozed: int = 0
     messages: list[Message] = field(default_factory=list)
-
-
-def refresh(
-    engine: Engine,
-    agreement: Agreement,
-    *,
-    now: datetime,
-    among: ColumnElement[bool] | None = None,
-    progress: Callable[[int], None] | None = None,
-    stopping: threading.Event | None = None,
-) -> int:
-    """Bring stale clocks up to date (of every lead, or of those `among` selects: `/sla`
-    does not wait for the next scan), a batch (BATCH leads) per transaction: a writer never
-    waits longer than one batch, and a scan that is stopped or killed keeps what it did (the
-    rest stays marked stale). `progress(leads done)` after each batch."""
-    now = now.astimezone(UTC)  # SQLite compares stored UTC text: bind UTC only
-    done = 0
-    while stopping is None or not stopping.is_set():
-        with engine.begin() as connection:
-            store.serialize_scans(connection)
-            batch = refresh_clocks(connection, agreement, now=now, limit=BATCH, among=among)
-        if not batch:
-            break
-        done += batch
-        if progress is not None:
-            progress(done)
-    return done
-
-
-def stale_count(engine: Engine) -> int:
-    """Leads whose clocks are still to be computed (what a scan's progress counts up to)."""
-    with engine.connect() as connection:
-        return store.stale_count(connection)
 
 
 class ScanStopped(Exception):
@@ -447,7 +268,7 @@ def _build(
 ) -> Message:
     floor = KINDS[kind] if min_level is None else min_level
     calendar = reader_calendar(agreement, kind, audience)
-    lines = _lines(
+    lines = lines_for(
         agreement,
         [clock for clock in clocks if clock.level(now) >= floor],
         reader_calendar=calendar,

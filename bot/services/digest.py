@@ -19,7 +19,7 @@ from bot.domain.calendar import BusinessCalendar
 from bot.domain.pacing import Pace, PaceStatus, PeriodPosition
 from bot.domain.quota_plan import stored_value
 from bot.services.agreements import agreement_in_force
-from bot.services.alerts import refresh
+from bot.services.clocks import refresh
 from bot.slack.chart import Burnup
 from storage import digest as store
 from storage import outbox

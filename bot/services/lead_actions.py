@@ -18,7 +18,8 @@ from bot.crm.write_back import WriteBack
 from bot.domain.agreement import Agreement
 from bot.flows.delivery import sender
 from bot.services.agreements import agreement_in_force
-from bot.services.alerts import audience_message, audience_owners, refresh, refresh_clocks
+from bot.services.alerts import audience_message, audience_owners
+from bot.services.clocks import refresh, refresh_clocks
 from bot.settings import Settings
 from bot.slack.delivery import Sender, resolve_user
 from bot.slack.messages.queue import Message

@@ -12,7 +12,7 @@ from bot.domain.sla_rules import Level
 from bot.slack.render import MAX_BLOCKS, MAX_VIEW_BLOCKS, Renderer
 
 if TYPE_CHECKING:
-    from bot.services.alerts import Line
+    from bot.services.queue_lines import Line
 
 
 from dataclasses import dataclass, fields
@@ -34,7 +34,7 @@ class QueueView:
     page: int
     pages: int
     first: int  # the position of the page's first lead (from 1)
-    lines: list[Any]  # bot.services.alerts.Line, the page's leads
+    lines: list[Any]  # bot.services.queue_lines.Line, the page's leads
     hidden: int  # leads a DM could not show
     hidden_breached: int
     breached: int
