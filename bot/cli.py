@@ -273,7 +273,7 @@ def sla_apply(
     """Validate the agreement file, store it as a new version and print what changed."""
     from bot.domain.agreement_file import AgreementFileError
     from bot.services.agreements import apply_agreement
-    from bot.services.ingest import assign_known_owners
+    from bot.services.crm_mapping import assign_known_owners
     from bot.slack.render import Renderer
 
     settings = Settings()

@@ -426,7 +426,7 @@ def test_unowned_leads_past_the_window_show_in_the_digest(engine: Engine, tmp_pa
 
 
 def test_an_owner_named_later_takes_the_leads_kept_unowned(engine: Engine) -> None:
-    from bot.services.ingest import assign_known_owners
+    from bot.services.crm_mapping import assign_known_owners
     from bot.services.webhooks import apply_hubspot
 
     agree(engine)

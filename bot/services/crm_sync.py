@@ -29,7 +29,7 @@ from bot.crm.write_back import CrmWriter
 from bot.domain.crm_exports import CrmMapping
 from bot.domain.ingest import LeadRecord, RowError, TouchRecord
 from bot.domain.owners import salesforce_id18
-from bot.services.ingest import fix_line, ingest_context, mapping_for
+from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
 from bot.services.webhooks import SYNCED
 from bot.settings import Settings
 from storage import ingest_log, people

@@ -8,25 +8,21 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, BinaryIO, TextIO, cast
-from zoneinfo import ZoneInfo
 
 from sqlalchemy.engine import Connection, Engine
 
 from bot.domain import crm_exports as crm
 from bot.domain import csv_shape, dates
 from bot.domain import ingest as rows
-from bot.domain.agreement import Agreement, CrmSection, StatusTerms
 from bot.domain.crm_formats import FORMATS as CRM_FORMATS
 from bot.domain.crm_formats import detect_format
-from bot.domain.owners import OwnerDirectory, RepIdentity, owner_line
-from bot.services.agreements import agreement_in_force
+from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
 from storage import ingest_log, people
 from storage.ingest import (
     LeadCounts,
-    assign_owner,
     bulk_load_pays,
     has_leads,
     indexes_rebuilt_after,
@@ -35,19 +31,12 @@ from storage.ingest import (
     max_lead_id,
     record_stages_above,
     record_touches,
-    unowned_crm_owners,
     upsert_leads,
 )
 
 BATCH = 5000
 FORMATS = ("auto", "native", "touches", *CRM_FORMATS)
 MAX_REJECTS_SHOWN = 50
-SETTING = {  # what an unmapped value is, and where the agreement maps it
-    "owner": "owners",
-    "stage": "stages",
-    "status": "statuses",
-    "lead_status": "lead_statuses",
-}
 
 
 class ImportRefused(ValueError):
@@ -94,84 +83,6 @@ class ImportSummary:
             for value, count in values.most_common():
                 found.append((what, value, count, fix_line(crm_name, what, value)))
         return sorted(found, key=lambda item: (-item[2], item[0], item[1]))
-
-
-def fix_line(crm_name: str, what: str, value: str) -> str:
-    quoted = value.replace('"', '\\"')
-    if what == "owner":
-        return owner_line(crm_name, value)
-    if what == "stage":
-        return f'[crm.{crm_name}.stages] "{quoted}" = "mql"'
-    return f'[crm.{crm_name}.{SETTING[what]}] "{quoted}" = {{ stage = "sal", contacted = true }}'
-
-
-def _status_rules(terms: dict[str, StatusTerms | str]) -> dict[str, crm.StatusRule]:
-    rules = {}
-    for name, rule in terms.items():
-        if isinstance(rule, str):
-            contacted = rule == "contacted"
-            rule = StatusTerms(stage=None if contacted else rule, contacted=contacted)
-        rules[crm.fold_key(name)] = crm.StatusRule(rule.stage, rule.contacted)
-    return rules
-
-
-def mapping_for(
-    agreement: Agreement | None,
-    name: str,
-    *,
-    slack_names: dict[str, str] | None = None,
-    crm_owners: dict[str, str] | None = None,
-) -> crm.CrmMapping:
-    """How `name`'s files and events map, from the agreement's `[crm.<name>]` and reps;
-    `crm_owners` (owner id → email, as the CRM's API lists its users) comes after the reps'
-    CRM ids and before the agreement's own `[crm.<name>.owners]` lines."""
-    section: CrmSection = getattr(agreement.crm, name) if agreement else CrmSection()
-    reps = [
-        RepIdentity(
-            rep.email,
-            rep.name,
-            tuple(i for i in (rep.hubspot_owner_id, rep.salesforce_user_id) if i),
-        )
-        for rep in (agreement.reps if agreement else [])
-    ]
-    return crm.CrmMapping(
-        format=CRM_FORMATS[name],
-        columns=section.columns,
-        stages=section.stages,
-        sources=section.sources,
-        statuses=_status_rules(section.statuses or section.lead_statuses),
-        owners=OwnerDirectory.build(
-            reps, owners={**(crm_owners or {}), **section.owners}, slack_names=slack_names or {}
-        ),
-        record_url=section.record_url,
-        date_order=section.date_order,
-    )
-
-
-def ingest_context(engine: Engine, today: date | None = None) -> tuple[tzinfo, Agreement | None]:
-    """The timezone for naive timestamps (the agreement's calendar) and the agreement."""
-    agreement = agreement_in_force(engine, on=today or datetime.now(UTC).date())
-    return (ZoneInfo(agreement.calendar.timezone) if agreement else UTC), agreement
-
-
-def assign_known_owners(engine: Engine, agreement: Agreement) -> int:
-    """Leads kept unowned whose CRM owner the agreement now recognises (a rep's new `name` or
-    CRM id, an `[crm.*.owners]` line) get that owner: webhook leads are not re-imported."""
-    with engine.begin() as connection:
-        slack_names = people.real_names(connection)
-        mappings: dict[str, crm.CrmMapping] = {}
-        assigned = 0
-        for system, owner in unowned_crm_owners(connection):
-            if system not in CRM_FORMATS:
-                continue
-            if system not in mappings:
-                mappings[system] = mapping_for(agreement, system, slack_names=slack_names)
-            email = mappings[system].owners.resolve(owner)
-            if email:
-                assigned += assign_owner(
-                    connection, source_system=system, crm_owner=owner, email=email
-                )
-    return assigned
 
 
 class _Rejects:

@@ -17,7 +17,7 @@ from sqlalchemy.engine import Engine
 
 from bot.domain import hubspot_events
 from bot.domain import ingest as rows
-from bot.services.ingest import fix_line, ingest_context, mapping_for
+from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
 from storage import ingest_log, people
 from storage.db import begin_writing
 from storage.ingest import LeadCounts, crm_times, record_touches, save_crm_times, upsert_leads
