@@ -15,13 +15,9 @@ from bot.domain.agreement import Agreement
 from bot.domain.sla_rules import LeadFacts, evaluate
 from storage import alerts as store
 
-BATCH = 2000
+BATCH = 2000  # leads whose clocks are computed in one transaction
 
 
-BATCH = 2000
-
-
-# -- clocks --------------------------------------------------------------------------------
 def refresh_clocks(
     connection: Connection,
     agreement: Agreement,

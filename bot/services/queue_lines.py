@@ -16,7 +16,6 @@ from bot.domain.sla_rules import describe
 from storage import alerts as store
 
 
-# -- what a message shows ----------------------------------------------------------------
 @dataclass(frozen=True)
 class State:
     rule: str  # "first touch", "accept or recycle", "3 touches in 14d"

@@ -4,25 +4,23 @@ The sentences are the macros of `alerts/queue_parts.txt.j2`."""
 
 from __future__ import annotations
 
-from datetime import date
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, fields
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Any
 
 from bot.domain.calendar import BusinessCalendar
 from bot.domain.sla_rules import Level
-from bot.slack.render import MAX_BLOCKS, MAX_VIEW_BLOCKS, Renderer
+from bot.slack import ids
+from bot.slack.messages.blocks import Block, actions, button, context, header, section
+from bot.slack.render import MAX_BLOCKS, MAX_VIEW_BLOCKS, Renderer, fit_blocks
+from storage.outbox import Kind
 
 if TYPE_CHECKING:
     from bot.services.queue_lines import Line
 
-
-from dataclasses import dataclass, fields
-from datetime import datetime
-from typing import Any
-
-from bot.slack import ids
-from bot.slack.messages.blocks import Block, actions, button, context, header, section
-from bot.slack.render import fit_blocks
-from storage.outbox import Kind
+BLOCKS_PER_LINE: dict[str, int] = {Kind.REP: 2, Kind.MANAGER: 2, Kind.CHANNEL: 1}
+FRAME_BLOCKS = 5  # header, intro, note, the rest (or the pages), its button
+HOME_BLOCKS = 6  # what the Home tab shows below the queue: a divider, about, quota math
 
 
 @dataclass(frozen=True)
@@ -86,17 +84,10 @@ def queue_blocks(parts: Any, q: QueueView) -> list[Block]:
     return fit_blocks(blocks)
 
 
-BLOCKS_PER_LINE: dict[str, int] = {Kind.REP: 2, Kind.MANAGER: 2, Kind.CHANNEL: 1}
-
-
-FRAME_BLOCKS = 5  # header, intro, note, the rest (or the pages), its button
-
-
-HOME_BLOCKS = 6  # what the Home tab shows below the queue: a divider, about, quota math
-
-
 @dataclass
 class Message:
+    """One audience's queue, ready for the outbox."""
+
     kind: str  # sla_rep | sla_manager | sla_channel
     audience: str  # email, or the channel id
     day: date
