@@ -208,7 +208,11 @@ def test_killed_mid_delivery_and_restarted_still_exactly_once(
     process.wait()
     assert 301 <= len(fake_slack.calls_to("chat.postMessage")) < REPS
 
-    result = run(env, "scan", "--at", "2026-11-23T12:02-05:00")
+    result = subprocess.run(  # a new process: the restart itself is what is tested
+        [sys.executable, "-m", "bot", "scan", "--at", "2026-11-23T12:02-05:00"],
+        env={**env, "COLUMNS": "200"}, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
     # the stalled post (and any other in flight at the kill) is found in Slack, not re-sent
     found = re.search(r"\((\d+) found already in Slack", result.stdout)
     assert found and int(found.group(1)) >= 1, result.stdout
