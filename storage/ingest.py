@@ -365,15 +365,15 @@ def record_touches(
     if earliest:  # a touch counts for the cadence rules: the lead's clocks need a new look
         sqlite = connection.dialect.name == "sqlite"
         mark = "?" if sqlite else "%s"
+        firsts = []
+        for lead_id, at in earliest.items():
+            value = _sqlite_time(at) if sqlite else at
+            firsts.append((value, value, lead_id))
         connection.exec_driver_sql(
             f"UPDATE lead SET clocks_stale = TRUE, first_touch_at = CASE WHEN first_touch_at "
             f"IS NULL OR first_touch_at > {mark} THEN {mark} ELSE first_touch_at END "
             f"WHERE id = {mark}",
-            [
-                (time, time, lead_id)
-                for lead_id, at in earliest.items()
-                for time in [_sqlite_time(at) if sqlite else at]
-            ],
+            firsts,
         )
     return recorded, unknown
 

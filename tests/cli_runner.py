@@ -29,7 +29,6 @@ class Ran:
     returncode: int
     stdout: str
     stderr: str
-    args: tuple[str, ...] = ()
 
 
 def run_slabot(*args: str, env: dict[str, str], cwd: Path | None = None) -> Ran:
@@ -63,4 +62,4 @@ def run_slabot(*args: str, env: dict[str, str], cwd: Path | None = None) -> Ran:
         finally:
             root.removeHandler(logs)
             root.setLevel(level)
-    return Ran(code, out.getvalue(), err.getvalue(), args)
+    return Ran(code, out.getvalue(), err.getvalue())

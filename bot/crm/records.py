@@ -27,6 +27,7 @@ class ApiReader:
 
     map: Callable[[Sequence[str]], LeadRecord]
     prefix: str  # the mapping's fingerprint
+    external_id: Callable[[Sequence[str]], str]  # a record's id as its lead stores it
 
     def fingerprint(self, cells: Sequence[str]) -> str:
         """Of a record's cells under this mapping: the same again is stored already."""
@@ -40,10 +41,12 @@ def reader(mapping: crm.CrmMapping, fields: Sequence[str], *, now: datetime) -> 
     mapping = dataclasses.replace(mapping, columns=columns, date_order=None)
     header = list(fields)
     context = crm.ExportContext(mapping, crm.resolve_columns(header, mapping), header, UTC, now)
-    map_row = mapping.format.map_row
+    crm_format = mapping.format
+    at = context.columns[crm_format.id_field]
     return ApiReader(
-        lambda cells: map_row(cells, context),
+        lambda cells: crm_format.map_row(cells, context),
         f"api\x1e{crm.mapping_key(mapping, *header)}\x1e",
+        lambda cells: crm_format.normalise_id(cells[at]),
     )
 
 

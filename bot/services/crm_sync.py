@@ -28,7 +28,6 @@ from bot.crm.salesforce_api import TASK_FIELDS, SalesforceApi, credentials
 from bot.crm.write_back import CrmWriter
 from bot.domain.crm_exports import CrmMapping
 from bot.domain.ingest import LeadRecord, RowError, TouchRecord
-from bot.domain.owners import salesforce_id18
 from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
 from bot.services.webhooks import SYNCED
 from bot.settings import Settings
@@ -94,30 +93,28 @@ class _Pass:
         self,
         found: Sequence[tuple[dict, list[str]]],
         reader: records.ApiReader,
-        id_of: Callable[[list[str]], str],
         rejected: list[tuple[object, str]],
+        *,
+        what: str,
     ) -> tuple[list[tuple[list[str], LeadRecord]], Known]:
         """The records of `found` (record, its cells) that changed since they were stored,
         as (cells, lead) (the rest are counted unchanged, not read again; a record that
-        cannot be read joins `rejected`), and what is stored of them (for the upsert)."""
+        cannot be read joins `rejected`, named as `what` and its id), and what is stored of
+        them (for the upsert)."""
+        ids = [reader.external_id(cells) for _, cells in found]
         with self.engine.connect() as connection:
-            known = lead_ids(
-                connection,
-                source_system=self.report.crm,
-                external_ids=[id_of(cells) for _, cells in found],
-            )
+            known = lead_ids(connection, source_system=self.report.crm, external_ids=ids)
         leads = []
-        for record, cells in found:
+        for (record, cells), external_id in zip(found, ids, strict=True):
             digest = reader.fingerprint(cells)
-            stored = known.get(id_of(cells))
+            stored = known.get(external_id)
             if stored is not None and stored[1] == digest:
                 self.report.leads.unchanged += 1
                 continue
             try:
                 lead = reader.map(cells)
             except RowError as error:
-                name = "contact" if self.report.crm == "hubspot" else "lead"
-                rejected.append((_plain(record), f"{name} {cells[0]}: {error}"))
+                rejected.append((_plain(record), f"{what} {external_id}: {error}"))
                 continue
             lead.fingerprint = digest
             self.report.unmatched.update(lead.unmapped)
@@ -213,13 +210,18 @@ def gathered(
 
 
 # -- HubSpot -------------------------------------------------------------------------------
-def sync_hubspot(api: HubSpotApi, work: _Pass, since: datetime | None) -> None:
+def _mapping(work: _Pass, crm_owners: dict[str, str]) -> CrmMapping:
+    """How this pass's CRM maps, with the owners its API lists and the people Slack knows."""
     _, agreement = ingest_context(work.engine)
-    owners = api.owners()
     with work.engine.connect() as connection:
         slack_names = people.real_names(connection)
+    return mapping_for(agreement, work.report.crm, slack_names=slack_names, crm_owners=crm_owners)
+
+
+def sync_hubspot(api: HubSpotApi, work: _Pass, since: datetime | None) -> None:
+    mapping = _mapping(work, api.owners())
+    with work.engine.connect() as connection:
         start = since or cursors.cursor(connection, "hubspot", "contacts")
-    mapping = mapping_for(agreement, "hubspot", slack_names=slack_names, crm_owners=owners)
     reader = records.reader(mapping, CONTACT_PROPERTIES, now=work.now)
     for contacts, total, last in gathered(
         prefetched(api.changed_contacts(start)), lambda page: page.contacts
@@ -229,7 +231,7 @@ def sync_hubspot(api: HubSpotApi, work: _Pass, since: datetime | None) -> None:
             (contact, records.hubspot_cells(contact, CONTACT_PROPERTIES)) for contact in contacts
         ]
         rejected: list[tuple[object, str]] = []
-        changed, known = work.changed_leads(found, reader, lambda cells: cells[0].strip(), rejected)
+        changed, known = work.changed_leads(found, reader, rejected, what="contact")
         times = {}
         for cells, lead in changed:  # an older webhook event never overwrites this snapshot
             if (modified := hubspot_time(cells[MODIFIED])) is not None:
@@ -252,13 +254,11 @@ def sync_hubspot(api: HubSpotApi, work: _Pass, since: datetime | None) -> None:
 # -- Salesforce ----------------------------------------------------------------------------
 def sync_salesforce(api: SalesforceApi, work: _Pass, since: datetime | None) -> None:
     """Leads first, then completed Tasks on leads (calls, emails, meetings → touches)."""
-    _, agreement = ingest_context(work.engine)
     users = api.users()
+    mapping = _mapping(work, users)
     with work.engine.connect() as connection:
-        slack_names = people.real_names(connection)
         lead_start = since or cursors.cursor(connection, "salesforce", "leads")
         task_start = since or cursors.cursor(connection, "salesforce", "tasks")
-    mapping = mapping_for(agreement, "salesforce", slack_names=slack_names, crm_owners=users)
     fields = records.salesforce_fields(mapping)
     reader = records.reader(mapping, records.salesforce_header(fields), now=work.now)
 
@@ -266,9 +266,7 @@ def sync_salesforce(api: SalesforceApi, work: _Pass, since: datetime | None) -> 
         found: Iterable[dict], rejected: list[tuple[object, str]]
     ) -> tuple[list[LeadRecord], Known]:
         cells = [(lead, records.salesforce_cells(lead, fields, users)) for lead in found]
-        changed, known = work.changed_leads(
-            cells, reader, lambda cells: salesforce_id18(cells[0]), rejected
-        )
+        changed, known = work.changed_leads(cells, reader, rejected, what="lead")
         return [lead for _, lead in changed], known
 
     pages = prefetched(api.changed("Lead", fields, lead_start))
