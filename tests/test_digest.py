@@ -308,7 +308,8 @@ def test_dry_run_prints_the_digest_and_posts_nothing(
     assert result.returncode == 0, result.stderr
     assert "Stand-up · Friday 20 November · team na" in result.stdout
     assert "13 of 19 business days done, 6 left" in result.stdout
-    assert "expected 2,668 · projected 3,508 · need 250 a day" in result.stdout
+    assert "2,668 expected by today" in result.stdout
+    assert "Projected 3,508 · need 250 a day over the 6 business days left" in result.stdout
     assert "rita@example.com holds 3 breached leads" in result.stdout
     assert not fake_slack.calls_to("chat.postMessage")
 

@@ -421,8 +421,11 @@ def test_unowned_leads_past_the_window_show_in_the_digest(engine: Engine, tmp_pa
     import_csv(engine, path, now=NOW)
     digest = compute_digest(engine, team="na", day=date(2026, 11, 23), now=NOW)
     assert digest.unowned == 1  # at 09:00 Monday U2 still has two business hours
-    text = render_digest(Renderer(), digest)["text"] + str(render_digest(Renderer(), digest))
-    assert "1 unowned lead past the first-touch window" in text
+    blocks = render_digest(Renderer(), digest)["blocks"]
+    sales = next(b["text"]["text"] for b in blocks if "Sales response" in str(b))
+    lines = sales.splitlines()  # U4's breach and the routing gap, each on its own line
+    assert lines[2].startswith(":warning: Breached leads still open: rita@example.com 1"), sales
+    assert lines[3].startswith(":busstop: 1 unowned lead past the first-touch window"), sales
 
 
 def test_an_owner_named_later_takes_the_leads_kept_unowned(engine: Engine) -> None:

@@ -45,6 +45,35 @@ def escape_mrkdwn(value: object) -> str:
     return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+_RICH_ICONS = {"large_green_circle": "green_circle"}  # Slack's emoji names rich spells otherwise
+
+
+class Markup:
+    """How a layout marks its text up, so that one macro writes a sentence for both Slack
+    (mrkdwn) and a terminal (rich's markup): `m.b(...)`, `m.esc(...)`, `m.icon(...)`."""
+
+    def __init__(self, *, slack: bool) -> None:
+        self.slack = slack
+
+    def b(self, text: object) -> str:
+        return f"*{text}*" if self.slack else f"[bold]{text}[/bold]"
+
+    def code(self, text: object) -> str:
+        return f"`{text}`" if self.slack else str(text)
+
+    def esc(self, text: object) -> str:
+        """Text from a CRM or an agreement, shown as written."""
+        return escape_mrkdwn(text) if self.slack else rich_escape(str(text))
+
+    def icon(self, name: str | None) -> str:
+        if not name:
+            return ""
+        return f":{name}:" if self.slack else f":{_RICH_ICONS.get(name, name)}:"
+
+
+MARKUP = {"slack": Markup(slack=True), "terminal": Markup(slack=False)}
+
+
 def fit(text: str, limit: int) -> str:
     """`text` within `limit` characters, with an ellipsis where it was cut. Never cuts inside
     an escape (`&amp;`) or a link or mention (`<@U123>`), so what is left still reads right."""
@@ -166,6 +195,7 @@ class Renderer:
             auto_reload=False,  # templates are read once per process
         )
         self.env.globals["ids"] = ids  # action and callback ids, as listeners register them
+        self.env.globals["markup"] = MARKUP
         self.env.filters.update(
             tojson=_json_string,
             mrkdwn=escape_mrkdwn,
