@@ -24,10 +24,11 @@ from sqlalchemy import (
 )
 
 from bot.domain.sla_rules import level_at
-from storage.db import dialect_insert
+from storage.db import advisory_lock, dialect_insert
 from storage.ingest import _bulk_insert, _chunks
 from storage.models import APPLIED, CLOCKS, LEADS, STAGES, TOUCHES
 
+SCAN_LOCK = 7215001  # PostgreSQL advisory lock: one scan evaluates at a time
 CLOCK_TIMES = ("starts_at", "warn_at", "due_at", "manager_at", "channel_at")
 
 
@@ -100,7 +101,7 @@ def serialize_scans(connection: Connection) -> None:
     """Take the scan lock for this transaction: two clocks never evaluate at once (the
     second waits, then finds everything already told). SQLite: the first write takes it."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(7215001)"))
+        connection.execute(advisory_lock("pg_advisory_xact_lock", SCAN_LOCK))
     else:
         connection.execute(text("DELETE FROM outbox WHERE 1 = 0"))
 

@@ -22,7 +22,7 @@ from sqlalchemy import Connection, select, text, update
 from sqlalchemy.engine import Engine, make_url
 
 from storage.alerts import utc
-from storage.db import dialect_insert, unreachable
+from storage.db import advisory_lock, dialect_insert, unreachable
 from storage.models import BEATS
 
 CLOCK_LOCK = 7215003
@@ -57,9 +57,7 @@ class ClockLock:
 
     def _try(self) -> bool:
         connection = self.engine.connect()
-        taken = connection.execute(
-            text("SELECT pg_try_advisory_lock(:key)"), {"key": CLOCK_LOCK}
-        ).scalar()
+        taken = connection.execute(advisory_lock("pg_try_advisory_lock", CLOCK_LOCK)).scalar()
         if not taken:
             connection.close()
             return False

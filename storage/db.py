@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import Connection, Table, event, exc
+from sqlalchemy import Connection, Table, TextClause, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
 from sqlmodel import Session, create_engine
@@ -62,6 +62,14 @@ def dialect_insert(connection: Connection, table: Table) -> postgresql.Insert | 
     """INSERT with the dialect's ON CONFLICT clauses (SQLite and PostgreSQL both have them)."""
     module = postgresql if connection.dialect.name == "postgresql" else sqlite
     return module.insert(table)
+
+
+def advisory_lock(function: str, key: int) -> TextClause:
+    """`SELECT function(key, <this schema>)`: one of PostgreSQL's advisory lock functions on
+    `key` within the schema slabot's tables are in. Advisory locks belong to the whole
+    database, so two installs in two schemas of one database would otherwise share them (one
+    clock standing by for the other's)."""
+    return text(f"SELECT {function}(:key, hashtext(current_schema()))").bindparams(key=key)
 
 
 def begin_writing(connection: Connection) -> None:

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, case, func, select, text, update
+from sqlalchemy import Connection, case, func, select, update
 
 from storage.alerts import utc
-from storage.db import begin_writing, dialect_insert
+from storage.db import advisory_lock, begin_writing, dialect_insert
 from storage.models import OUTBOX, USERS
 
 
@@ -29,6 +29,7 @@ class Kind(StrEnum):
 
 # bulk alerts, paced by the clock; digests, charts and interaction redraws go first
 ALERT_KINDS = (Kind.REP, Kind.MANAGER, Kind.CHANNEL)
+PACE_LOCK = 7215002  # PostgreSQL advisory lock: one clock at a time counts the minute's sends
 DM_KINDS = (Kind.REP, Kind.MANAGER)
 
 
@@ -176,7 +177,7 @@ def alerts_claimed_since(connection: Connection, since: datetime) -> int:
     """Alert sends started since `since`, by any sender (the clock's pace counts them). Holds
     the pace lock until the transaction ends, so two clocks never both take the same room."""
     if connection.dialect.name == "postgresql":
-        connection.execute(text("SELECT pg_advisory_xact_lock(7215002)"))
+        connection.execute(advisory_lock("pg_advisory_xact_lock", PACE_LOCK))
     else:
         begin_writing(connection)
     return connection.execute(

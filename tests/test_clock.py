@@ -23,7 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.domain.agreement import Agreement
 from bot.scheduler import schedule_digests
-from tests.conftest import slabot_env
+from tests.conftest import _fresh_database, engine_for, slabot_env
 from tests.fake_slack import FakeSlack
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sla.toml"
@@ -371,3 +371,31 @@ def test_a_clock_killed_or_stopped_mid_scan_leaves_the_next_scan_to_tell_everyth
     assert sorted(c.body["channel"] for c in posts) == ["C0STANDUP", "U0MAX", "U0RITA"]
     [dm] = fake_slack.posts_in("D0RITA")
     assert f"{leads}" in dm["text"]  # all her leads in the one DM
+
+
+def test_two_installs_in_two_schemas_of_one_database_each_have_their_own_clock(
+    tmp_path: Path,
+) -> None:
+    """PostgreSQL's advisory locks belong to the whole database: the clock's is taken per
+    schema, so a second install beside the first is not kept standing by."""
+    from storage.clock import ClockLock
+
+    def refused() -> None:
+        raise AssertionError("kept standing by")
+
+    with (
+        _fresh_database("postgresql", tmp_path) as one,
+        _fresh_database("postgresql", tmp_path) as two,
+    ):
+        engines = [engine_for(one), engine_for(two), engine_for(one)]
+        locks = [ClockLock(engine) for engine in engines]
+        try:
+            locks[0].acquire(waiting=refused)
+            locks[1].acquire(waiting=refused)  # the other schema's clock is active too
+            with pytest.raises(AssertionError, match="kept standing by"):
+                locks[2].acquire(waiting=refused)  # a second clock of the first install waits
+        finally:
+            for lock in locks:
+                lock.release()
+            for engine in engines:
+                engine.dispose()
