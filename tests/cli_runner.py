@@ -15,11 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from unittest import mock
 
-from rich.console import Console
-
 import bot.cli
+from bot.cli import common
 
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # as _configure_logging
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"  # as configure_logging
 
 
 @dataclass(frozen=True)
@@ -42,13 +41,10 @@ def run_slabot(*args: str, env: dict[str, str], cwd: Path | None = None) -> Ran:
         stack.enter_context(mock.patch.object(sys, "argv", ["slabot", *args]))
         stack.enter_context(contextlib.redirect_stdout(out))
         stack.enter_context(contextlib.redirect_stderr(err))
-        # the consoles read COLUMNS when they are made, as they are in a new process
-        stack.enter_context(
-            mock.patch.object(bot.cli, "out", Console(highlight=False, soft_wrap=True))
-        )
-        stack.enter_context(
-            mock.patch.object(bot.cli, "err", Console(stderr=True, highlight=False, soft_wrap=True))
-        )
+        # a console reads COLUMNS when it is made, as it is in a new process
+        for console in (common.out, common.err):
+            stack.callback(setattr, console, "width", console.width)
+            console.width = int(env.get("COLUMNS") or 80)
         root.addHandler(logs)
         root.setLevel(logging.INFO)
         try:

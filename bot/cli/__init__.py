@@ -1,0 +1,65 @@
+"""`slabot`: the command line. Each command is a thin call into services; the commands live
+in `processes`, `data` and `standup`, the pieces they share in `common`, and are registered
+here in the order `slabot --help` lists them."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from bot.cli import data, processes, standup
+from bot.cli.common import CliError, err
+from bot.settings import MissingSetting
+
+cli = typer.Typer(
+    name="slabot",
+    help="Runs the sales ↔ marketing SLA of a revenue team in Slack.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
+db_cli.command("upgrade")(processes.db_upgrade)
+sla_cli = typer.Typer(
+    help="The agreement: apply a new version, show the terms.", no_args_is_help=True
+)
+sla_cli.command("apply")(data.sla_apply)
+sla_cli.command("show")(data.sla_show)
+cli.add_typer(db_cli, name="db")
+cli.add_typer(sla_cli, name="sla")
+
+cli.command()(processes.serve)
+cli.command()(processes.run)
+cli.command(context_settings={"ignore_unknown_options": True})(standup.quota)
+cli.command("import")(data.import_)
+cli.command("sync")(data.sync_)
+cli.command()(data.status)
+cli.command()(standup.scan)
+cli.command()(standup.digest)
+cli.command()(standup.schedule)
+cli.command()(processes.clock)
+cli.command()(standup.init)
+cli.command()(standup.demo)
+
+
+def main() -> None:
+    from storage.db import outage_reason, unreachable
+
+    try:
+        cli()
+    except MissingSetting as error:
+        err.print(f"slabot: {error}", markup=False)
+        sys.exit(2)
+    except CliError as error:
+        err.print(f"slabot: {error}", markup=False)
+        sys.exit(2)
+    except Exception as error:
+        if not unreachable(error):
+            raise
+        err.print(
+            f"slabot can't reach its database ({outage_reason(error)}) — try again in a "
+            "minute, or check DATABASE_URL",
+            markup=False,
+        )
+        sys.exit(1)

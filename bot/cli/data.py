@@ -1,0 +1,216 @@
+"""What slabot knows: the agreement (`sla apply`, `sla show`), leads from files (`import`) and
+the CRMs (`sync`), and `status`."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot.cli.common import (
+    CliError,
+    err,
+    open_engine,
+    out,
+    parse_date,
+    parse_time,
+    refresh_people,
+)
+from bot.settings import Settings
+
+
+def sla_apply(
+    path: Annotated[
+        Path | None, typer.Argument(help="The agreement file (default $SLABOT_CONFIG).")
+    ] = None,
+) -> None:
+    """Validate the agreement file, store it as a new version and print what changed."""
+    from bot.domain.agreement_file import AgreementFileError
+    from bot.services.agreements import apply_agreement
+    from bot.services.crm_mapping import assign_known_owners
+    from bot.slack.render import Renderer
+
+    settings = Settings()
+    path = path or settings.config_path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot read the agreement file {path}: {error.strerror}") from error
+    engine = open_engine(settings)
+    try:
+        applied = apply_agreement(engine, text, applied_by=f"cli:{path}")
+    except AgreementFileError as error:
+        for problem in error.problems:
+            line = f"{problem.line}:" if problem.line else ""
+            key = f" {problem.key}:" if problem.key else ""
+            err.print(f"{path}:{line}{key} {problem.message}", markup=False)
+        raise typer.Exit(2) from error
+    out.print(Renderer(settings.templates_dir).text("sla/applied.txt.j2", applied=applied))
+    if applied.created:
+        assigned = assign_known_owners(engine, applied.agreement)
+        if assigned:
+            out.print(f"{assigned:,} unowned lead(s) now have an owner the agreement names.")
+
+
+def sla_show(
+    on: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
+) -> None:
+    """Print the terms in force (on a date)."""
+    from bot.services.agreements import version_in_force
+    from bot.slack.render import Renderer
+
+    settings = Settings()
+    day = parse_date(on) if on else date.today()
+    found = version_in_force(open_engine(settings), on=day)
+    if found is None:
+        raise CliError(f"no agreement is in force on {day}: apply one with `slabot sla apply`")
+    row, agreement = found
+    out.print(
+        Renderer(settings.templates_dir).text(
+            "sla/terms.txt.j2",
+            agreement=agreement,
+            version=row.version,
+            in_force_from=row.in_force_from,
+        )
+    )
+
+
+def import_(
+    path: Annotated[
+        Path, typer.Argument(help="A CSV file: native leads or touches, HubSpot or Salesforce.")
+    ],
+    fmt: Annotated[
+        str, typer.Option("--format", help="auto | native | touches | hubspot | salesforce")
+    ] = "auto",
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Any rejected row aborts the whole import.")
+    ] = False,
+    rejects: Annotated[
+        Path | None, typer.Option(help="Where to write rejected rows (default: beside the file).")
+    ] = None,
+    history: Annotated[
+        bool,
+        typer.Option(
+            "--history",
+            help="A backfill: SLA levels these leads already reached are not told to anyone.",
+        ),
+    ] = False,
+) -> None:
+    """Import leads or touches from a CSV (upsert by external id: re-importing changes nothing)."""
+    from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
+
+    from bot.services.ingest import FORMATS, ImportRefused, import_csv
+    from bot.slack.render import Renderer
+
+    if fmt not in FORMATS:
+        raise CliError(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})")
+    if not path.is_file():
+        raise CliError(f"no such file: {path}")
+    settings = Settings()
+    engine = open_engine(settings)
+    refresh_people(engine, settings)
+    rejects = rejects or path.with_name(path.stem + ".rejects.csv")
+    columns = (
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        DownloadColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(f"importing {path.name}", total=path.stat().st_size)
+        try:
+            summary = import_csv(
+                engine,
+                path,
+                fmt=fmt,
+                strict=strict,
+                history=history,
+                rejects_path=rejects,
+                progress=lambda done: bar.update(task, completed=done),
+            )
+        except ImportRefused as error:
+            raise CliError(str(error)) from error
+        except OSError as error:
+            raise CliError(f"cannot read {path}: {error.strerror or error}") from error
+    out.print(Renderer(settings.templates_dir).text("ingest/summary.txt.j2", s=summary, path=path))
+    if summary.aborted or summary.rejected:  # the good rows are kept; a script must notice
+        raise typer.Exit(1)
+
+
+def sync_(
+    crm: Annotated[
+        str | None,
+        typer.Option("--crm", help="hubspot | salesforce (default: every configured CRM)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="Read changes from this ISO time instead of the cursor."),
+    ] = None,
+) -> None:
+    """One pass of the live CRM sync: contacts (HubSpot) or leads and completed tasks
+    (Salesforce) changed since the stored cursor. The clock runs it every minute."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress
+
+    from bot.services.crm_sync import CRMS, sync, sync_line
+
+    settings = Settings()
+    if crm is not None and crm not in CRMS:
+        raise CliError(f"--crm must be hubspot or salesforce (got {crm!r})")
+    if crm is not None and crm not in settings.crms:
+        setting = (
+            "HUBSPOT_ACCESS_TOKEN"
+            if crm == "hubspot"
+            else "SALESFORCE_USERNAME and SALESFORCE_CONSUMER_KEY"
+        )
+        raise CliError(f"{crm} is not configured: set {setting} (see README, Live CRM sync)")
+    if not settings.crms:
+        raise CliError(
+            "no CRM is configured: set HUBSPOT_ACCESS_TOKEN, or the SALESFORCE_* settings "
+            "(see README, Live CRM sync)"
+        )
+    start = parse_time(since) if since else None
+    engine = open_engine(settings)
+    refresh_people(engine, settings)
+    columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+
+        def progress(name: str):
+            task = bar.add_task(f"syncing {name}", total=None)
+            return lambda done, total: bar.update(task, completed=done, total=max(total, done))
+
+        reports = sync(engine, settings, crm=crm, since=start, progress=progress)
+    for report in reports:
+        out.print(sync_line(report), markup=False)
+        for line in report.fixes():
+            out.print(f"  {line}", markup=False)
+    if any(report.error for report in reports):
+        raise typer.Exit(1)
+
+
+def status() -> None:
+    """What is loaded: leads per CRM, unowned leads and their owners, rejected webhook events
+    of the last 7 days, the last import and webhook; and whether the app is in each team's
+    channel (public ones are joined here)."""
+    from bot.services.agreements import agreement_in_force
+    from bot.slack.channels import join_team_channels
+    from bot.slack.client import make_web_client
+    from bot.slack.render import Renderer
+    from storage.ingest_log import load_status
+
+    settings = Settings()
+    engine = open_engine(settings)
+    now = datetime.now(UTC)
+    with engine.connect() as connection:
+        loaded = load_status(connection, now=now)
+    agreement = agreement_in_force(engine, on=now.date())
+    channels = None
+    if agreement is not None and settings.slack_bot_token:
+        teams = [team.channel for team in agreement.teams]
+        channels = join_team_channels(make_web_client(settings), teams)
+    out.print(
+        Renderer(settings.templates_dir).text(
+            "ingest/status.txt.j2", s=loaded, channels=channels, agreement=agreement
+        )
+    )
