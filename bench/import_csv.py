@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 from bench.harness import report
 from bot.domain.ingest import LEAD_FIELDS, STAGE_OF_FIELD, native_lead
-from storage.ingest import COLUMNS, INSERT_COLUMNS, _with_sqlite_times
+from storage.ingest import COLUMNS, INSERT_COLUMNS, _driver_values
 
 TARGET_RATIO = 3.0
 TARGET_MB = 300
@@ -57,7 +57,6 @@ def writes_only(source: Path, database: Path) -> float:
     every row converted beforehand and that time left out: what no Python code can go below."""
     tz = ZoneInfo("America/New_York")
     now = datetime.now(UTC)
-    times = [i for i, name in enumerate(INSERT_COLUMNS) if name.endswith("_at")]
     db = sqlite3.connect(database, isolation_level=None)
     for pragma in ("journal_mode=WAL", "foreign_keys=ON", "synchronous=NORMAL"):
         db.execute(f"PRAGMA {pragma}")
@@ -89,7 +88,8 @@ def writes_only(source: Path, database: Path) -> float:
                 record = native_lead(dict(zip(header, cells, strict=True)), tz)
                 get = record.values.get
                 row = (*map(get, COLUMNS), "native", record.external_id, "-", now)
-                rows.append(_with_sqlite_times(row, times))
+                rows.append(row)
+            rows = _driver_values(rows, "lead", INSERT_COLUMNS, sqlite=True)
             converting += time.perf_counter() - before
             last = db.execute("SELECT max(id) FROM lead").fetchone()[0] or 0
             db.executemany(insert, rows)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    JSON,
     ColumnElement,
     Connection,
     DateTime,
@@ -34,6 +35,7 @@ COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + [
     "crm_url",
     "crm_owner",
     "history_at",
+    "crm_times",  # a live sync's modification time per property (webhooks keep older ones out)
 ]
 INSERT_COLUMNS = (*COLUMNS, "source_system", "external_id", "row_hash", "updated_at")
 CHUNK = 900  # ids per IN (...) query
@@ -73,10 +75,7 @@ def _bulk_insert(
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     if skip_conflicts:
         sql += f" ON CONFLICT ({skip_conflicts}) DO NOTHING"
-    if sqlite:
-        types = SQLModel.metadata.tables[table].c
-        times = [i for i, name in enumerate(columns) if isinstance(types[name].type, DateTime)]
-        rows = [_with_sqlite_times(row, times) for row in rows] if times else rows
+    rows = _driver_values(rows, table, columns, sqlite=sqlite)
     return connection.exec_driver_sql(sql, rows).rowcount
 
 
@@ -101,7 +100,7 @@ def _copy_insert(
     )
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-        for row in rows:
+        for row in _driver_values(rows, table, columns, sqlite=False):
             copy.write_row(row)
     insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}"
     if skip_conflicts:
@@ -111,12 +110,27 @@ def _copy_insert(
     return inserted
 
 
-def _with_sqlite_times(row: tuple, positions: Sequence[int]) -> tuple:
-    values = list(row)
-    for position in positions:
-        if values[position] is not None:
-            values[position] = _sqlite_time(values[position])
-    return tuple(values)
+def _driver_values(
+    rows: list[tuple], table: str, columns: Sequence[str], *, sqlite: bool
+) -> list[tuple]:
+    """`rows` as the driver takes them: a JSON column's value as its text; on SQLite a
+    datetime as the text SQLAlchemy itself stores (naive UTC)."""
+    types = SQLModel.metadata.tables[table].c
+    convert = [
+        (index, _sqlite_time if isinstance(kind, DateTime) else json.dumps)
+        for index, kind in enumerate(types[name].type for name in columns)
+        if isinstance(kind, JSON) or (sqlite and isinstance(kind, DateTime))
+    ]
+    if not convert:
+        return rows
+    converted = []
+    for row in rows:
+        values = list(row)
+        for index, to_driver in convert:
+            if values[index] is not None:
+                values[index] = to_driver(values[index])
+        converted.append(tuple(values))
+    return converted
 
 
 @functools.lru_cache(maxsize=1 << 17)  # a batch shares its `updated_at`, exports repeat times

@@ -34,7 +34,7 @@ from bot.settings import Settings
 from storage import ingest_log, people
 from storage import sync as cursors
 from storage.db import begin_writing
-from storage.ingest import LeadCounts, lead_ids, record_touches, save_crm_times, upsert_leads
+from storage.ingest import LeadCounts, lead_ids, record_touches, upsert_leads
 
 log = logging.getLogger(__name__)
 CRMS = ("hubspot", "salesforce")
@@ -130,7 +130,6 @@ class _Pass:
         *,
         position: datetime,
         count: int,
-        times: dict[str, dict[str, int]] | None = None,
         known: Known | None = None,
     ) -> list[TouchRecord]:
         """Store a page and move the cursor, in one transaction; the touches whose lead is
@@ -147,8 +146,6 @@ class _Pass:
             if touches:
                 recorded, unknown = record_touches(connection, touches, source_system=crm)
                 report.touches += recorded
-            if times:
-                save_crm_times(connection, source_system=crm, times=times)
             ingest_log.reject_events(connection, rejected, source_system=crm, at=self.now)
             cursors.advance(connection, crm, stream, position=position, records=count, at=self.now)
         report.rejected += [reason for _, reason in rejected]
@@ -232,21 +229,11 @@ def sync_hubspot(api: HubSpotApi, work: _Pass, since: datetime | None) -> None:
         ]
         rejected: list[tuple[object, str]] = []
         changed, known = work.changed_leads(found, reader, rejected, what="contact")
-        times = {}
         for cells, lead in changed:  # an older webhook event never overwrites this snapshot
             if (modified := hubspot_time(cells[MODIFIED])) is not None:
-                times[lead.external_id] = {SYNCED: int(modified.timestamp() * 1000)}
+                lead.values["crm_times"] = {SYNCED: int(modified.timestamp() * 1000)}
         leads = [lead for _, lead in changed]
-        work.store(
-            "contacts",
-            leads,
-            (),
-            rejected,
-            position=last,
-            count=len(contacts),
-            times=times,
-            known=known,
-        )
+        work.store("contacts", leads, (), rejected, position=last, count=len(contacts), known=known)
         if work.over():
             return
 
