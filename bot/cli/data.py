@@ -180,7 +180,9 @@ def sync_(
             task = bar.add_task(f"syncing {name}", total=None)
             return lambda done, total: bar.update(task, completed=done, total=max(total, done))
 
-        reports = sync(engine, settings, crm=crm, since=start, progress=progress)
+        reports = sync(
+            engine, settings, crm=crm, since=start, progress=progress, read_in_process=True
+        )
     for report in reports:
         out.print(sync_line(report), markup=False)
         for line in report.fixes():

@@ -10,7 +10,7 @@ a write is never repeated here (the outbox looks for it first, then tries again)
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -40,6 +40,31 @@ class ContactPage:
     last_modified: datetime | None  # of the page's last contact (the cursor to store)
 
 
+@dataclass(frozen=True)
+class CellPage:
+    """A page of contacts as the cells of export rows whose header is CONTACT_PROPERTIES:
+    what the export mapping reads, and all a reader process needs to hand over."""
+
+    cells: list[list[str]]
+    total: int
+    last_modified: datetime | None
+
+
+def contact_cells(contact: Mapping[str, object]) -> list[str]:
+    properties = contact.get("properties") or {}
+    assert isinstance(properties, Mapping)
+    get = properties.get
+    cells = [str(get(name) or "") for name in CONTACT_PROPERTIES]
+    if not cells[0]:
+        cells[0] = str(contact.get("id") or "")  # hs_object_id is first
+    return cells
+
+
+def changed_contact_cells(token: str, base_url: str, since: datetime | None) -> Iterator[CellPage]:
+    """`HubSpotApi(token, base_url).changed_contact_cells(since)`, for a reader process."""
+    return HubSpotApi(token, base_url).changed_contact_cells(since)
+
+
 def parse_time(value: str | None) -> datetime | None:
     """HubSpot datetimes: ISO 8601 (`2026-11-20T14:03:00.123Z`) or epoch milliseconds."""
     if not value:
@@ -51,6 +76,7 @@ def parse_time(value: str | None) -> datetime | None:
 
 class HubSpotApi:
     def __init__(self, token: str, base_url: str, *, timeout: float = 30.0) -> None:
+        self.token = token
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = requests.Session()
@@ -92,6 +118,11 @@ class HubSpotApi:
                         transient=False,
                     )
                 start, after = last, None
+
+    def changed_contact_cells(self, since: datetime | None) -> Iterator[CellPage]:
+        for page in self.changed_contacts(since):
+            cells = [contact_cells(contact) for contact in page.contacts]
+            yield CellPage(cells, page.total, page.last_modified)
 
     def owners(self) -> dict[str, str]:
         """Owner id → email, for every owner (archived ones too: old leads keep them)."""

@@ -50,15 +50,6 @@ def reader(mapping: crm.CrmMapping, fields: Sequence[str], *, now: datetime) -> 
     )
 
 
-def hubspot_cells(contact: Mapping[str, object], fields: Sequence[str]) -> list[str]:
-    properties = contact.get("properties") or {}
-    assert isinstance(properties, Mapping)
-    cells = [str(properties.get(name) or "") for name in fields]
-    if not cells[0]:
-        cells[0] = str(contact.get("id") or "")  # hs_object_id is first
-    return cells
-
-
 def salesforce_fields(mapping: crm.CrmMapping) -> tuple[str, ...]:
     """Lead fields to select: the standard ones and a configured MQL date field."""
     extra = mapping.columns.get("MQL Date")

@@ -22,8 +22,9 @@ from typing import TypeVar
 from sqlalchemy.engine import Engine
 
 from bot.crm import CrmError, records
-from bot.crm.hubspot_api import CONTACT_PROPERTIES, HubSpotApi
+from bot.crm.hubspot_api import CONTACT_PROPERTIES, HubSpotApi, changed_contact_cells
 from bot.crm.hubspot_api import parse_time as hubspot_time
+from bot.crm.reader_process import read_elsewhere
 from bot.crm.salesforce_api import TASK_FIELDS, SalesforceApi, credentials
 from bot.crm.write_back import CrmWriter
 from bot.domain.crm_exports import CrmMapping
@@ -39,6 +40,7 @@ from storage.ingest import LeadCounts, lead_ids, record_touches, upsert_leads
 log = logging.getLogger(__name__)
 CRMS = ("hubspot", "salesforce")
 T = TypeVar("T")
+R = TypeVar("R")
 Known = dict[str, tuple[int, str | None, datetime | None]]  # external id → stored (lead_ids)
 MODIFIED = CONTACT_PROPERTIES.index("lastmodifieddate")
 STORE_EVERY = 1000  # records stored (and the cursor moved) in one transaction
@@ -91,21 +93,22 @@ class _Pass:
 
     def changed_leads(
         self,
-        found: Sequence[tuple[dict, list[str]]],
+        found: Sequence[list[str]],
         reader: records.ApiReader,
         rejected: list[tuple[object, str]],
         *,
         what: str,
+        fields: Sequence[str],
     ) -> tuple[list[tuple[list[str], LeadRecord]], Known]:
-        """The records of `found` (record, its cells) that changed since they were stored,
-        as (cells, lead) (the rest are counted unchanged, not read again; a record that
-        cannot be read joins `rejected`, named as `what` and its id), and what is stored of
-        them (for the upsert)."""
-        ids = [reader.external_id(cells) for _, cells in found]
+        """The records of `found` (each record's cells, in the order of `fields`) that changed
+        since they were stored, as (cells, lead) (the rest are counted unchanged, not read
+        again; a record that cannot be read joins `rejected`, named as `what` and its id), and
+        what is stored of them (for the upsert)."""
+        ids = [reader.external_id(cells) for cells in found]
         with self.engine.connect() as connection:
             known = lead_ids(connection, source_system=self.report.crm, external_ids=ids)
         leads = []
-        for (record, cells), external_id in zip(found, ids, strict=True):
+        for cells, external_id in zip(found, ids, strict=True):
             digest = reader.fingerprint(cells)
             stored = known.get(external_id)
             if stored is not None and stored[1] == digest:
@@ -114,7 +117,8 @@ class _Pass:
             try:
                 lead = reader.map(cells)
             except RowError as error:
-                rejected.append((_plain(record), f"{what} {external_id}: {error}"))
+                record = dict(zip(fields, cells, strict=True))
+                rejected.append((record, f"{what} {external_id}: {error}"))
                 continue
             lead.fingerprint = digest
             self.report.unmatched.update(lead.unmapped)
@@ -187,11 +191,11 @@ def prefetched(pages: Iterable[T]) -> Iterator[T]:
 
 
 def gathered(
-    pages: Iterable[T], items: Callable[[T], list[dict]], size: int = STORE_EVERY
-) -> Iterator[tuple[list[dict], int, datetime]]:
+    pages: Iterable[T], items: Callable[[T], list[R]], size: int = STORE_EVERY
+) -> Iterator[tuple[list[R], int, datetime]]:
     """Consecutive pages joined until `size` records (one transaction stores them, with the
     cursor at the last one's modification time): (records, matched in all, last modified)."""
-    batch: list[dict] = []
+    batch: list[R] = []
     total, last = 0, None
     for page in pages:
         found = items(page)
@@ -215,25 +219,29 @@ def _mapping(work: _Pass, crm_owners: dict[str, str]) -> CrmMapping:
     return mapping_for(agreement, work.report.crm, slack_names=slack_names, crm_owners=crm_owners)
 
 
-def sync_hubspot(api: HubSpotApi, work: _Pass, since: datetime | None) -> None:
+def sync_hubspot(
+    api: HubSpotApi, work: _Pass, since: datetime | None, *, read_in_process: bool = False
+) -> None:
     mapping = _mapping(work, api.owners())
     with work.engine.connect() as connection:
         start = since or cursors.cursor(connection, "hubspot", "contacts")
     reader = records.reader(mapping, CONTACT_PROPERTIES, now=work.now)
-    for contacts, total, last in gathered(
-        prefetched(api.changed_contacts(start)), lambda page: page.contacts
-    ):
-        work.read(len(contacts), total)
-        found = [
-            (contact, records.hubspot_cells(contact, CONTACT_PROPERTIES)) for contact in contacts
-        ]
+    pages = (
+        read_elsewhere(changed_contact_cells, api.token, api.base_url, start)
+        if read_in_process
+        else prefetched(api.changed_contact_cells(start))
+    )
+    for found, total, last in gathered(pages, lambda page: page.cells):
+        work.read(len(found), total)
         rejected: list[tuple[object, str]] = []
-        changed, known = work.changed_leads(found, reader, rejected, what="contact")
+        changed, known = work.changed_leads(
+            found, reader, rejected, what="contact", fields=CONTACT_PROPERTIES
+        )
         for cells, lead in changed:  # an older webhook event never overwrites this snapshot
             if (modified := hubspot_time(cells[MODIFIED])) is not None:
                 lead.values["crm_times"] = {SYNCED: int(modified.timestamp() * 1000)}
         leads = [lead for _, lead in changed]
-        work.store("contacts", leads, (), rejected, position=last, count=len(contacts), known=known)
+        work.store("contacts", leads, (), rejected, position=last, count=len(found), known=known)
         if work.over():
             return
 
@@ -249,11 +257,13 @@ def sync_salesforce(api: SalesforceApi, work: _Pass, since: datetime | None) -> 
     fields = records.salesforce_fields(mapping)
     reader = records.reader(mapping, records.salesforce_header(fields), now=work.now)
 
+    header = records.salesforce_header(fields)
+
     def lead_records(
         found: Iterable[dict], rejected: list[tuple[object, str]]
     ) -> tuple[list[LeadRecord], Known]:
-        cells = [(lead, records.salesforce_cells(lead, fields, users)) for lead in found]
-        changed, known = work.changed_leads(cells, reader, rejected, what="lead")
+        cells = [records.salesforce_cells(lead, fields, users) for lead in found]
+        changed, known = work.changed_leads(cells, reader, rejected, what="lead", fields=header)
         return [lead for _, lead in changed], known
 
     pages = prefetched(api.changed("Lead", fields, lead_start))
@@ -352,11 +362,13 @@ def sync(
     progress: Callable[[str], Progress] | None = None,
     stopping: threading.Event | None = None,
     budget: float | None = None,
-    apis: dict[str, object] | None = None,
+    read_in_process: bool = False,
 ) -> list[SyncReport]:
     """One pass over each configured CRM (or just `crm`): what changed since its cursor (or
     `since`), within `budget` seconds. A CRM error ends that CRM's pass, keeping what it
-    stored; it is in the report and the log, and the next pass resumes from the cursor."""
+    stored; it is in the report and the log, and the next pass resumes from the cursor.
+    `read_in_process`: HubSpot's pages are read by a process of their own (`slabot sync`,
+    which may be a backfill), not a thread (the clock's passes: a minute's changes)."""
     reports = []
     deadline = time.monotonic() + budget if budget is not None else None
     for name in (crm,) if crm else settings.crms:
@@ -369,14 +381,11 @@ def sync(
             stopping,
             deadline,
         )
-        api = (apis or {}).get(name) or (
-            hubspot_api(settings) if name == "hubspot" else salesforce_api(settings)
-        )
         try:
             if name == "hubspot":
-                sync_hubspot(api, work, since)  # type: ignore[arg-type]
+                sync_hubspot(hubspot_api(settings), work, since, read_in_process=read_in_process)
             else:
-                sync_salesforce(api, work, since)  # type: ignore[arg-type]
+                sync_salesforce(salesforce_api(settings), work, since)
         except CrmError as error:
             work.report.error = str(error)
             log.warning("%s sync: %s; the next pass resumes from the cursor", name, error)

@@ -1,0 +1,85 @@
+"""A CRM's pages read in a process of its own.
+
+Fetching and decoding a page of a CRM's API (HTTP, JSON) costs about as much interpreter time
+as mapping and storing it. In a second process the two overlap on two cores; in a second
+thread they would take turns holding one interpreter lock. Used by `slabot sync`, whose pass
+may be a backfill of every record; the clock's minute-by-minute passes read on a thread.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
+
+from bot.crm import CrmError
+
+T = TypeVar("T")
+AHEAD = 8  # pages read ahead of the one being stored
+POLL = 1.0  # seconds: how often each side looks whether the other is still there
+
+
+def read_elsewhere(produce: Callable[..., Iterator[T]], *args: Any) -> Iterator[T]:
+    """What `produce(*args)` yields, produced in a new process (`produce` and `args` must be
+    picklable: a module's function and plain values). A CrmError there is raised here as it
+    was; the process ends when this iterator does, and on its own when this process dies."""
+    context = multiprocessing.get_context("spawn")  # never fork a process that has threads
+    channel: Any = context.Queue(maxsize=AHEAD)
+    child = context.Process(
+        target=_produce,
+        args=(channel, os.getpid(), produce, args),
+        name="slabot-crm-reader",
+        daemon=True,
+    )
+    child.start()
+    try:
+        while True:
+            try:
+                kind, value = channel.get(timeout=POLL)
+            except queue.Empty:
+                if child.is_alive():
+                    continue
+                raise CrmError(
+                    f"the CRM reader process ended early (exit code {child.exitcode}); the "
+                    "next pass resumes from the cursor",
+                    transient=True,
+                ) from None
+            if kind == "item":
+                yield value
+            elif kind == "end":
+                return
+            elif kind == "crm_error":
+                message, transient, retry_after = value
+                raise CrmError(message, transient=transient, retry_after=retry_after)
+            else:
+                raise RuntimeError(f"the CRM reader process failed: {value}")
+    finally:
+        child.terminate()
+        child.join(timeout=5)
+        channel.close()
+
+
+def _produce(channel: Any, parent: int, produce: Callable[..., Iterator[Any]], args: tuple) -> None:
+    try:
+        for item in produce(*args):
+            if not _put(channel, ("item", item), parent):
+                return
+        _put(channel, ("end", None), parent)
+    except CrmError as error:
+        _put(channel, ("crm_error", (str(error), error.transient, error.retry_after)), parent)
+    except Exception as error:
+        _put(channel, ("error", f"{type(error).__name__}: {error}"), parent)
+
+
+def _put(channel: Any, message: tuple, parent: int) -> bool:
+    """Hand `message` over; False once the process that started this one is gone (killed:
+    nobody would store what is read)."""
+    while os.getppid() == parent:
+        try:
+            channel.put(message, timeout=POLL)
+            return True
+        except queue.Full:
+            continue
+    return False
