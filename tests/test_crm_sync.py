@@ -192,6 +192,8 @@ def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # ty
 
     hubspot.released.set()
     hubspot._stall = None
+    time.sleep(2)  # the killed pass's reader process hands page 16 to nobody and stops there
+    assert len(hubspot.calls_to("/contacts/search")) == 16
     again = subprocess.run(
         [sys.executable, "-m", "bot", "sync", "--crm", "hubspot"],
         env=env, capture_output=True, text=True, timeout=120,
@@ -212,6 +214,35 @@ def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # ty
     third = subprocess.run([sys.executable, "-m", "bot", "sync"], env=env, capture_output=True,
                            text=True, timeout=60)  # fmt: skip
     assert "1 records read, 0 new, 0 updated, 1 unchanged" in third.stdout, third.stdout
+    engine.dispose()
+
+
+def test_a_refusal_mid_pass_in_the_reader_process_ends_the_pass_with_its_reason(  # type: ignore[no-untyped-def]
+    hubspot: FakeHubSpot, tmp_path: Path, fake_slack: FakeSlack, database_url: str
+) -> None:
+    """`slabot sync` reads HubSpot's pages in a process of its own: HubSpot's refusal there
+    reaches the pass as HubSpot's own reason; what was stored stays, and the next pass goes on
+    from the cursor."""
+    from tests.cli_runner import run_slabot
+
+    env, engine, _ = prepared(tmp_path, database_url, fake_slack, crm_env("hubspot", hubspot))
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    for n in range(1, 1501):
+        hubspot.upsert_contact(str(7000 + n), at=start + timedelta(seconds=n), lastname=f"L{n}",
+                               hubspot_owner_id="31425364")  # fmt: skip
+    hubspot.fail("/contacts/search", 403, skip=12, body={"status": "error", "message": "Forbidden"})
+    first = run_slabot("sync", env=env)
+    assert first.returncode == 1, first.stdout + first.stderr
+    assert "1,000 new" in first.stdout, first.stdout  # the first thousand, stored with the cursor
+    assert "ended early: HubSpot refused HUBSPOT_ACCESS_TOKEN (403: Forbidden)" in first.stdout
+    again = run_slabot("sync", env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "500 new" in again.stdout, again.stdout
+    with engine.connect() as connection:
+        assert (
+            connection.execute(text("SELECT count(DISTINCT external_id) FROM lead")).scalar()
+            == 1500
+        )
     engine.dispose()
 
 
