@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 from bench.harness import report
 from bot.domain.ingest import LEAD_FIELDS, STAGE_OF_FIELD, native_lead
-from storage.ingest import COLUMNS, INSERT_COLUMNS, _driver_values
+from storage.bulk import driver_values
+from storage.ingest import COLUMNS, INSERT_COLUMNS
 
 TARGET_RATIO = 3.0
 TARGET_MB = 300
@@ -89,7 +90,7 @@ def writes_only(source: Path, database: Path) -> float:
                 get = record.values.get
                 row = (*map(get, COLUMNS), "native", record.external_id, "-", now)
                 rows.append(row)
-            rows = _driver_values(rows, "lead", INSERT_COLUMNS, sqlite=True)
+            rows = driver_values(rows, "lead", INSERT_COLUMNS, sqlite=True)
             converting += time.perf_counter() - before
             last = db.execute("SELECT max(id) FROM lead").fetchone()[0] or 0
             db.executemany(insert, rows)

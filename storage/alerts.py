@@ -24,8 +24,8 @@ from sqlalchemy import (
 )
 
 from bot.domain.sla_rules import level_at
+from storage.bulk import bulk_insert, chunks
 from storage.db import advisory_lock, dialect_insert
-from storage.ingest import _bulk_insert, _chunks
 from storage.models import APPLIED, CLOCKS, LEADS, STAGES, TOUCHES
 
 SCAN_LOCK = 7215001  # PostgreSQL advisory lock: one scan evaluates at a time
@@ -158,7 +158,7 @@ def stale_count(connection: Connection) -> int:
 
 def touch_times(connection: Connection, lead_ids: Sequence[int]) -> dict[int, list[datetime]]:
     found: dict[int, list[datetime]] = {}
-    for chunk in _chunks(list(lead_ids)):
+    for chunk in chunks(list(lead_ids)):
         rows = connection.execute(
             select(TOUCHES.c.lead_id, TOUCHES.c.touched_at).where(TOUCHES.c.lead_id.in_(chunk))
         )
@@ -170,7 +170,7 @@ def touch_times(connection: Connection, lead_ids: Sequence[int]) -> dict[int, li
 def alerted_levels(connection: Connection, lead_ids: Sequence[int]) -> dict[tuple[int, str], int]:
     """(lead id, rule) → the level already told, for clocks that exist."""
     found: dict[tuple[int, str], int] = {}
-    for chunk in _chunks(list(lead_ids)):
+    for chunk in chunks(list(lead_ids)):
         rows = connection.execute(
             select(CLOCKS.c.lead_id, CLOCKS.c.rule, CLOCKS.c.alerted).where(
                 CLOCKS.c.lead_id.in_(chunk)
@@ -192,7 +192,7 @@ def save_clocks(
     ]
     if new:  # straight through the driver: a first scan after an import writes a lot
         columns = list(new[0])
-        _bulk_insert(connection, "sla_clock", columns, [tuple(r[c] for c in columns) for r in new])
+        bulk_insert(connection, "sla_clock", columns, [tuple(r[c] for c in columns) for r in new])
     if changed:
         values: dict[str, Any] = {
             name: bindparam(name)
@@ -204,7 +204,7 @@ def save_clocks(
             .values(values),
             changed,
         )
-    for chunk in _chunks(lead_ids):
+    for chunk in chunks(lead_ids):
         connection.execute(update(LEADS).where(LEADS.c.id.in_(chunk)).values(clocks_stale=False))
 
 
@@ -313,7 +313,7 @@ def queue_clocks(
         min_level
     ]
     found: list[ClockRow] = []
-    for chunk in _chunks(sorted(set(owners))):
+    for chunk in chunks(sorted(set(owners))):
         # spelt as the partial index of open clocks is, so both databases use it
         condition = and_(LEADS.c.owner_email.in_(chunk), text("sla_clock.status = 'open'"))
         if column is not None:

@@ -6,18 +6,14 @@ webhook is applied whole or not at all.
 
 from __future__ import annotations
 
-import functools
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import (
-    JSON,
     ColumnElement,
     Connection,
-    DateTime,
     bindparam,
     func,
     literal,
@@ -25,10 +21,10 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlmodel import SQLModel
 
 from bot.domain.ingest import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
-from storage.db import begin_writing, dialect_insert
+from storage.bulk import bulk_insert, chunks, sqlite_time
+from storage.db import dialect_insert
 from storage.models import LEADS, STAGES
 
 COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + [
@@ -38,7 +34,6 @@ COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + [
     "crm_times",  # a live sync's modification time per property (webhooks keep older ones out)
 ]
 INSERT_COLUMNS = (*COLUMNS, "source_system", "external_id", "row_hash", "updated_at")
-CHUNK = 900  # ids per IN (...) query
 
 
 @dataclass
@@ -53,147 +48,9 @@ class LeadCounts:
         self.unchanged += more.unchanged
 
 
-def _bulk_insert(
-    connection: Connection,
-    table: str,
-    columns: Sequence[str],
-    rows: list[tuple],
-    *,
-    skip_conflicts: str | None = None,
-) -> int:
-    """executemany straight through the driver: no per-value processing by SQLAlchemy, which
-    costs more than the insert itself at a million rows. SQLite gets datetimes in the text
-    form SQLAlchemy itself stores (naive UTC); PostgreSQL takes them as they are. With
-    `skip_conflicts` (the unique columns), rows already there are left alone. Returns the
-    rows inserted (-1 where the driver cannot tell)."""
-    if not rows:
-        return 0
-    if connection.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
-        return _copy_insert(connection, table, columns, rows, skip_conflicts=skip_conflicts)
-    sqlite = connection.dialect.name == "sqlite"
-    mark = "?" if sqlite else "%s"
-    sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
-    if skip_conflicts:
-        sql += f" ON CONFLICT ({skip_conflicts}) DO NOTHING"
-    rows = _driver_values(rows, table, columns, sqlite=sqlite)
-    return connection.exec_driver_sql(sql, rows).rowcount
-
-
-COPY_FROM = 1000  # rows: below it, a temporary table costs more than it saves
-
-
-def _copy_insert(
-    connection: Connection,
-    table: str,
-    columns: Sequence[str],
-    rows: list[tuple],
-    *,
-    skip_conflicts: str | None,
-) -> int:
-    """PostgreSQL's bulk path: COPY the rows into a temporary table of the same columns (gone
-    at the end of the transaction, or with it), then one INSERT … SELECT, which skips the
-    conflicts and counts what it inserted."""
-    stage, names = f"slabot_stage_{table}", ", ".join(columns)
-    connection.exec_driver_sql(
-        f"CREATE TEMPORARY TABLE IF NOT EXISTS {stage} ON COMMIT DROP "
-        f"AS SELECT {names} FROM {table} WITH NO DATA"
-    )
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
-    with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-        for row in _driver_values(rows, table, columns, sqlite=False):
-            copy.write_row(row)
-    insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}"
-    if skip_conflicts:
-        insert += f" ON CONFLICT ({skip_conflicts}) DO NOTHING"
-    inserted = connection.exec_driver_sql(insert).rowcount
-    connection.exec_driver_sql(f"TRUNCATE {stage}")
-    return inserted
-
-
-def _driver_values(
-    rows: list[tuple], table: str, columns: Sequence[str], *, sqlite: bool
-) -> list[tuple]:
-    """`rows` as the driver takes them: a JSON column's value as its text; on SQLite a
-    datetime as the text SQLAlchemy itself stores (naive UTC)."""
-    types = SQLModel.metadata.tables[table].c
-    convert = [
-        (index, _sqlite_time if isinstance(kind, DateTime) else json.dumps)
-        for index, kind in enumerate(types[name].type for name in columns)
-        if isinstance(kind, JSON) or (sqlite and isinstance(kind, DateTime))
-    ]
-    if not convert:
-        return rows
-    converted = []
-    for row in rows:
-        values = list(row)
-        for index, to_driver in convert:
-            if values[index] is not None:
-                values[index] = to_driver(values[index])
-        converted.append(tuple(values))
-    return converted
-
-
-@functools.lru_cache(maxsize=1 << 17)  # a batch shares its `updated_at`, exports repeat times
-def _sqlite_time(value: datetime) -> str:
-    return str(_sqlite_value(value))
-
-
 def has_leads(connection: Connection, source_system: str) -> bool:
     statement = select(LEADS.c.id).where(LEADS.c.source_system == source_system).limit(1)
     return connection.execute(statement).first() is not None
-
-
-def bulk_load_pays(connection: Connection, rows: int) -> bool:
-    """Rebuilding the lead indexes once beats updating them row by row when the file holds
-    more leads than the table (SQLite; PostgreSQL keeps its indexes)."""
-    if connection.dialect.name != "sqlite":
-        return False
-    return rows > (connection.execute(select(func.max(LEADS.c.id))).scalar() or 0)
-
-
-def keep_statistics(connection: Connection, *, inserted: int, last: int) -> int:
-    """PostgreSQL plans each batch's id look-up from the table's statistics, but an import is
-    one transaction that autovacuum cannot see into: a planner that still believes the table
-    empty scans all of it for every batch (quadratic: a 1,000,000-row import ran for minutes
-    on one query). ANALYZE, which sees this transaction's rows, each time the import has
-    doubled what it had inserted at the last one. Returns the count at the latest ANALYZE."""
-    if connection.dialect.name != "postgresql" or inserted < max(2 * last, 5000):
-        return last
-    connection.exec_driver_sql("ANALYZE lead")
-    return inserted
-
-
-@contextmanager
-def indexes_rebuilt_after(connection: Connection, table: str) -> Iterator[None]:
-    """A bulk load into SQLite: drop `table`'s secondary indexes now and build each once at the
-    end, sorted, instead of a million scattered inserts. Unique indexes stay (upserts use
-    them). DDL is transactional in SQLite: a rolled-back import gets its indexes back too."""
-    begin_writing(connection)
-    indexes = connection.exec_driver_sql(
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
-        "AND sql IS NOT NULL AND sql NOT LIKE 'CREATE UNIQUE%'",
-        (table,),
-    ).all()
-    for name, _ in indexes:
-        connection.exec_driver_sql(f'DROP INDEX "{name}"')
-    yield
-    for _, sql in indexes:
-        connection.exec_driver_sql(sql)
-
-
-def _sqlite_value(value: object) -> object:
-    """The text SQLAlchemy stores for a datetime on SQLite ("2026-11-02 15:05:00.000000")."""
-    if isinstance(value, datetime):
-        if value.tzinfo is None:
-            return value.isoformat(" ", "microseconds")
-        utc = value if value.tzinfo is UTC else value.astimezone(UTC)
-        return utc.isoformat(" ", "microseconds")[:26]  # without the "+00:00"
-    return value
-
-
-def _chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
 
 
 def lead_ids(
@@ -201,7 +58,7 @@ def lead_ids(
 ) -> dict[str, tuple[int, str | None, datetime | None]]:
     """external id → (id, row_hash, first_touch_at) for those that exist."""
     found: dict[str, tuple[int, str | None, datetime | None]] = {}
-    for chunk in _chunks(list(external_ids)):
+    for chunk in chunks(list(external_ids)):
         rows = connection.execute(
             select(LEADS.c.external_id, LEADS.c.id, LEADS.c.row_hash, LEADS.c.first_touch_at).where(
                 LEADS.c.source_system == source_system, LEADS.c.external_id.in_(chunk)
@@ -319,7 +176,7 @@ def upsert_leads(
             counts.unchanged += 1
     if new_rows:
         last_id = max_lead_id(connection) if new_stages else 0
-        inserted = _bulk_insert(
+        inserted = bulk_insert(
             connection, "lead", INSERT_COLUMNS, new_rows, skip_conflicts=LEAD_KEY
         )
         counts.inserted = len(new_rows)
@@ -341,7 +198,7 @@ def upsert_leads(
     if changed_rows:
         connection.execute(_UPDATE, changed_rows)
         counts.updated = len(changed_rows)
-        for chunk in _chunks([lead_id for lead_id, _ in changed]):
+        for chunk in chunks([lead_id for lead_id, _ in changed]):
             _record_stages(connection, LEADS.c.id.in_(chunk), origin)
     written = [merged[external_id] for external_id in new_ids] + [r for _, r in changed]
     touches = [touch for record in written for touch in record.touches]
@@ -375,13 +232,13 @@ def record_touches(
         rows.append((lead_id, touch.rep_email, touch.kind, touch.touched_at))
         if lead_id not in earliest or touch.touched_at < earliest[lead_id]:
             earliest[lead_id] = touch.touched_at
-    recorded = _bulk_insert(connection, "touch", TOUCH_COLUMNS, rows, skip_conflicts=TOUCH_KEY)
+    recorded = bulk_insert(connection, "touch", TOUCH_COLUMNS, rows, skip_conflicts=TOUCH_KEY)
     if earliest:  # a touch counts for the cadence rules: the lead's clocks need a new look
         sqlite = connection.dialect.name == "sqlite"
         mark = "?" if sqlite else "%s"
         firsts = []
         for lead_id, at in earliest.items():
-            value = _sqlite_time(at) if sqlite else at
+            value = sqlite_time(at) if sqlite else at
             firsts.append((value, value, lead_id))
         connection.exec_driver_sql(
             f"UPDATE lead SET clocks_stale = TRUE, first_touch_at = CASE WHEN first_touch_at "
@@ -397,7 +254,7 @@ def crm_times(
 ) -> dict[str, dict[str, int]]:
     """external id → {property: occurredAt ms} of the values stored from the CRM's events."""
     found: dict[str, dict[str, int]] = {}
-    for chunk in _chunks(list(external_ids)):
+    for chunk in chunks(list(external_ids)):
         rows = connection.execute(
             select(LEADS.c.external_id, LEADS.c.crm_times).where(
                 LEADS.c.source_system == source_system, LEADS.c.external_id.in_(chunk)

@@ -90,7 +90,7 @@ def test_bulk_datetimes_are_stored_exactly_as_sqlalchemy_stores_them() -> None:
     from sqlalchemy import DateTime
     from sqlalchemy.dialects import sqlite
 
-    from storage.ingest import _sqlite_value
+    from storage.bulk import sqlite_value
 
     dialect = sqlite.dialect()
     orm = DateTime(timezone=True).dialect_impl(dialect).bind_processor(dialect)
@@ -99,7 +99,7 @@ def test_bulk_datetimes_are_stored_exactly_as_sqlalchemy_stores_them() -> None:
         datetime(2026, 3, 8, 7, 0, 0, 120, tzinfo=UTC),
         datetime(2026, 11, 2, 10, 5, tzinfo=timezone(timedelta(hours=-5))),
     ):
-        assert _sqlite_value(value) == orm(value.astimezone(UTC).replace(tzinfo=None))
+        assert sqlite_value(value) == orm(value.astimezone(UTC).replace(tzinfo=None))
 
 
 def test_models_match_the_migrations(engine: Engine) -> None:

@@ -20,13 +20,12 @@ from bot.domain import ingest as rows
 from bot.domain.crm_formats import FORMATS as CRM_FORMATS
 from bot.domain.crm_formats import detect_format
 from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
+from bot.services.date_order import DateOrderUnproven, file_date_order
 from storage import ingest_log, people
+from storage.bulk import bulk_load_pays, indexes_rebuilt_after, keep_statistics
 from storage.ingest import (
     LeadCounts,
-    bulk_load_pays,
     has_leads,
-    indexes_rebuilt_after,
-    keep_statistics,
     lead_ids,
     max_lead_id,
     record_stages_above,
@@ -148,56 +147,6 @@ def _records(
         yield line, cells
 
 
-def _date_columns(fmt: str, header: list[str], columns: dict[str, int]) -> list[int]:
-    if fmt in ("native", "touches"):
-        names = (*rows.TIME_FIELDS, "touched_at")
-        return [index for index, name in enumerate(header) if name in names]
-    return sorted(
-        {
-            columns[name]
-            for name in columns
-            if "Date" in name or name in ("Last Contacted", "Last Activity")
-        }
-    )
-
-
-def _prove_date_order(
-    lines: Iterator[tuple[int, list[str]]], positions: list[int], where: str, setting: str
-) -> dates.DateOrder | None:
-    """The order the file's own numeric dates prove (a first number above 12 is a day), None
-    when it has no ambiguous date; refuses when nothing proves it or values disagree."""
-    ambiguous: tuple[int, str] | None = None
-    proof: dict[dates.DateOrder, tuple[int, str]] = {}
-    for line, cells in lines:
-        for position in positions:
-            if position >= len(cells) or not cells[position]:
-                continue
-            found = dates.evidence(cells[position])
-            if found == "ambiguous":
-                ambiguous = ambiguous or (line, cells[position].strip())
-            elif found is not None:
-                proof.setdefault(found, (line, cells[position].strip()))
-        if len(proof) == 2:
-            (a, (line_a, value_a)), (b, (line_b, value_b)) = sorted(proof.items())
-            raise ImportRefused(
-                f"the dates in {where} disagree: line {line_a} has {value_a!r} ({a}), line "
-                f"{line_b} has {value_b!r} ({b}); export the file again in one locale"
-            )
-        if proof and ambiguous:
-            break
-    if proof:
-        return next(iter(proof))
-    if ambiguous:
-        line, value = ambiguous
-        day_first = dates.parse_timestamp(value, UTC, "DMY").strftime("%-d %B")
-        month_first = dates.parse_timestamp(value, UTC, "MDY").strftime("%-d %B")
-        raise ImportRefused(
-            f"{where} line {line}: {value!r} could be {day_first} or {month_first}, and no date "
-            f"in the file proves which: {setting}"
-        )
-    return None
-
-
 def import_csv(
     engine: Engine,
     path: Path,
@@ -247,7 +196,12 @@ def import_csv(
         if order:
             summary.date_order, summary.date_order_from = order, "the agreement"
         else:
-            order = _file_date_order(path, shape, fmt, header, columns, first)
+            try:
+                order = file_date_order(
+                    path.name, fmt, header, columns, first, lambda: _rows_again(path, shape, fmt)
+                )
+            except DateOrderUnproven as error:
+                raise ImportRefused(str(error)) from None
             if order:
                 summary.date_order, summary.date_order_from = order, "the file's own dates"
         reading = _reading(fmt, header, columns, mapping, tz, order, now, history)
@@ -285,36 +239,12 @@ def import_csv(
     return summary
 
 
-def _file_date_order(
-    path: Path,
-    shape: csv_shape.CsvShape,
-    fmt: str,
-    header: list[str],
-    columns: dict[str, int],
-    first: list[tuple[int, list[str]]],
-) -> dates.DateOrder | None:
-    """The order this file's numeric dates prove: from its first rows when they settle it,
-    else from a pass over the whole file (only files whose first rows have ambiguous dates)."""
-    positions = _date_columns(fmt, header, columns)
-    if not positions:
-        return None
-    crm_name = fmt if fmt in CRM_FORMATS else None
-    setting = (
-        f'set date_order = "DMY" (or "MDY") under [crm.{crm_name}] in the agreement'
-        if crm_name
-        else "write dates as ISO 8601 (2023-05-03T14:22)"
-    )
-    where = path.name
-    try:
-        return _prove_date_order(iter(first), positions, where, setting)
-    except ImportRefused:
-        with path.open(newline="", encoding=shape.encoding) as again:
-            reader = csv.reader(again, delimiter=shape.delimiter)
-            next(reader)
-            summary = ImportSummary(format=fmt)
-            return _prove_date_order(
-                _records(reader, summary, fmt, len(header)), positions, where, setting
-            )
+def _rows_again(path: Path, shape: csv_shape.CsvShape, fmt: str) -> Iterator[tuple[int, list[str]]]:
+    """The file's records from its first row again (a second pass for its date order)."""
+    with path.open(newline="", encoding=shape.encoding) as again:
+        reader = csv.reader(again, delimiter=shape.delimiter)
+        header = next(reader)
+        yield from _records(reader, ImportSummary(format=fmt), fmt, len(header))
 
 
 def _reading(

@@ -1,0 +1,210 @@
+"""One sync pass's bookkeeping: what it read and stored (`SyncReport`), when it must stop,
+pages fetched ahead of the store and gathered into one transaction each, a changed record
+told from an unchanged one, and a page stored with its cursor."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TypeVar
+
+from sqlalchemy.engine import Engine
+
+from bot.crm import records
+from bot.domain.crm_exports import CrmMapping
+from bot.domain.ingest import LeadRecord, RowError, TouchRecord
+from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
+from storage import ingest_log, people
+from storage import sync as cursors
+from storage.db import begin_writing
+from storage.ingest import LeadCounts, lead_ids, record_touches, upsert_leads
+
+T = TypeVar("T")
+
+
+R = TypeVar("R")
+
+
+Known = dict[str, tuple[int, str | None, datetime | None]]  # external id → stored (lead_ids)
+
+
+STORE_EVERY = 1000  # records stored (and the cursor moved) in one transaction
+
+
+Progress = Callable[[int, int], None]  # (records read so far, records the CRM matched)
+
+
+@dataclass
+class SyncReport:
+    """One pass over one CRM."""
+
+    crm: str
+    read: int = 0
+    leads: LeadCounts = field(default_factory=LeadCounts)
+    touches: int = 0
+    rejected: list[str] = field(default_factory=list)
+    unmatched: Counter[tuple[str, str]] = field(default_factory=Counter)  # (what, value)
+    position: datetime | None = None  # the cursor after the pass
+    error: str | None = None  # the pass ended early: the next one resumes from the cursor
+    cut_short: bool = False  # stopped (a stopping clock, the pass's time budget)
+
+    def fixes(self) -> list[str]:
+        return [
+            f"{what} {value!r} ({count} record{'s' if count != 1 else ''}) matches nothing: "
+            f"{fix_line(self.crm, what, value)}"
+            for (what, value), count in self.unmatched.most_common(20)
+        ]
+
+
+@dataclass
+class Pass:
+    engine: Engine
+    report: SyncReport
+    now: datetime
+    progress: Progress | None
+    stopping: threading.Event | None
+    deadline: float | None
+
+    def over(self) -> bool:
+        if (self.stopping is not None and self.stopping.is_set()) or (
+            self.deadline is not None and time.monotonic() >= self.deadline
+        ):
+            self.report.cut_short = True
+            return True
+        return False
+
+    def read(self, count: int, total: int) -> None:
+        self.report.read += count
+        if self.progress is not None:
+            self.progress(self.report.read, total)
+
+    def changed_leads(
+        self,
+        found: Sequence[list[str]],
+        reader: records.ApiReader,
+        rejected: list[tuple[object, str]],
+        *,
+        what: str,
+        fields: Sequence[str],
+    ) -> tuple[list[tuple[list[str], LeadRecord]], Known]:
+        """The records of `found` (each record's cells, in the order of `fields`) that changed
+        since they were stored, as (cells, lead) (the rest are counted unchanged, not read
+        again; a record that cannot be read joins `rejected`, named as `what` and its id), and
+        what is stored of them (for the upsert)."""
+        ids = [reader.external_id(cells) for cells in found]
+        with self.engine.connect() as connection:
+            known = lead_ids(connection, source_system=self.report.crm, external_ids=ids)
+        leads = []
+        for cells, external_id in zip(found, ids, strict=True):
+            digest = reader.fingerprint(cells)
+            stored = known.get(external_id)
+            if stored is not None and stored[1] == digest:
+                self.report.leads.unchanged += 1
+                continue
+            try:
+                lead = reader.map(cells)
+            except RowError as error:
+                record = dict(zip(fields, cells, strict=True))
+                rejected.append((record, f"{what} {external_id}: {error}"))
+                continue
+            lead.fingerprint = digest
+            self.report.unmatched.update(lead.unmapped)
+            leads.append((cells, lead))
+        return leads, known
+
+    def store(
+        self,
+        stream: str,
+        leads: Sequence[LeadRecord],
+        touches: Sequence[TouchRecord],
+        rejected: list[tuple[object, str]],
+        *,
+        position: datetime,
+        count: int,
+        known: Known | None = None,
+    ) -> list[TouchRecord]:
+        """Store a page and move the cursor, in one transaction; the touches whose lead is
+        not stored are returned (kept as rejected events by the caller)."""
+        crm, report = self.report.crm, self.report
+        with self.engine.begin() as connection:
+            begin_writing(connection)
+            if leads:
+                report.leads.add(
+                    upsert_leads(connection, leads, source_system=crm, origin="sync", known=known)
+                )
+                report.touches += sum(len(lead.touches) for lead in leads)  # kept once each
+            unknown: list[int] = []
+            if touches:
+                recorded, unknown = record_touches(connection, touches, source_system=crm)
+                report.touches += recorded
+            ingest_log.reject_events(connection, rejected, source_system=crm, at=self.now)
+            cursors.advance(connection, crm, stream, position=position, records=count, at=self.now)
+        report.rejected += [reason for _, reason in rejected]
+        report.position = position
+        return [touches[index] for index in unknown]
+
+
+def prefetched(pages: Iterable[T]) -> Iterator[T]:
+    """`pages`, each fetched on a helper thread while the caller stores the one before."""
+    ready: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
+    done = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                while not done.is_set():
+                    try:
+                        ready.put(("page", page), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if done.is_set():
+                    return
+            ready.put(("end", None))
+        except BaseException as error:  # handed to the caller's thread
+            ready.put(("error", error))
+
+    threading.Thread(target=fetch, name="slabot-sync-fetch", daemon=True).start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        done.set()
+
+
+def gathered(
+    pages: Iterable[T], items: Callable[[T], list[R]], size: int = STORE_EVERY
+) -> Iterator[tuple[list[R], int, datetime]]:
+    """Consecutive pages joined until `size` records (one transaction stores them, with the
+    cursor at the last one's modification time): (records, matched in all, last modified)."""
+    batch: list[R] = []
+    total, last = 0, None
+    for page in pages:
+        found = items(page)
+        if not found or page.last_modified is None:  # type: ignore[attr-defined]
+            break
+        batch += found
+        total, last = page.total, page.last_modified  # type: ignore[attr-defined]
+        if len(batch) >= size:
+            yield batch, total, last
+            batch = []
+    if batch and last is not None:
+        yield batch, total, last
+
+
+def pass_mapping(work: Pass, crm_owners: dict[str, str]) -> CrmMapping:
+    """How this pass's CRM maps, with the owners its API lists and the people Slack knows."""
+    _, agreement = ingest_context(work.engine)
+    with work.engine.connect() as connection:
+        slack_names = people.real_names(connection)
+    return mapping_for(agreement, work.report.crm, slack_names=slack_names, crm_owners=crm_owners)
