@@ -8,7 +8,6 @@ Targets: within 1.5× of the floor, under 300 MB peak memory.
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 import tempfile
@@ -58,6 +57,36 @@ def floor(url: str) -> float:
     return time.perf_counter() - started
 
 
+def peak_tree_mb(process: subprocess.Popen) -> float:
+    """The highest resident memory of `process` and its children together (`slabot sync` and
+    its reader process), read from /proc every 50 ms until it exits."""
+    peak = 0
+    while process.poll() is None:
+        pids = [process.pid, *_children(process.pid)]
+        peak = max(peak, sum(_rss_kb(pid) for pid in pids))
+        time.sleep(0.05)
+    return peak / 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ]
+    except OSError:
+        return []
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # it has just exited
+        return 0
+    return next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+    )
+
+
 def run() -> bool:
     stand = subprocess.Popen(
         [sys.executable, "-c", f"from bench.sync import serve; serve({CONTACTS})"],
@@ -76,14 +105,17 @@ def run() -> bool:
             env.pop("SLACK_BOT_TOKEN", None)
             subprocess.run([sys.executable, "-m", "bot", "db", "upgrade"], env=env, check=True,
                            capture_output=True)  # fmt: skip
-            before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-            started = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "bot", "sync"], env=env,
-                                  capture_output=True, text=True)  # fmt: skip
-            took = time.perf_counter() - started
-            peak_mb = max(before, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss) / 1024
-        if done.returncode != 0:
-            raise RuntimeError(done.stdout + done.stderr)
+            output = Path(folder) / "sync.out"
+            with output.open("w") as sink:  # a file: a pipe nobody reads could fill up
+                started = time.perf_counter()
+                syncing = subprocess.Popen(
+                    [sys.executable, "-m", "bot", "sync"], env=env, stdout=sink, stderr=sink
+                )
+                peak_mb = peak_tree_mb(syncing)
+                took = time.perf_counter() - started
+            printed = output.read_text()
+        if syncing.returncode != 0:
+            raise RuntimeError(printed)
     finally:
         stand.stdin.close()  # type: ignore[union-attr]
         stand.wait(timeout=30)
@@ -94,8 +126,9 @@ def run() -> bool:
             ("time", f"{took:.1f} s ({CONTACTS / took:,.0f}/s)", f"{base:.1f} s",
              f"≤ {TARGET_RATIO}× floor", ratio <= TARGET_RATIO),
             ("ratio", f"{ratio:.2f}×", "1×", f"≤ {TARGET_RATIO}×", ratio <= TARGET_RATIO),
-            ("peak memory", f"{peak_mb:.0f} MB", "—", f"< {TARGET_MB} MB", peak_mb < TARGET_MB),
+            ("peak memory", f"{peak_mb:.0f} MB (sync + reader)", "—", f"< {TARGET_MB} MB",
+             peak_mb < TARGET_MB),
         ],
     )  # fmt: skip
-    print(done.stdout.strip())
+    print(printed.strip())
     return ratio <= TARGET_RATIO and peak_mb < TARGET_MB
