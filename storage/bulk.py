@@ -28,8 +28,8 @@ def bulk_insert(
     skip_conflicts: str | None = None,
 ) -> int:
     """executemany straight through the driver: no per-value processing by SQLAlchemy, which
-    costs more than the insert itself at a million rows. SQLite gets datetimes in the text
-    form SQLAlchemy itself stores (naive UTC); PostgreSQL takes them as they are. With
+    costs more than the insert itself at a million rows. Values go as `driver_values` makes
+    them (a JSON value as its text, a datetime on SQLite as SQLAlchemy stores it). With
     `skip_conflicts` (the unique columns), rows already there are left alone. Returns the
     rows inserted (-1 where the driver cannot tell)."""
     if not rows:

@@ -25,17 +25,9 @@ from storage.db import begin_writing
 from storage.ingest import LeadCounts, lead_ids, record_touches, upsert_leads
 
 T = TypeVar("T")
-
-
 R = TypeVar("R")
-
-
 Known = dict[str, tuple[int, str | None, datetime | None]]  # external id → stored (lead_ids)
-
-
 STORE_EVERY = 1000  # records stored (and the cursor moved) in one transaction
-
-
 Progress = Callable[[int, int], None]  # (records read so far, records the CRM matched)
 
 
