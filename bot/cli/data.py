@@ -149,8 +149,10 @@ def sync_(
         typer.Option("--since", help="Read changes from this ISO time instead of the cursor."),
     ] = None,
 ) -> None:
-    """One pass of the live CRM sync: contacts (HubSpot) or leads and completed tasks
-    (Salesforce) changed since the stored cursor. The clock runs it every minute."""
+    """One pass of the live CRM sync (the clock runs one every minute).
+
+    Reads contacts (HubSpot) or leads and completed tasks (Salesforce) changed since the
+    stored cursor."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
     from bot.services.crm_sync import CRMS, sync, sync_line
@@ -192,9 +194,11 @@ def sync_(
 
 
 def status() -> None:
-    """What is loaded: leads per CRM, unowned leads and their owners, rejected webhook events
-    of the last 7 days, the last import and webhook; and whether the app is in each team's
-    channel (public ones are joined here)."""
+    """What is loaded, what could not be placed, and whether the app is in each channel.
+
+    Leads per CRM, unowned leads and their owners, rejected webhook events of the last 7
+    days, the last import and webhook; and whether the app is in each team's channel (public
+    ones are joined here)."""
     from bot.services.agreements import agreement_in_force
     from bot.slack.channels import join_team_channels
     from bot.slack.client import make_web_client

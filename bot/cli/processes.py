@@ -86,8 +86,10 @@ def _stop_child(child) -> None:
 
 
 def run() -> None:
-    """Everything in one process over Socket Mode (needs SLACK_APP_TOKEN): the listeners and
-    the clock's jobs (digests, breach scan, delivery). SIGTERM lets the work in hand finish."""
+    """Everything in one process over Socket Mode: the listeners and the clock's jobs.
+
+    Needs SLACK_APP_TOKEN. The clock's jobs are the digests, the breach scan and delivery;
+    SIGTERM lets the work in hand finish."""
     import signal
     import threading
 
@@ -147,8 +149,9 @@ def db_upgrade(
 
 
 def clock() -> None:
-    """The scheduler alone: stand-up digests, the breach scan and delivery. A second clock on
-    PostgreSQL waits as a standby and takes over when the first stops."""
+    """The scheduler alone: stand-up digests, the breach scan and delivery.
+
+    A second clock on PostgreSQL waits as a standby and takes over when the first stops."""
     from bot.scheduler import run_clock
     from storage.clock import ClockAlreadyRunning
 

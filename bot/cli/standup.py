@@ -181,8 +181,10 @@ def init(
         "sla.toml"
     ),
 ) -> None:
-    """Write a starter agreement (the worked example, commented) and print the Slack app
-    manifest to paste at api.slack.com/apps → Create New App → From a manifest."""
+    """Write a starter agreement and print the Slack app manifest.
+
+    The agreement is the worked example, commented; paste the manifest at api.slack.com/apps
+    → Create New App → From a manifest."""
     from bot.resources import shipped
 
     if path.exists():
