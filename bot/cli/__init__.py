@@ -18,6 +18,7 @@ cli = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
+    rich_markup_mode="markdown",  # docstrings reflow: their line breaks are not the terminal's
 )
 db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 db_cli.command("upgrade")(processes.db_upgrade)
