@@ -142,3 +142,35 @@ def test_the_recycle_modal_offers_the_reasons_and_a_note() -> None:
     assert reason["block_id"] == reason["element"]["action_id"] == ids.RECYCLE_REASON
     assert [o["value"] for o in reason["element"]["options"]] == ["Bad fit", "Other"]
     assert note["optional"] is True and note["element"]["max_length"] == 300
+
+
+def test_the_home_tab_puts_the_queue_first_then_what_slabot_does_and_the_quota_math() -> None:
+    from bot.slack.messages.home import home_view
+
+    answer = SimpleNamespace(
+        period="month", period_label="November 2026", mqls_per_day=48,
+        plan=SimpleNamespace(quota=115000, deals=58, opportunities=253, sqls=309, mqls=909),
+    )  # fmt: skip
+    queue = queue_blocks(QUEUE, view(surface="home"))
+    parts = RENDERER.parts("home/parts.txt.j2")
+    home = home_view(parts, queue, answer=answer, grammar="/quota [AMOUNT]")
+    assert home["type"] == "home"
+    blocks = home["blocks"]
+    validate_blocks(blocks, where="home", limit=100)
+    assert blocks[: len(queue)] == queue
+    tail = blocks[len(queue) :]
+    assert [block["type"] for block in tail] == [
+        "header",
+        "section",
+        "divider",
+        "section",
+        "section",
+    ]
+    assert tail[0]["text"]["text"] == "slabot keeps the SLA between marketing and sales"
+    assert tail[3]["text"]["text"] == "*Quota math*\n```/quota [AMOUNT]```"
+    assert tail[4]["text"]["text"] == (
+        "*This month (November 2026)*: $115,000 needs 58 deals, 253 opportunities, 309 SQLs "
+        "and 909 MQLs: 48 MQLs per business day."
+    )
+    without = home_view(parts, [], answer=None, grammar="/quota [AMOUNT]")["blocks"]
+    assert [block["type"] for block in without] == ["header", "section", "divider", "section"]

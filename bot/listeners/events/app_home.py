@@ -13,6 +13,7 @@ from bot.deps import Deps, deps_of
 from bot.domain.quota_args import QuotaInputError, QuotaRequest
 from bot.services import lead_actions
 from bot.services.quota import answer_quota
+from bot.slack.messages import home as messages
 
 
 def handle_app_home_opened(event: dict, client: WebClient, context: BoltContext) -> None:
@@ -34,15 +35,16 @@ def home_view(
 ) -> dict[str, Any]:
     """`view`: "mine" or "team" (a manager's reps); "" picks the person's own queue if they
     hold leads, else their team's if they manage one."""
-    blocks = _queue_blocks(client, deps, user_id, view=view, page=page)
     try:
         answer = answer_quota(deps.engine, QuotaRequest())
     except QuotaInputError:
         answer = None
-    blocks += deps.renderer.blocks(
-        "home.json.j2", answer=answer, grammar=deps.renderer.text("quota/grammar.txt.j2")
+    return messages.home_view(
+        deps.renderer.parts("home/parts.txt.j2"),
+        _queue_blocks(client, deps, user_id, view=view, page=page),
+        answer=answer,
+        grammar=deps.renderer.text("quota/grammar.txt.j2"),
     )
-    return {"type": "home", "blocks": blocks}
 
 
 def _queue_blocks(
