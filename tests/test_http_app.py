@@ -173,6 +173,22 @@ def test_quota_help_shows_the_grammar(server: RunningServer) -> None:
     assert "Example:" in json.dumps(reply["blocks"])
 
 
+def test_every_slash_command_the_manifest_declares_is_answered(server: RunningServer) -> None:
+    """Slack is told of the commands in manifest.yml; slabot answers exactly those."""
+    import yaml
+
+    from bot.listeners import slash_commands
+
+    manifest = yaml.safe_load((Path(__file__).parents[1] / "manifest.yml").read_text())
+    declared = [entry["command"] for entry in manifest["features"]["slash_commands"]]
+    assert list(slash_commands()) == declared
+    for command in [*declared, "/nonesuch"]:
+        body = slash_command_body(command, "help")
+        response = server.post("/slack/events", body, signed_headers(body))
+        expected = 404 if command == "/nonesuch" else 200  # Bolt: no listener, 404
+        assert response.status_code == expected, (command, response.text)
+
+
 @pytest.mark.parametrize(
     "forge",
     ["wrong-secret", "stale", "missing"],

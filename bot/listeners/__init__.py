@@ -1,28 +1,40 @@
 """Slack surfaces, one module per listener, registered here directly on the Bolt app (after
 bolt-python's starter template). Every listener finds `Deps` in Bolt's context
-(`bot.deps.provide`, one global middleware)."""
+(`bot.deps.provide`, one global middleware). The slash commands are the ones `manifest.yml`
+declares to Slack, each answered by `handle_<name>` in `bot/listeners/commands/<name>.py`."""
 
 from __future__ import annotations
 
+import importlib
+from functools import cache
 from typing import Any
 
+import yaml
 from slack_bolt import App, BoltResponse
 from slack_bolt.context.respond import Respond
 
 from bot.deps import Deps, provide
 from bot.listeners.actions import digest_details, quota_share, sla_alert
-from bot.listeners.commands import pace, quota, sla
 from bot.listeners.errors import handle_error
 from bot.listeners.events import app_home
 from bot.listeners.views import recycle
+from bot.resources import shipped
 from bot.slack import ids
+
+
+@cache
+def slash_commands() -> tuple[str, ...]:
+    """The slash commands `manifest.yml` declares to Slack ("/quota", …)."""
+    manifest = yaml.safe_load(shipped("manifest.yml").read_text(encoding="utf-8"))
+    return tuple(entry["command"] for entry in manifest["features"]["slash_commands"])
 
 
 def register_listeners(app: App, deps: Deps) -> None:
     app.use(provide(deps))
-    app.command("/quota")(quota.handle_quota)
-    app.command("/sla")(sla.handle_sla)
-    app.command("/pace")(pace.handle_pace)
+    for command in slash_commands():
+        name = command.removeprefix("/")
+        module = importlib.import_module(f"bot.listeners.commands.{name}")
+        app.command(command)(getattr(module, f"handle_{name}"))
     app.action(ids.CONTACTED)(sla_alert.handle_contacted)
     app.action(ids.SNOOZE)(sla_alert.handle_snooze)
     app.action(ids.RECYCLE)(sla_alert.handle_recycle)
