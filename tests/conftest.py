@@ -83,7 +83,7 @@ def _pg_schema_url(base: str, schema: str) -> str:
 
 
 @contextmanager
-def _fresh_database(kind: str, folder: Path) -> Iterator[str]:
+def fresh_database(kind: str, folder: Path) -> Iterator[str]:
     """A fresh, empty database: a SQLite file, or a throw-away PostgreSQL schema."""
     if kind == "sqlite":
         yield f"sqlite:///{folder / 'slabot.db'}"
@@ -112,7 +112,7 @@ def engine_for(url: str) -> Engine:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A fresh, empty database for one test."""
-    with _fresh_database(request.param, tmp_path) as url:
+    with fresh_database(request.param, tmp_path) as url:
         yield url
 
 
@@ -121,7 +121,7 @@ def module_database_url(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
     """A fresh, empty database shared by a module's tests (a module-wide server's)."""
-    with _fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
+    with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
         yield url
 
 

@@ -23,7 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.domain.agreement import Agreement
 from bot.scheduler import schedule_digests
-from tests.conftest import _fresh_database, engine_for, slabot_env
+from tests.conftest import engine_for, fresh_database, slabot_env
 from tests.fake_slack import FakeSlack
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sla.toml"
@@ -384,8 +384,8 @@ def test_two_installs_in_two_schemas_of_one_database_each_have_their_own_clock(
         raise AssertionError("kept standing by")
 
     with (
-        _fresh_database("postgresql", tmp_path) as one,
-        _fresh_database("postgresql", tmp_path) as two,
+        fresh_database("postgresql", tmp_path) as one,
+        fresh_database("postgresql", tmp_path) as two,
     ):
         engines = [engine_for(one), engine_for(two), engine_for(one)]
         locks = [ClockLock(engine) for engine in engines]

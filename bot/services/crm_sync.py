@@ -86,9 +86,8 @@ def sync_salesforce(api: SalesforceApi, work: Pass, since: datetime | None) -> N
         lead_start = since or cursors.cursor(connection, "salesforce", "leads")
         task_start = since or cursors.cursor(connection, "salesforce", "tasks")
     fields = records.salesforce_fields(mapping)
-    reader = records.reader(mapping, records.salesforce_header(fields), now=work.now)
-
     header = records.salesforce_header(fields)
+    reader = records.reader(mapping, header, now=work.now)
 
     def lead_records(
         found: Iterable[dict], rejected: list[tuple[object, str]]
