@@ -53,19 +53,24 @@ def has_leads(connection: Connection, source_system: str) -> bool:
     return connection.execute(statement).first() is not None
 
 
-def lead_ids(
-    connection: Connection, *, source_system: str, external_ids: Sequence[str]
-) -> dict[str, tuple[int, str | None, datetime | None]]:
-    """external id → (id, row_hash, first_touch_at) for those that exist."""
-    found: dict[str, tuple[int, str | None, datetime | None]] = {}
+StoredLead = tuple[int, str | None, bool]  # (id, row_hash, touched: has a first touch)
+Known = dict[str, StoredLead]  # external id → what is stored of that lead
+
+
+def lead_ids(connection: Connection, *, source_system: str, external_ids: Sequence[str]) -> Known:
+    """external id → (id, row_hash, touched) for those that exist. Through the driver: a sync
+    or an import looks up every record it reads, and SQLAlchemy's rendering of a 900-value
+    IN (…) costs more than the query."""
+    found: Known = {}
+    mark = "?" if connection.dialect.name == "sqlite" else "%s"
     for chunk in chunks(list(external_ids)):
-        rows = connection.execute(
-            select(LEADS.c.external_id, LEADS.c.id, LEADS.c.row_hash, LEADS.c.first_touch_at).where(
-                LEADS.c.source_system == source_system, LEADS.c.external_id.in_(chunk)
-            )
+        rows = connection.exec_driver_sql(
+            "SELECT external_id, id, row_hash, first_touch_at IS NOT NULL FROM lead "
+            f"WHERE source_system = {mark} AND external_id IN ({', '.join([mark] * len(chunk))})",
+            (source_system, *chunk),
         )
-        for external_id, lead_id, row_hash, first_touch in rows:
-            found[external_id] = (lead_id, row_hash, first_touch)
+        for external_id, lead_id, row_hash, touched in rows:
+            found[external_id] = (lead_id, row_hash, bool(touched))
     return found
 
 
@@ -133,7 +138,7 @@ def upsert_leads(
     *,
     source_system: str,
     origin: str,
-    known: dict[str, tuple[int, str | None, datetime | None]] | None = None,
+    known: Known | None = None,
     new_stages: bool = True,
 ) -> LeadCounts:
     """Insert new leads, update changed ones (a blank value never erases a stored one), leave
@@ -227,7 +232,7 @@ def record_touches(
             unknown.append(index)
             continue
         lead_id = found[0]
-        if touch.kind == "inferred" and (found[2] is not None or lead_id in earliest):
+        if touch.kind == "inferred" and (found[2] or lead_id in earliest):
             continue
         rows.append((lead_id, touch.rep_email, touch.kind, touch.touched_at))
         if lead_id not in earliest or touch.touched_at < earliest[lead_id]:

@@ -43,7 +43,7 @@ class ContactPage:
 @dataclass(frozen=True)
 class CellPage:
     """A page of contacts as the cells of export rows whose header is CONTACT_PROPERTIES:
-    what the export mapping reads, and all a reader process needs to hand over."""
+    what the export mapping reads."""
 
     cells: list[list[str]]
     total: int
@@ -58,11 +58,6 @@ def contact_cells(contact: Mapping[str, object]) -> list[str]:
     if not cells[0]:
         cells[0] = str(contact.get("id") or "")  # hs_object_id is first
     return cells
-
-
-def changed_contact_cells(token: str, base_url: str, since: datetime | None) -> Iterator[CellPage]:
-    """`HubSpotApi(token, base_url).changed_contact_cells(since)`, for a reader process."""
-    return HubSpotApi(token, base_url).changed_contact_cells(since)
 
 
 def parse_time(value: str | None) -> datetime | None:

@@ -1,4 +1,4 @@
-"""A CRM's pages read in a process of its own.
+"""A CRM's pages read ahead: in a process of its own, or on a thread.
 
 Fetching and decoding a page of a CRM's API (HTTP, JSON) costs about as much interpreter time
 as mapping and storing it. In a second process the two overlap on two cores; in a second
@@ -8,10 +8,12 @@ may be a backfill of every record; the clock's minute-by-minute passes read on a
 
 from __future__ import annotations
 
+import gc
 import multiprocessing
 import os
 import queue
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
 from bot.crm import CrmError
@@ -62,6 +64,7 @@ def read_elsewhere(produce: Callable[..., Iterator[T]], *args: Any) -> Iterator[
 
 
 def _produce(channel: Any, parent: int, produce: Callable[..., Iterator[Any]], args: tuple) -> None:
+    gc.freeze()  # the imports live as long as the process: no collection rescans them
     try:
         for item in produce(*args):
             if not _put(channel, ("item", item), parent):
@@ -83,3 +86,36 @@ def _put(channel: Any, message: tuple, parent: int) -> bool:
         except queue.Full:
             continue
     return False
+
+
+def prefetched(pages: Iterable[T]) -> Iterator[T]:
+    """`pages`, each fetched on a helper thread while the caller stores the one before."""
+    ready: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
+    done = threading.Event()
+
+    def fetch() -> None:
+        try:
+            for page in pages:
+                while not done.is_set():
+                    try:
+                        ready.put(("page", page), timeout=0.5)
+                        break
+                    except queue.Full:
+                        continue
+                if done.is_set():
+                    return
+            ready.put(("end", None))
+        except BaseException as error:  # handed to the caller's thread
+            ready.put(("error", error))
+
+    threading.Thread(target=fetch, name="slabot-sync-fetch", daemon=True).start()
+    try:
+        while True:
+            kind, value = ready.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value  # type: ignore[misc]
+            yield value  # type: ignore[misc]
+    finally:
+        done.set()

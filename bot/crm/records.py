@@ -1,4 +1,5 @@
-"""CRM API records → lead and touch records (pure: no I/O).
+"""CRM API records → lead and touch records (pure, but for `changed_contacts`: a reader
+process's whole job, fetching and reading).
 
 An API record is read as a row of the CRM's export whose header is the API's field names (the
 export mappings know them), so a lead synced live and the same lead imported from a file are
@@ -8,12 +9,16 @@ one record, with the same owner, status and date rules.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from bot.crm.hubspot_api import CONTACT_PROPERTIES, CellPage, HubSpotApi
+from bot.crm.hubspot_api import parse_time as hubspot_time
+from bot.crm.reader_process import prefetched
 from bot.crm.salesforce_api import LEAD_FIELDS, LEAD_PREFIX, parse_time
 from bot.domain import crm_exports as crm
+from bot.domain.hubspot_events import SYNCED
 from bot.domain.ingest import LeadRecord, RowError, TouchRecord, fingerprint
 from bot.domain.owners import salesforce_id18
 
@@ -22,32 +27,83 @@ TASK_KINDS = {"call": "call", "email": "email", "listemail": "email", "meeting":
 
 
 @dataclass(frozen=True)
+class Unreadable:
+    """A record that cannot be read: kept as a rejected event, with the reason."""
+
+    record: dict[str, str]
+    reason: str
+
+
+Read = LeadRecord | Unreadable  # a record read: its lead (with its fingerprint), or why not
+
+
+@dataclass(frozen=True)
+class ReadPage:
+    """A page of a CRM's changed records, read."""
+
+    records: list[Read]
+    total: int  # how many the CRM matched
+    last_modified: datetime | None  # of the page's last record (the cursor to store)
+
+
 class ApiReader:
-    """Reads one CRM's API records as rows of its export whose header is the API's fields."""
+    """Reads one CRM's API records as rows of its export whose header is the API's fields:
+    each record's cells → its lead, fingerprinted (the same cells under the same mapping are
+    stored already). Picklable, so a reader process can read."""
 
-    map: Callable[[Sequence[str]], LeadRecord]
-    prefix: str  # the mapping's fingerprint
-    external_id: Callable[[Sequence[str]], str]  # a record's id as its lead stores it
+    def __init__(
+        self, mapping: crm.CrmMapping, fields: Sequence[str], *, now: datetime, what: str
+    ) -> None:
+        # of the agreement's column labels only a Salesforce `MQL Date` field applies (export
+        # labels are not API names)
+        columns = {k: v for k, v in mapping.columns.items() if k == "MQL Date"}
+        mapping = dataclasses.replace(mapping, columns=columns, date_order=None)
+        self.fields = list(fields)
+        self.what = what  # a record's name in a rejection: "contact 123: …"
+        self.context = crm.ExportContext(
+            mapping, crm.resolve_columns(self.fields, mapping), self.fields, UTC, now
+        )
+        self.prefix = f"api\x1e{crm.mapping_key(mapping, *self.fields)}\x1e"
 
-    def fingerprint(self, cells: Sequence[str]) -> str:
-        """Of a record's cells under this mapping: the same again is stored already."""
-        return fingerprint(self.prefix + "\x1f".join(cells))
+    def read(self, cells: Sequence[str]) -> Read:
+        crm_format = self.context.mapping.format
+        try:
+            lead = crm_format.map_row(cells, self.context)
+        except RowError as error:
+            external_id = crm_format.normalise_id(cells[self.context.columns[crm_format.id_field]])
+            record = dict(zip(self.fields, cells, strict=True))
+            return Unreadable(record, f"{self.what} {external_id}: {error}")
+        lead.fingerprint = fingerprint(self.prefix + "\x1f".join(cells))
+        return lead
 
 
-def reader(mapping: crm.CrmMapping, fields: Sequence[str], *, now: datetime) -> ApiReader:
-    """Maps the cells of records carrying `fields` to lead records. Of the agreement's column
-    labels only a Salesforce `MQL Date` field applies (export labels are not API names)."""
-    columns = {k: v for k, v in mapping.columns.items() if k == "MQL Date"}
-    mapping = dataclasses.replace(mapping, columns=columns, date_order=None)
-    header = list(fields)
-    context = crm.ExportContext(mapping, crm.resolve_columns(header, mapping), header, UTC, now)
-    crm_format = mapping.format
-    at = context.columns[crm_format.id_field]
-    return ApiReader(
-        lambda cells: crm_format.map_row(cells, context),
-        f"api\x1e{crm.mapping_key(mapping, *header)}\x1e",
-        lambda cells: crm_format.normalise_id(cells[at]),
-    )
+def reader(
+    mapping: crm.CrmMapping, fields: Sequence[str], *, now: datetime, what: str
+) -> ApiReader:
+    return ApiReader(mapping, fields, now=now, what=what)
+
+
+def contact_pages(reader: ApiReader, pages: Iterable[CellPage]) -> Iterator[ReadPage]:
+    """HubSpot's pages of contacts, read. A contact's modification time goes with it
+    (`crm_times`): an older webhook event never overwrites this snapshot."""
+    modified = CONTACT_PROPERTIES.index("lastmodifieddate")
+    for page in pages:
+        found: list[Read] = []
+        for cells in page.cells:
+            read = reader.read(cells)
+            if isinstance(read, LeadRecord) and (at := hubspot_time(cells[modified])):
+                read.values["crm_times"] = {SYNCED: int(at.timestamp() * 1000)}
+            found.append(read)
+        yield ReadPage(found, page.total, page.last_modified)
+
+
+def changed_contacts(
+    token: str, base_url: str, since: datetime | None, mapping: crm.CrmMapping, now: datetime
+) -> Iterator[ReadPage]:
+    """Contacts changed since `since`, fetched and read: all a reader process does."""
+    read = reader(mapping, CONTACT_PROPERTIES, now=now, what="contact")
+    # the next page is fetched while this one is read: HubSpot serves it meanwhile
+    return contact_pages(read, prefetched(HubSpotApi(token, base_url).changed_contact_cells(since)))
 
 
 def salesforce_fields(mapping: crm.CrmMapping) -> tuple[str, ...]:

@@ -60,6 +60,17 @@ class CrmFormat:
     # (cells, the header's width) → a line of the export's own (a report's title, its footer)
     skips_line: Callable[[Sequence[str], int], bool] = lambda _cells, _width: False
 
+    def __reduce__(self) -> tuple:
+        """Pickled by name (a reader process maps with it): its functions are code, and every
+        format is registered in `bot.domain.crm_formats`."""
+        return (_registered_format, (self.name,))
+
+
+def _registered_format(name: str) -> CrmFormat:
+    from bot.domain.crm_formats import FORMATS  # that registry imports this module
+
+    return FORMATS[name]
+
 
 @dataclass(frozen=True)
 class CrmMapping:

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from bot.domain.crm_exports import CrmMapping
 from bot.domain.ingest import LeadRecord, RowError, TouchRecord, _email, _number, _text
 
+SYNCED = "*"  # crm_times key: every property as of the contact's last synced modification
+
 CONTACT_TYPE = "0-1"
 _LIFECYCLE_FIELD = {
     "mql": "mql_at", "sal": "sal_at", "sql": "sql_at", "opportunity": "opportunity_at",

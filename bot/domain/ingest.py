@@ -7,6 +7,7 @@ escapes for bad input.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import re
@@ -66,6 +67,11 @@ class LeadRecord:
     fingerprint: str | None = None  # set from the raw cells by the CSV reader (cheaper)
     unmapped: list[tuple[str, str]] = field(default_factory=list)  # (what, value) kept as is
 
+    def __reduce__(self) -> tuple:
+        """Pickled as its fields (a reader process hands over a page of them): half the time
+        of the default, which sets each one by its name."""
+        return (LeadRecord, tuple(getattr(self, name) for name in _FIELDS[LeadRecord]))
+
     def digest(self) -> str:
         """A fingerprint of what the record says: re-importing an unchanged row is a no-op."""
         if self.fingerprint is not None:
@@ -86,6 +92,15 @@ class TouchRecord:
     touched_at: datetime
     kind: str = "other"
     rep_email: str = ""
+
+    def __reduce__(self) -> tuple:
+        return (TouchRecord, tuple(getattr(self, name) for name in _FIELDS[TouchRecord]))
+
+
+_FIELDS = {  # each record's fields, in its constructor's order
+    kind: tuple(each.name for each in dataclasses.fields(kind))
+    for kind in (LeadRecord, TouchRecord)
+}
 
 
 def parse_timestamp(

@@ -19,32 +19,27 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Engine
 
 from bot.crm import CrmError, records
-from bot.crm.hubspot_api import CONTACT_PROPERTIES, HubSpotApi, changed_contact_cells
-from bot.crm.hubspot_api import parse_time as hubspot_time
-from bot.crm.reader_process import read_elsewhere
+from bot.crm.hubspot_api import CONTACT_PROPERTIES, HubSpotApi
+from bot.crm.reader_process import prefetched, read_elsewhere
 from bot.crm.salesforce_api import TASK_FIELDS, SalesforceApi, credentials
 from bot.crm.write_back import CrmWriter
 from bot.domain.crm_exports import CrmMapping
 from bot.domain.ingest import LeadRecord, RowError
 from bot.services.crm_mapping import ingest_context, mapping_for
 from bot.services.sync_pass import (
-    Known,
     Pass,
     Progress,
     SyncReport,
     gathered,
     pass_mapping,
-    prefetched,
 )
-from bot.services.webhooks import SYNCED
 from bot.settings import Settings
 from storage import ingest_log
 from storage import sync as cursors
-from storage.ingest import lead_ids
+from storage.ingest import Known, lead_ids
 
 log = logging.getLogger(__name__)
 CRMS = ("hubspot", "salesforce")
-MODIFIED = CONTACT_PROPERTIES.index("lastmodifieddate")
 
 
 # -- HubSpot -------------------------------------------------------------------------------
@@ -56,22 +51,20 @@ def sync_hubspot(
     mapping = pass_mapping(work, api.owners())
     with work.engine.connect() as connection:
         start = since or cursors.cursor(connection, "hubspot", "contacts")
-    reader = records.reader(mapping, CONTACT_PROPERTIES, now=work.now)
     pages = (
-        read_elsewhere(changed_contact_cells, api.token, api.base_url, start)
+        read_elsewhere(records.changed_contacts, api.token, api.base_url, start, mapping, work.now)
         if read_in_process
-        else prefetched(api.changed_contact_cells(start))
+        else prefetched(
+            records.contact_pages(
+                records.reader(mapping, CONTACT_PROPERTIES, now=work.now, what="contact"),
+                api.changed_contact_cells(start),
+            )
+        )
     )
-    for found, total, last in gathered(pages, lambda page: page.cells):
+    for found, total, last in gathered(pages, lambda page: page.records):
         work.read(len(found), total)
         rejected: list[tuple[object, str]] = []
-        changed, known = work.changed_leads(
-            found, reader, rejected, what="contact", fields=CONTACT_PROPERTIES
-        )
-        for cells, lead in changed:  # an older webhook event never overwrites this snapshot
-            if (modified := hubspot_time(cells[MODIFIED])) is not None:
-                lead.values["crm_times"] = {SYNCED: int(modified.timestamp() * 1000)}
-        leads = [lead for _, lead in changed]
+        leads, known = work.changed_leads(found, rejected)
         work.store("contacts", leads, (), rejected, position=last, count=len(found), known=known)
         if work.over():
             return
@@ -86,15 +79,13 @@ def sync_salesforce(api: SalesforceApi, work: Pass, since: datetime | None) -> N
         lead_start = since or cursors.cursor(connection, "salesforce", "leads")
         task_start = since or cursors.cursor(connection, "salesforce", "tasks")
     fields = records.salesforce_fields(mapping)
-    header = records.salesforce_header(fields)
-    reader = records.reader(mapping, header, now=work.now)
+    reader = records.reader(mapping, records.salesforce_header(fields), now=work.now, what="lead")
 
     def lead_records(
         found: Iterable[dict], rejected: list[tuple[object, str]]
     ) -> tuple[list[LeadRecord], Known]:
-        cells = [records.salesforce_cells(lead, fields, users) for lead in found]
-        changed, known = work.changed_leads(cells, reader, rejected, what="lead", fields=header)
-        return [lead for _, lead in changed], known
+        read = [reader.read(records.salesforce_cells(lead, fields, users)) for lead in found]
+        return work.changed_leads(read, rejected)
 
     pages = prefetched(api.changed("Lead", fields, lead_start))
     for found, total, last in gathered(pages, lambda page: page.records):

@@ -4,7 +4,6 @@ told from an unchanged one, and a page stored with its cursor."""
 
 from __future__ import annotations
 
-import queue
 import threading
 import time
 from collections import Counter
@@ -16,17 +15,17 @@ from typing import TypeVar
 from sqlalchemy.engine import Engine
 
 from bot.crm import records
+from bot.crm.records import Unreadable
 from bot.domain.crm_exports import CrmMapping
-from bot.domain.ingest import LeadRecord, RowError, TouchRecord
+from bot.domain.ingest import LeadRecord, TouchRecord
 from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
 from storage import ingest_log, people
 from storage import sync as cursors
 from storage.db import begin_writing
-from storage.ingest import LeadCounts, lead_ids, record_touches, upsert_leads
+from storage.ingest import Known, LeadCounts, lead_ids, record_touches, upsert_leads
 
 T = TypeVar("T")
 R = TypeVar("R")
-Known = dict[str, tuple[int, str | None, datetime | None]]  # external id → stored (lead_ids)
 STORE_EVERY = 1000  # records stored (and the cursor moved) in one transaction
 Progress = Callable[[int, int], None]  # (records read so far, records the CRM matched)
 
@@ -76,37 +75,27 @@ class Pass:
             self.progress(self.report.read, total)
 
     def changed_leads(
-        self,
-        found: Sequence[list[str]],
-        reader: records.ApiReader,
-        rejected: list[tuple[object, str]],
-        *,
-        what: str,
-        fields: Sequence[str],
-    ) -> tuple[list[tuple[list[str], LeadRecord]], Known]:
-        """The records of `found` (each record's cells, in the order of `fields`) that changed
-        since they were stored, as (cells, lead) (the rest are counted unchanged, not read
-        again; a record that cannot be read joins `rejected`, named as `what` and its id), and
-        what is stored of them (for the upsert)."""
-        ids = [reader.external_id(cells) for cells in found]
+        self, found: Sequence[records.Read], rejected: list[tuple[object, str]]
+    ) -> tuple[list[LeadRecord], Known]:
+        """The leads of `found` that changed since they were stored (the rest are counted
+        unchanged; a record that could not be read joins `rejected`), and what is stored of
+        them (for the upsert)."""
+        read = [each for each in found if isinstance(each, LeadRecord)]
         with self.engine.connect() as connection:
-            known = lead_ids(connection, source_system=self.report.crm, external_ids=ids)
+            known = lead_ids(
+                connection,
+                source_system=self.report.crm,
+                external_ids=[lead.external_id for lead in read],
+            )
+        rejected += [(each.record, each.reason) for each in found if isinstance(each, Unreadable)]
         leads = []
-        for cells, external_id in zip(found, ids, strict=True):
-            digest = reader.fingerprint(cells)
-            stored = known.get(external_id)
-            if stored is not None and stored[1] == digest:
+        for lead in read:
+            stored = known.get(lead.external_id)
+            if stored is not None and stored[1] == lead.fingerprint:
                 self.report.leads.unchanged += 1
                 continue
-            try:
-                lead = reader.map(cells)
-            except RowError as error:
-                record = dict(zip(fields, cells, strict=True))
-                rejected.append((record, f"{what} {external_id}: {error}"))
-                continue
-            lead.fingerprint = digest
             self.report.unmatched.update(lead.unmapped)
-            leads.append((cells, lead))
+            leads.append(lead)
         return leads, known
 
     def store(
@@ -139,39 +128,6 @@ class Pass:
         report.rejected += [reason for _, reason in rejected]
         report.position = position
         return [touches[index] for index in unknown]
-
-
-def prefetched(pages: Iterable[T]) -> Iterator[T]:
-    """`pages`, each fetched on a helper thread while the caller stores the one before."""
-    ready: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
-    done = threading.Event()
-
-    def fetch() -> None:
-        try:
-            for page in pages:
-                while not done.is_set():
-                    try:
-                        ready.put(("page", page), timeout=0.5)
-                        break
-                    except queue.Full:
-                        continue
-                if done.is_set():
-                    return
-            ready.put(("end", None))
-        except BaseException as error:  # handed to the caller's thread
-            ready.put(("error", error))
-
-    threading.Thread(target=fetch, name="slabot-sync-fetch", daemon=True).start()
-    try:
-        while True:
-            kind, value = ready.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value  # type: ignore[misc]
-            yield value  # type: ignore[misc]
-    finally:
-        done.set()
 
 
 def gathered(

@@ -17,13 +17,13 @@ from sqlalchemy.engine import Engine
 
 from bot.domain import hubspot_events
 from bot.domain import ingest as rows
+from bot.domain.hubspot_events import SYNCED
 from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
 from storage import ingest_log, people
 from storage.db import begin_writing
 from storage.ingest import LeadCounts, crm_times, record_touches, save_crm_times, upsert_leads
 
 log = logging.getLogger(__name__)
-SYNCED = "*"  # crm_times key: every property as of the contact's last synced modification
 REPLAY_SECONDS = 5 * 60
 # HubSpot's v3 rule: these URL-encoded characters are decoded in the URI before signing; every
 # other escape (%20, %26, %3D, %2B, %C3%BC …) stays as it was sent
