@@ -3,7 +3,6 @@ the CRMs (`sync`), and `status`."""
 
 from __future__ import annotations
 
-import gc
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
@@ -156,6 +155,7 @@ def sync_(
     stored cursor."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
+    from bot.crm.reader_process import collect_less
     from bot.services.crm_sync import CRMS, sync, sync_line
 
     settings = Settings()
@@ -176,7 +176,7 @@ def sync_(
     start = parse_time(since) if since else None
     engine = open_engine(settings)
     refresh_people(engine, settings)
-    gc.freeze()  # what start-up loaded lives as long as the process: no collection rescans it
+    collect_less()
     columns = (*Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn())
     with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
 
