@@ -8,7 +8,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,8 +107,8 @@ def measure_interleaved(
 TABLES: list[dict] = []  # every table printed in this run, for `python -m bench`'s JSON
 
 
-def report(title: str, rows: list[tuple[str, str, str, str, bool]]) -> None:
-    """rows: (figure, slabot, floor, target, met)."""
+def report(title: str, rows: Sequence[tuple[str, str, str, str, bool | None]]) -> None:
+    """rows: (figure, slabot, floor, target, met); met None: a figure that explains the others."""
     TABLES.append(
         {
             "title": title,
@@ -122,5 +122,6 @@ def report(title: str, rows: list[tuple[str, str, str, str, bool]]) -> None:
     for column in ("figure", "slabot", "floor", "target", "met"):
         table.add_column(column)
     for figure, ours, floor, target, met in rows:
-        table.add_row(figure, ours, floor, target, "yes" if met else "[red]NO[/red]")
+        shown = "—" if met is None else "yes" if met else "[red]NO[/red]"
+        table.add_row(figure, ours, floor, target, shown)
     Console().print(table)

@@ -8,6 +8,7 @@ Targets: within 1.5× of the floor, under 300 MB peak memory.
 from __future__ import annotations
 
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -46,15 +47,27 @@ def serve(count: int) -> None:
     sys.stdin.read()  # until the benchmark closes the pipe
 
 
-def floor(url: str) -> float:
-    """Walk every page as slabot's client asks for them; nothing stored."""
+def floor(url: str) -> tuple[float, float]:
+    """Walk every page as slabot's client asks for them; nothing stored. (seconds, CPU
+    seconds of the client)"""
     from bot.crm.hubspot_api import HubSpotApi
 
     api = HubSpotApi(TOKEN, url)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     read = sum(len(page.contacts) for page in api.changed_contacts(None))
     assert read >= CONTACTS, read
-    return time.perf_counter() - started
+    return time.perf_counter() - started, time.process_time() - cpu
+
+
+def cpu_seconds(pid: int) -> float:
+    """The CPU time a running process has used (user + system), from /proc."""
+    after_name = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(after_name[11]) + int(after_name[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu() -> float:
+    used = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return used.ru_utime + used.ru_stime
 
 
 def peak_tree_mb(process: subprocess.Popen) -> float:
@@ -98,7 +111,9 @@ def run() -> bool:
     try:
         requests.post(url + "/crm/v3/objects/contacts/search", json={"limit": 1},
                       headers={"Authorization": f"Bearer {TOKEN}"}, timeout=60)  # fmt: skip
-        base = floor(url)
+        serving = cpu_seconds(stand.pid)
+        base, client_cpu = floor(url)
+        floor_serving, serving = cpu_seconds(stand.pid) - serving, cpu_seconds(stand.pid)
         with tempfile.TemporaryDirectory() as folder:
             env = {**os.environ, "DATABASE_URL": f"sqlite:///{Path(folder) / 'sync.db'}",
                    "HUBSPOT_ACCESS_TOKEN": TOKEN, "HUBSPOT_API_URL": url}  # fmt: skip
@@ -107,12 +122,14 @@ def run() -> bool:
                            capture_output=True)  # fmt: skip
             output = Path(folder) / "sync.out"
             with output.open("w") as sink:  # a file: a pipe nobody reads could fill up
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), children_cpu()
                 syncing = subprocess.Popen(
                     [sys.executable, "-m", "bot", "sync"], env=env, stdout=sink, stderr=sink
                 )
                 peak_mb = peak_tree_mb(syncing)
                 took = time.perf_counter() - started
+                sync_cpu = children_cpu() - cpu  # `slabot sync` and its reader, which it waited for
+                sync_serving = cpu_seconds(stand.pid) - serving
             printed = output.read_text()
         if syncing.returncode != 0:
             raise RuntimeError(printed)
@@ -128,6 +145,8 @@ def run() -> bool:
             ("ratio", f"{ratio:.2f}×", "1×", f"≤ {TARGET_RATIO}×", ratio <= TARGET_RATIO),
             ("peak memory", f"{peak_mb:.0f} MB (sync + reader)", "—", f"< {TARGET_MB} MB",
              peak_mb < TARGET_MB),
+            ("CPU (+ stand-in)", f"{sync_cpu:.1f} s (+ {sync_serving:.1f} s)",
+             f"{client_cpu:.1f} s (+ {floor_serving:.1f} s)", f"{os.cpu_count()} cores", None),
         ],
     )  # fmt: skip
     print(printed.strip())
