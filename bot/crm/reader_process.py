@@ -1,10 +1,10 @@
 """A CRM's pages read ahead: in a process of its own, or on a thread.
 
-Fetching and decoding a page of a CRM's API (HTTP, JSON) costs about as much interpreter time
-as mapping and storing it. In a second process the two overlap on two cores; in a second
-thread they would take turns holding one interpreter lock. Used by `slabot sync`, whose pass
-may be a backfill of every record; the clock's minute-by-minute passes read on a thread.
-"""
+Fetching, decoding and mapping a page of a CRM's API (HTTP, JSON, owners, statuses, dates)
+cost about as much interpreter time as storing it. In a second process the two overlap on two
+cores; in a second thread they would take turns holding one interpreter lock. Used by `slabot
+sync`, whose pass may be a backfill of every record; the clock's minute-by-minute passes fetch
+on a thread (waiting on the CRM does not hold the lock)."""
 
 from __future__ import annotations
 
@@ -102,7 +102,7 @@ def _put(channel: Any, message: tuple, parent: int) -> bool:
 
 
 def prefetched(pages: Iterable[T]) -> Iterator[T]:
-    """`pages`, each fetched on a helper thread while the caller stores the one before."""
+    """`pages`, each fetched on a helper thread while the caller works on the one before."""
     ready: queue.Queue[tuple[str, object]] = queue.Queue(maxsize=1)
     done = threading.Event()
 

@@ -77,12 +77,6 @@ class ApiReader:
         return lead
 
 
-def reader(
-    mapping: crm.CrmMapping, fields: Sequence[str], *, now: datetime, what: str
-) -> ApiReader:
-    return ApiReader(mapping, fields, now=now, what=what)
-
-
 def contact_pages(reader: ApiReader, pages: Iterable[CellPage]) -> Iterator[ReadPage]:
     """HubSpot's pages of contacts, read. A contact's modification time goes with it
     (`crm_times`): an older webhook event never overwrites this snapshot."""
@@ -101,7 +95,7 @@ def changed_contacts(
     token: str, base_url: str, since: datetime | None, mapping: crm.CrmMapping, now: datetime
 ) -> Iterator[ReadPage]:
     """Contacts changed since `since`, fetched and read: all a reader process does."""
-    read = reader(mapping, CONTACT_PROPERTIES, now=now, what="contact")
+    read = ApiReader(mapping, CONTACT_PROPERTIES, now=now, what="contact")
     # the next page is fetched while this one is read: HubSpot serves it meanwhile
     return contact_pages(read, prefetched(HubSpotApi(token, base_url).changed_contact_cells(since)))
 

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Engine
 
 from bot.crm import CrmError, records
-from bot.crm.hubspot_api import CONTACT_PROPERTIES, HubSpotApi
+from bot.crm.hubspot_api import HubSpotApi
 from bot.crm.reader_process import prefetched, read_elsewhere
 from bot.crm.salesforce_api import TASK_FIELDS, SalesforceApi, credentials
 from bot.crm.write_back import CrmWriter
@@ -51,15 +51,11 @@ def sync_hubspot(
     mapping = pass_mapping(work, api.owners())
     with work.engine.connect() as connection:
         start = since or cursors.cursor(connection, "hubspot", "contacts")
+    args = (api.token, api.base_url, start, mapping, work.now)
     pages = (
-        read_elsewhere(records.changed_contacts, api.token, api.base_url, start, mapping, work.now)
+        read_elsewhere(records.changed_contacts, *args)
         if read_in_process
-        else prefetched(
-            records.contact_pages(
-                records.reader(mapping, CONTACT_PROPERTIES, now=work.now, what="contact"),
-                api.changed_contact_cells(start),
-            )
-        )
+        else records.changed_contacts(*args)  # fetched on a thread, read on this one
     )
     for found, total, last in gathered(pages, lambda page: page.records):
         work.read(len(found), total)
@@ -79,7 +75,9 @@ def sync_salesforce(api: SalesforceApi, work: Pass, since: datetime | None) -> N
         lead_start = since or cursors.cursor(connection, "salesforce", "leads")
         task_start = since or cursors.cursor(connection, "salesforce", "tasks")
     fields = records.salesforce_fields(mapping)
-    reader = records.reader(mapping, records.salesforce_header(fields), now=work.now, what="lead")
+    reader = records.ApiReader(
+        mapping, records.salesforce_header(fields), now=work.now, what="lead"
+    )
 
     def lead_records(
         found: Iterable[dict], rejected: list[tuple[object, str]]

@@ -15,7 +15,6 @@ from typing import TypeVar
 from sqlalchemy.engine import Engine
 
 from bot.crm import records
-from bot.crm.records import Unreadable
 from bot.domain.crm_exports import CrmMapping
 from bot.domain.ingest import LeadRecord, TouchRecord
 from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
@@ -87,7 +86,8 @@ class Pass:
                 source_system=self.report.crm,
                 external_ids=[lead.external_id for lead in read],
             )
-        rejected += [(each.record, each.reason) for each in found if isinstance(each, Unreadable)]
+        unreadable = [each for each in found if isinstance(each, records.Unreadable)]
+        rejected += [(each.record, each.reason) for each in unreadable]
         leads = []
         for lead in read:
             stored = known.get(lead.external_id)
