@@ -1,6 +1,6 @@
 """One sync pass's bookkeeping: what it read and stored (`SyncReport`), when it must stop,
-pages fetched ahead of the store and gathered into one transaction each, a changed record
-told from an unchanged one, and a page stored with its cursor."""
+pages gathered into one transaction each, a changed record told from an unchanged one, and a
+page stored with its cursor (pages are fetched ahead by `bot.crm.reader_process`)."""
 
 from __future__ import annotations
 
