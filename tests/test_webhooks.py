@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -331,6 +332,107 @@ def test_an_older_event_never_undoes_a_newer_one(served) -> None:  # type: ignor
     assert older.status_code == 200 and older.json()["ignored"] == 1
     lead = lead_of(url, "702")
     assert (lead.stage, lead.company) == ("sql", "Newer Co")  # sorted by occurredAt
+
+
+def record_event(object_id: int, at: int, kind: str, **extra: object) -> dict:
+    """A deletion, privacy deletion, restore or merge as HubSpot documents it (no property)."""
+    event = hubspot_event(object_id, at, "", None, subscriptionType=f"contact.{kind}")
+    del event["propertyName"], event["propertyValue"]
+    return event | extra
+
+
+def epoch_ms(value: datetime) -> int:
+    """A stored time (naive UTC from SQLite, aware from PostgreSQL) in epoch milliseconds."""
+    aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+    return round(aware.timestamp() * 1000)
+
+
+def touches_of(url: str, object_id: str) -> list[Touch]:
+    engine = make_engine(Settings(DATABASE_URL=url).database_url)
+    with Session(engine) as session:
+        found = session.exec(
+            select(Touch).join(Lead, Lead.id == Touch.lead_id).where(Lead.external_id == object_id)
+        ).scalars()
+        touches = list(found)
+    engine.dispose()
+    return touches
+
+
+def test_a_prospect_s_own_engagement_is_no_touch_and_unread_properties_store_nothing(
+    served,
+) -> None:  # type: ignore[no-untyped-def]
+    server, url = served
+    t = int(time.time() * 1000)
+    before = counts(url)
+    answer = send_events(
+        server,
+        [
+            hubspot_event(810, t, "lifecyclestage", "marketingqualifiedlead"),
+            # HubSpot: "the last time a contact engaged with your site or a form, document,
+            # meetings link, or tracked email" -- the prospect acted, not the rep
+            hubspot_event(810, t + 1, "hs_last_sales_activity_timestamp", str(t + 1)),
+            hubspot_event(810, t + 2, "hs_sales_email_last_opened", str(t + 2)),
+            hubspot_event(811, t, "firstname", "Ada"),  # a property slabot does not keep
+            # the webhook settings' Test button: a creation of contact 123 and nothing more
+            record_event(123_456_789, t, "creation", changeFlag="NEW"),
+        ],
+    )
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["leads"]["inserted"] == 1
+    assert counts(url) == (before[0] + 1, before[1])  # 810 only, and no touch
+    assert lead_of(url, "810").first_touch_at is None
+    # a rep's logged call is (HubSpot's Last Contacted)
+    send_events(server, [hubspot_event(810, t + 3, "notes_last_contacted", str(t + 3))])
+    assert [epoch_ms(x.touched_at) for x in touches_of(url, "810")] == [t + 3]
+
+
+def test_deleted_erased_restored_and_merged_contacts(served) -> None:  # type: ignore[no-untyped-def]
+    server, url = served
+    t = int(time.time() * 1000)
+    setup = [
+        hubspot_event(820, t, "lifecyclestage", "marketingqualifiedlead"),
+        hubspot_event(821, t, "lifecyclestage", "marketingqualifiedlead"),
+        hubspot_event(821, t, "email", "erase.me@prospect.io"),
+        hubspot_event(821, t, "company", "Private GmbH"),
+        hubspot_event(830, t - 7_200_000, "lifecyclestage", "marketingqualifiedlead"),
+        hubspot_event(831, t - 3_600_000, "lifecyclestage", "marketingqualifiedlead"),
+        hubspot_event(831, t - 3_600_000, "email", "dup@prospect.io"),
+        hubspot_event(831, t - 60_000, "notes_last_contacted", str(t - 60_000)),
+    ]
+    assert send_events(server, setup).status_code == 200
+    before = counts(url)
+    answer = send_events(
+        server,
+        [
+            record_event(820, t + 1000, "deletion", changeFlag="DELETED"),
+            record_event(821, t + 1000, "privacyDeletion"),
+            record_event(821, t + 1000, "deletion", changeFlag="DELETED"),
+            record_event(
+                830, t + 2000, "merge", primaryObjectId=830, mergedObjectIds=[831],
+                newObjectId=832, numberOfPropertiesMoved=3,
+            ),
+            record_event(899, t + 3000, "deletion"),  # never stored here: nothing to do
+        ],
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["leads"] == {"inserted": 0, "updated": 3, "unchanged": 0}
+    deleted = lead_of(url, "820")
+    assert (deleted.outcome, deleted.closed_at is not None) == ("deleted", True)
+    erased = lead_of(url, "821")
+    assert (erased.email, erased.company, erased.name, erased.mql_at is not None) == (
+        None,
+        None,
+        None,
+        True,
+    )
+    merged = lead_of(url, "832")
+    assert merged.email == "dup@prospect.io"  # the survivor lacked one
+    assert epoch_ms(merged.mql_at) == t - 7_200_000  # the earliest hand-off
+    assert len(touches_of(url, "832")) == 1
+    assert counts(url) == (before[0] - 1, before[1])  # two leads became one; the touch kept
+    restored = send_events(server, [record_event(820, t + 4000, "restore")])
+    assert restored.json()["leads"]["updated"] == 1
+    assert (lead_of(url, "820").outcome, lead_of(url, "820").closed_at) == (None, None)
 
 
 @pytest.mark.parametrize(

@@ -1,10 +1,11 @@
 """HubSpot's webhook events → lead records (pure: no I/O).
 
-Both subscription styles are read: the legacy `contact.creation` / `contact.propertyChange`
-and the generic `object.creation` / `object.propertyChange` with `objectTypeId` `0-1`
-(contacts). Each event stands alone: one that cannot be applied is rejected with its reason
-and the others still apply. Events apply in `occurredAt` order, and a property's older value
-never overwrites a newer one.
+Both subscription styles are read: the legacy `contact.*` and the generic `object.*` with
+`objectTypeId` `0-1` (contacts). Creations and property changes become lead facts; deletions,
+privacy deletions (erasure), restores and merges change the lead's life (`RECORD_KINDS`). Each
+event stands alone: one that cannot be applied is rejected with its reason and the others still
+apply. Events apply in `occurredAt` order, and a property's older value never overwrites a
+newer one.
 """
 
 from __future__ import annotations
@@ -24,8 +25,14 @@ _LIFECYCLE_FIELD = {
     "mql": "mql_at", "sal": "sal_at", "sql": "sql_at", "opportunity": "opportunity_at",
     "recycled": "recycled_at",
 }  # fmt: skip
-_TOUCH_PROPERTIES = ("notes_last_contacted", "hs_last_sales_activity_timestamp")
+# a rep's logged call, email or meeting (HubSpot's *Last Contacted*). Not *Last Engagement
+# Date* (`hs_last_sales_activity_timestamp`) nor the sales email opened/clicked/replied dates:
+# HubSpot sets those when the contact acts, and the prospect's activity is no rep's touch.
+_TOUCH_PROPERTIES = ("notes_last_contacted",)
 CREATION = "creation"
+PROPERTY_CHANGE = "propertyChange"
+DELETION, ERASURE, RESTORE, MERGE = "deletion", "privacyDeletion", "restore", "merge"
+RECORD_KINDS = (DELETION, ERASURE, RESTORE, MERGE)  # the record's life, not its properties
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,7 @@ class Event:
     property: str  # "" for a creation
     value: str
     raw: Mapping[str, object]
+    merged: tuple[str, ...] = ()  # a merge: every id that now points at `object_id`
 
     @builtins.property  # the field above is named `property`, as in HubSpot's payload
     def occurred_at(self) -> datetime:
@@ -82,11 +90,9 @@ def _event(event: object) -> Event | None:
             return None
     elif scope != "contact":
         return None
-    if kind not in (CREATION, "propertyChange"):
-        return None  # deletions, merges, restores, associations: not lead facts
-    object_id = str(event["objectId"])
-    if not object_id.isdigit():
-        raise RowError("objectId", f"{event['objectId']!r} is not a HubSpot record id")
+    if kind not in (CREATION, PROPERTY_CHANGE, *RECORD_KINDS):
+        return None  # associations and other subscriptions: not lead facts
+    object_id = _record_id(event["objectId"], "objectId")
     try:
         occurred = int(str(event["occurredAt"]))
         datetime.fromtimestamp(occurred / 1000, tz=UTC)
@@ -94,17 +100,53 @@ def _event(event: object) -> Event | None:
         raise RowError(
             "occurredAt", f"{event['occurredAt']!r} is not a time in epoch milliseconds"
         ) from None
+    if kind == MERGE:
+        return _merge(event, occurred)
     name = event.get("propertyName", "")
-    if kind != CREATION and not isinstance(name, str):
+    if kind == PROPERTY_CHANGE and not isinstance(name, str):
         raise RowError("propertyName", "is required for a property change")
     value = event.get("propertyValue")
     text = "" if value is None else str(value).strip()
-    return Event(object_id, occurred, kind, name or "", text, event)
+    return Event(object_id, occurred, kind, str(name or ""), text, event)
+
+
+def _merge(event: dict, occurred: int) -> Event:
+    """HubSpot merges `mergedObjectIds` into `primaryObjectId`; the result is `newObjectId`
+    where HubSpot created a new record for it, and every earlier id points at the result."""
+    merged = event.get("mergedObjectIds")
+    if not isinstance(merged, list) or not merged:
+        raise RowError("mergedObjectIds", "must list the merged record ids")
+    primary = _record_id(event.get("primaryObjectId"), "primaryObjectId")
+    new = event.get("newObjectId")
+    result = _record_id(new, "newObjectId") if new else primary
+    ids = [primary, *(_record_id(value, "mergedObjectIds") for value in merged)]
+    earlier = tuple(dict.fromkeys(i for i in ids if i != result))
+    return Event(result, occurred, MERGE, "", "", event, earlier)
+
+
+def _record_id(value: object, key: str) -> str:
+    text = str(value).strip()
+    if not text.isdigit():
+        raise RowError(key, f"{value!r} is not a HubSpot record id")
+    return text
+
+
+def reads(event: Event) -> bool:
+    """Whether the event carries a property slabot keeps (a creation or a record event
+    always does): a change of any other property stores nothing."""
+    return event.kind != PROPERTY_CHANGE or event.property in _READ_PROPERTIES
+
+
+_READ_PROPERTIES = frozenset(
+    ("lifecyclestage", "hubspot_owner_id", "hs_lead_status", "email", "company", "hubspotscore",
+     "hs_analytics_source", *_TOUCH_PROPERTIES)
+)  # fmt: skip
 
 
 def apply_event(event: Event, record: LeadRecord, mapping: CrmMapping) -> bool:
-    """Apply one event to the contact's record; False if it carries nothing slabot keeps.
-    Raises RowError (with the setting that fixes it) for a value that cannot be mapped."""
+    """Apply a creation or property change to the contact's record; False if it carries
+    nothing slabot keeps (an empty value). Raises RowError (with the setting that fixes it)
+    for a value that cannot be mapped."""
     values, at, text = record.values, event.occurred_at, event.value
     if mapping.record_url:
         values["crm_url"] = mapping.record_url.replace("{id}", event.object_id)
@@ -149,11 +191,20 @@ def apply_event(event: Event, record: LeadRecord, mapping: CrmMapping) -> bool:
     elif name == "hs_analytics_source" and text:
         values["source"] = mapping.source(text)
     elif name in _TOUCH_PROPERTIES and text:
-        touched = datetime.fromtimestamp(int(text) / 1000, tz=UTC) if text.isdigit() else at
-        record.touches.append(TouchRecord(event.object_id, touched, "other", ""))
+        record.touches.append(TouchRecord(event.object_id, _epoch_ms(text, at), "other", ""))
     else:
         return False
     return True
+
+
+def _epoch_ms(text: str, default: datetime) -> datetime:
+    """A date property's value (epoch milliseconds); the event's own time where it has none."""
+    if not text.isdigit():
+        return default
+    try:
+        return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
+    except (OverflowError, OSError, ValueError):
+        raise RowError("propertyValue", f"{text!r} is not a time in epoch milliseconds") from None
 
 
 def _unknown(what: str, value: str, setting: str, example: str) -> RowError:

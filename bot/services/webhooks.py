@@ -13,15 +13,22 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from slack_sdk.signature import SignatureVerifier
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 
 from bot.domain import hubspot_events
 from bot.domain import ingest as rows
 from bot.domain.hubspot_events import SYNCED
 from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
-from storage import ingest_log, people
+from storage import crm_records, ingest_log, people
 from storage.db import begin_writing
-from storage.ingest import LeadCounts, crm_times, record_touches, save_crm_times, upsert_leads
+from storage.ingest import (
+    LeadCounts,
+    crm_times,
+    lead_ids,
+    record_touches,
+    save_crm_times,
+    upsert_leads,
+)
 
 log = logging.getLogger(__name__)
 REPLAY_SECONDS = 5 * 60
@@ -118,16 +125,22 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
         ids = sorted({event.object_id for event in batch.events})
         times = crm_times(connection, source_system="hubspot", external_ids=ids)
         records: dict[str, rows.LeadRecord] = {}
+        life: list[hubspot_events.Event] = []  # deletions, erasures, restores, merges
         rejected = list(batch.rejected)
         stale = 0
         for event in batch.events:
+            if event.kind in hubspot_events.RECORD_KINDS:
+                life.append(event)
+                continue
             seen = times.setdefault(event.object_id, {})
             key = event.property or hubspot_events.CREATION
             # "*": a live sync stored the whole contact as it was at that time
-            if max(seen.get(key, -1), seen.get(SYNCED, -1)) > event.occurred_ms:
-                stale += 1  # an older value than the one stored
+            if not hubspot_events.reads(event) or (
+                max(seen.get(key, -1), seen.get(SYNCED, -1)) > event.occurred_ms
+            ):
+                stale += 1  # a property slabot does not keep, or an older value than stored
                 continue
-            record = records.setdefault(event.object_id, rows.LeadRecord(event.object_id))
+            record = rows.LeadRecord(event.object_id)
             try:
                 applied = hubspot_events.apply_event(event, record, mapping)
             except rows.RowError as error:
@@ -135,11 +148,19 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
                 continue
             if applied:
                 seen[key] = event.occurred_ms
+                _fold(records, record)
             else:
                 stale += 1
+        # a contact's creation alone is no lead fact (HubSpot's Test button sends one)
+        known = lead_ids(connection, source_system="hubspot", external_ids=list(records))
+        for object_id in [i for i, r in records.items() if _created_only(r) and i not in known]:
+            del records[object_id]
+            stale += 1
         written = [rows._finish(record) for record in records.values()]
         counts = upsert_leads(connection, written, source_system="hubspot", origin="webhook")
         save_crm_times(connection, source_system="hubspot", times={i: times[i] for i in records})
+        changed = sum(_apply_life(connection, event) for event in life)
+        stale += len(life) - changed
         ingest_log.reject_events(connection, rejected, source_system="hubspot", at=now)
         unmapped: Counter[str] = Counter(
             value for record in written for what, value in record.unmapped if what == "owner"
@@ -154,7 +175,7 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
             counts={
                 "events": len(batch.events),
                 "inserted": counts.inserted,
-                "updated": counts.updated,
+                "updated": counts.updated + changed,
                 "rejected": len(rejected),
                 "ignored": stale + batch.ignored,
                 "unowned": unowned,
@@ -163,6 +184,7 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
         )
     for _, reason in rejected:
         log.warning("HubSpot event rejected (kept in rejected_event): %s", reason)
+    counts.updated += changed
     return WebhookResult(
         counts,
         sum(len(record.touches) for record in written),
@@ -174,4 +196,34 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
             for value in unmapped
         ],
         per_event=True,
+    )
+
+
+def _fold(records: dict[str, rows.LeadRecord], record: rows.LeadRecord) -> None:
+    """Add one event's facts to what the batch holds for that contact."""
+    held = records.get(record.external_id)
+    if held is None:
+        records[record.external_id] = record
+        return
+    held.values.update(record.values)
+    held.touches.extend(record.touches)
+    held.unmapped.extend(record.unmapped)
+
+
+def _created_only(record: rows.LeadRecord) -> bool:
+    return not record.touches and set(record.values) <= {"created_at", "crm_url"}
+
+
+def _apply_life(connection: Connection, event: hubspot_events.Event) -> bool:
+    """A deletion, erasure, restore or merge applied to the stored lead(s); False if none."""
+    where = {"source_system": "hubspot", "external_id": event.object_id}
+    if event.kind == hubspot_events.DELETION:
+        return crm_records.close_deleted(connection, **where, at=event.occurred_at)
+    if event.kind == hubspot_events.ERASURE:  # HubSpot sends a deletion too; close it anyway
+        closed = crm_records.close_deleted(connection, **where, at=event.occurred_at)
+        return crm_records.erase_personal_data(connection, **where, event_key="objectId") or closed
+    if event.kind == hubspot_events.RESTORE:
+        return crm_records.reopen_restored(connection, **where)
+    return crm_records.merge_leads(
+        connection, source_system="hubspot", into=event.object_id, merged=event.merged
     )
