@@ -397,7 +397,8 @@ def test_a_value_nobody_maps_keeps_the_record_and_says_what_to_configure(  # typ
         "owner '99999999' (1 record) matches nothing: hubspot_owner_id = \"99999999\" on the "
         'rep, or [crm.hubspot.owners] "99999999" = "rep@yourco.com"',
         "lead_status 'Nurture - Q3' (1 record) matches nothing: [crm.hubspot.lead_statuses] "
-        '"Nurture - Q3" = { stage = "sal", contacted = true }',
+        '"Nurture - Q3" = { stage = "recycled", contacted = true }  # worked, then handed back '
+        "to marketing: recycled",
     ]
     assert sf.fixes()[0].startswith("owner '00G5e000000QueueAAA' (1 record) matches nothing")
     with engine.connect() as connection:

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.domain.crm_exports import suggested_status
 from bot.domain.owners import salesforce_id18
 from bot.services.agreements import apply_agreement
 from bot.services.alerts import scan
@@ -130,7 +131,7 @@ SF_LEADS = [
            datetime(2026, 11, 11, 13, 5),
            activity=date(2026, 11, 12)),
     SfLead("00Q5e000002Ab8J", "Kathy", "Snyder", "TNR Corp.", "ksynder@tnr.net",
-           "Purchased List", "Sam Okafor", "Nurturing", datetime(2026, 11, 16, 15, 45)),
+           "Purchased List", "Sam Okafor", "Meeting Booked", datetime(2026, 11, 16, 15, 45)),
 ]  # fmt: skip
 REPORT_HEADER = ["Lead Owner", "First Name", "Last Name", "Company / Account", "Email",
                  "Lead Source", "Lead Status", "Create Date", "Converted Date", "Last Activity",
@@ -264,8 +265,9 @@ def test_statuses_are_evidence_and_unknown_ones_are_reported(
         ("owner", "Jordan Blake", 1,
          'name = "Jordan Blake" on the rep, or [crm.salesforce.owners] "Jordan Blake" = '
          '"rep@yourco.com"'),
-        ("status", "Nurturing", 1,
-         '[crm.salesforce.statuses] "Nurturing" = { stage = "sal", contacted = true }'),
+        ("status", "Meeting Booked", 1,
+         '[crm.salesforce.statuses] "Meeting Booked" = "contacted"  # a rep reached the lead: '
+         'a touch, the stage unchanged'),
     ]  # fmt: skip
     leads = stored(engine)
     with Session(engine) as session:
@@ -301,6 +303,82 @@ def test_statuses_are_evidence_and_unknown_ones_are_reported(
         for line in message.lines
         if line.lead.id == bertha.id
     )
+
+
+# A Data Loader extract of an org with the newer default Lead Status set, shaped as a real org's
+# export is (quoted API names, 0/1 checkboxes, ConvertedDate a date written with a midnight
+# time, naive CreatedDate times; a subset of its 68 columns, in its order)
+NEWER_ORG = """\
+"Id","IsDeleted","FirstName","LastName","Company","Email","LeadSource","Status","OwnerId",\
+"IsConverted","ConvertedDate","ConvertedAccountId","CreatedDate","LastModifiedDate",\
+"LastActivityDate"
+"00Q8a00001ufW0AEAU","0","Ana","Ruiz","Pepsico","ana@pepsico.example","Website","Qualified",\
+"0055e000004XyZqAAK","1","2026-11-18 00:00:00","0018a00001xyzAAA","2026-11-18 14:27:52",\
+"2026-11-18 14:30:44",""
+"00Q8a00001v6jROEAY","0","Omar","Diaz","OMD PHP","omar@omd.example","Website","Qualified",\
+"0055e000004XyZqAAK","1","2026-11-20 00:00:00","0018a00001xyzAAB","2026-11-16 14:52:30",\
+"2026-11-20 16:53:05",""
+"00Q8a00001ugPCmEAM","0","Lia","Sosa","Stargroup","lia@star.example","Website",\
+"Converted - Partner","0055e000004XyZqAAK","1","2026-11-19 00:00:00","0018a00001xyzAAC",\
+"2026-11-19 19:52:08","2026-11-19 19:56:05",""
+"00Q8a00001ufW1AEAU","0","Noa","Vega","Vega SA","noa@vega.example","Website","New",\
+"0055e000004XyZqAAK","0","","","2026-11-18 09:10:00","2026-11-18 09:10:00",""
+"00Q8a00001ufW2AEAU","0","Eli","Mora","Mora SL","eli@mora.example","Website","Working",\
+"0055e000004XyZqAAK","0","","","2026-11-18 09:20:00","2026-11-18 11:00:00",""
+"00Q8a00001ufW3AEAU","0","Ivo","Paz","Paz SRL","ivo@paz.example","Website","Nurturing",\
+"0055e000004XyZqAAK","0","","","2026-11-18 09:30:00","2026-11-19 10:00:00",""
+"00Q8a00001ufW4AEAU","0","Ada","Gil","Gil SA","ada@gil.example","Website","Unqualified",\
+"0055e000004XyZqAAK","0","","","2026-11-18 09:40:00","2026-11-19 11:00:00",""
+"""
+
+
+def test_converted_leads_and_the_newer_default_status_set(engine: Engine, tmp_path: Path) -> None:
+    agree(engine)
+    path = tmp_path / "Lead.csv"
+    path.write_text(NEWER_ORG, encoding="utf-8")
+    summary = import_csv(engine, path, now=NOW)
+    assert (summary.format, summary.inserted, summary.rejected) == ("salesforce", 7, 0)
+    assert summary.fixes() == [
+        ("status", "Converted - Partner", 1,
+         '[crm.salesforce.statuses] "Converted - Partner" = { stage = "sql", contacted = true }  '
+         "# qualified or converted by sales: an SQL"),
+    ]  # fmt: skip
+    leads = stored(engine)
+    ana, omar, lia = (leads[i] for i in ("00Q8a00001ufW0AEAU", "00Q8a00001v6jROEAY",
+                                         "00Q8a00001ugPCmEAM"))  # fmt: skip
+    # converted the day it was created: not at that day's midnight, before its creation
+    assert (ana.stage, utc(ana.sql_at)) == ("sql", datetime(2026, 11, 18, 19, 27, 52, tzinfo=UTC))
+    # converted days later: the start of that day in the agreement's timezone
+    assert utc(omar.sql_at) == datetime(2026, 11, 20, 5, 0, tzinfo=UTC)
+    # IsConverted is read even where the status is one nobody mapped
+    assert (lia.stage, utc(lia.sql_at)) == ("sql", datetime(2026, 11, 20, 0, 52, 8, tzinfo=UTC))
+    newer = [leads[f"00Q8a00001ufW{n}AEAU"].stage for n in (1, 2, 3, 4)]
+    assert newer == ["mql", "sal", "recycled", "recycled"]  # New, Working, Nurturing, Unqualified
+    result = scan(engine, Renderer(), now=datetime(2026, 11, 23, 17, 0, tzinfo=UTC), dry_run=True)
+    told = {line.lead.id for message in result.messages for line in message.lines}
+    assert told == {leads["00Q8a00001ufW1AEAU"].id}  # only "New" is still to contact
+
+
+@pytest.mark.parametrize(
+    ("status", "suggested"),
+    [
+        ("Open - Not Contacted", "mql"),  # "contacted" in the name, but not yet
+        ("Closed - Not Converted", "recycled"),  # "converted" in the name, but not
+        ("Closed - Converted", "sql"),
+        ("Working - Contacted", "contacted"),
+        ("New", "mql"),
+        ("Renewal pending", "mql"),  # "new" only as part of a word: nothing said
+        ("Nurture - Q3", "recycled"),
+        ("BAD_TIMING", "recycled"),
+        ("Unqualified", "recycled"),
+        ("Sales Accepted", "sal"),
+        ("ATTEMPTED_TO_CONTACT", "contacted"),
+        ("Meeting Booked", "contacted"),
+        ("Pending Review", "mql"),  # nothing in the name: no touch is assumed
+    ],
+)
+def test_an_unknown_status_is_suggested_what_its_name_supports(status: str, suggested: str) -> None:
+    assert suggested_status(status) == suggested
 
 
 def test_a_lead_seen_late_is_told_once_to_rep_manager_and_channel(

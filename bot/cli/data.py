@@ -101,6 +101,7 @@ def import_(
     """Import leads or touches from a CSV (upsert by external id: re-importing changes nothing)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
+    from bot.services.crm_mapping import status_choices
     from bot.services.ingest import FORMATS, ImportRefused, import_csv
     from bot.slack.render import Renderer
 
@@ -134,7 +135,11 @@ def import_(
             raise CliError(str(error)) from error
         except OSError as error:
             raise CliError(f"cannot read {path}: {error.strerror or error}") from error
-    out.print(Renderer(settings.templates_dir).text("ingest/summary.txt.j2", s=summary, path=path))
+    out.print(
+        Renderer(settings.templates_dir).text(
+            "ingest/summary.txt.j2", s=summary, path=path, status_choices=status_choices()
+        )
+    )
     if summary.aborted or summary.rejected:  # the good rows are kept; a script must notice
         raise typer.Exit(1)
 
@@ -156,6 +161,7 @@ def sync_(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
     from bot.crm.reader_process import collect_less
+    from bot.services.crm_mapping import status_choices
     from bot.services.crm_sync import CRMS, sync, sync_line
 
     settings = Settings()
@@ -191,6 +197,10 @@ def sync_(
         out.print(sync_line(report), markup=False)
         for line in report.fixes():
             out.print(f"  {line}", markup=False)
+        if any(what in ("status", "lead_status") for what, _ in report.unmatched):
+            out.print("  A status maps to one of:", markup=False)
+            for choice in status_choices():
+                out.print(f"    {choice}", markup=False)
     if any(report.error for report in reports):
         raise typer.Exit(1)
 

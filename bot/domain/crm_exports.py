@@ -10,12 +10,14 @@ setting that maps it.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
 from bot.domain.dates import DateOrder
 from bot.domain.ingest import (
+    STAGE_OF_FIELD,
     LeadRecord,
     RowError,
     TouchRecord,
@@ -36,6 +38,40 @@ class StatusRule:
 
     stage: str | None = None
     contacted: bool = False
+
+
+# how a CRM status can be mapped (`[crm.<name>.statuses]`): its TOML value and what it does
+STATUS_CHOICES = {
+    "mql": ('"mql"', "not contacted yet: the first-touch clock keeps running"),
+    "contacted": ('"contacted"', "a rep reached the lead: a touch, the stage unchanged"),
+    "sal": ('{ stage = "sal", contacted = true }', "accepted by sales after a touch"),
+    "sql": ('{ stage = "sql", contacted = true }', "qualified or converted by sales: an SQL"),
+    "recycled": (
+        '{ stage = "recycled", contacted = true }',
+        "worked, then handed back to marketing: recycled",
+    ),
+}
+_STATUS_WORDS = (  # the first that a status's name holds decides the suggestion
+    (r"un-?qualified|disqualified|not[ _-]+converted|nurtur|recycl|junk|not[ _-]+interested"
+     r"|bad[ _-]+(fit|timing|data)|\blost\b|unworkable", "recycled"),
+    (r"attempt", "contacted"),  # "attempted to contact": a rep tried
+    (r"not[ _-]+(yet[ _-]+)?contacted|\bnew\b|\bopen\b|untouched|unworked|to[ _-]+contact",
+     "mql"),
+    (r"convert|qualified|\bsql\b|opportunit", "sql"),
+    (r"accept|\bsal\b", "sal"),
+    (r"contact|working|connect|progress|follow|reached|meeting|engaged|call",
+     "contacted"),
+)  # fmt: skip
+
+
+def suggested_status(value: str) -> str:
+    """The `STATUS_CHOICES` key a status's own name supports; "mql" (no touch assumed: a
+    false "contacted" would silence the first-touch alert) when its name says nothing."""
+    text = value.lower()
+    for pattern, choice in _STATUS_WORDS:
+        if re.search(pattern, text):
+            return choice
+    return "mql"
 
 
 @functools.lru_cache(maxsize=4096)  # stage and status values: a CRM has a few dozen
@@ -205,6 +241,17 @@ def _owner_of(record: LeadRecord) -> str:
 def _link(record: LeadRecord, mapping: CrmMapping) -> None:
     if mapping.record_url:
         record.values["crm_url"] = mapping.record_url.replace("{id}", record.external_id)
+
+
+def stage_reached(values: dict, stage: str, at: datetime) -> None:
+    """A status says the lead reached `stage`: at `at` (the best evidence) unless the record
+    dates it. Without the time, the stage's clock (accept or recycle) would run on."""
+    column = _FIELD_OF_STAGE.get(stage)
+    if column is not None and values.get(column) is None:
+        values[column] = at
+
+
+_FIELD_OF_STAGE = {stage: column for column, stage in STAGE_OF_FIELD.items()}
 
 
 def _drop_blanks(record: LeadRecord) -> LeadRecord:

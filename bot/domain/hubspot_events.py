@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.domain.crm_exports import CrmMapping
+from bot.domain.crm_exports import STATUS_CHOICES, CrmMapping, suggested_status
 from bot.domain.ingest import LeadRecord, RowError, TouchRecord, _email, _number, _text
 
 SYNCED = "*"  # crm_times key: every property as of the contact's last synced modification
@@ -173,7 +173,7 @@ def apply_event(event: Event, record: LeadRecord, mapping: CrmMapping) -> bool:
     elif name == "hs_lead_status" and text:
         rule = mapping.status(text)
         if rule is None:
-            raise _unknown("lead status", text, "lead_statuses", "{ contacted = true }")
+            raise _unknown("lead status", text, "lead_statuses", _suggested(text))
         if rule.stage == "recycled":
             values["stage"], values["recycled_at"], values["recycle_reason"] = (
                 "recycled",
@@ -205,6 +205,10 @@ def _epoch_ms(text: str, default: datetime) -> datetime:
         return datetime.fromtimestamp(int(text) / 1000, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise RowError("propertyValue", f"{text!r} is not a time in epoch milliseconds") from None
+
+
+def _suggested(status: str) -> str:
+    return STATUS_CHOICES[suggested_status(status)][0]
 
 
 def _unknown(what: str, value: str, setting: str, example: str) -> RowError:

@@ -31,7 +31,13 @@ def fix_line(crm_name: str, what: str, value: str) -> str:
         return owner_line(crm_name, value)
     if what == "stage":
         return f'[crm.{crm_name}.stages] "{quoted}" = "mql"'
-    return f'[crm.{crm_name}.{SETTING[what]}] "{quoted}" = {{ stage = "sal", contacted = true }}'
+    value_text, meaning = crm.STATUS_CHOICES[crm.suggested_status(value)]
+    return f'[crm.{crm_name}.{SETTING[what]}] "{quoted}" = {value_text}  # {meaning}'
+
+
+def status_choices() -> list[str]:
+    """Each way a status can be mapped, and what it does."""
+    return [f"{value_text}: {meaning}" for value_text, meaning in crm.STATUS_CHOICES.values()]
 
 
 def _status_rules(terms: dict[str, StatusTerms | str]) -> dict[str, crm.StatusRule]:

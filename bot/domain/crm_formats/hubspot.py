@@ -14,6 +14,7 @@ from bot.domain.crm_exports import (
     _link,
     _name,
     _owner,
+    stage_reached,
 )
 from bot.domain.ingest import LeadRecord, RowError, _email, _number, _text, canonical_stage
 
@@ -116,7 +117,8 @@ def hubspot_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
             values["recycled_at"] = evidence
             values["recycle_reason"] = status
         elif rule.stage and lifecycle is None:
-            values["stage"] = canonical_stage(rule.stage)
+            values["stage"] = stage = canonical_stage(rule.stage)
+            stage_reached(values, stage, evidence)
     _contact_evidence(record, rule, ctx.time(cells, "Last Contacted"), evidence)
     _link(record, mapping)
     return _drop_blanks(record)

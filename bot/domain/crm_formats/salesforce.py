@@ -5,6 +5,7 @@ standard Lead Status picklist, and a row → lead with the 18-character id."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from bot.domain.crm_exports import (
     CrmFormat,
@@ -15,16 +16,25 @@ from bot.domain.crm_exports import (
     _link,
     _name,
     _owner,
+    stage_reached,
 )
 from bot.domain.ingest import LeadRecord, RowError, _email, _text, canonical_stage
 from bot.domain.owners import salesforce_id18
 
-STATUSES = {  # the standard Lead Status picklist, folded (see fold_key)
+STATUSES = {  # the default Lead Status picklists, folded (see fold_key)
+    # the classic set
     "open_-_not_contacted": StatusRule("mql"),
     "working_-_contacted": StatusRule("sal", contacted=True),
     "closed_-_converted": StatusRule("sql", contacted=True),
     "closed_-_not_converted": StatusRule("recycled", contacted=True),
+    # the set of orgs created since Spring '22: New, Working, Nurturing, Qualified, Unqualified
+    "new": StatusRule("mql"),
+    "working": StatusRule("sal", contacted=True),
+    "nurturing": StatusRule("recycled", contacted=True),
+    "qualified": StatusRule("sql", contacted=True),
+    "unqualified": StatusRule("recycled", contacted=True),
 }
+TRUE = frozenset(("1", "true", "yes"))  # a checkbox as reports, Data Loader and the API write it
 FIELDS: dict[str, tuple[str, ...]] = {
     "Lead ID": ("Lead ID", "Id"),
     "First Name": ("First Name", "FirstName"),
@@ -38,6 +48,7 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "Lead Status": ("Lead Status", "Status"),
     "Create Date": ("Create Date", "Created Date", "CreatedDate"),
     "Converted Date": ("Converted Date", "ConvertedDate"),
+    "Converted": ("Converted", "IsConverted"),
     "Last Activity": ("Last Activity", "LastActivityDate"),
     "Last Modified Date": ("Last Modified Date", "LastModifiedDate", "SystemModstamp"),
     "MQL Date": (),  # only where the agreement's [crm.salesforce.columns] names one
@@ -81,7 +92,8 @@ def salesforce_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
     values["mql_at"] = ctx.time(cells, "MQL Date") if "MQL Date" in ctx.columns else created
     activity = ctx.time(cells, "Last Activity")
     evidence = activity or ctx.time(cells, "Last Modified Date") or ctx.now
-    values["sql_at"] = ctx.time(cells, "Converted Date")
+    values["sql_at"] = _converted_at(ctx.time(cells, "Converted Date"), created)
+    converted = ctx.get(cells, "Converted").lower() in TRUE or values["sql_at"] is not None
     rule = None
     if status := ctx.get(cells, "Lead Status"):
         rule = mapping.status(status)
@@ -92,12 +104,22 @@ def salesforce_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
             values["stage"] = stage
             if stage == "recycled":
                 values["recycle_reason"] = status
-                values["recycled_at"] = evidence
-            elif stage == "sql" and values["sql_at"] is None:
-                values["sql_at"] = evidence  # converted, undated: counted at the best evidence
+            # e.g. converted, undated: counted at the best evidence
+            stage_reached(values, stage, evidence)
+    if converted and values.get("stage") not in ("sql", "opportunity", "won", "lost"):
+        values["stage"] = "sql"  # converted, whatever its status says: no longer an open MQL
+        values["sql_at"] = values["sql_at"] or evidence
     _contact_evidence(record, rule, activity, evidence)
     _link(record, mapping)
     return _drop_blanks(record)
+
+
+def _converted_at(day: datetime | None, created: datetime | None) -> datetime | None:
+    """`ConvertedDate` is a date field: read as the start of its day, it would precede a lead
+    created and converted the same day, so such a lead converts at its creation."""
+    if day is None or created is None:
+        return day
+    return max(day, created)
 
 
 def _recognises(names: set[str], columns: dict[str, int]) -> bool:
