@@ -11,7 +11,7 @@ from bot.settings import Settings
 from storage.db import make_engine
 from storage.migrate import current_revision, head_revision
 from tests.cli_runner import Ran, run_slabot
-from tests.conftest import seed_agreement
+from tests.conftest import free_port, seed_agreement
 
 
 def slabot(*args: str, db: Path, **env: str) -> Ran:
@@ -167,3 +167,17 @@ def test_a_platform_host_without_database_url_refuses_in_one_line(tmp_path: Path
         assert "DATABASE_URL is not set on this platform host" in said, (args, said)
         assert len(said.strip().splitlines()) == 1 and "Traceback" not in said, (args, said)
     assert not list(tmp_path.iterdir())  # no SQLite file left behind
+
+
+def test_status_says_slack_cannot_be_reached_instead_of_a_traceback(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    engine = make_engine(f"sqlite:///{db}")
+    from storage.migrate import upgrade
+
+    upgrade(engine)
+    seed_agreement(engine)
+    closed = f"http://127.0.0.1:{free_port()}/api/"  # nothing listens there
+    result = slabot("status", db=db, SLACK_BOT_TOKEN="xoxb-1-2-3", SLACK_API_URL=closed)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
+    assert "Slack could not be reached" in result.stdout

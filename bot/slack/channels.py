@@ -43,7 +43,7 @@ def join_channel(client: WebClient, channel: str) -> ChannelState:
                 "(`/invite @slabot` in the channel)",
             )
         return ChannelState(channel, "", False, f"Slack answered {code or error}")
-    except SlackClientError as error:
+    except (SlackClientError, OSError) as error:  # urllib's URLError is an OSError
         return ChannelState(channel, "", False, f"Slack could not be reached ({error})")
     name = str(info.get("name") or "")
     if info.get("is_member"):
@@ -58,6 +58,8 @@ def join_channel(client: WebClient, channel: str) -> ChannelState:
         code = error.response.get("error", "")
         hint = " (add the `channels:join` scope)" if code == "missing_scope" else ""
         return ChannelState(channel, name, False, f"cannot join: {code}{hint}")
+    except (SlackClientError, OSError) as error:
+        return ChannelState(channel, name, False, f"Slack could not be reached ({error})")
     log.info("joined #%s (%s)", name, channel)
     return ChannelState(channel, name, True)
 
