@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from storage.models import LEADS, REJECTED, RUNS
 
@@ -62,6 +62,7 @@ class LoadStatus:
 
     leads: dict[str, int] = field(default_factory=dict)  # per source system
     unowned: dict[str, int] = field(default_factory=dict)
+    undated: dict[str, int] = field(default_factory=dict)  # no hand-off time: no clock starts
     unmatched_owners: list[tuple[str, str, int]] = field(default_factory=list)  # crm, owner, leads
     rejected_events: list[tuple[datetime, str, str]] = field(default_factory=list)
     rejected_total: int = 0
@@ -70,14 +71,23 @@ class LoadStatus:
 
 def load_status(connection: Connection, *, now: datetime, shown: int = 10) -> LoadStatus:
     status = LoadStatus()
-    for system, total, unowned in connection.execute(
+    no_handoff = and_(
+        LEADS.c.mql_at.is_(None),
+        LEADS.c.assigned_at.is_(None),
+        LEADS.c.closed_at.is_(None),
+        or_(LEADS.c.stage.is_(None), LEADS.c.stage != "lead"),
+    )
+    for system, total, unowned, undated in connection.execute(
         select(
             LEADS.c.source_system,
             func.count(),
             func.count().filter(LEADS.c.owner_email.is_(None)),
+            func.count().filter(no_handoff),
         ).group_by(LEADS.c.source_system)
     ):
         status.leads[system], status.unowned[system] = total, unowned
+        if undated:
+            status.undated[system] = undated
     status.unmatched_owners = [
         (system, owner, count)
         for system, owner, count in connection.execute(

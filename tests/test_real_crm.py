@@ -25,6 +25,7 @@ from bot.services.alerts import scan
 from bot.services.ingest import ImportRefused, import_csv
 from bot.slack.directory import refresh_profiles
 from bot.slack.render import Renderer
+from storage.ingest_log import load_status
 from storage.models import Lead, Touch
 from tests.fake_slack import BOT_TOKEN, FakeSlack
 
@@ -357,6 +358,24 @@ def test_converted_leads_and_the_newer_default_status_set(engine: Engine, tmp_pa
     result = scan(engine, Renderer(), now=datetime(2026, 11, 23, 17, 0, tzinfo=UTC), dry_run=True)
     told = {line.lead.id for message in result.messages for line in message.lines}
     assert told == {leads["00Q8a00001ufW1AEAU"].id}  # only "New" is still to contact
+
+
+def test_leads_no_clock_can_start_for_are_counted_with_the_column_to_export(
+    engine: Engine, tmp_path: Path
+) -> None:
+    agree(engine)
+    # an Excel re-save of a Data Loader extract that lost its CreatedDate column
+    table = list(csv.reader(NEWER_ORG.splitlines()))
+    drop = table[0].index("CreatedDate")
+    path = tmp_path / "Lead.csv"
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows([c for i, c in enumerate(row) if i != drop] for row in table)
+    summary = import_csv(engine, path, now=NOW)
+    # no lead has a hand-off time now; no status, not even "New", makes one up
+    assert (summary.inserted, summary.undated) == (7, 7)
+    assert summary.handoff_columns() == "Create Date / Created Date"
+    with engine.connect() as connection:
+        assert load_status(connection, now=NOW).undated == {"salesforce": 7}
 
 
 @pytest.mark.parametrize(

@@ -211,6 +211,7 @@ def status() -> None:
     Leads per CRM, unowned leads and their owners, rejected webhook events of the last 7
     days, the last import and webhook; and whether the app is in each team's channel (public
     ones are joined here)."""
+    from bot.domain.crm_formats import handoff_columns
     from bot.services.agreements import agreement_in_force
     from bot.slack.channels import join_team_channels
     from bot.slack.client import make_web_client
@@ -229,6 +230,10 @@ def status() -> None:
         channels = join_team_channels(make_web_client(settings), teams)
     out.print(
         Renderer(settings.templates_dir).text(
-            "ingest/status.txt.j2", s=loaded, channels=channels, agreement=agreement
+            "ingest/status.txt.j2",
+            s=loaded,
+            channels=channels,
+            agreement=agreement,
+            handoff_columns=handoff_columns,
         )
     )

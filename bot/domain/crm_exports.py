@@ -93,8 +93,13 @@ class CrmFormat:
     statuses: Mapping[str, StatusRule] = field(default_factory=dict)  # folded status → rule
     sources: Mapping[str, str] = field(default_factory=dict)  # slugged source → slabot source
     normalise_id: Callable[[str], str] = str.strip  # the id as stored
+    handoff: tuple[str, ...] = ()  # the canonical labels that date a lead's hand-off
     # (cells, the header's width) → a line of the export's own (a report's title, its footer)
     skips_line: Callable[[Sequence[str], int], bool] = lambda _cells, _width: False
+
+    def handoff_columns(self) -> str:
+        """The columns that date the hand-off, as an export and the API name them."""
+        return " or ".join(" / ".join(self.fields[label][:2]) for label in self.handoff)
 
     def __reduce__(self) -> tuple:
         """Pickled by name (a reader process maps with it): its functions are code, and every
@@ -244,14 +249,15 @@ def _link(record: LeadRecord, mapping: CrmMapping) -> None:
 
 
 def stage_reached(values: dict, stage: str, at: datetime) -> None:
-    """A status says the lead reached `stage`: at `at` (the best evidence) unless the record
-    dates it. Without the time, the stage's clock (accept or recycle) would run on."""
+    """A status says sales took the lead to `stage`: at `at` (the best evidence) unless the
+    record dates it. Without the time, the accept-or-recycle clock would run on. The hand-off
+    (MQL) is never dated this way: its clocks start only from the record's own dates."""
     column = _FIELD_OF_STAGE.get(stage)
     if column is not None and values.get(column) is None:
         values[column] = at
 
 
-_FIELD_OF_STAGE = {stage: column for column, stage in STAGE_OF_FIELD.items()}
+_FIELD_OF_STAGE = {stage: column for column, stage in STAGE_OF_FIELD.items() if stage != "mql"}
 
 
 def _drop_blanks(record: LeadRecord) -> LeadRecord:

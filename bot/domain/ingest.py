@@ -177,6 +177,17 @@ def _finish(record: LeadRecord) -> LeadRecord:
     return record
 
 
+def undated(values: Mapping[str, object]) -> bool:
+    """A lead (past plain "lead") with no hand-off time, neither MQL nor owner-assigned: no SLA
+    clock can start for it, and it counts as no period's MQL."""
+    return (
+        values.get("mql_at") is None
+        and values.get("assigned_at") is None
+        and values.get("closed_at") is None
+        and values.get("stage") != "lead"
+    )
+
+
 def _outcome(text: str, column: str) -> str:
     outcome = text.strip().lower()
     if outcome not in ("won", "lost"):

@@ -18,7 +18,8 @@ from bot.domain import crm_exports as crm
 from bot.domain import csv_shape, dates
 from bot.domain import ingest as rows
 from bot.domain.crm_formats import FORMATS as CRM_FORMATS
-from bot.domain.crm_formats import detect_format
+from bot.domain.crm_formats import detect_format, handoff_columns
+from bot.domain.ingest import undated
 from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
 from bot.services.date_order import DateOrderUnproven, file_date_order
 from storage import ingest_log, people
@@ -60,6 +61,7 @@ class ImportSummary:
     skipped: int = 0  # blank lines and report header/footer lines
     rejected: int = 0
     unowned: int = 0  # leads stored without an owner slabot knows
+    undated: int = 0  # leads past "lead" with no hand-off time: no SLA clock can start
     examples: list[Rejected] = field(default_factory=list)  # the first MAX_REJECTS_SHOWN
     rejects_path: Path | None = None
     aborted: bool = False  # --strict and something was rejected: nothing was written
@@ -73,6 +75,9 @@ class ImportSummary:
         self.inserted += counts.inserted
         self.updated += counts.updated
         self.unchanged += counts.unchanged
+
+    def handoff_columns(self) -> str:
+        return handoff_columns(self.format)
 
     def fixes(self) -> list[tuple[str, str, int, str]]:
         """(what, value, rows, the agreement line that maps it), most rows first."""
@@ -289,7 +294,7 @@ def _log(
     counts = {
         key: getattr(summary, key)
         for key in ("rows", "inserted", "updated", "unchanged", "touches", "skipped", "rejected",
-                    "unowned")
+                    "unowned", "undated")
     }  # fmt: skip
     unmapped = {what: dict(values) for what, values in summary.unmapped.items()}
     ingest_log.record_run(
@@ -372,6 +377,8 @@ def _write(
                 record.values["history_at"] = reading.history_at
             if not record.values.get("owner_email"):
                 summary.unowned += 1
+            if undated(record.values):
+                summary.undated += 1
             for what, value in record.unmapped:
                 summary.unmapped[what][value] += 1
         mapped.append((line, cells, record))

@@ -20,3 +20,10 @@ def detect_format(header: Sequence[str], mappings: Mapping[str, CrmMapping]) -> 
         if crm.recognises(names, resolve_columns(header, mappings[name])):
             return name
     return None
+
+
+def handoff_columns(source_system: str) -> str:
+    """What to export so that a lead's hand-off is dated (its SLA clocks start from it)."""
+    if source_system in FORMATS:
+        return FORMATS[source_system].handoff_columns()
+    return "mql_at (or assigned_at)"

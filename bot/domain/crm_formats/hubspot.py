@@ -137,4 +137,5 @@ FORMAT = CrmFormat(
     stages=STAGES,
     statuses=LEAD_STATUSES,
     sources=SOURCES,
+    handoff=("Became a Marketing Qualified Lead Date", "Owner Assigned Date"),
 )

@@ -135,5 +135,6 @@ FORMAT = CrmFormat(
     recognises=_recognises,
     statuses=STATUSES,
     normalise_id=salesforce_id18,
+    handoff=("Create Date",),  # a Salesforce lead is the hand-off
     skips_line=is_report_line,
 )
