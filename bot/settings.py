@@ -69,10 +69,11 @@ class Settings(BaseSettings):
     # crm.objects.owners.read); the API's address is overridable for a local stand-in
     hubspot_access_token: SecretStr | None = Field(None, validation_alias="HUBSPOT_ACCESS_TOKEN")
     hubspot_api_url: str = Field("https://api.hubapi.com", validation_alias="HUBSPOT_API_URL")
-    # Salesforce: a connected app's OAuth username-password flow (username, password with the
-    # security token appended, consumer key and secret) or its JWT bearer flow (username,
-    # consumer key, private key file); `SALESFORCE_INSTANCE_URL` overrides the instance the
-    # token answer names (a sandbox behind a proxy, a local stand-in)
+    # Salesforce: a connected app's OAuth client credentials flow (consumer key and secret, no
+    # username; the token asked from the My Domain), its JWT bearer flow (username, consumer
+    # key, private key file) or its username-password flow (username, password with the
+    # security token appended, consumer key and secret); `SALESFORCE_INSTANCE_URL` overrides
+    # the instance the token answer names (a sandbox behind a proxy, a local stand-in)
     salesforce_login_url: str = Field(
         "https://login.salesforce.com", validation_alias="SALESFORCE_LOGIN_URL"
     )
@@ -116,7 +117,9 @@ class Settings(BaseSettings):
         found = []
         if self.secret(self.hubspot_access_token):
             found.append("hubspot")
-        if self.salesforce_username and self.salesforce_consumer_key:
+        if self.salesforce_consumer_key and (
+            self.salesforce_username or self.secret(self.salesforce_consumer_secret)
+        ):
             found.append("salesforce")
         return tuple(found)
 

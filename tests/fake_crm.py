@@ -9,6 +9,7 @@ fault (429 with Retry-After, 5xx, an expired session), before or after doing the
 
 from __future__ import annotations
 
+import base64
 import bisect
 import datetime as dt
 import ipaddress
@@ -17,6 +18,7 @@ import json
 import re
 import ssl
 import threading
+import time
 import urllib.parse
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -168,6 +170,12 @@ class _Stand:
             headers = {}
             if fault is not None:
                 status, answer, headers = fault.status, fault.body, fault.headers
+        limited = self.rate_limit()
+        if limited is not None:
+            extra, refused = limited
+            headers = {**headers, **extra}
+            if refused:
+                status, answer = 429, HUBSPOT_RATE_LIMIT | {"policyName": "TEN_SECONDLY_ROLLING"}
         payload = b"" if answer is None else json.dumps(answer).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json;charset=UTF-8")
@@ -181,6 +189,10 @@ class _Stand:
 
     def route(self, handler: BaseHTTPRequestHandler, call: Call) -> tuple[int, Any]:
         raise NotImplementedError
+
+    def rate_limit(self) -> tuple[dict[str, str], bool] | None:
+        """(the rate-limit headers to send, whether this call is refused); None: no limit."""
+        return None
 
 
 # -- HubSpot -------------------------------------------------------------------------------
@@ -203,15 +215,27 @@ class FakeHubSpot(_Stand):
         self._ids = itertools.count(51)
         self._order: list[tuple[str, dict[str, str]]] | None = None  # by lastmodifieddate
         self._order_keys: list[str] | None = None
+        self.rate: tuple[int, int] | None = None  # (calls, per milliseconds)
+        self.window: list[float] = []  # monotonic times of the calls in the current window
+        self.refused = 0  # calls answered 429 by the rate limit
 
     # -- test controls
-    def add_owner(self, owner_id: str, email: str, first: str = "", last: str = "") -> None:
+    def add_owner(
+        self, owner_id: str, email: str, first: str = "", last: str = "", archived: bool = False
+    ) -> None:
         self.owners.append(
             {"id": owner_id, "email": email, "type": "PERSON", "firstName": first,
              "lastName": last, "userId": int(owner_id) + 1000, "userIdIncludingInactive":
              int(owner_id) + 1000, "createdAt": "2025-01-10T15:00:00.000Z",
-             "updatedAt": "2025-01-10T15:00:00.000Z", "archived": False}
+             "updatedAt": "2025-01-10T15:00:00.000Z", "archived": archived}
         )  # fmt: skip
+
+    def limit_rate(self, calls: int, *, per_ms: int) -> None:
+        """Enforce a rate limit as HubSpot does: `calls` per window of `per_ms`, answered with
+        the X-HubSpot-RateLimit-* headers, and a 429 without Retry-After past it."""
+        with self.lock:
+            self.rate = (calls, per_ms)
+            self.window = []
 
     def _ordered(self) -> list[tuple[str, dict[str, str]]]:
         with self.lock:
@@ -292,6 +316,25 @@ class FakeHubSpot(_Stand):
             return 200, self._contact(found.group(1), self.contacts[found.group(1)])
         return 404, {"status": "error", "message": f"no route {method} {path}"}
 
+    def rate_limit(self) -> tuple[dict[str, str], bool] | None:
+        if self.rate is None:
+            return None
+        calls, per_ms = self.rate
+        with self.lock:
+            now = time.monotonic()
+            self.window = [t for t in self.window if now - t < per_ms / 1000]
+            refused = len(self.window) >= calls
+            if refused:
+                self.refused += 1
+            else:
+                self.window.append(now)
+            remaining = max(0, calls - len(self.window))
+        return {
+            "X-HubSpot-RateLimit-Interval-Milliseconds": str(per_ms),
+            "X-HubSpot-RateLimit-Max": str(calls),
+            "X-HubSpot-RateLimit-Remaining": str(remaining),
+        }, refused
+
     def _contact(self, contact_id: str, properties: dict[str, Any]) -> dict[str, Any]:
         contact = self.contacts[contact_id]
         return {
@@ -304,7 +347,10 @@ class FakeHubSpot(_Stand):
 
     def _search(self, body: dict[str, Any]) -> tuple[int, Any]:
         limit = int(body.get("limit", 10))
-        after = int(body.get("after") or 0)
+        after = _offset(body.get("after"))
+        if after is None:
+            return 400, {"status": "error", "message": "Invalid input JSON on line 1: after",
+                         "category": "VALIDATION_ERROR"}  # fmt: skip
         if limit > 200:
             return 400, {"status": "error", "message": "limit must be at most 200",
                          "category": "VALIDATION_ERROR"}  # fmt: skip
@@ -337,14 +383,24 @@ class FakeHubSpot(_Stand):
             "results": [self._contact(i, {k: c.get(k) for k in wanted}) for i, c in page],
         }
         if after + limit < len(rows):
-            answer["paging"] = {
-                "next": {"after": str(after + limit), "link": "?after=" + str(after + limit)}
-            }
+            answer["paging"] = _paging(after + limit)
         return 200, answer
 
     def _owners(self, query: dict[str, list[str]]) -> tuple[int, Any]:
+        """`/crm/v3/owners`: `limit` (default 100, at most 500), an opaque `after`, and
+        `archived=true` for the archived owners alone (the active ones otherwise)."""
         archived = (query.get("archived") or ["false"])[0] == "true"
-        return 200, {"results": [] if archived else list(self.owners)}
+        limit = int((query.get("limit") or ["100"])[0])
+        start = _offset((query.get("after") or [None])[0])
+        if limit > 500 or start is None:
+            return 400, {"status": "error", "message": "Invalid input: limit or after",
+                         "category": "VALIDATION_ERROR"}  # fmt: skip
+        with self.lock:
+            matching = [o for o in self.owners if o["archived"] == archived]
+        answer: dict[str, Any] = {"results": matching[start : start + limit]}
+        if start + limit < len(matching):
+            answer["paging"] = _paging(start + limit)
+        return 200, answer
 
     def _create_note(self, body: dict[str, Any]) -> tuple[int, Any]:
         [association] = body["associations"]
@@ -365,6 +421,22 @@ class FakeHubSpot(_Stand):
         properties = {**note["properties"], "hs_object_id": note_id}
         return {"id": note_id, "properties": properties, "createdAt": now, "updatedAt": now,
                 "archived": False}  # fmt: skip
+
+
+def _paging(offset: int) -> dict[str, Any]:
+    """HubSpot's paging object: an opaque cursor (base64, URL-encoded, as its spec shows)."""
+    token = urllib.parse.quote(base64.b64encode(f"{offset}\n".encode()).decode())
+    return {"next": {"after": token, "link": f"?after={token}"}}
+
+
+def _offset(token: object) -> int | None:
+    """The offset a cursor of `_paging` stands for (0 for none); None for a token it never gave."""
+    if token in (None, ""):
+        return 0
+    try:
+        return int(base64.b64decode(urllib.parse.unquote(str(token)), validate=True))
+    except ValueError:
+        return None
 
 
 # -- Salesforce ----------------------------------------------------------------------------
@@ -426,6 +498,7 @@ class FakeSalesforce(_Stand):
         self.tokens: set[str] = set()
         self._seq = itertools.count(1)
         self._locators: dict[str, tuple[list[dict[str, Any]], int]] = {}
+        self.public_key: str | None = None  # the connected app's certificate (JWT flow)
 
     # -- test controls
     def new_id(self, prefix: str) -> str:
@@ -507,8 +580,23 @@ class FakeSalesforce(_Stand):
         elif grant == "urn:ietf:params:oauth:grant-type:jwt-bearer":
             import jwt
 
-            claims = jwt.decode(form["assertion"], options={"verify_signature": False})
+            # Salesforce's documented audiences: the authorization server, never a My Domain
+            try:
+                claims = jwt.decode(
+                    form["assertion"],
+                    self.public_key or "",
+                    algorithms=["RS256"],
+                    audience=["https://login.salesforce.com", "https://test.salesforce.com"],
+                    options={"verify_signature": self.public_key is not None},
+                )
+            except jwt.InvalidTokenError as error:
+                return 400, {"error": "invalid_grant", "error_description": str(error)}
             ok = claims.get("iss") == self.consumer_key and claims.get("sub") == self.username
+        elif grant == "client_credentials":
+            ok = (form.get("client_id"), form.get("client_secret")) == (
+                self.consumer_key,
+                self.consumer_secret,
+            )
         else:
             return 400, {
                 "error": "unsupported_grant_type",

@@ -170,7 +170,7 @@ def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # ty
             hubspot_owner_id="31425364", hs_lifecyclestage_marketingqualifiedlead_date=iso_ms(at),
             **({"notes_last_contacted": iso_ms(at + timedelta(minutes=5))} if n % 3 == 0 else {}),
         )  # fmt: skip
-    hubspot.stall("/contacts/search", after=15)  # page 16 hangs: the pass is killed
+    hubspot.stall("/contacts/search", after=7)  # page 8 of 15 hangs: the pass is killed
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "sync", "--crm", "hubspot"],
         env=env,
@@ -179,7 +179,7 @@ def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # ty
         text=True,
     )
     deadline = time.monotonic() + 30
-    while len(hubspot.calls_to("/contacts/search")) < 16 and time.monotonic() < deadline:
+    while len(hubspot.calls_to("/contacts/search")) < 8 and time.monotonic() < deadline:
         time.sleep(0.05)
     time.sleep(0.5)  # the pages before it are being stored
     process.send_signal(signal.SIGKILL)
@@ -192,9 +192,9 @@ def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # ty
 
     hubspot.released.set()
     hubspot._stall = None
-    time.sleep(2)  # the killed pass's reader process hands page 16 to nobody and stops: at
-    # most the page its fetch thread had asked for meanwhile is read too, not the other 13
-    assert len(hubspot.calls_to("/contacts/search")) in (16, 17)
+    time.sleep(2)  # the killed pass's reader process hands page 8 to nobody and stops: at
+    # most the page its fetch thread had asked for meanwhile is read too, not the other 7
+    assert len(hubspot.calls_to("/contacts/search")) in (8, 9)
     again = subprocess.run(
         [sys.executable, "-m", "bot", "sync", "--crm", "hubspot"],
         env=env, capture_output=True, text=True, timeout=120,
@@ -231,7 +231,8 @@ def test_a_refusal_mid_pass_in_the_reader_process_ends_the_pass_with_its_reason(
     for n in range(1, 1501):
         hubspot.upsert_contact(str(7000 + n), at=start + timedelta(seconds=n), lastname=f"L{n}",
                                hubspot_owner_id="31425364")  # fmt: skip
-    hubspot.fail("/contacts/search", 403, skip=12, body={"status": "error", "message": "Forbidden"})
+    # 200 a page: pages 1-5 are the first thousand, page 6 of 8 is refused
+    hubspot.fail("/contacts/search", 403, skip=5, body={"status": "error", "message": "Forbidden"})
     first = run_slabot("sync", env=env)
     assert first.returncode == 1, first.stdout + first.stderr
     assert "1,000 new" in first.stdout, first.stdout  # the first thousand, stored with the cursor
@@ -288,7 +289,7 @@ def wait_for(condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyp
 
 
 @pytest.mark.parametrize("serving", ["hubspot", "salesforce"], indirect=True)
-def test_contacted_writes_exactly_one_crm_record_through_a_429(  # type: ignore[no-untyped-def]
+def test_contacted_writes_exactly_one_crm_record_through_a_rate_limit(  # type: ignore[no-untyped-def]
     serving, fake_slack: FakeSlack
 ) -> None:
     crm, stand, server, env, (lead_id, _) = serving
@@ -296,8 +297,10 @@ def test_contacted_writes_exactly_one_crm_record_through_a_429(  # type: ignore[
         stand.fail("POST /crm/v3/objects/notes", 429, body=HUBSPOT_RATE_LIMIT,
                    headers={"Retry-After": "1"})  # fmt: skip
     else:
-        stand.fail("POST /services/data/v62.0/sobjects/Task", 429, body=[
-            {"message": "Too many requests", "errorCode": "REQUEST_LIMIT_EXCEEDED"}])  # fmt: skip
+        # Salesforce refuses a call past a request limit with 403 REQUEST_LIMIT_EXCEEDED
+        stand.fail("POST /services/data/v62.0/sobjects/Task", 403, body=[
+            {"message": "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
+             "errorCode": "REQUEST_LIMIT_EXCEEDED"}])  # fmt: skip
     press_contacted(server, fake_slack, lead_id)
     if crm == "hubspot":
         wait_for(lambda: stand.notes and stand.contacts["101"]["hs_lead_status"] != "NEW")
@@ -438,3 +441,105 @@ def test_the_reader_process_maps_and_a_record_it_cannot_read_is_kept_as_rejected
     event = json.loads(event) if isinstance(event, str) else event
     assert (event["hs_object_id"], event["lastname"]) == ("803", "Broken")
     engine.dispose()
+
+
+def test_hubspot_is_read_as_its_spec_documents_it(hubspot: FakeHubSpot) -> None:
+    """Opaque paging cursors (`"NTI1Cg%3D%3D"` in HubSpot's spec), search pages of 200 (the
+    spec's "up to 200 objects"), owners paged (`limit`, `after`) and archived owners asked for
+    apart (`archived=true` answers those alone)."""
+    from bot.crm.hubspot_api import HubSpotApi
+
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    for n in range(1, 451):
+        hubspot.upsert_contact(str(5000 + n), at=start + timedelta(seconds=n), lastname=f"L{n}")
+    for n in range(600):  # with the two of the fixture, more owners than one page of 500
+        hubspot.add_owner(str(40_000_000 + n), f"rep{n}@example.com")
+    hubspot.add_owner("39999999", "gone@example.com", archived=True)
+    api = HubSpotApi(TOKEN, hubspot.url)
+    pages = list(api.changed_contacts(None))
+    assert [len(page.contacts) for page in pages] == [200, 200, 50]
+    sent = [call.body for call in hubspot.calls_to("/contacts/search")]
+    assert [body["limit"] for body in sent] == [200, 200, 200]
+    assert sent[1]["after"] == "MjAwCg%3D%3D"  # passed back exactly as HubSpot gave it
+    owners = api.owners()
+    assert len(owners) == 603 and owners["39999999"] == "gone@example.com"
+    asked = [(c.query.get("archived"), c.query.get("after")) for c in hubspot.calls_to("owners")]
+    assert asked == [(["false"], None), (["false"], ["NTAwCg%3D%3D"]), (["true"], None)]
+
+
+def test_hubspot_calls_are_paced_by_its_rate_limit_headers(hubspot: FakeHubSpot) -> None:
+    """HubSpot says how many calls its window has left (`X-HubSpot-RateLimit-Remaining`) and
+    how long the window is; a 429 may come without `Retry-After`. slabot sends nothing while the
+    window is full, so HubSpot never has to refuse it."""
+    from bot.crm.hubspot_api import HubSpotApi
+
+    start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+    for n in range(1, 1201):
+        hubspot.upsert_contact(str(6000 + n), at=start + timedelta(seconds=n), lastname=f"L{n}")
+    hubspot.limit_rate(2, per_ms=400)
+    pages = list(HubSpotApi(TOKEN, hubspot.url).changed_contacts(None))
+    assert sum(len(page.contacts) for page in pages) == 1200
+    assert hubspot.refused == 0
+    # a refusal without Retry-After is waited out for the window's length, then read through
+    hubspot.fail("/contacts/search", 429, body=HUBSPOT_RATE_LIMIT,
+                 headers={"X-HubSpot-RateLimit-Interval-Milliseconds": "400"})  # fmt: skip
+    began = time.monotonic()
+    again = list(HubSpotApi(TOKEN, hubspot.url).changed_contacts(None))
+    assert sum(len(page.contacts) for page in again) == 1200
+    assert time.monotonic() - began >= 0.4
+
+
+@pytest.mark.parametrize(
+    ("login_url", "audience"),
+    [
+        ("https://login.salesforce.com", "https://login.salesforce.com"),
+        ("https://acme.my.salesforce.com", "https://login.salesforce.com"),  # a My Domain
+        ("https://test.salesforce.com", "https://test.salesforce.com"),
+        ("https://acme--uat.sandbox.my.salesforce.com", "https://test.salesforce.com"),
+        ("https://acme.my.site.com/customers", "https://acme.my.site.com/customers"),
+    ],
+)
+def test_the_jwt_audience_is_salesforce_s_authorization_server(
+    login_url: str, audience: str
+) -> None:
+    from bot.crm.salesforce_api import jwt_audience
+
+    assert jwt_audience(login_url) == audience
+
+
+def test_salesforce_s_jwt_and_client_credentials_logins(
+    salesforce: FakeSalesforce, tmp_path: Path
+) -> None:
+    """The token is asked from SALESFORCE_LOGIN_URL (here a My Domain's stand-in): the JWT is
+    signed with the app's key for the audience Salesforce names, and the client credentials
+    flow needs no user."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from bot.crm.salesforce_api import SalesforceApi, credentials
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = tmp_path / "app.key"
+    pem.write_bytes(key.private_bytes(serialization.Encoding.PEM,
+                                      serialization.PrivateFormat.PKCS8,
+                                      serialization.NoEncryption()))  # fmt: skip
+    salesforce.public_key = (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    base = {"SALESFORCE_LOGIN_URL": salesforce.url, "SALESFORCE_CONSUMER_KEY": "3MVG9-key"}
+    flows = {
+        "urn:ietf:params:oauth:grant-type:jwt-bearer": {
+            "SALESFORCE_USERNAME": salesforce.username,
+            "SALESFORCE_PRIVATE_KEY_FILE": str(pem),
+        },
+        "client_credentials": {"SALESFORCE_CONSUMER_SECRET": "secret"},
+    }
+    for grant, env in flows.items():
+        settings = Settings(_env_file=None, **{**base, **env})  # type: ignore[arg-type]
+        assert settings.crms == ("salesforce",)
+        api = SalesforceApi(credentials(settings), version="62.0")
+        assert api.users() == {"0055e000001RitaAAA": "rita@example.com",
+                               "0055e000001SamXAAA": "sam@example.com"}  # fmt: skip
+        assert salesforce.calls_to("/services/oauth2/token")[-1].body["grant_type"] == grant

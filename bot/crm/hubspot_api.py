@@ -1,10 +1,12 @@
 """HubSpot's CRM API, as slabot uses it (private-app token, plain HTTP over one session).
 
-Reads: contacts changed since a time (the CRM search API, 100 a page, sorted by
+Reads: contacts changed since a time (the CRM search API, 200 a page, sorted by
 `lastmodifieddate`) and the owners (`/crm/v3/owners`: owner id → email). Writes: a note on a
-contact and its lead status. A 429 is waited out (its `Retry-After`, else a second) unless it
-is the daily limit; a read meeting a 5xx or a dropped connection is tried again with backoff;
-a write is never repeated here (the outbox looks for it first, then tries again).
+contact and its lead status. Calls are paced by HubSpot's `X-HubSpot-RateLimit-*` headers (none
+is sent while the window's remaining count is 0); a 429 is waited out (its `Retry-After`, else
+the window's length, else a second) unless it is the daily limit; a read meeting a 5xx or a
+dropped connection is tried again with backoff; a write is never repeated here (the outbox
+looks for it first, then tries again). Paging tokens (`paging.next.after`) are opaque strings.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ CONTACT_PROPERTIES = (
     "hs_lifecyclestage_customer_date", "hubspot_owner_assigneddate", "hs_analytics_source",
     "hubspotscore", "notes_last_contacted", "lastmodifieddate",
 )  # fmt: skip
-PAGE = 100  # the search API's largest page
+PAGE = 200  # the search API's largest page ("up to 200 objects")
 SEARCH_WINDOW = 10_000  # a search returns at most this many results: then search again
 NOTE_TO_CONTACT = 202  # HUBSPOT_DEFINED association type: note → contact
 READ_TRIES = 5
@@ -74,6 +76,7 @@ class HubSpotApi:
         self.token = token
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._ready_at = 0.0  # monotonic time before which no call is sent (rate limit)
         self.session = requests.Session()
         self.session.headers.update(
             {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -84,7 +87,7 @@ class HubSpotApi:
         """Every contact modified at or after `since` (all of them for None), oldest change
         first. The search API stops at 10,000 results, so past that it searches again from the
         last modification time read (a repeated contact is harmless: storing is idempotent)."""
-        start, after = since, None
+        start, after, read = since, None, 0
         while True:
             body: dict = {
                 "filterGroups": _since_filter(start),
@@ -102,17 +105,18 @@ class HubSpotApi:
                 else None
             )
             yield ContactPage(results, int(answer.get("total") or 0), last)
-            after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+            after = _next_after(answer)
+            read += len(results)
             if not results or after is None:
                 return
-            if int(after) + PAGE > SEARCH_WINDOW:  # the next page is past the window
+            if read + PAGE > SEARCH_WINDOW:  # the next page is past the window
                 if last is None or last == start:
                     raise CrmError(
                         f"more than {SEARCH_WINDOW:,} HubSpot contacts share the modification "
                         f"time {start}: the search API cannot page past them",
                         transient=False,
                     )
-                start, after = last, None
+                start, after, read = last, None, 0
 
     def changed_contact_cells(self, since: datetime | None) -> Iterator[CellPage]:
         for page in self.changed_contacts(since):
@@ -132,7 +136,7 @@ class HubSpotApi:
                 for owner in answer.get("results") or []:
                     if owner.get("email"):
                         found.setdefault(str(owner["id"]), str(owner["email"]).lower())
-                after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+                after = _next_after(answer)
                 if not after:
                     break
         return found
@@ -146,7 +150,7 @@ class HubSpotApi:
                 "GET", f"/crm/v4/objects/contacts/{contact_id}/associations/notes", params=params
             )
             ids += [str(result["toObjectId"]) for result in answer.get("results") or []]
-            after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+            after = _next_after(answer)
             if not after:
                 break
         notes: list[dict] = []
@@ -204,6 +208,7 @@ class HubSpotApi:
     # -- one call ----------------------------------------------------------------------------
     def _call(self, method: str, path: str, *, idempotent: bool = True, **kwargs) -> dict:
         for attempt in range(1, READ_TRIES + 1):
+            time.sleep(max(0.0, self._ready_at - time.monotonic()))
             try:
                 response = self.session.request(
                     method, self.base_url + path, timeout=self.timeout, **kwargs
@@ -216,6 +221,7 @@ class HubSpotApi:
                 time.sleep(2 ** (attempt - 1))
                 continue
             status = response.status_code
+            self._pace(response)
             if status < 300:
                 return response.json() if response.content else {}
             answer = _json(response)
@@ -252,6 +258,16 @@ class HubSpotApi:
             )
         raise AssertionError("unreachable")
 
+    def _pace(self, response: requests.Response) -> None:
+        """No further call before the rate-limit window that answered has room again."""
+        headers = response.headers
+        for remaining, window in (
+            ("X-HubSpot-RateLimit-Remaining", _window_seconds(headers)),
+            ("X-HubSpot-RateLimit-Secondly-Remaining", 1.0),
+        ):
+            if headers.get(remaining, "").strip() == "0" and window:
+                self._ready_at = max(self._ready_at, time.monotonic() + window)
+
 
 def _since_filter(since: datetime | None) -> list[dict]:
     if since is None:
@@ -272,8 +288,23 @@ def _json(response: requests.Response) -> dict:
     return answer if isinstance(answer, dict) else {}
 
 
-def _retry_after(response: requests.Response) -> float:
+def _next_after(answer: dict) -> str | None:
+    """The next page's cursor: an opaque token, passed back as HubSpot gave it."""
+    after = ((answer.get("paging") or {}).get("next") or {}).get("after")
+    return None if after in (None, "") else str(after)
+
+
+def _window_seconds(headers: Mapping[str, str]) -> float | None:
     try:
-        return max(0.0, float(response.headers.get("Retry-After", "1")))
-    except ValueError:
-        return 1.0
+        return float(headers["X-HubSpot-RateLimit-Interval-Milliseconds"]) / 1000
+    except (KeyError, ValueError):
+        return None
+
+
+def _retry_after(response: requests.Response) -> float:
+    """HubSpot's `Retry-After` where it sends one (a 429 may carry none), else the length of
+    the rate-limit window that refused, else a second."""
+    try:
+        return max(0.0, float(response.headers["Retry-After"]))
+    except (KeyError, ValueError):
+        return _window_seconds(response.headers) or 1.0

@@ -1,15 +1,18 @@
 """Salesforce's REST API, as slabot uses it, through simple-salesforce.
 
-slabot asks for the OAuth token itself (a connected app's username-password flow, or its JWT
-bearer flow), at `SALESFORCE_LOGIN_URL`, and hands the token and the instance to
-simple-salesforce; an expired session (401 INVALID_SESSION_ID) logs in again once and repeats
-the call. Reads: SOQL on Lead, Task and User with `queryMore` paging. Writes: a completed Task
-on a lead and the lead's Status.
+slabot asks for the OAuth token itself (a connected app's client credentials, JWT bearer or
+username-password flow) at `SALESFORCE_LOGIN_URL`, and hands the token and the instance to
+simple-salesforce: its own logins ask `https://{domain}.salesforce.com` only, and sign a JWT for
+the My Domain, where Salesforce wants the authorization server (`jwt_audience`). An expired
+session (401 INVALID_SESSION_ID) logs in again once and repeats the call; a request limit
+(403 REQUEST_LIMIT_EXCEEDED) is waited out. Reads: SOQL on Lead, Task and User with
+`queryMore` paging. Writes: a completed Task on a lead and the lead's Status.
 """
 
 from __future__ import annotations
 
 import time
+import urllib.parse
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -97,20 +100,32 @@ class SalesforceApi:
             claims = {
                 "iss": c.consumer_key,
                 "sub": c.username,
-                "aud": c.login_url,
+                "aud": jwt_audience(c.login_url),
                 "exp": int((datetime.now(UTC) + timedelta(minutes=3)).timestamp()),
             }
             data = {
                 "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
                 "assertion": jwt.encode(claims, c.private_key, algorithm="RS256"),
             }
-        else:
+        elif c.username:
             data = {
                 "grant_type": "password",
                 "client_id": c.consumer_key,
                 "client_secret": c.consumer_secret,
                 "username": c.username,
                 "password": c.password,
+            }
+        else:
+            if not _my_domain(c):
+                raise CrmError(
+                    "the client credentials flow asks your My Domain for its token: set "
+                    "SALESFORCE_LOGIN_URL to it (https://yourco.my.salesforce.com)",
+                    transient=False,
+                )
+            data = {
+                "grant_type": "client_credentials",
+                "client_id": c.consumer_key,
+                "client_secret": c.consumer_secret,
             }
         try:
             response = requests.post(
@@ -126,8 +141,9 @@ class SalesforceApi:
             answer = {}
         if response.status_code != 200 or "access_token" not in answer:
             reason = answer.get("error_description") or answer.get("error") or response.status_code
+            who = c.username or f"the connected app {c.consumer_key}"
             raise CrmError(
-                f"Salesforce refused the login of {c.username} ({reason}): check "
+                f"Salesforce refused the login of {who} ({reason}): check "
                 "SALESFORCE_USERNAME, SALESFORCE_PASSWORD (+ SALESFORCE_SECURITY_TOKEN), "
                 "SALESFORCE_CONSUMER_KEY and SALESFORCE_CONSUMER_SECRET (or the private key)",
                 transient=response.status_code >= 500,
@@ -173,10 +189,17 @@ class SalesforceApi:
                     raise CrmError(_message(error), transient=transient) from error
                 time.sleep(2 ** (attempt - 1))
             except SalesforceError as error:
-                limit = "REQUEST_LIMIT_EXCEEDED" in str(error.content)
-                raise CrmError(
-                    _message(error), transient=limit, retry_after=3600 if limit else None
-                ) from error
+                # REQUEST_LIMIT_EXCEEDED comes as a 403: the org's 24-hour allocation
+                # ("TotalRequests Limit exceeded") returns within hours; too many long-running
+                # requests at once ("ConcurrentRequests …") within seconds. Either way the call
+                # did nothing, so even a write may be repeated.
+                text = str(error.content)
+                if "REQUEST_LIMIT_EXCEEDED" not in text:
+                    raise CrmError(_message(error), transient=False) from error
+                if "TotalRequests" in text or attempt == READ_TRIES:
+                    wait = 3600 if "TotalRequests" in text else 60
+                    raise CrmError(_message(error), transient=True, retry_after=wait) from error
+                time.sleep(2 ** (attempt - 1))
             except requests.RequestException as error:
                 if not idempotent or attempt == READ_TRIES:
                     raise CrmError(
@@ -253,6 +276,24 @@ class SalesforceApi:
         self._call(lambda sf: _sobject(sf, "Lead").update(lead_id, fields))
 
 
+def jwt_audience(login_url: str) -> str:
+    """The JWT bearer flow's `aud`, as Salesforce's OAuth documentation gives it: the
+    authorization server, `https://login.salesforce.com`, or `https://test.salesforce.com` for a
+    sandbox, whatever My Domain the token is asked from; an Experience Cloud site's own URL."""
+    host = urllib.parse.urlsplit(login_url).hostname or ""
+    if host == "test.salesforce.com" or host.endswith(".sandbox.my.salesforce.com"):
+        return "https://test.salesforce.com"
+    if host.endswith((".force.com", ".my.site.com")):
+        return login_url.rstrip("/")  # an Experience Cloud site is its own audience
+    return "https://login.salesforce.com"
+
+
+def _my_domain(c: Credentials) -> bool:
+    """Whether the token is asked from a My Domain (not login. or test.salesforce.com)."""
+    host = urllib.parse.urlsplit(c.login_url).hostname or ""
+    return host not in ("login.salesforce.com", "test.salesforce.com")
+
+
 def _sobject(sf: Salesforce, name: str) -> Any:
     """An sObject's REST resource (`sf.Task`: simple-salesforce resolves it by name)."""
     return getattr(sf, name)
@@ -264,7 +305,7 @@ def credentials(settings: Settings) -> Credentials:
     key = settings.salesforce_private_key_file
     return Credentials(
         login_url=settings.salesforce_login_url,
-        username=str(settings.salesforce_username),
+        username=settings.salesforce_username or "",
         consumer_key=str(settings.salesforce_consumer_key),
         password=secret(settings.salesforce_password) + secret(settings.salesforce_security_token),
         consumer_secret=secret(settings.salesforce_consumer_secret),
