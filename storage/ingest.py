@@ -25,7 +25,7 @@ from sqlalchemy import (
 from bot.domain.ingest import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
 from storage.bulk import bulk_insert, chunks, sqlite_time
 from storage.db import dialect_insert
-from storage.models import LEADS, STAGES
+from storage.models import LEADS, STAGES, TOUCHES
 
 COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + [
     "crm_url",
@@ -217,13 +217,16 @@ def record_touches(
 ) -> tuple[int, list[int]]:
     """Record touches (repeats are ignored) and move each lead's first touch earlier where a
     touch precedes it. A touch inferred from a CRM status is recorded only for a lead with no
-    touch yet (a re-import must not add one each time). Returns (touches recorded, indexes of
-    touches whose lead is unknown)."""
+    touch yet (a re-import must not add one each time). A touch at the very instant of one the
+    lead has is that touch come back (a Contacted press logged in the CRM at the press's
+    time, read again by a sync or a webhook): it is not recorded twice. Returns (touches
+    recorded, indexes of touches whose lead is unknown)."""
     known = lead_ids(
         connection,
         source_system=source_system,
         external_ids=list({t.lead_external_id for t in touches}),
     )
+    instants = _touch_instants(connection, [found[0] for found in known.values() if found[2]])
     rows, unknown = [], []
     earliest: dict[int, datetime] = {}
     for index, touch in enumerate(touches):
@@ -233,6 +236,8 @@ def record_touches(
             continue
         lead_id = found[0]
         if touch.kind == "inferred" and (found[2] or lead_id in earliest):
+            continue
+        if (lead_id, _utc(touch.touched_at)) in instants:
             continue
         rows.append((lead_id, touch.rep_email, touch.kind, touch.touched_at))
         if lead_id not in earliest or touch.touched_at < earliest[lead_id]:
@@ -252,6 +257,22 @@ def record_touches(
             firsts,
         )
     return recorded, unknown
+
+
+def _touch_instants(connection: Connection, lead_ids: Sequence[int]) -> set[tuple[int, datetime]]:
+    """(lead id, instant) of every touch these leads have (only leads with a touch are asked:
+    a backfill's new leads cost nothing)."""
+    found: set[tuple[int, datetime]] = set()
+    for chunk in chunks(list(lead_ids)):
+        rows = connection.execute(
+            select(TOUCHES.c.lead_id, TOUCHES.c.touched_at).where(TOUCHES.c.lead_id.in_(chunk))
+        )
+        found.update((lead_id, _utc(at)) for lead_id, at in rows)
+    return found
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 def crm_times(

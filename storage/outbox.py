@@ -3,7 +3,7 @@ cache. The sender claims a row before it calls Slack and records Slack's answer 
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
@@ -11,6 +11,7 @@ from enum import StrEnum
 from sqlalchemy import Connection, case, func, select, update
 
 from storage.alerts import utc
+from storage.bulk import chunks
 from storage.db import advisory_lock, begin_writing, dialect_insert
 from storage.models import OUTBOX, USERS
 
@@ -223,6 +224,21 @@ def mark_sent(
         .where(OUTBOX.c.id == item_id)
         .values(status="sent", channel=channel, ts=ts, sent_at=now, last_error=None)
     )
+
+
+def written_records(connection: Connection, crm: str, record_ids: Sequence[str]) -> set[str]:
+    """Which of these CRM records slabot wrote itself (a write-back's record is kept as the
+    `ts` of its sent outbox item)."""
+    found: set[str] = set()
+    for chunk in chunks(list(record_ids)):
+        found.update(
+            connection.execute(
+                select(OUTBOX.c.ts).where(
+                    OUTBOX.c.kind == Kind.CRM, OUTBOX.c.channel == crm, OUTBOX.c.ts.in_(chunk)
+                )
+            ).scalars()
+        )
+    return found
 
 
 def retry_later(connection: Connection, item_id: int, *, at: datetime, error: str) -> None:

@@ -196,6 +196,7 @@ class _Stand:
 
 
 # -- HubSpot -------------------------------------------------------------------------------
+ASSOCIATION = {"notes": 202, "calls": 194}  # HUBSPOT_DEFINED types: engagement → contact
 HUBSPOT_RATE_LIMIT = {
     "status": "error",
     "message": "You have reached your secondly limit.",
@@ -211,7 +212,14 @@ class FakeHubSpot(_Stand):
         self.token = token
         self.contacts: dict[str, dict[str, str]] = {}  # id → properties
         self.owners: list[dict[str, Any]] = []
-        self.notes: dict[str, dict[str, Any]] = {}  # id → {"properties", "contact"}
+        # kind (notes, calls) → id → {"properties", "contact"}
+        self.engagements: dict[str, dict[str, dict[str, Any]]] = {"notes": {}, "calls": {}}
+        # hs_lead_status's options as a real portal answers them (value → label)
+        self.lead_statuses = {
+            "NEW": "New", "OPEN": "Open", "IN_PROGRESS": "In Progress", "OPEN_DEAL": "Open Deal",
+            "UNQUALIFIED": "Unqualified", "ATTEMPTED_TO_CONTACT": "Attempted to Contact",
+            "CONNECTED": "Connected", "BAD_TIMING": "Bad Timing",
+        }  # fmt: skip
         self._ids = itertools.count(51)
         self._order: list[tuple[str, dict[str, str]]] | None = None  # by lastmodifieddate
         self._order_keys: list[str] | None = None
@@ -281,25 +289,39 @@ class FakeHubSpot(_Stand):
             return self._search(call.body or {})
         if method == "GET" and path == "/crm/v3/owners":
             return self._owners(call.query)
-        if method == "POST" and path == "/crm/v3/objects/notes":
-            return self._create_note(call.body)
-        if method == "POST" and path == "/crm/v3/objects/notes/batch/read":
+        if method == "GET" and path == "/crm/v3/properties/contacts/hs_lead_status":
+            options = [
+                {"label": label, "value": value, "displayOrder": n, "hidden": False}
+                for n, (value, label) in enumerate(self.lead_statuses.items())
+            ]
+            return 200, {"name": "hs_lead_status", "label": "Lead Status", "type": "enumeration",
+                         "fieldType": "radio", "options": options}  # fmt: skip
+        found = re.fullmatch(r"/crm/v3/objects/(notes|calls)", path)
+        if method == "POST" and found:
+            return self._log(found.group(1), call.body)
+        found = re.fullmatch(r"/crm/v3/objects/(notes|calls)/batch/read", path)
+        if method == "POST" and found:
+            kind = found.group(1)
             return 200, {
                 "status": "COMPLETE",
                 "results": [
-                    self._note(i["id"]) for i in call.body["inputs"] if i["id"] in self.notes
+                    self._engagement(kind, i["id"])
+                    for i in call.body["inputs"]
+                    if i["id"] in self.engagements[kind]
                 ],
                 "startedAt": iso_ms(dt.datetime.now(UTC)),
                 "completedAt": iso_ms(dt.datetime.now(UTC)),
             }
-        found = re.fullmatch(r"/crm/v4/objects/contacts?/(\d+)/associations/notes?", path)
+        found = re.fullmatch(r"/crm/v4/objects/contacts?/(\d+)/associations/(notes|calls)", path)
         if method == "GET" and found:
+            contact, kind = found.groups()
             with self.lock:
-                ids = [i for i, n in self.notes.items() if n["contact"] == found.group(1)]
+                ids = [i for i, n in self.engagements[kind].items() if n["contact"] == contact]
             return 200, {
                 "results": [
                     {"toObjectId": int(i), "associationTypes": [
-                        {"category": "HUBSPOT_DEFINED", "typeId": 202, "label": None}]}
+                        {"category": "HUBSPOT_DEFINED", "typeId": ASSOCIATION[kind],
+                         "label": None}]}
                     for i in ids
                 ]
             }  # fmt: skip
@@ -312,6 +334,15 @@ class FakeHubSpot(_Stand):
             contact = self.contacts[found.group(1)]
             return 200, self._contact(found.group(1), {k: contact.get(k) for k in wanted})
         if found and method == "PATCH":
+            status = call.body["properties"].get("hs_lead_status")
+            if status is not None and status not in self.lead_statuses:
+                return 400, {
+                    "status": "error",
+                    "message": f'Property values were not valid: [{{"isValid":false,"message":'
+                    f'"{status} was not one of the allowed options: {list(self.lead_statuses)}",'
+                    f'"error":"INVALID_OPTION","name":"hs_lead_status"}}]',
+                    "category": "VALIDATION_ERROR",
+                }
             self.upsert_contact(found.group(1), **call.body["properties"])
             return 200, self._contact(found.group(1), self.contacts[found.group(1)])
         return 404, {"status": "error", "message": f"no route {method} {path}"}
@@ -402,25 +433,36 @@ class FakeHubSpot(_Stand):
             answer["paging"] = _paging(start + limit)
         return 200, answer
 
-    def _create_note(self, body: dict[str, Any]) -> tuple[int, Any]:
+    def _log(self, kind: str, body: dict[str, Any]) -> tuple[int, Any]:
+        """A note or a call on a contact. A completed call sets the contact's Last Contacted to
+        its time, as HubSpot does for a logged call (a note does not)."""
         [association] = body["associations"]
         assert association["types"] == [
-            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": 202}
+            {"associationCategory": "HUBSPOT_DEFINED", "associationTypeId": ASSOCIATION[kind]}
         ]
-        note_id = str(next(self._ids) * 1000 + 7)
+        properties = body["properties"]
+        record_id = str(next(self._ids) * 1000 + 7)
+        contact = association["to"]["id"]
         with self.lock:
-            self.notes[note_id] = {
-                "properties": body["properties"],
-                "contact": association["to"]["id"],
-            }
-        return 201, self._note(note_id)
+            self.engagements[kind][record_id] = {"properties": properties, "contact": contact}
+        if kind == "calls" and properties.get("hs_call_status") == "COMPLETED":
+            self.upsert_contact(contact, notes_last_contacted=properties["hs_timestamp"])
+        return 201, self._engagement(kind, record_id)
 
-    def _note(self, note_id: str) -> dict[str, Any]:
-        note = self.notes[note_id]
+    def _engagement(self, kind: str, record_id: str) -> dict[str, Any]:
+        record = self.engagements[kind][record_id]
         now = iso_ms(dt.datetime.now(UTC))
-        properties = {**note["properties"], "hs_object_id": note_id}
-        return {"id": note_id, "properties": properties, "createdAt": now, "updatedAt": now,
+        properties = {**record["properties"], "hs_object_id": record_id}
+        return {"id": record_id, "properties": properties, "createdAt": now, "updatedAt": now,
                 "archived": False}  # fmt: skip
+
+    @property
+    def notes(self) -> dict[str, dict[str, Any]]:
+        return self.engagements["notes"]
+
+    @property
+    def logged_calls(self) -> dict[str, dict[str, Any]]:
+        return self.engagements["calls"]
 
 
 def _paging(offset: int) -> dict[str, Any]:
@@ -499,6 +541,9 @@ class FakeSalesforce(_Stand):
         self._seq = itertools.count(1)
         self._locators: dict[str, tuple[list[dict[str, Any]], int]] = {}
         self.public_key: str | None = None  # the connected app's certificate (JWT flow)
+        # the Lead Status picklist: the classic default set (an org may have the newer one)
+        self.lead_statuses = ["Open - Not Contacted", "Working - Contacted",
+                              "Closed - Converted", "Closed - Not Converted"]  # fmt: skip
 
     # -- test controls
     def new_id(self, prefix: str) -> str:
@@ -548,6 +593,12 @@ class FakeSalesforce(_Stand):
             return self._query(call.query["q"][0])
         if rest.startswith("query/") and call.method == "GET":
             return self._more(rest.split("/", 1)[1])
+        if rest == "sobjects/Lead/describe" and call.method == "GET":
+            return 200, {"name": "Lead", "fields": [{"name": "Status", "type": "picklist",
+                         "restrictedPicklist": True, "picklistValues": [
+                             {"value": value, "label": value, "active": True,
+                              "defaultValue": n == 0, "validFor": None}
+                             for n, value in enumerate(self.lead_statuses)]}]}  # fmt: skip
         found = re.fullmatch(r"sobjects/(\w+)/?(\w*)", rest)
         if found and call.method == "POST" and not found.group(2):
             sobject = found.group(1)
@@ -560,6 +611,11 @@ class FakeSalesforce(_Stand):
             return 201, {"id": record_id, "success": True, "errors": []}
         if found and call.method == "PATCH" and found.group(2):
             sobject, record_id = found.groups()
+            status = (call.body or {}).get("Status")
+            if sobject == "Lead" and status is not None and status not in self.lead_statuses:
+                return 400, [{"message": f"bad value for restricted picklist field: {status}",
+                              "errorCode": "INVALID_OR_NULL_FOR_RESTRICTED_PICKLIST",
+                              "fields": ["Status"]}]  # fmt: skip
             if record_id not in self.records[sobject]:
                 return 404, [
                     {

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -35,6 +36,7 @@ from tests.test_alert_actions import always_open_agreement
 
 TOKEN = "pat-na1-11111111-2222-3333-4444-555555555555"
 SIX_HOURS_AGO = datetime.now(UTC) - timedelta(hours=6)
+NEW_YORK = ZoneInfo("America/New_York")  # Rita's calendar in the example agreement
 
 
 @pytest.fixture
@@ -292,25 +294,36 @@ def wait_for(condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyp
 def test_contacted_writes_exactly_one_crm_record_through_a_rate_limit(  # type: ignore[no-untyped-def]
     serving, fake_slack: FakeSlack
 ) -> None:
+    """A Contacted press is logged as a rep logs a call — a completed HubSpot call owned by the
+    rep (which moves Last Contacted), a Salesforce call Task on the rep's own date — once,
+    through a rate-limit refusal; the next sync recognises it and counts no second touch."""
+    from bot.services.crm_sync import sync
+
     crm, stand, server, env, (lead_id, _) = serving
     if crm == "hubspot":
-        stand.fail("POST /crm/v3/objects/notes", 429, body=HUBSPOT_RATE_LIMIT,
-                   headers={"Retry-After": "1"})  # fmt: skip
+        stand.fail("POST /crm/v3/objects/calls", 429, body=HUBSPOT_RATE_LIMIT)  # no Retry-After
     else:
         # Salesforce refuses a call past a request limit with 403 REQUEST_LIMIT_EXCEEDED
         stand.fail("POST /services/data/v62.0/sobjects/Task", 403, body=[
             {"message": "ConcurrentRequests (Concurrent API Requests) Limit exceeded.",
              "errorCode": "REQUEST_LIMIT_EXCEEDED"}])  # fmt: skip
+    days = {datetime.now(NEW_YORK).date().isoformat()}  # Rita's own day, at the press
     press_contacted(server, fake_slack, lead_id)
+    days.add(datetime.now(NEW_YORK).date().isoformat())
     if crm == "hubspot":
-        wait_for(lambda: stand.notes and stand.contacts["101"]["hs_lead_status"] != "NEW")
-        [note] = stand.notes.values()
-        assert note["contact"] == "101"
-        assert (
-            "Contacted — marked in Slack by rita@example.com" in note["properties"]["hs_note_body"]
+        wait_for(lambda: stand.logged_calls and stand.contacts["101"]["hs_lead_status"] != "NEW")
+        [call] = stand.logged_calls.values()
+        props = call["properties"]
+        assert call["contact"] == "101" and not stand.notes
+        assert (props["hs_call_status"], props["hs_call_direction"], props["hubspot_owner_id"]) == (
+            "COMPLETED",
+            "OUTBOUND",
+            "31425364",  # Rita, who pressed
         )
+        assert "Contacted — marked in Slack by rita@example.com" in props["hs_call_body"]
+        assert stand.contacts["101"]["notes_last_contacted"] == props["hs_timestamp"]
         assert stand.contacts["101"]["hs_lead_status"] == "ATTEMPTED_TO_CONTACT"
-        assert len(stand.calls_to("POST /crm/v3/objects/notes")) == 2  # 429, then 201
+        assert len(stand.calls_to("POST /crm/v3/objects/calls")) == 2  # 429, then 201
     else:
         lead = next(iter(stand.records["Lead"]))
         wait_for(
@@ -320,14 +333,52 @@ def test_contacted_writes_exactly_one_crm_record_through_a_rate_limit(  # type: 
             )
         )
         [task] = stand.records["Task"].values()
-        assert (task["WhoId"], task["Status"], task["OwnerId"]) == (
+        assert (task["WhoId"], task["Status"], task["OwnerId"], task["TaskSubtype"]) == (
             lead,
             "Completed",
             "0055e000001RitaAAA",
+            "Call",
         )
+        assert task["ActivityDate"] in days  # New York's date, not UTC's
         assert stand.records["Lead"][lead]["Status"] == "Working - Contacted"
     engine = engine_for(env["DATABASE_URL"])
-    wait_for(lambda: _crm_items(engine) == [("sent", 1)])  # the 429 was waited out in place
+    wait_for(lambda: _crm_items(engine) == [("sent", 1)])  # the refusal was waited out in place
+    keys = ("SLACK_", "DATABASE", "HUBSPOT_", "SALESFORCE_")
+    sync(engine, Settings(**{k: v for k, v in env.items() if k.startswith(keys)}))
+    with engine.connect() as connection:
+        touches = connection.execute(
+            text("SELECT count(*) FROM touch WHERE lead_id = :id"), {"id": lead_id}
+        ).scalar_one()
+    assert touches == 1  # the press; its call or Task read back is that same touch
+    engine.dispose()
+
+
+@pytest.mark.parametrize("serving", ["hubspot", "salesforce"], indirect=True)
+def test_the_status_written_is_one_the_crm_has(serving, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    """An org on the newer default Lead Status set has no `Working - Contacted`: the status
+    written is the CRM's own contacted value (`Working`); a portal with none that says
+    contacted is refused once, with the setting that chooses one."""
+    crm, stand, server, env, (lead_id, _) = serving
+    engine = engine_for(env["DATABASE_URL"])
+    if crm == "salesforce":
+        stand.lead_statuses = ["New", "Working", "Nurturing", "Qualified", "Unqualified"]
+        for record in stand.records["Lead"].values():
+            record["Status"] = "New"
+        press_contacted(server, fake_slack, lead_id)
+        lead = next(iter(stand.records["Lead"]))
+        wait_for(lambda: stand.records["Lead"][lead]["Status"] == "Working")
+        wait_for(lambda: _crm_items(engine) == [("sent", 1)])
+    else:
+        stand.lead_statuses = {"NEW": "New", "BAD_TIMING": "Bad Timing"}
+        press_contacted(server, fake_slack, lead_id)
+        wait_for(lambda: [status for status, _ in _crm_items(engine)] == ["failed"])
+        with engine.connect() as connection:
+            error = connection.execute(
+                text("SELECT last_error FROM outbox WHERE kind = 'crm'")
+            ).scalar_one()
+        assert "[crm.hubspot] contacted_status" in error and "NEW, BAD_TIMING" in error, error
+        assert len(stand.logged_calls) == 1  # the call is logged all the same
+        assert stand.contacts["101"]["hs_lead_status"] == "NEW"
     engine.dispose()
 
 

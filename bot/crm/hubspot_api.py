@@ -1,12 +1,13 @@
 """HubSpot's CRM API, as slabot uses it (private-app token, plain HTTP over one session).
 
 Reads: contacts changed since a time (the CRM search API, 200 a page, sorted by
-`lastmodifieddate`) and the owners (`/crm/v3/owners`: owner id → email). Writes: a note on a
-contact and its lead status. Calls are paced by HubSpot's `X-HubSpot-RateLimit-*` headers (none
-is sent while the window's remaining count is 0); a 429 is waited out (its `Retry-After`, else
-the window's length, else a second) unless it is the daily limit; a read meeting a 5xx or a
-dropped connection is tried again with backoff; a write is never repeated here (the outbox
-looks for it first, then tries again). Paging tokens (`paging.next.after`) are opaque strings.
+`lastmodifieddate`), the owners (`/crm/v3/owners`: owner id → email) and the portal's Lead
+Status options. Writes: a logged call or a note on a contact, and its lead status. Calls are
+paced by HubSpot's `X-HubSpot-RateLimit-*` headers (none is sent while the window's remaining
+count is 0); a 429 is waited out (its `Retry-After`, else the window's length, else a second)
+unless it is the daily limit; a read meeting a 5xx or a dropped connection is tried again with
+backoff; a write is never repeated here (the outbox looks for it first, then tries again).
+Paging tokens (`paging.next.after`) are opaque strings.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ CONTACT_PROPERTIES = (
 )  # fmt: skip
 PAGE = 200  # the search API's largest page ("up to 200 objects")
 SEARCH_WINDOW = 10_000  # a search returns at most this many results: then search again
-NOTE_TO_CONTACT = 202  # HUBSPOT_DEFINED association type: note → contact
+# engagement kind → (its body property, the HUBSPOT_DEFINED association type to a contact)
+ENGAGEMENTS = {"notes": ("hs_note_body", 202), "calls": ("hs_call_body", 194)}
 READ_TRIES = 5
 LONGEST_WAIT = 60.0  # a Retry-After longer than this ends the pass (the next one resumes)
 
@@ -141,30 +143,40 @@ class HubSpotApi:
                     break
         return found
 
-    def notes_of(self, contact_id: str) -> list[dict]:
-        """The notes associated with a contact (id and body): to find one written before."""
+    def logged_on(self, contact_id: str, kind: str) -> list[dict]:
+        """The engagements of `kind` (notes, calls) associated with a contact, with their
+        body: to find one written before."""
         ids, after = [], None
         while True:
             params = {"limit": "500", **({"after": after} if after else {})}
             answer = self._call(
-                "GET", f"/crm/v4/objects/contacts/{contact_id}/associations/notes", params=params
+                "GET", f"/crm/v4/objects/contacts/{contact_id}/associations/{kind}", params=params
             )
             ids += [str(result["toObjectId"]) for result in answer.get("results") or []]
             after = _next_after(answer)
             if not after:
                 break
-        notes: list[dict] = []
+        found: list[dict] = []
         for start in range(0, len(ids), 100):
             answer = self._call(
                 "POST",
-                "/crm/v3/objects/notes/batch/read",
+                f"/crm/v3/objects/{kind}/batch/read",
                 json={
-                    "properties": ["hs_note_body"],
-                    "inputs": [{"id": note_id} for note_id in ids[start : start + 100]],
+                    "properties": [ENGAGEMENTS[kind][0]],
+                    "inputs": [{"id": record_id} for record_id in ids[start : start + 100]],
                 },
             )
-            notes += answer.get("results") or []
-        return notes
+            found += answer.get("results") or []
+        return found
+
+    def lead_statuses(self) -> list[str]:
+        """The portal's Lead Status values (`hs_lead_status`'s options, hidden ones left out)."""
+        answer = self._call("GET", "/crm/v3/properties/contacts/hs_lead_status")
+        return [
+            str(option["value"])
+            for option in answer.get("options") or []
+            if not option.get("hidden")
+        ]
 
     def contact_status(self, contact_id: str) -> str | None:
         answer = self._call(
@@ -175,13 +187,24 @@ class HubSpotApi:
         return (answer.get("properties") or {}).get("hs_lead_status") or None
 
     # -- writes (never repeated here) --------------------------------------------------------
-    def create_note(self, contact_id: str, *, body: str, at: datetime, owner_id: str | None) -> str:
-        properties = {"hs_note_body": body, "hs_timestamp": _iso(at)}
+    def log(
+        self, kind: str, contact_id: str, *, body: str, at: datetime, owner_id: str | None
+    ) -> str:
+        """Log an engagement on a contact: a note, or a completed outbound call (which moves
+        the contact's *Last Contacted*, as a rep's logged call does)."""
+        body_property, association = ENGAGEMENTS[kind]
+        properties = {body_property: body, "hs_timestamp": _iso(at)}
+        if kind == "calls":
+            properties |= {
+                "hs_call_title": "Contacted",
+                "hs_call_status": "COMPLETED",
+                "hs_call_direction": "OUTBOUND",
+            }
         if owner_id:
             properties["hubspot_owner_id"] = owner_id
         answer = self._call(
             "POST",
-            "/crm/v3/objects/notes",
+            f"/crm/v3/objects/{kind}",
             idempotent=False,
             json={
                 "properties": properties,
@@ -191,7 +214,7 @@ class HubSpotApi:
                         "types": [
                             {
                                 "associationCategory": "HUBSPOT_DEFINED",
-                                "associationTypeId": NOTE_TO_CONTACT,
+                                "associationTypeId": association,
                             }
                         ],
                     }

@@ -17,6 +17,7 @@ from bot.crm.hubspot_api import CONTACT_PROPERTIES, CellPage, HubSpotApi
 from bot.crm.hubspot_api import parse_time as hubspot_time
 from bot.crm.reader_process import prefetched
 from bot.crm.salesforce_api import LEAD_FIELDS, LEAD_PREFIX, parse_time
+from bot.crm.write_back import written_by_slabot
 from bot.domain import crm_exports as crm
 from bot.domain.hubspot_events import SYNCED
 from bot.domain.ingest import LeadRecord, RowError, TouchRecord, fingerprint
@@ -119,9 +120,10 @@ def salesforce_header(fields: Sequence[str]) -> tuple[str, ...]:
 
 
 def task_touch(task: Mapping[str, object], users: Mapping[str, str]) -> TouchRecord | None:
-    """A completed Task on a lead → the touch it records (None: not about a lead)."""
+    """A completed Task on a lead → the touch it records (None: not about a lead, or slabot's
+    own write-back of a Contacted press, whose touch slabot recorded at the press)."""
     who = str(task.get("WhoId") or "")
-    if not who.startswith(LEAD_PREFIX):
+    if not who.startswith(LEAD_PREFIX) or written_by_slabot(str(task.get("Description") or "")):
         return None
     at = parse_time(str(task.get("CompletedDateTime") or "")) or parse_time(
         str(task.get("CreatedDate") or "")

@@ -35,7 +35,7 @@ LEAD_FIELDS = (
 )  # fmt: skip
 TASK_FIELDS = (
     "Id", "WhoId", "OwnerId", "Subject", "TaskSubtype", "Type", "Status", "IsClosed",
-    "CreatedDate", "CompletedDateTime", "SystemModstamp",
+    "CreatedDate", "CompletedDateTime", "SystemModstamp", "Description",
 )  # fmt: skip
 LEAD_PREFIX = "00Q"  # the key prefix of Lead ids: a Task's WhoId may also name a Contact
 READ_TRIES = 4
@@ -266,6 +266,17 @@ class SalesforceApi:
         soql = f"SELECT Status FROM Lead WHERE Id = {soql_ids([lead_id])[1:-1]}"
         found = self._query_all(soql).get("records") or []
         return str(found[0].get("Status") or "") or None if found else None
+
+    def lead_statuses(self) -> list[str]:
+        """The org's active Lead Status values, in their picklist order (`describe`)."""
+        answer = self._call(lambda sf: _sobject(sf, "Lead").describe())
+        fields = answer.get("fields") or []
+        status: dict[str, Any] = next((f for f in fields if f.get("name") == "Status"), {})
+        return [
+            str(value["value"])
+            for value in status.get("picklistValues") or []
+            if value.get("active", True)
+        ]
 
     # -- writes (never repeated here) --------------------------------------------------------
     def create_task(self, fields: dict[str, object]) -> str:

@@ -34,7 +34,7 @@ from bot.services.sync_pass import (
     pass_mapping,
 )
 from bot.settings import Settings
-from storage import ingest_log
+from storage import ingest_log, outbox
 from storage import sync as cursors
 from storage.ingest import Known, lead_ids
 
@@ -100,7 +100,13 @@ def sync_salesforce(api: SalesforceApi, work: Pass, since: datetime | None) -> N
             break
         rejected = []
         touches = []
+        with work.engine.connect() as connection:  # slabot's own write-backs come back too
+            own = outbox.written_records(
+                connection, "salesforce", [str(task.get("Id")) for task in page.records]
+            )
         for task in page.records:
+            if str(task.get("Id")) in own:
+                continue
             try:
                 touch = records.task_touch(task, users)
             except RowError as error:

@@ -143,7 +143,9 @@ def _write_back(
         return
     section = getattr(ctx.agreement.crm, crm)
     status = section.contacted_status if action == "contacted" else section.recycled_status
-    write = WriteBack(crm, external_id, action, now, by, reason, status)
+    agreement = ctx.agreement  # the presser's own day (a manager's: the lead owner's)
+    tz = agreement.rep_calendar(by if agreement.rep(by) else lead.owner_email).tz
+    write = WriteBack(crm, external_id, action, now, by, reason, status, now.astimezone(tz).date())
     outbox.enqueue(
         connection,
         key=f"crm:{press}",
@@ -159,10 +161,13 @@ def mark_contacted(
     ctx: Context, lead: store.LeadRow, *, by_email: str | None, now: datetime, press: str
 ) -> bool:
     by = by_email or lead.owner_email or ""
+    # to the millisecond, as CRMs keep times: the logged call comes back at this very instant
+    # (HubSpot's Last Contacted), and is recognised as this touch
+    at = now.replace(microsecond=now.microsecond // 1000 * 1000)
 
     def write(connection: Connection) -> None:
-        store.add_touch(connection, lead_id=lead.id, at=now, kind="other", rep_email=by)
-        _write_back(ctx, connection, lead, action="contacted", by=by, now=now, press=press)
+        store.add_touch(connection, lead_id=lead.id, at=at, kind="other", rep_email=by)
+        _write_back(ctx, connection, lead, action="contacted", by=by, now=at, press=press)
 
     return _then_refresh(ctx, lead.id, write, now, press=press)
 
