@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from datetime import date
+from collections.abc import Collection
+from datetime import date, datetime
 
+from sqlalchemy import Connection
 from sqlmodel import Session, col, func, select
 
 from storage.models import AgreementVersion, SlackUser
+
+VERSIONS = AgreementVersion.__table__  # type: ignore[attr-defined]  # set on table=True classes
 
 
 def agreement_in_force(session: Session, *, on: date) -> AgreementVersion | None:
@@ -36,6 +40,20 @@ def agreement_version_key_in_force(session: Session, *, on: date) -> tuple[int, 
 def latest_agreement(session: Session) -> AgreementVersion | None:
     statement = select(AgreementVersion).order_by(col(AgreementVersion.version).desc()).limit(1)
     return session.exec(statement).first()
+
+
+def agreement_version_keys(connection: Connection) -> list[tuple[int, int, date, datetime]]:
+    """(id, version, in_force_from, applied_at) of every stored version, by version."""
+    statement = select(
+        VERSIONS.c.id, VERSIONS.c.version, VERSIONS.c.in_force_from, VERSIONS.c.applied_at
+    ).order_by(VERSIONS.c.version)
+    return [tuple(row) for row in connection.execute(statement)]
+
+
+def agreement_terms(connection: Connection, ids: Collection[int]) -> dict[int, dict]:
+    """id → the stored terms of those versions."""
+    statement = select(VERSIONS.c.id, VERSIONS.c.terms).where(VERSIONS.c.id.in_(list(ids)))
+    return {row.id: row.terms for row in connection.execute(statement)}
 
 
 def add_agreement_version(

@@ -416,3 +416,33 @@ def test_status_joins_public_channels_and_names_private_ones_to_invite(
     result = slabot(posting, "status")
     assert "#standup (C0STANDUP): the app is a member" in result.stdout
     assert len(fake_slack.calls_to("conversations.join")) == 1
+
+
+def test_figures_are_the_same_whichever_digest_runs_first(engine: Engine) -> None:
+    """A lead is judged by the terms in force at its hand-off. Handed off Monday 16th at 10:00
+    New York under a 4h first-touch window and touched at 13:00 (3 business hours), it was met;
+    a version applied on the 17th for December (a 2h window) does not make it late, whether the
+    December digest or the November one computes its clock first."""
+    apply_agreement(engine, EXAMPLE.read_text(), now=at("2026-11-02T15:00:00Z"))
+    stricter = EXAMPLE.read_text().replace('first_touch = "4h"', 'first_touch = "2h"')
+    stricter = stricter.replace("effective = 2026-07-01", "effective = 2026-12-01")
+    assert apply_agreement(engine, stricter, now=at("2026-11-17T17:00:00Z")).created
+    with engine.begin() as connection:
+        connection.execute(
+            insert(Lead.__table__),
+            [{"source_system": "native", "external_id": "H1", "updated_at": NOW,
+              "owner_email": "rita@example.com", "assigned_at": at("2026-11-16T15:00:00Z"),
+              "first_touch_at": at("2026-11-16T18:00:00Z")}],
+        )  # fmt: skip
+
+    def both(order: tuple[date, ...]) -> dict[date, object]:
+        with engine.begin() as connection:  # as if no clock had been computed yet
+            connection.execute(SlaClock.__table__.delete())
+            connection.execute(Lead.__table__.update().values(clocks_stale=True))
+        return {day: compute_digest(engine, team="na", day=day, now=NOW) for day in order}
+
+    november, december = date(2026, 11, 20), date(2026, 12, 2)
+    first = both((november, december))
+    second = both((december, november))
+    assert first == second
+    assert first[november].figures.response == Response(met=1, late=0, median_minutes=180)

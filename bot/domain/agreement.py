@@ -6,8 +6,10 @@ same structure as JSON. Every key has a default where one makes sense.
 
 from __future__ import annotations
 
+import bisect
 import re
-from datetime import date, time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from fractions import Fraction
 from typing import Literal
@@ -352,3 +354,29 @@ class Agreement(_Section):
 
     def sources(self) -> list[str]:
         return sorted(set(self.marketing.sources) | set(self.funnel.sources))
+
+
+@dataclass(frozen=True)
+class Versions:
+    """Every applied version with the instant it took effect, oldest first. A lead's clocks
+    are judged by the version in force at its hand-off, whenever and by whichever command they
+    are computed; a hand-off before the first version is judged by the first."""
+
+    starts: tuple[datetime, ...]  # ascending
+    agreements: tuple[Agreement, ...]
+
+    def at(self, instant: datetime) -> Agreement:
+        index = bisect.bisect_right(self.starts, instant) - 1
+        return self.agreements[max(index, 0)]
+
+
+def took_effect(
+    agreement: Agreement, in_force_from: date, applied_at: datetime, *, first: bool
+) -> datetime:
+    """When a version took effect: the start of its first day in force (in its calendar), but
+    never before it was applied, the first version excepted (it judges what came before it)."""
+    start = datetime.combine(in_force_from, time(), agreement.business_calendar().tz)
+    if first:
+        return start.astimezone(UTC)
+    applied = applied_at if applied_at.tzinfo else applied_at.replace(tzinfo=UTC)
+    return max(start, applied).astimezone(UTC)

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.domain.agreement import Agreement
+from bot.domain.agreement import Agreement, Versions, took_effect
 from bot.domain.agreement_file import changes, parse_agreement
 from bot.domain.calendar import period_bounds
 from storage import queries
@@ -118,6 +119,28 @@ def apply_agreement(
         applied = Applied(row.version, row.in_force_from, diff, created=True, agreement=agreement)
     _cache.forget()
     return applied
+
+
+def versions(connection: Connection) -> Versions | None:
+    """Every applied version with the instant it took effect (None before any was applied):
+    what a lead's clocks are judged by, at its hand-off. Terms are parsed once per process."""
+    database = str(connection.engine.url)
+    keys = queries.agreement_version_keys(connection)
+    if not keys:
+        return None
+    missing = [key[0] for key in keys if (database, key[0]) not in _cache.parsed]
+    for version_id, terms in queries.agreement_terms(connection, missing).items():
+        with _cache.lock:
+            _cache.parsed[(database, version_id)] = Agreement.model_validate(terms)
+    dated = []
+    for index, (version_id, version, in_force_from, applied_at) in enumerate(keys):
+        agreement = _cache.parsed[(database, version_id)]
+        start = took_effect(agreement, in_force_from, applied_at, first=index == 0)
+        dated.append((start, version, agreement))
+    dated.sort(key=lambda item: (item[0], item[1]))
+    return Versions(
+        tuple(start for start, _, _ in dated), tuple(agreement for _, _, agreement in dated)
+    )
 
 
 def version_in_force(engine: Engine, *, on: date) -> tuple[AgreementVersion, Agreement] | None:

@@ -75,7 +75,7 @@ def scan(
     agreement = agreement_in_force(engine, on=now.date())
     if agreement is None:
         return ScanResult(None)
-    refreshed = refresh(engine, agreement, now=now, progress=progress, stopping=stopping)
+    refreshed = refresh(engine, now=now, progress=progress, stopping=stopping)
     if stopping is not None and stopping.is_set():
         raise ScanStopped(f"stopped after computing {refreshed:,} leads' clocks")
     with engine.connect() as connection, gc_paused():
@@ -99,7 +99,7 @@ def _scan(
     store.serialize_scans(connection)
     # what became stale since the batches (a webhook a moment ago) is computed here, in this
     # transaction, so nothing due is left out of the telling
-    result = ScanResult(agreement, refreshed=refresh_clocks(connection, agreement, now=now))
+    result = ScanResult(agreement, refreshed=refresh_clocks(connection, now=now))
     due = store.due_clocks(connection, now=now)
     result.due = len(due)
     news: dict[tuple[str, str], set[int]] = defaultdict(set)  # (kind, audience) → lead ids

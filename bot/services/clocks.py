@@ -11,8 +11,8 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, Connection
 from sqlalchemy.engine import Engine
 
-from bot.domain.agreement import Agreement
 from bot.domain.sla_rules import LeadFacts, evaluate
+from bot.services.agreements import versions
 from storage import alerts as store
 
 BATCH = 2000  # leads whose clocks are computed in one transaction
@@ -20,7 +20,6 @@ BATCH = 2000  # leads whose clocks are computed in one transaction
 
 def refresh_clocks(
     connection: Connection,
-    agreement: Agreement,
     *,
     now: datetime,
     limit: int | None = None,
@@ -28,13 +27,18 @@ def refresh_clocks(
 ) -> int:
     """Compute the clocks of leads marked stale (new, changed, touched, new terms): all of
     them (or those `among` selects: `store.owned_by`, `store.the_lead`), or one batch of
-    about `limit`.
+    about `limit`. Each lead is judged by the agreement version in force at its hand-off, in
+    its owner's calendar of that version: its clocks are the same whichever command computes
+    them, on whichever date.
 
     A clock seen for the first time is news at whatever level it has reached, however old: an
     open, uncontacted lead is news the first time slabot sees it (each level is told once,
     folded into one message per audience). Only a backfill (`slabot import --history`) counts
     the levels its leads had reached when imported as told; those leads still show in the
     queues (`/sla`, and every later alert to the same person)."""
+    terms = versions(connection)
+    if terms is None:
+        return 0  # no agreement yet: no terms to judge by
     done = 0
     while leads := store.stale_leads(connection, limit=BATCH, among=among):
         ids = [lead.id for lead in leads]
@@ -52,6 +56,7 @@ def refresh_clocks(
                 ended_at=lead.ended_at,
                 touches=tuple(touches.get(lead.id, ())),
             )
+            agreement = terms.at(lead.assigned_at)
             calendar = agreement.rep_calendar(lead.owner_email)
             for clock in evaluate(facts, agreement.sales, calendar):
                 alerted = told.get((lead.id, clock.rule))
@@ -83,7 +88,6 @@ def refresh_clocks(
 
 def refresh(
     engine: Engine,
-    agreement: Agreement,
     *,
     now: datetime,
     among: ColumnElement[bool] | None = None,
@@ -99,7 +103,7 @@ def refresh(
     while stopping is None or not stopping.is_set():
         with engine.begin() as connection:
             store.serialize_scans(connection)
-            batch = refresh_clocks(connection, agreement, now=now, limit=BATCH, among=among)
+            batch = refresh_clocks(connection, now=now, limit=BATCH, among=among)
         if not batch:
             break
         done += batch

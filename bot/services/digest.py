@@ -169,7 +169,7 @@ def compute_digest(
     calendar = agreement.team_calendar(terms.name)
     owners = team_owners(agreement, terms.name)
     if fresh:
-        refresh(engine, agreement, now=now)
+        refresh(engine, now=now)
     until = pacing.midnight(calendar, day)
     previous = pacing.previous_business_day(calendar, day)
     moved_since = pacing.midnight(calendar, previous)

@@ -111,7 +111,7 @@ def _then_refresh(ctx: Context, lead_id: int, write, now: datetime, *, press: st
             return False
         write(connection)
         # this lead's clocks only: a large import's stale leads are the scan's work
-        refresh_clocks(connection, ctx.agreement, now=now, among=store.the_lead(lead_id))
+        refresh_clocks(connection, now=now, among=store.the_lead(lead_id))
         crm_item = outbox.item_by_key(connection, f"crm:{press}") if ctx.settings.crms else None
     if crm_item is not None:  # the CRM hears now, beside the redraw (else the clock's round)
         threading.Thread(
@@ -253,7 +253,7 @@ def my_queue(
     title = "Your team's open leads" if team else "Your open leads"
     # leads not yet seen by a scan (a large import a moment ago) are shown with their clocks
     owners = store.owned_by(audience_owners(ctx.agreement, kind, email))
-    refresh(ctx.engine, ctx.agreement, among=owners, now=now)
+    refresh(ctx.engine, among=owners, now=now)
     with ctx.engine.connect() as connection:
         return audience_message(
             connection,
