@@ -446,3 +446,19 @@ def test_figures_are_the_same_whichever_digest_runs_first(engine: Engine) -> Non
     second = both((december, november))
     assert first == second
     assert first[november].figures.response == Response(met=1, late=0, median_minutes=180)
+
+
+def test_a_close_out_is_judged_by_the_version_in_force_on_the_period_s_last_business_day(
+    engine: Engine,
+) -> None:
+    """January 2027 ends on a Sunday; its last business day is Friday the 29th. A version
+    taking effect on Saturday the 30th (5,000 MQLs) does not judge January's close-out: the
+    digest of Monday 1 February closes January against 3,900."""
+    apply_agreement(engine, EXAMPLE.read_text(), now=at("2027-01-04T15:00:00Z"))
+    raised = EXAMPLE.read_text().replace("mql_target = 3900", "mql_target = 5000")
+    raised = raised.replace("effective = 2026-07-01", "effective = 2027-01-30")
+    assert apply_agreement(engine, raised, now=at("2027-01-05T15:00:00Z")).created
+    digest = compute_digest(engine, team="na", day=date(2027, 2, 1), now=at("2027-02-01T14:00:00Z"))
+    assert digest.closing is not None
+    assert digest.closing.mqls.target == 3900
+    assert digest.figures.mqls.target == 5000  # February runs under the new version

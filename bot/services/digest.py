@@ -369,9 +369,12 @@ def _closing(
     owners: list[str] | None,
     as_of: datetime,
 ) -> PeriodFigures | None:
-    """The period that just ended, against the terms it ran under, every day completed."""
-    period_start = pacing.position(current.team_calendar(team), current.period, day).start
-    agreement = agreement_in_force(engine, on=period_start - timedelta(days=1))
+    """The period that just ended, every day completed, against the version in force on its
+    last business day."""
+    calendar = current.team_calendar(team)
+    period_start = pacing.position(calendar, current.period, day).start
+    last = pacing.previous_business_day(calendar, period_start)
+    agreement = agreement_in_force(engine, on=last)
     if agreement is None:
         return None
     calendar = agreement.team_calendar(team)
