@@ -13,6 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy.engine import Engine
 
 from tests.cli_runner import Ran, run_slabot
 from tests.conftest import slabot_env
@@ -244,3 +245,52 @@ def test_a_slack_500_after_posting_leaves_exactly_one_alert(
     assert [c.status for c in posts] == [500]  # tried once; the retry looked and found it
     assert fake_slack.calls_to("conversations.history")
     assert "1 found already in Slack" in result.stdout, result.stdout
+
+
+MANAGED_FROM_BERLIN = """
+[agreement]
+name = "SLA"
+effective = "2026-07-01"
+
+[calendar]
+timezone = "America/New_York"
+workdays = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+hours = "00:00-23:59:59.999999"
+
+[sales]
+first_touch = "1h"
+escalate_manager_after = "1h"
+escalate_channel_after = "10bd"
+
+[[teams]]
+name = "emea"
+channel = "C0EMEA"
+timezone = "Europe/Berlin"
+
+[[reps]]
+email = "ana@example.com"
+team = "emea"
+manager = "boss@example.com"
+"""
+
+
+def test_a_manager_who_is_no_rep_reads_in_the_calendar_they_are_told_in(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The manager of a Berlin team is told in Berlin's hours, and reads the message on Berlin's
+    date: at 23:30 UTC on the 24th it is already the 25th there (New York: still the 24th)."""
+    from datetime import UTC, date, datetime
+
+    from bot.services.agreements import apply_agreement
+    from bot.services.alerts import scan
+    from bot.services.ingest import import_csv
+    from bot.slack.render import Renderer
+
+    now = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
+    apply_agreement(engine, MANAGED_FROM_BERLIN, now=now)
+    path = tmp_path / "leads.csv"
+    path.write_text("lead_id,owner_email,assigned_at\nB1,ana@example.com,2026-11-24T20:00:00Z\n")
+    import_csv(engine, path, now=now)
+    result = scan(engine, Renderer(), now=now, dry_run=True)
+    [manager] = [message for message in result.messages if message.kind == "sla_manager"]
+    assert (manager.audience, manager.day) == ("boss@example.com", date(2026, 11, 25))

@@ -181,3 +181,20 @@ def test_status_says_slack_cannot_be_reached_instead_of_a_traceback(tmp_path: Pa
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Traceback" not in result.stdout + result.stderr
     assert "Slack could not be reached" in result.stdout
+
+
+def test_schedule_gives_the_utc_date_where_it_differs(tmp_path: Path) -> None:
+    """Sydney's 08:45 stand-up on Monday 7 December is Sunday's 21:45 UTC (AEDT, UTC+11)."""
+    db = tmp_path / "x.db"
+    path = tmp_path / "sla.toml"
+    path.write_text(
+        '[agreement]\nname = "SLA"\neffective = "2026-07-01"\n\n[calendar]\n'
+        'timezone = "Australia/Sydney"\nholidays = "AU-NSW"\n\n[[teams]]\nname = "anz"\n'
+        'channel = "C0ANZ"\nstandup = "08:45"\n'
+    )
+    assert slabot("sla", "apply", str(path), db=db).returncode == 0
+    result = slabot("schedule", "--days", "1", "--from", "2026-12-07", db=db)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == (
+        "2026-12-07 Mon  anz: 08:45 AEDT (Australia/Sydney) = 2026-12-06 21:45 UTC → C0ANZ"
+    )

@@ -421,6 +421,18 @@ def test_a_lead_seen_late_is_told_once_to_rep_manager_and_channel(
     assert again.messages == []
 
 
+def test_naive_times_before_the_first_agreement_is_in_force_are_in_its_timezone(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The agreement applied today takes effect in January: an import now still reads a naive
+    10:00 as New York's 10:00 (15:00 UTC), never as UTC."""
+    apply_agreement(engine, AGREEMENT.replace('"2026-07-01"', '"2027-01-01"'), now=NOW)
+    path = tmp_path / "early.csv"
+    path.write_text("lead_id,owner_email,mql_at\nE1,rita@example.com,2026-11-20T10:00\n")
+    import_csv(engine, path, now=NOW)
+    assert utc(stored(engine)["E1"].mql_at) == datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+
+
 def test_a_history_import_tells_nobody(engine: Engine, tmp_path: Path) -> None:
     agree(engine)
     path = tmp_path / "backfill.csv"

@@ -347,6 +347,14 @@ class Agreement(_Section):
         team = self.team(rep.team)
         return self._memo(f"rep:{rep.email}", lambda: self.calendar.to_calendar(team=team, rep=rep))
 
+    def person_calendar(self, email: str) -> BusinessCalendar:
+        """The calendar a person is told in and reads deadlines in: a rep's own; a manager
+        who is not a rep, the calendar of the team they manage (of their first rep's team)."""
+        if self.rep(email) is not None:
+            return self.rep_calendar(email)
+        managed = next((rep for rep in self.reps if rep.manager == email.lower()), None)
+        return self.team_calendar(managed.team if managed else None)
+
     def _memo(self, key: str, build) -> BusinessCalendar:
         if key not in self._calendars:
             self._calendars[key] = build()

@@ -143,6 +143,13 @@ def versions(connection: Connection) -> Versions | None:
     )
 
 
+def newest_agreement(engine: Engine) -> Agreement | None:
+    """The newest applied version, in force yet or not (None before any was applied)."""
+    with Session(engine) as session:
+        row = queries.latest_agreement(session)
+    return Agreement.model_validate(row.terms) if row is not None else None
+
+
 def version_in_force(engine: Engine, *, on: date) -> tuple[AgreementVersion, Agreement] | None:
     """The stored version in force on `on`, with its parsed terms."""
     with Session(engine) as session:

@@ -148,13 +148,7 @@ class _People:
         if kind == Kind.MANAGER:
             if rep is None or rep.manager is None:
                 return None
-            manager = rep.manager
-            calendar = (
-                agreement.rep_calendar(manager)
-                if agreement.rep(manager)
-                else agreement.team_calendar(rep.team)
-            )
-            return manager, calendar
+            return rep.manager, agreement.person_calendar(rep.manager)
         team = agreement.team(rep.team) if rep else None
         if team is None:
             return None
@@ -206,7 +200,7 @@ def reader_calendar(agreement: Agreement, kind: str, audience: str) -> BusinessC
     if kind == Kind.CHANNEL:
         team = next((team for team in agreement.teams if team.channel == audience), None)
         return agreement.team_calendar(team.name if team else None)
-    return agreement.rep_calendar(audience)
+    return agreement.person_calendar(audience)
 
 
 def _messages(

@@ -13,7 +13,7 @@ from bot.domain import crm_exports as crm
 from bot.domain.agreement import Agreement, CrmSection, StatusTerms
 from bot.domain.crm_formats import FORMATS as CRM_FORMATS
 from bot.domain.owners import OwnerDirectory, RepIdentity, owner_line
-from bot.services.agreements import agreement_in_force
+from bot.services.agreements import agreement_in_force, newest_agreement
 from storage import people
 from storage.ingest import assign_owner, unowned_crm_owners
 
@@ -84,8 +84,10 @@ def mapping_for(
 
 
 def ingest_context(engine: Engine, today: date | None = None) -> tuple[tzinfo, Agreement | None]:
-    """The timezone for naive timestamps (the agreement's calendar) and the agreement."""
+    """The timezone for naive timestamps (the agreement's calendar) and the agreement: the one
+    in force, else (before the first comes into force) the newest applied."""
     agreement = agreement_in_force(engine, on=today or datetime.now(UTC).date())
+    agreement = agreement or newest_agreement(engine)
     return (ZoneInfo(agreement.calendar.timezone) if agreement else UTC), agreement
 
 
