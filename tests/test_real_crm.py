@@ -325,7 +325,7 @@ NEWER_ORG = """\
 "00Q8a00001ufW1AEAU","0","Noa","Vega","Vega SA","noa@vega.example","Website","New",\
 "0055e000004XyZqAAK","0","","","2026-11-18 09:10:00","2026-11-18 09:10:00",""
 "00Q8a00001ufW2AEAU","0","Eli","Mora","Mora SL","eli@mora.example","Website","Working",\
-"0055e000004XyZqAAK","0","","","2026-11-18 09:20:00","2026-11-18 11:00:00",""
+"0055e000004XyZqAAK","0","","","2026-11-18 09:20:00","2026-11-18 11:00:00","2026-11-18"
 "00Q8a00001ufW3AEAU","0","Ivo","Paz","Paz SRL","ivo@paz.example","Website","Nurturing",\
 "0055e000004XyZqAAK","0","","","2026-11-18 09:30:00","2026-11-19 10:00:00",""
 "00Q8a00001ufW4AEAU","0","Ada","Gil","Gil SA","ada@gil.example","Website","Unqualified",\
@@ -353,6 +353,9 @@ def test_converted_leads_and_the_newer_default_status_set(engine: Engine, tmp_pa
     assert utc(omar.sql_at) == datetime(2026, 11, 20, 5, 0, tzinfo=UTC)
     # IsConverted is read even where the status is one nobody mapped
     assert (lia.stage, utc(lia.sql_at)) == ("sql", datetime(2026, 11, 20, 0, 52, 8, tzinfo=UTC))
+    # Last Activity is a date too: the same day's activity is not before the lead existed
+    eli = leads["00Q8a00001ufW2AEAU"]
+    assert utc(eli.first_touch_at) == datetime(2026, 11, 18, 14, 20, tzinfo=UTC)
     newer = [leads[f"00Q8a00001ufW{n}AEAU"].stage for n in (1, 2, 3, 4)]
     assert newer == ["mql", "sal", "recycled", "recycled"]  # New, Working, Nurturing, Unqualified
     result = scan(engine, Renderer(), now=datetime(2026, 11, 23, 17, 0, tzinfo=UTC), dry_run=True)

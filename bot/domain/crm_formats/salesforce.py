@@ -90,9 +90,9 @@ def salesforce_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
     created = ctx.time(cells, "Create Date")
     values["created_at"] = created
     values["mql_at"] = ctx.time(cells, "MQL Date") if "MQL Date" in ctx.columns else created
-    activity = ctx.time(cells, "Last Activity")
+    activity = _on_day(ctx.time(cells, "Last Activity"), created)
     evidence = activity or ctx.time(cells, "Last Modified Date") or ctx.now
-    values["sql_at"] = _converted_at(ctx.time(cells, "Converted Date"), created)
+    values["sql_at"] = _on_day(ctx.time(cells, "Converted Date"), created)
     converted = ctx.get(cells, "Converted").lower() in TRUE or values["sql_at"] is not None
     rule = None
     if status := ctx.get(cells, "Lead Status"):
@@ -114,9 +114,9 @@ def salesforce_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
     return _drop_blanks(record)
 
 
-def _converted_at(day: datetime | None, created: datetime | None) -> datetime | None:
-    """`ConvertedDate` is a date field: read as the start of its day, it would precede a lead
-    created and converted the same day, so such a lead converts at its creation."""
+def _on_day(day: datetime | None, created: datetime | None) -> datetime | None:
+    """`ConvertedDate` and `LastActivityDate` are date fields: read as the start of their day,
+    they would precede a lead created that same day, so such a date is its creation."""
     if day is None or created is None:
         return day
     return max(day, created)
