@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Table, delete, select, update
+from sqlalchemy import ColumnElement, Connection, Table, delete, select, update
 
 from storage.db import dialect_insert
 from storage.models import CLOCKS, LEADS, REJECTED, STAGES, TOUCHES
@@ -28,32 +28,34 @@ def close_deleted(
 ) -> bool:
     """The CRM deleted the record: an open lead closes then (out of every queue and clock,
     still counted as the MQL it was). False if slabot has no such open lead."""
-    return bool(
-        connection.execute(
-            update(LEADS)
-            .where(
-                LEADS.c.source_system == source_system,
-                LEADS.c.external_id == external_id,
-                LEADS.c.closed_at.is_(None),
-            )
-            .values(closed_at=at, outcome=DELETED, clocks_stale=True, row_hash=None)
-        ).rowcount
-    )
+    return _change(
+        connection, source_system, external_id, LEADS.c.closed_at.is_(None),
+        closed_at=at, outcome=DELETED,
+    )  # fmt: skip
 
 
 def reopen_restored(connection: Connection, *, source_system: str, external_id: str) -> bool:
     """The CRM restored a deleted record: its lead is open again."""
-    return bool(
-        connection.execute(
-            update(LEADS)
-            .where(
-                LEADS.c.source_system == source_system,
-                LEADS.c.external_id == external_id,
-                LEADS.c.outcome == DELETED,
-            )
-            .values(closed_at=None, outcome=None, clocks_stale=True, row_hash=None)
-        ).rowcount
+    return _change(
+        connection, source_system, external_id, LEADS.c.outcome == DELETED,
+        closed_at=None, outcome=None,
+    )  # fmt: skip
+
+
+def _change(
+    connection: Connection,
+    source_system: str,
+    external_id: str,
+    only: ColumnElement[bool],
+    **values: object,
+) -> bool:
+    """Set `values` on the lead if `only` holds for it; its clocks are computed again."""
+    statement = (
+        update(LEADS)
+        .where(LEADS.c.source_system == source_system, LEADS.c.external_id == external_id, only)
+        .values(**values, clocks_stale=True, row_hash=None)
     )
+    return bool(connection.execute(statement).rowcount)
 
 
 def erase_personal_data(
