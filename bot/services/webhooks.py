@@ -152,8 +152,9 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
             else:
                 stale += 1
         # a contact's creation alone is no lead fact (HubSpot's Test button sends one)
-        known = lead_ids(connection, source_system="hubspot", external_ids=list(records))
-        for object_id in [i for i, r in records.items() if _created_only(r) and i not in known]:
+        bare = [object_id for object_id, record in records.items() if _created_only(record)]
+        known = lead_ids(connection, source_system="hubspot", external_ids=bare) if bare else {}
+        for object_id in set(bare) - set(known):
             del records[object_id]
             stale += 1
         written = [rows._finish(record) for record in records.values()]
