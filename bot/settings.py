@@ -66,7 +66,8 @@ class Settings(BaseSettings):
     # live CRM sync: the clock reads what changed in the CRM this often, before its scan (s)
     sync_interval: int = Field(60, ge=5, validation_alias="SLABOT_SYNC_INTERVAL")
     # HubSpot: a private app's access token (scopes crm.objects.contacts.read and .write,
-    # crm.objects.owners.read); the API's address is overridable for a local stand-in
+    # crm.objects.owners.read, crm.schemas.contacts.read: the Lead Status options); the API's
+    # address is overridable for a local stand-in
     hubspot_access_token: SecretStr | None = Field(None, validation_alias="HUBSPOT_ACCESS_TOKEN")
     hubspot_api_url: str = Field("https://api.hubapi.com", validation_alias="HUBSPOT_API_URL")
     # Salesforce: a connected app's OAuth client credentials flow (consumer key and secret, no

@@ -267,8 +267,8 @@ class HubSpotApi:
             if status in (401, 403):
                 raise CrmError(
                     f"HubSpot refused HUBSPOT_ACCESS_TOKEN ({status}: {message}); the private "
-                    "app needs the scopes crm.objects.contacts.read, crm.objects.contacts.write "
-                    "and crm.objects.owners.read",
+                    "app needs the scopes crm.objects.contacts.read, crm.objects.contacts.write, "
+                    "crm.objects.owners.read and crm.schemas.contacts.read",
                     transient=False,
                 )
             if status >= 500:
