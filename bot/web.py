@@ -20,6 +20,7 @@ from bot.metrics import registry
 from bot.services import webhooks
 from bot.settings import Settings
 from storage import clock as clock_store
+from storage import pauses
 from storage.db import outage_reason, unreachable
 
 SLACK_PATH = "/slack/events"
@@ -137,20 +138,28 @@ def _flask_app(engine: Engine, settings: Settings) -> Flask:
 
     @web.get("/healthz")
     def healthz():
-        """The database answers, and the active clock beat within its last three beats (no
-        clock yet is not an error: the web process may start first)."""
+        """The database answers, the active clock beat within its last three beats (no clock
+        yet is not an error: the web process may start first), and Slack accepts the bot token
+        (a refused token pauses delivery: 503, with Slack's reason)."""
         try:
             with engine.connect() as connection:
                 beat = clock_store.last_beat(connection)
+                pause = pauses.paused(connection, "slack")
         except Exception as error:  # any database failure means "not healthy"
             return jsonify(ok=False, database=type(error).__name__), 503
-        if beat is None:
-            return jsonify(ok=True, database="ok", clock=None)
-        holder, every_s, at = beat
-        age = (datetime.now(UTC) - at).total_seconds()
-        silent = age > 3 * every_s
-        clock = {"holder": holder, "last_beat": at.isoformat(), "seconds_ago": round(age, 1)}
-        return jsonify(ok=not silent, database="ok", clock=clock), 503 if silent else 200
+        slack = (
+            {"paused": pause.reason, "since": pause.since.isoformat()} if pause else {"ok": True}
+        )
+        clock = None
+        silent = False
+        if beat is not None:
+            holder, every_s, at = beat
+            age = (datetime.now(UTC) - at).total_seconds()
+            silent = age > 3 * every_s
+            clock = {"holder": holder, "last_beat": at.isoformat(), "seconds_ago": round(age, 1)}
+        ok = not silent and pause is None
+        answer = jsonify(ok=ok, database="ok", clock=clock, slack=slack)
+        return answer, 200 if ok else 503
 
     metrics = registry(engine)
 

@@ -280,6 +280,18 @@ class SyncCursor(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow, sa_column=_utc_column(nullable=False))
 
 
+class DeliveryPause(SQLModel, table=True):
+    """Sending to a service is paused: it refused slabot's credentials as a whole (a revoked
+    or inactive token). Messages stay queued; the pause ends when the service accepts them."""
+
+    __tablename__ = "delivery_pause"
+
+    service: str = Field(primary_key=True)  # "slack"
+    reason: str  # the service's error code, e.g. token_revoked
+    since: datetime = Field(sa_column=_utc_column(nullable=False))
+    checked_at: datetime = Field(sa_column=_utc_column(nullable=False))  # last probe
+
+
 def _table(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined]  # set on every `table=True` class
 
@@ -289,6 +301,7 @@ APPLIED = _table(AppliedAction)
 BEATS = _table(ClockBeat)
 CLOCKS = _table(SlaClock)
 CURSORS = _table(SyncCursor)
+PAUSES = _table(DeliveryPause)
 LEADS = _table(Lead)
 OUTBOX = _table(Outbox)
 PROFILES = _table(SlackProfile)

@@ -64,6 +64,7 @@ class FakeSlack:
         self._stall_after: int | None = None  # chat.postMessage answers after which to hang
         self._limits: dict[str, tuple[int, list[float]]] = {}  # method → (per minute, recent)
         self.stall_seconds = 60.0
+        self.refusing: str | None = None  # every Web API call answers this error (a token outage)
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> FakeSlack:
@@ -249,6 +250,8 @@ class FakeSlack:
             return 200, {"ok": True, "url": self.socket_mode_url}, {}
         if token != BOT_TOKEN:
             return 200, {"ok": False, "error": "invalid_auth"}, {}
+        if self.refusing:  # the workspace refuses the token, whatever the method
+            return 200, {"ok": False, "error": self.refusing}, {}
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}

@@ -13,10 +13,11 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.cli_runner import Ran, run_slabot
-from tests.conftest import slabot_env
+from tests.conftest import engine_for, slabot_env
 from tests.fake_slack import FakeSlack
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sla.toml"
@@ -294,3 +295,58 @@ def test_a_manager_who_is_no_rep_reads_in_the_calendar_they_are_told_in(
     result = scan(engine, Renderer(), now=now, dry_run=True)
     [manager] = [message for message in result.messages if message.kind == "sla_manager"]
     assert (manager.audience, manager.day) == ("boss@example.com", date(2026, 11, 25))
+
+
+def test_a_token_outage_pauses_delivery_and_every_alert_goes_out_after_it(
+    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Slack answers `invalid_auth` to everything for a while: delivery pauses (nothing fails,
+    `/healthz` answers 503 and says why, `slabot status` says so), and once Slack accepts the
+    token again every one of the 8 breached leads is told."""
+    import httpx
+
+    from tests.conftest import start_app, stop_server
+
+    env = {**env, "SLABOT_RETRY_BASE": "1"}
+    load(env, tmp_path, *(f"T{n},Lead {n},Co {n},website,rita@example.com,80,"
+                          "2026-11-23T09:00,," for n in range(1, 9)))  # fmt: skip
+    fake_slack.refusing = "invalid_auth"
+    run(env, "scan", "--at", "2026-11-23T15:00-05:00")
+    server = start_app(env, tmp_path / "serve.log")
+    try:
+        health = httpx.get(server.url + "/healthz", timeout=10)
+        assert health.status_code == 503
+        assert health.json()["slack"]["paused"] == "invalid_auth"
+        status = run(env, "status").stdout
+        assert "Slack delivery is PAUSED" in status and "invalid_auth" in status
+        assert dm(fake_slack, "U0RITA") == []
+        fake_slack.refusing = None  # the token works again (reinstalled)
+        time.sleep(1.1)
+        run(env, "scan", "--at", "2026-11-23T15:01-05:00")
+        assert httpx.get(server.url + "/healthz", timeout=10).status_code == 200
+    finally:
+        stop_server(server)
+    told = " ".join(blocks_text(message) for message in dm(fake_slack, "U0RITA"))
+    assert all(f"Lead {n}" in told for n in range(1, 9)), told
+    engine = engine_for(env["DATABASE_URL"])
+    with engine.connect() as connection:
+        statuses = dict(connection.execute(text(
+            "SELECT status, count(*) FROM outbox GROUP BY status")).all())  # fmt: skip
+    engine.dispose()
+    assert "failed" not in statuses and "pending" not in statuses, statuses
+
+
+def test_a_recipient_slack_refuses_fails_alone_and_status_says_what_to_do(
+    env: dict[str, str], fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """Sam has left the workspace (`users_not_found`): his alert fails, Rita's still goes out,
+    and `slabot status` names him with what to set."""
+    del fake_slack.users_by_email["sam@example.com"]
+    load(env, tmp_path, "S1,Sue,Co S,website,sam@example.com,80,2026-11-23T09:00,,",
+         "R1,Rob,Co R,website,rita@example.com,80,2026-11-23T09:00,,")  # fmt: skip
+    run(env, "scan", "--at", "2026-11-24T10:00-05:00")  # 16:00 in Berlin: both are at work
+    assert "Rob" in blocks_text(dm(fake_slack, "U0RITA")[0])
+    status = run(env, "status").stdout
+    assert "sam@example.com: users_not_found (1 message)" in status, status
+    assert 'set `slack = "U…"` on the rep' in status
+    assert "PAUSED" not in status

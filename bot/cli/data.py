@@ -3,7 +3,7 @@ the CRMs (`sync`), and `status`."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
 
@@ -215,7 +215,9 @@ def status() -> None:
     from bot.services.agreements import agreement_in_force
     from bot.slack.channels import join_team_channels
     from bot.slack.client import make_web_client
+    from bot.slack.delivery import RECIPIENT_REFUSALS, SLACK
     from bot.slack.render import Renderer
+    from storage import pauses
     from storage.ingest_log import load_status
 
     settings = Settings()
@@ -223,6 +225,10 @@ def status() -> None:
     now = datetime.now(UTC)
     with engine.connect() as connection:
         loaded = load_status(connection, now=now)
+        pause = pauses.paused(connection, SLACK)
+        refused = pauses.refused_recipients(
+            connection, RECIPIENT_REFUSALS, since=now - timedelta(days=7)
+        )
     agreement = agreement_in_force(engine, on=now.date())
     channels = None
     if agreement is not None and settings.slack_bot_token:
@@ -235,5 +241,7 @@ def status() -> None:
             channels=channels,
             agreement=agreement,
             handoff_columns=handoff_columns,
+            pause=pause,
+            refused=refused,
         )
     )

@@ -28,7 +28,7 @@ from sqlalchemy.engine import Engine
 from bot.crm import CrmError
 from bot.crm.write_back import CrmWriter
 from bot.slack.channels import join_channel
-from storage import outbox
+from storage import outbox, pauses
 
 log = logging.getLogger(__name__)
 EVENT_TYPE = "slabot_message"
@@ -41,6 +41,18 @@ TRANSIENT = {
     "service_unavailable",
     "request_timeout",
 }
+# Slack refusing the bot token itself: every message would meet the same answer. Delivery
+# pauses (nothing is failed) until Slack accepts the token again.
+WORKSPACE_REFUSALS = (
+    "invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired",
+    "org_login_required", "ekm_access_denied", "team_access_not_granted",
+)  # fmt: skip
+# Slack refusing one recipient: that recipient's messages fail, `slabot status` lists them
+RECIPIENT_REFUSALS = (
+    "user_not_found", "users_not_found", "cannot_dm_bot", "is_archived", "channel_not_found",
+    "user_disabled",
+)  # fmt: skip
+SLACK = "slack"
 
 
 class Unresolved(Exception):
@@ -107,6 +119,8 @@ class Sender:
         deadline = utcnow() + wait_up_to
         with ThreadPoolExecutor(self.workers, thread_name_prefix="slabot-send") as pool:
             while not self.stopping.is_set():
+                if self._held():
+                    return report  # Slack refuses the token: all stays queued
                 with self.engine.begin() as connection:
                     if only is None:  # the whole outbox's round; a redraw sends just its own
                         outbox.release_abandoned(connection, older_than=utcnow() - self.lease)
@@ -154,7 +168,10 @@ class Sender:
             return
         except SlackApiError as error:
             code = str(error.response.get("error", ""))
-            if error.response.status_code == 200 and code not in TRANSIENT:
+            if code in WORKSPACE_REFUSALS:
+                self._pause(code)
+                self._retry(item, attempts, code, report, at_least=self.retry_base)
+            elif error.response.status_code == 200 and code not in TRANSIENT:
                 self._fail(item, code, report)
             else:
                 self._retry(item, attempts, code or f"HTTP {error.response.status_code}", report)
@@ -176,6 +193,46 @@ class Sender:
                 report.found_already_sent += 1
             else:
                 report.sent += 1
+
+    # -- a workspace-wide refusal ------------------------------------------------------------
+    def _pause(self, code: str) -> None:
+        with self.engine.begin() as connection:
+            first = pauses.pause(connection, SLACK, reason=code, now=utcnow())
+        if first:
+            log.error(
+                "Slack refuses the bot token (%s): delivery is paused and nothing is lost; it "
+                "resumes by itself once Slack accepts the token (check SLACK_BOT_TOKEN, or "
+                "reinstall the app)",
+                code,
+            )
+
+    def _held(self) -> bool:
+        """Whether delivery is paused: while it is, Slack is asked (auth.test) at most once a
+        retry interval whether it accepts the token again, and the pause ends when it does."""
+        with self.engine.connect() as connection:
+            pause = pauses.paused(connection, SLACK)
+        if pause is None:
+            return False
+        if utcnow() - pause.checked_at < self.retry_base:
+            return True
+        try:
+            self.client.auth_test()
+        except SlackApiError as error:
+            code = str(error.response.get("error", "")) or pause.reason
+            with self.engine.begin() as connection:
+                pauses.checked(connection, SLACK, reason=code, now=utcnow())
+            return True
+        except (SlackClientError, OSError):
+            with self.engine.begin() as connection:
+                pauses.checked(connection, SLACK, reason=pause.reason, now=utcnow())
+            return True
+        with self.engine.begin() as connection:
+            pauses.resume(connection, SLACK)
+            held = pauses.release_held(connection, WORKSPACE_REFUSALS, now=utcnow())
+        log.warning(
+            "Slack accepts the bot token again: delivery resumes (%s messages held back)", held
+        )
+        return False
 
     def _fail(self, item: outbox.Item, error: str, report: DeliveryReport) -> None:
         with self.engine.begin() as connection:
