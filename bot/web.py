@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 from flask import Flask, Request, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -42,7 +42,12 @@ class WebApp:
         path = environ.get("PATH_INFO", "")
         slack = path == SLACK_PATH
         refusal = _bounded(environ, MAX_SLACK_BYTES if slack else MAX_WEBHOOK_BYTES)
-        if refusal is None and slack and not _digits(environ, "HTTP_X_SLACK_REQUEST_TIMESTAMP"):
+        if (
+            refusal is None
+            and slack
+            and not _digits(environ, "HTTP_X_SLACK_REQUEST_TIMESTAMP")
+            and not _ssl_check(environ)
+        ):
             refusal = (401, "bad or missing X-Slack-Request-Timestamp")
         if refusal is not None:
             status, reason = refusal
@@ -68,6 +73,16 @@ class WebApp:
 def _digits(environ: dict[str, Any], key: str) -> bool:
     value = environ.get(key, "")
     return value.isascii() and value.isdigit() and len(value) < 20
+
+
+def _ssl_check(environ: dict[str, Any]) -> bool:
+    """Slack's certificate check: a form with `ssl_check=1` that Slack sends unsigned (no
+    timestamp, no signature). Bolt answers it, doing nothing else."""
+    if "application/x-www-form-urlencoded" not in environ.get("CONTENT_TYPE", ""):
+        return False
+    body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+    environ["wsgi.input"] = io.BytesIO(body)
+    return parse_qs(body.decode("latin-1")).get("ssl_check") == ["1"]
 
 
 def _bounded(environ: dict[str, Any], limit: int) -> tuple[int, str] | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import json
 import time
 from urllib.parse import urlencode
@@ -122,7 +123,11 @@ def view_submission_body(
     return urlencode({"payload": json.dumps(payload)})
 
 
-def event_body(event: dict) -> str:
+_EVENT_IDS = itertools.count(int(time.time() * 1000) % 10**8)
+
+
+def event_body(event: dict, *, event_id: str | None = None) -> str:
+    """An Events API delivery; each its own `event_id` unless a test repeats one (a retry)."""
     return json.dumps(
         {
             "token": "deprecated-verification-token",
@@ -130,7 +135,7 @@ def event_body(event: dict) -> str:
             "api_app_id": "A0SLABOT",
             "event": event,
             "type": "event_callback",
-            "event_id": "Ev0TEST",
+            "event_id": event_id or f"Ev0{next(_EVENT_IDS):08d}",
             "event_time": int(time.time()),
             "authorizations": [{"team_id": "T0TEST", "user_id": "U0BOT", "is_bot": True}],
         }

@@ -84,7 +84,12 @@ def test_healthz_checks_the_database_and_the_clock(server: RunningServer) -> Non
 
     response = httpx.get(server.url + "/healthz")
     assert response.status_code == 200
-    assert response.json() == {"ok": True, "database": "ok", "clock": None}  # none started yet
+    assert response.json() == {  # no clock started yet; Slack takes the token
+        "ok": True,
+        "database": "ok",
+        "clock": None,
+        "slack": {"ok": True},
+    }
 
     engine = engine_for(server.database_url)
     now = datetime.now(UTC)
@@ -255,6 +260,47 @@ def test_app_home_opened_publishes_the_home_tab(server: RunningServer, fake: Fak
     assert "3,900 MQLs" in json.dumps(view["blocks"])
 
 
+def test_slack_s_edges_are_answered(server: RunningServer, fake: FakeSlack) -> None:
+    """Slack's unsigned `ssl_check`, a button this release does not know, a retried event
+    (the same `event_id`, `X-Slack-Retry-Num: 1`) and `app_rate_limited` (the payload of
+    Slack's documentation) are each answered 200; the retried event is handled once."""
+    import httpx
+
+    ssl_check = httpx.post(
+        server.url + "/slack/events",
+        content="ssl_check=1&token=xxx",
+        headers={"Content-Type": "application/x-www-form-urlencoded",
+                 "User-Agent": "Slackbot 1.0 (+https://api.slack.com/robots)"},
+        timeout=10,
+    )  # fmt: skip
+    assert ssl_check.status_code == 200
+    old_button = block_action_body(
+        "sla_retired_button_from_2025", "42", response_url=fake.response_url("old")
+    )
+    assert server.post("/slack/events", old_button, signed_headers(old_button)).status_code == 200
+    rate_limited = json.dumps({"token": "Jhj5dZrVaK7ZwHHjRyZWjbDl", "type": "app_rate_limited",
+                               "team_id": "T0TEST", "minute_rate_limited": 1518467820,
+                               "api_app_id": "A0SLABOT"})  # fmt: skip
+    headers = signed_headers(rate_limited, content_type="application/json")
+    assert server.post("/slack/events", rate_limited, headers).status_code == 200
+    before = len(fake.calls_to("views.publish"))
+    opened = {"type": "app_home_opened", "user": "U0RITA", "channel": "D0RITA", "tab": "home",
+              "event_ts": "1700000001.1"}  # fmt: skip
+    body = event_body(opened, event_id="Ev0RETRIED")
+    first = server.post(
+        "/slack/events", body, signed_headers(body, content_type="application/json")
+    )
+    retry = server.post(
+        "/slack/events",
+        body,
+        signed_headers(body, content_type="application/json")
+        | {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"},
+    )
+    assert (first.status_code, retry.status_code) == (200, 200)
+    time.sleep(1.0)
+    assert len(fake.calls_to("views.publish")) == before + 1
+
+
 def test_serve_without_signing_secret_stops_with_one_line(tmp_path: Path, fake: FakeSlack) -> None:
     import subprocess
     import sys
@@ -329,3 +375,17 @@ def test_metrics_in_prometheus_text_format(server: RunningServer) -> None:
             connection.execute(delete(Outbox).where(Outbox.key.like("metrics:%")))
             connection.execute(delete(ClockBeat))
         engine.dispose()
+
+
+def test_an_uninstall_pauses_delivery_and_says_so(server: RunningServer) -> None:
+    """`app_uninstalled`: no more calls into `invalid_auth`; delivery pauses, `/healthz` says
+    why. (Last in this module: the pause stays.)"""
+    import httpx
+
+    body = event_body({"type": "app_uninstalled"})
+    response = server.post(
+        "/slack/events", body, signed_headers(body, content_type="application/json")
+    )
+    assert response.status_code == 200
+    health = httpx.get(server.url + "/healthz", timeout=10)
+    assert (health.status_code, health.json()["slack"]["paused"]) == (503, "app_uninstalled")

@@ -6,6 +6,7 @@ declares to Slack, each answered by `handle_<name>` in `bot/listeners/commands/<
 from __future__ import annotations
 
 import importlib
+import re
 from functools import cache
 from typing import Any
 
@@ -15,8 +16,9 @@ from slack_bolt.context.respond import Respond
 
 from bot.deps import Deps, provide
 from bot.listeners.actions import digest_details, quota_share, sla_alert
+from bot.listeners.edges import handle_unknown_action, slack_edges
 from bot.listeners.errors import handle_error
-from bot.listeners.events import app_home
+from bot.listeners.events import app_home, workspace
 from bot.listeners.views import recycle
 from bot.resources import shipped
 from bot.slack import ids
@@ -31,6 +33,7 @@ def slash_commands() -> tuple[str, ...]:
 
 def register_listeners(app: App, deps: Deps) -> None:
     app.use(provide(deps))
+    app.use(slack_edges(deps))
     for command in slash_commands():
         name = command.removeprefix("/")
         module = importlib.import_module(f"bot.listeners.commands.{name}")
@@ -44,6 +47,9 @@ def register_listeners(app: App, deps: Deps) -> None:
     app.action(ids.QUOTA_SHARE)(quota_share.handle_quota_share)
     app.view(ids.RECYCLE)(recycle.handle_recycle_submit)
     app.event("app_home_opened")(app_home.handle_app_home_opened)
+    app.event("app_uninstalled")(workspace.handle_app_uninstalled)
+    app.event("tokens_revoked")(workspace.handle_tokens_revoked)
+    app.action(re.compile(".*"))(handle_unknown_action)  # last: any action not known above
 
     # bound here, not read from the context: an error may come before the middleware has run
     @app.error
