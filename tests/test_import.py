@@ -316,3 +316,48 @@ def test_memoised_offsets_agree_with_zoneinfo_across_dst() -> None:
         assert got.utcoffset() == timedelta(0)
 
     agree()
+
+
+def _thousand(prefix: str, *, broken: dict[int, str]) -> bytes:
+    """A native file of 1,000 leads named with non-ASCII letters; row n is `broken[n]` where
+    given (bytes as a real file would hold them)."""
+    lines = ["lead_id,name,company,owner_email,mql_at"]
+    for n in range(1, 1001):
+        lines.append(broken.get(n) or f"{prefix}{n},Zoë Müller {n},Ørsted,rita@example.com,"
+                     "2026-11-02T10:00")  # fmt: skip
+    return ("\n".join(lines) + "\n").encode("utf-8")
+
+
+@pytest.mark.parametrize(
+    ("name", "bad", "reason"),
+    [
+        ("nul", b"N500,Nul\x00l Name,Ac\x00me,rita@example.com,2026-11-02T10:00", None),
+        ("quote", b'Q500,"Unterminated,Acme,rita@example.com,2026-11-02T10:00', "has 2 cells"),
+        ("stray", b"S500,Zo\xff Name,Acme,rita@example.com,2026-11-02T10:00", "0xFF"),
+    ],
+)
+def test_one_bad_row_never_costs_the_rest_of_the_file(
+    agreed: Engine, tmp_path: Path, name: str, bad: bytes, reason: str | None
+) -> None:
+    """A NUL byte (dropped), an unterminated quote (one row rejected, not the 500 after it)
+    and one stray 0xFF byte (one row rejected; every other row's Zoë, Müller and Ørsted read
+    as UTF-8, not as Latin-1): every good row is stored intact."""
+    prefix = name[0].upper()
+    data = _thousand(prefix, broken={500: "\x00"})
+    data = data.replace(b"\x00", bad)
+    path = tmp_path / f"{name}.csv"
+    path.write_bytes(data)
+    summary = import_csv(agreed, path, rejects_path=tmp_path / f"{name}.rejects.csv")
+    stored = leads(agreed)
+    good = [f"{prefix}{n}" for n in range(1, 1001) if n != 500]
+    assert all(stored[i].name == f"Zoë Müller {i[1:]}" for i in good)
+    assert all(stored[i].company == "Ørsted" for i in good)
+    if reason is None:  # the NUL is gone; the row is kept
+        assert (summary.inserted, summary.rejected) == (1000, 0)
+        assert (stored["N500"].name, stored["N500"].company) == ("Null Name", "Acme")
+    else:
+        assert (summary.inserted, summary.rejected) == (999, 1)
+        [example] = summary.examples
+        assert example.line == 501 and reason in example.reason, example
+        rejected = (tmp_path / f"{name}.rejects.csv").read_bytes()
+        assert bad.split(b",")[1] in rejected  # written back as it came

@@ -8,6 +8,7 @@ Excel saves "CSV" as Windows-1252 in most Western locales, as UTF-8 with a byte-
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,9 @@ CHUNK = 1 << 20
 class CsvShape:
     encoding: str  # a Python codec name: utf-8-sig, utf-16, cp1252 or latin-1
     delimiter: str
+    # "surrogateescape": a UTF-8 file with a few stray bytes, each kept as a lone surrogate
+    # (\udc80-\udcff) so its row is rejected and written back to the rejects file byte for byte
+    errors: str = "strict"
 
     def describe(self) -> str:
         """ "UTF-8, comma-separated": for the import's summary."""
@@ -33,23 +37,40 @@ class CsvShape:
 
 
 def sniff(path: Path) -> CsvShape:
-    encoding = _encoding(path)
-    with path.open(encoding=encoding, newline="") as handle:
+    encoding, errors = _encoding(path)
+    with path.open(encoding=encoding, errors=errors, newline="") as handle:
         header = handle.readline()
-    return CsvShape(encoding, delimiter_of(header))
+    return CsvShape(encoding, delimiter_of(header), errors)
 
 
-def _encoding(path: Path) -> str:
-    """A byte-order mark decides; otherwise the first of UTF-8 and cp1252 that decodes the
-    whole file (latin-1 decodes anything: the five bytes cp1252 leaves undefined)."""
+def _encoding(path: Path) -> tuple[str, str]:
+    """(codec, errors), from the evidence of the whole file. A byte-order mark decides. A file
+    that is UTF-8 throughout, or UTF-8 whose non-ASCII text is mostly valid UTF-8 with a few
+    stray bytes (their rows are rejected, the others read right), is UTF-8; otherwise cp1252
+    where it decodes (Excel's Western "CSV"), else latin-1 (which decodes anything)."""
     with path.open("rb") as handle:
         start = handle.read(4)
     if start.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return "utf-16"
-    for encoding in ("utf-8-sig", "cp1252"):
-        if _decodes(path, encoding):
-            return encoding
-    return "latin-1"
+        return "utf-16", "strict"
+    if _decodes(path, "utf-8-sig"):
+        return "utf-8-sig", "strict"
+    valid, stray = _utf8_evidence(path)
+    if valid > stray:
+        return "utf-8-sig", "surrogateescape"
+    return ("cp1252" if _decodes(path, "cp1252") else "latin-1"), "strict"
+
+
+def _utf8_evidence(path: Path) -> tuple[int, int]:
+    """(non-ASCII characters that are valid UTF-8, bytes that are not)."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="surrogateescape")
+    valid = stray = 0
+    with path.open("rb") as handle:
+        for chunk in [*iter(lambda: handle.read(CHUNK), b""), b""]:
+            text = decoder.decode(chunk, final=not chunk)
+            escaped = len(_STRAY.findall(text))
+            stray += escaped
+            valid += len(text) - len(text.encode("ascii", "ignore")) - escaped
+    return valid, stray
 
 
 def _decodes(path: Path, encoding: str) -> bool:
@@ -62,6 +83,17 @@ def _decodes(path: Path, encoding: str) -> bool:
         except UnicodeDecodeError:
             return False
     return True
+
+
+def undecodable(cells: list[str]) -> str | None:
+    """The first stray byte of a row read with "surrogateescape", as `0xFF`; None if none."""
+    for cell in cells:
+        if found := _STRAY.search(cell):
+            return f"0x{ord(found.group()) - 0xDC00:02X}"
+    return None
+
+
+_STRAY = re.compile("[\udc80-\udcff]")  # a byte that is not UTF-8, as surrogateescape keeps it
 
 
 def delimiter_of(header: str) -> str:

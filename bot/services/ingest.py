@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import itertools
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -104,7 +104,8 @@ class _Rejects:
         if self.path is None:
             return
         if self._writer is None:
-            self._file = self.path.open("w", newline="", encoding="utf-8")
+            # a row with a stray byte is written back as it came (surrogateescape)
+            self._file = self.path.open("w", newline="", encoding="utf-8", errors="surrogateescape")
             self._writer = csv.writer(self._file)
             self._writer.writerow([*self.header, "_line", "_column", "_reason"])
             self.summary.rejects_path = self.path
@@ -137,19 +138,58 @@ class _Abort(Exception):
     """Raised inside the transaction so that --strict rolls everything back."""
 
 
+class _Lines:
+    """The file's physical lines as the csv reader takes them, the lines of the record being
+    read kept: when a stray quote swallowed the lines after it, they are read again."""
+
+    def __init__(self, handle: TextIO) -> None:
+        self.handle = handle
+        self.taken: list[str] = []
+        self.again: deque[str] = deque()
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        line = self.again.popleft() if self.again else next(self.handle)
+        self.taken.append(line)
+        return line
+
+
 def _records(
-    reader: Any, summary: ImportSummary, fmt: str, width: int
+    handle: TextIO, delimiter: str, summary: ImportSummary, fmt: str, width: int, start: int
 ) -> Iterator[tuple[int, list[str]]]:
-    """(first line of the record, cells), skipping blank lines and a report's own lines."""
-    previous_end = reader.line_num
-    for cells in reader:
-        line, previous_end = previous_end + 1, reader.line_num
+    """(first line of the record, cells), skipping blank lines and a report's own lines. A
+    record that runs over several lines to the wrong width (or past the csv module's field
+    limit) is an unterminated quote: its first line alone is the record (rejected for its
+    width), and the lines it swallowed are read again. NUL bytes are dropped."""
+    lines = _Lines(handle)
+    reader = csv.reader(lines, delimiter=delimiter)
+    line = start
+    while True:
+        lines.taken = []
+        try:
+            cells: list[str] | None = next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            cells = None
+        taken = lines.taken
+        if len(taken) > 1 and (cells is None or len(cells) != width):
+            lines.again.extendleft(reversed(taken[1:]))
+            cells = next(csv.reader(taken[:1], delimiter=delimiter), [])
+            reader = csv.reader(lines, delimiter=delimiter)
+            taken = taken[:1]
+        yield_at, line = line, line + len(taken)
+        if cells is None:
+            continue
+        cells = [cell.replace("\x00", "") for cell in cells] if "\x00" in "".join(cells) else cells
         if not any(cell.strip() for cell in cells) or (
             fmt in CRM_FORMATS and CRM_FORMATS[fmt].skips_line(cells, width)
         ):
             summary.skipped += 1
             continue
-        yield line, cells
+        yield yield_at, cells
 
 
 def import_csv(
@@ -174,10 +214,9 @@ def import_csv(
         slack_names = people.real_names(connection)
     mappings = {name: mapping_for(agreement, name, slack_names=slack_names) for name in CRM_FORMATS}
     shape = csv_shape.sniff(path)
-    with path.open(newline="", encoding=shape.encoding) as handle:
-        reader = csv.reader(handle, delimiter=shape.delimiter)
+    with path.open(newline="", encoding=shape.encoding, errors=shape.errors) as handle:
         try:
-            header = [name.strip() for name in next(reader)]
+            header = [name.strip() for name in next(csv.reader(handle, delimiter=shape.delimiter))]
         except StopIteration:
             raise ImportRefused(f"{path} is empty") from None
         detected = detect_format(header, mappings)
@@ -195,7 +234,7 @@ def import_csv(
         summary = ImportSummary(format=fmt, history=history, shape=shape)
         rejects = _Rejects(summary, header, rejects_path)
         width = len(header)
-        records = _records(reader, summary, fmt, width)
+        records = _records(handle, shape.delimiter, summary, fmt, width, start=2)
         first = [item for _, item in zip(range(BATCH), records, strict=False)]
         order = mapping.date_order if mapping else None
         if order:
@@ -246,10 +285,9 @@ def import_csv(
 
 def _rows_again(path: Path, shape: csv_shape.CsvShape, fmt: str) -> Iterator[tuple[int, list[str]]]:
     """The file's records from its first row again (a second pass for its date order)."""
-    with path.open(newline="", encoding=shape.encoding) as again:
-        reader = csv.reader(again, delimiter=shape.delimiter)
-        header = next(reader)
-        yield from _records(reader, ImportSummary(format=fmt), fmt, len(header))
+    with path.open(newline="", encoding=shape.encoding, errors=shape.errors) as again:
+        header = next(csv.reader(again, delimiter=shape.delimiter))
+        yield from _records(again, shape.delimiter, ImportSummary(format=fmt), fmt, len(header), 2)
 
 
 def _reading(
@@ -361,6 +399,9 @@ def _write(
     for (line, cells), external_id in zip(batch, ids, strict=True):
         if len(cells) != width:
             rejects.add(line, cells, "", f"has {len(cells)} cells; the header has {width}")
+            continue
+        if stray := csv_shape.undecodable(cells):
+            rejects.add(line, cells, "", f"holds a byte that is not UTF-8 ({stray})")
             continue
         fingerprint = None if fmt == "touches" else rows.fingerprint(prefix + "\x1f".join(cells))
         if fingerprint and stored.get(external_id) == fingerprint:
