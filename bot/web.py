@@ -16,6 +16,7 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy.engine import Engine
 
+from bot.domain.ingest import clean
 from bot.metrics import registry
 from bot.services import webhooks
 from bot.settings import Settings
@@ -109,9 +110,9 @@ def _error(status: int, message: str):
 
 def _json_body(req: Request) -> object:
     """Strict JSON: Python's extensions (NaN, Infinity) are refused, as JSON and PostgreSQL
-    refuse them."""
+    refuse them; NUL and lone surrogates are cleaned out of every string where they enter."""
     try:
-        return json.loads(req.get_data(), parse_constant=_not_json)
+        return clean(json.loads(req.get_data(), parse_constant=_not_json))
     except (UnicodeDecodeError, ValueError) as error:
         raise webhooks.PayloadRejected(f"the body is not JSON ({error})") from error
 

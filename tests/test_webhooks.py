@@ -515,3 +515,45 @@ def test_json_extensions_are_not_json(served, constant: str) -> None:  # type: i
     body = text.encode()
     answer = post(server, "/webhooks/hubspot", body, hubspot_headers(server, body))
     assert answer.status_code == 400 and f"{constant} is not a JSON value" in answer.text
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        hubspot_event(40_900, 0, "notes_last_contacted", "9999999999999999"),  # year 318,857
+        hubspot_event(40_900, 0, "notes_last_contacted", "¹²³"),  # digits to str.isdigit only
+    ],
+)
+def test_one_bad_value_in_a_batch_of_901_loses_nothing_else(served, bad: dict) -> None:  # type: ignore[no-untyped-def]
+    """900 good events and one whose value is no time: 900 applied, one rejected with its
+    reason; NUL bytes and a lone surrogate in the good ones are cleaned, not refused."""
+    server, url = served
+    t = int(time.time() * 1000)
+    base = 41_000 + (0 if bad["propertyValue"].isascii() else 1_000)
+    good = [
+        hubspot_event(base + n, t, "company", f"Good\x00 Co {n}" if n % 2 else f"Co \ud800{n}")
+        for n in range(900)
+    ]
+    body = json.dumps([*good, {**bad, "occurredAt": t}]).encode()  # \u0000, \ud800 escaped
+    answer = post(server, "/webhooks/hubspot", body, hubspot_headers(server, body))
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["leads"]["inserted"] == 900
+    [reason] = answer.json()["rejected"]
+    assert "is not a time in epoch milliseconds" in reason
+    assert lead_of(url, str(base + 1)).company == "Good Co 1"
+    assert lead_of(url, str(base + 2)).company == "Co \ufffd2"
+
+
+def test_nul_bytes_in_the_native_feed_are_cleaned(served) -> None:  # type: ignore[no-untyped-def]
+    server, url = served
+    lead = {"lead_id": "NUL1\u0000", "email": "n\u0000@x.io", "company": "A\u0000B",
+            "source": "web\u0000site", "mql_at": "2026-11-20T14:00:00Z"}  # fmt: skip
+    payload = {"leads": [lead]}
+    body = json.dumps(payload).encode()
+    answer = post(server, "/webhooks/leads", body, signed(body))
+    assert answer.status_code == 200, answer.text
+    engine = make_engine(Settings(DATABASE_URL=url).database_url)
+    with Session(engine) as session:
+        stored = session.exec(select(Lead).where(Lead.external_id == "NUL1")).scalar_one()
+    engine.dispose()
+    assert (stored.email, stored.company, stored.source) == ("n@x.io", "AB", "website")

@@ -49,6 +49,23 @@ MAX_TEXT = 500  # every text a CRM gives is stored within this
 MAX_URL = 1000  # a record link: Slack's button URLs take 3,000
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # NUL, and a surrogate with no pair
+
+
+def clean(value: object) -> object:
+    """A payload as it may be stored: in every string, NUL dropped and a lone surrogate (JSON
+    may escape one, `"\\ud800"`) made U+FFFD. No database stores either."""
+    if isinstance(value, str):
+        if _UNSTORABLE.search(value) is None:
+            return value
+        return _UNSTORABLE.sub(lambda found: "" if found.group() == "\x00" else "\ufffd", value)
+    if isinstance(value, list):
+        return [clean(item) for item in value]
+    if isinstance(value, dict):
+        return {clean(key): clean(item) for key, item in value.items()}
+    return value
+
+
 class RowError(ValueError):
     """A row that cannot be used: which column, and why."""
 
