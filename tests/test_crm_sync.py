@@ -594,3 +594,35 @@ def test_salesforce_s_jwt_and_client_credentials_logins(
         assert api.users() == {"0055e000001RitaAAA": "rita@example.com",
                                "0055e000001SamXAAA": "sam@example.com"}  # fmt: skip
         assert salesforce.calls_to("/services/oauth2/token")[-1].body["grant_type"] == grant
+
+
+def test_an_older_sync_snapshot_never_overwrites_a_newer_webhook_value(  # type: ignore[no-untyped-def]
+    hubspot: FakeHubSpot, tmp_path: Path, fake_slack: FakeSlack, database_url: str
+) -> None:
+    """The search API answers the contact as it was at 10:00 (its lastmodifieddate); a webhook
+    event of 10:01 already set a newer company and owner: the sync keeps them, and keeps their
+    times, while it takes what it is newer for (the lifecycle stage)."""
+    from bot.services.crm_sync import sync
+    from bot.services.webhooks import apply_hubspot
+
+    _, engine, settings = prepared(tmp_path, database_url, fake_slack, crm_env("hubspot", hubspot))
+    ten = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)
+    hubspot.upsert_contact("901", at=ten, lastname="Snap", company="Old Co",
+                           hubspot_owner_id="31425365",
+                           lifecyclestage="marketingqualifiedlead")  # fmt: skip
+    later = int((ten + timedelta(minutes=1)).timestamp() * 1000)
+    event = {"objectId": 901, "occurredAt": later, "subscriptionType": "contact.propertyChange",
+             "eventId": 1, "subscriptionId": 2, "portalId": 3, "appId": 4, "attemptNumber": 0,
+             "changeSource": "CRM_UI"}  # fmt: skip
+    apply_hubspot(engine, [{**event, "propertyName": "company", "propertyValue": "New Co"},
+                           {**event, "propertyName": "hubspot_owner_id",
+                            "propertyValue": "31425364"}])  # fmt: skip
+    sync(engine, settings)
+    with engine.connect() as connection:
+        company, owner, stage, times = connection.execute(
+            text("SELECT company, crm_owner, stage, crm_times FROM lead WHERE external_id = '901'")
+        ).one()
+    times = json.loads(times) if isinstance(times, str) else times
+    assert (company, owner, stage) == ("New Co", "31425364", "mql")  # Rita's id, not Sam's
+    assert times["company"] == later and times["*"] == int(ten.timestamp() * 1000)
+    engine.dispose()

@@ -197,6 +197,37 @@ def apply_event(event: Event, record: LeadRecord, mapping: CrmMapping) -> bool:
     return True
 
 
+# the lead's fields each property sets: a newer event's value that an older snapshot keeps
+_FIELDS_OF = {
+    "lifecyclestage": ("stage",),
+    "hubspot_owner_id": ("owner_email", "crm_owner", "assigned_at"),
+    "hs_lead_status": ("stage", "recycled_at", "recycle_reason"),
+    "email": ("email",),
+    "company": ("company",),
+    "hubspotscore": ("score",),
+    "hs_analytics_source": ("source",),
+}
+
+
+def newer_kept(record: LeadRecord, stored: Mapping[str, int]) -> LeadRecord | None:
+    """A contact snapshot (a sync's page) against the property times stored for it (`stored`,
+    epoch ms): None if a newer snapshot is stored; else the record without the values an event
+    newer than the snapshot set, and with the stored times it does not supersede. An older
+    value never overwrites a newer one, whichever way each came."""
+    times = record.values.get("crm_times")
+    taken = times.get(SYNCED) if isinstance(times, dict) else None
+    if taken is None or not stored:
+        return record
+    if stored.get(SYNCED, -1) > taken:
+        return None
+    newer = {name: at for name, at in stored.items() if name != SYNCED and at > taken}
+    for name in newer:
+        for column in _FIELDS_OF.get(name, ()):
+            record.values.pop(column, None)
+    record.values["crm_times"] = {**newer, SYNCED: taken}
+    return record
+
+
 def _epoch_ms(text: str, default: datetime) -> datetime:
     """A date property's value (epoch milliseconds); the event's own time where it has none."""
     if not text.isdigit():

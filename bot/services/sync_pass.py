@@ -16,12 +16,13 @@ from sqlalchemy.engine import Engine
 
 from bot.crm import records
 from bot.domain.crm_exports import CrmMapping
+from bot.domain.hubspot_events import newer_kept
 from bot.domain.ingest import LeadRecord, TouchRecord
 from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
 from storage import ingest_log, people
 from storage import sync as cursors
 from storage.db import begin_writing
-from storage.ingest import Known, LeadCounts, lead_ids, record_touches, upsert_leads
+from storage.ingest import Known, LeadCounts, crm_times, lead_ids, record_touches, upsert_leads
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -86,12 +87,20 @@ class Pass:
                 source_system=self.report.crm,
                 external_ids=[lead.external_id for lead in read],
             )
+            # a snapshot (HubSpot's) keeps out of what a newer webhook event stored
+            stored_times = crm_times(
+                connection,
+                source_system=self.report.crm,
+                external_ids=[lead.external_id for lead in read if lead.external_id in known
+                              and "crm_times" in lead.values],
+            )  # fmt: skip
         unreadable = [each for each in found if isinstance(each, records.Unreadable)]
         rejected += [(each.record, each.reason) for each in unreadable]
         leads = []
-        for lead in read:
-            stored = known.get(lead.external_id)
-            if stored is not None and stored[1] == lead.fingerprint:
+        for each in read:
+            stored = known.get(each.external_id)
+            lead = newer_kept(each, stored_times.get(each.external_id) or {})
+            if lead is None or (stored is not None and stored[1] == lead.fingerprint):
                 self.report.leads.unchanged += 1
                 continue
             self.report.unmatched.update(lead.unmapped)
