@@ -168,3 +168,79 @@ def wait_until(found, seconds: float):  # type: ignore[no-untyped-def]
             return value
         time.sleep(0.2)
     return found()
+
+
+class BlackHole:
+    """A TCP relay to the Socket Mode server that, once `swallow()` is called, stops carrying
+    anything on the connections it has (no close frame, no FIN: a dead NAT or a cut link), while
+    new connections go through."""
+
+    def __init__(self, target_port: int) -> None:
+        import socket
+
+        self.target = target_port
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.port = self.listener.getsockname()[1]
+        self.dead: list[object] = []
+        self.swallowing: set[int] = set()
+        self.connections = 0
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        import socket
+
+        while True:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            number = self.connections
+            upstream = socket.create_connection(("127.0.0.1", self.target))
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b, number), daemon=True).start()
+
+    def _pipe(self, source, sink, number: int) -> None:  # type: ignore[no-untyped-def]
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                return
+            if not data:
+                return
+            if number in self.swallowing:
+                continue  # the bytes go nowhere, and nothing says so
+            try:
+                sink.sendall(data)
+            except OSError:
+                return
+
+    def swallow(self) -> None:
+        self.swallowing.update(range(1, self.connections + 1))
+
+
+def test_run_notices_a_dead_socket_mode_connection_within_15_seconds(
+    tmp_path: Path, fake_slack: FakeSlack, socket_slack: SocketModeSlack
+) -> None:
+    """The link goes silent without a close frame: `slabot run` stops hearing pongs, opens a
+    new connection within ~15 s (it waited 51-59 s), and answers over it."""
+    hole = BlackHole(socket_slack.port)
+    fake_slack.socket_mode_url = f"ws://127.0.0.1:{hole.port}/link/?ticket=test"
+    env = slabot_env(f"sqlite:///{tmp_path / 'x.db'}", fake_slack, SLACK_APP_TOKEN=APP_TOKEN)
+    del env["SLACK_SIGNING_SECRET"]
+    process = start_run(env)
+    try:
+        deadline = time.monotonic() + 30
+        while hole.connections < 1 and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2)  # connected, hello received
+        hole.swallow()
+        cut = time.monotonic()
+        while hole.connections < 2 and time.monotonic() < cut + 40:
+            time.sleep(0.2)
+        assert hole.connections >= 2, "no new connection"
+        assert time.monotonic() - cut <= 16, time.monotonic() - cut
+    finally:
+        process.terminate()
+        output = process.communicate(timeout=15)[0]
+    assert "Traceback" not in output, output
