@@ -50,6 +50,9 @@ class Item:
     created_at: datetime
 
 
+SUPERSEDED = "superseded"  # a status: replaced by a newer list before it was sent
+
+
 def _item(row) -> Item:
     return Item(
         row.id,
@@ -116,10 +119,16 @@ def enqueue(
 
 
 def latest_of_day(connection: Connection, *, kind: str, audience: str, day: date) -> Item | None:
-    """The newest message of this kind to this audience on this day, if any."""
+    """The newest message of this kind to this audience on this day, if any (one replaced
+    before it was sent does not count)."""
     row = connection.execute(
         select(*_ITEM_COLUMNS)
-        .where(OUTBOX.c.kind == kind, OUTBOX.c.audience == audience, OUTBOX.c.day == day)
+        .where(
+            OUTBOX.c.kind == kind,
+            OUTBOX.c.audience == audience,
+            OUTBOX.c.day == day,
+            OUTBOX.c.status != SUPERSEDED,
+        )
         .order_by(OUTBOX.c.id.desc())
         .limit(1)
     ).first()
@@ -239,6 +248,18 @@ def written_records(connection: Connection, crm: str, record_ids: Sequence[str])
             ).scalars()
         )
     return found
+
+
+def supersede_unsent(connection: Connection, item_id: int) -> bool:
+    """Replace a queued message nobody has tried to send yet (a newer list for the same
+    audience says all it said); False if a sender has it, or it may have reached Slack."""
+    return bool(
+        connection.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == item_id, OUTBOX.c.status == "pending", OUTBOX.c.attempts == 0)
+            .values(status=SUPERSEDED, last_error="replaced by a newer list before it was sent")
+        ).rowcount
+    )
 
 
 def retry_later(connection: Connection, item_id: int, *, at: datetime, error: str) -> None:

@@ -350,3 +350,34 @@ def test_a_recipient_slack_refuses_fails_alone_and_status_says_what_to_do(
     assert "sam@example.com: users_not_found (1 message)" in status, status
     assert 'set `slack = "U…"` on the rep' in status
     assert "PAUSED" not in status
+
+
+def test_a_newer_list_replaces_an_unsent_older_one(
+    engine: Engine, tmp_path: Path, fake_slack: FakeSlack
+) -> None:
+    """Two scans queue Rita a list each before anything is sent (Slack slow, a busy clock):
+    only the newer goes out, holding both leads; nobody receives the stale one."""
+    from datetime import UTC, datetime
+
+    from bot.flows.delivery import sender
+    from bot.services.agreements import apply_agreement
+    from bot.services.alerts import scan
+    from bot.services.ingest import import_csv
+    from bot.settings import Settings
+    from bot.slack.render import Renderer
+
+    apply_agreement(engine, EXAMPLE.read_text(), now=datetime(2026, 11, 23, 14, tzinfo=UTC))
+    for name, assigned, hour in (
+        ("First", "2026-11-23T09:00", 19),
+        ("Second", "2026-11-23T10:00", 20),
+    ):
+        path = tmp_path / f"{name}.csv"  # breached at 13:00 and 14:00 New York; scans at 14, 15
+        path.write_text(f"{HEADER}\n{name},{name} Lead,Co,website,rita@example.com,80,"
+                        f"{assigned},,\n")  # fmt: skip
+        import_csv(engine, path)
+        scan(engine, Renderer(), now=datetime(2026, 11, 23, hour, 5, tzinfo=UTC))
+    env = slabot_env(engine.url.render_as_string(hide_password=False), fake_slack)
+    settings = Settings(**{k: v for k, v in env.items() if k.startswith(("SLACK_", "DATABASE"))})
+    sender(engine, settings).deliver()
+    [sent] = dm(fake_slack, "U0RITA")
+    assert "First Lead" in blocks_text(sent) and "Second Lead" in blocks_text(sent)

@@ -322,12 +322,21 @@ def audience_message(
 
 
 def _enqueue(connection: Connection, message: Message, *, renderer: Renderer) -> None:
-    """Queue the message; the same audience's earlier list of the day is folded away. The
-    outbox keeps real time (a scan `--at` another time still delivers now)."""
+    """Queue the message; the same audience's earlier list of the day is replaced if it was not
+    sent yet (nobody receives a stale list), else folded away once this one is out. The outbox
+    keeps real time (a scan `--at` another time still delivers now)."""
     now = datetime.now(UTC)
     earlier = outbox.latest_of_day(
         connection, kind=message.kind, audience=message.audience, day=message.day
     )
+    # a DM holds the whole queue: the newer one says all the unsent one said (a channel's
+    # message lists only its news, so an unsent one is kept)
+    if (
+        earlier is not None
+        and message.kind in outbox.DM_KINDS
+        and outbox.supersede_unsent(connection, earlier.id)
+    ):
+        earlier = None
     queued = outbox.enqueue(
         connection,
         key=message.key,
