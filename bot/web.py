@@ -5,7 +5,11 @@ from __future__ import annotations
 import io
 import json
 import logging
+import threading
+import time
 from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -28,6 +32,7 @@ SLACK_PATH = "/slack/events"
 MAX_SLACK_BYTES = 1024 * 1024  # Slack's own payloads are a few KB; a modal's state well under this
 MAX_WEBHOOK_BYTES = 5 * 1024 * 1024
 DATABASE_DOWN = "slabot can't reach its database — try again in a minute"
+HEALTH_SECONDS = 3  # a health check answers within this, whatever the database does
 log = logging.getLogger(__name__)
 
 
@@ -69,6 +74,30 @@ class WebApp:
         if slack:
             return self.slack(environ, start_response)
         return self.flask(environ, start_response)
+
+
+class _HealthProbe:
+    """The database's answer for `/healthz`, within HEALTH_SECONDS whatever the database does.
+    Probes asking at once share one look, on a thread of the probe's own (a hung database holds
+    that thread, never the server's); while a look is overdue, the answer is at once."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="slabot-health")
+        self.lock = threading.Lock()
+        self.running: tuple[Future, float] | None = None
+
+    def look(self) -> tuple[tuple[str, int, datetime] | None, pauses.Pause | None]:
+        """(the clock's last beat, Slack's pause); FutureTimeout when the database is late."""
+        with self.lock:
+            if self.running is None or self.running[0].done():
+                self.running = (self.pool.submit(self._read), time.monotonic())
+            future, started = self.running
+        return future.result(timeout=max(0.0, started + HEALTH_SECONDS - time.monotonic()))
+
+    def _read(self) -> tuple[tuple[str, int, datetime] | None, pauses.Pause | None]:
+        with self.engine.connect() as connection:
+            return clock_store.last_beat(connection), pauses.paused(connection, "slack")
 
 
 def _digits(environ: dict[str, Any], key: str) -> bool:
@@ -151,16 +180,18 @@ def _public_uri(req: Request) -> str:
 def _flask_app(engine: Engine, settings: Settings) -> Flask:
     web = Flask("slabot")
     web.config["MAX_CONTENT_LENGTH"] = MAX_WEBHOOK_BYTES
+    health = _HealthProbe(engine)
 
     @web.get("/healthz")
     def healthz():
         """The database answers, the active clock beat within its last three beats (no clock
         yet is not an error: the web process may start first), and Slack accepts the bot token
         (a refused token pauses delivery: 503, with Slack's reason)."""
-        try:
-            with engine.connect() as connection:
-                beat = clock_store.last_beat(connection)
-                pause = pauses.paused(connection, "slack")
+
+        try:  # bounded: a database that does not answer is unhealthy, not a hung probe
+            beat, pause = health.look()
+        except FutureTimeout:
+            return jsonify(ok=False, database=f"no answer within {HEALTH_SECONDS} s"), 503
         except Exception as error:  # any database failure means "not healthy"
             return jsonify(ok=False, database=type(error).__name__), 503
         slack = (

@@ -17,6 +17,7 @@ class DatabaseProxy:
         self._lock = threading.Lock()
         self._open: list[socket.socket] = []
         self._listener: socket.socket | None = None
+        self.hanging = threading.Event()
         self.port = 0
         self.restore()
 
@@ -48,6 +49,11 @@ class DatabaseProxy:
         for each in sockets:
             _shut(each)
 
+    def hang(self) -> None:
+        """The server stops answering (stopped, swapping, a lock held): every connection, old
+        and new, stays open and carries nothing."""
+        self.hanging.set()
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -62,13 +68,16 @@ class DatabaseProxy:
             with self._lock:
                 self._open += [client, server]
             for source, sink in ((client, server), (server, client)):
-                threading.Thread(target=_pipe, args=(source, sink), daemon=True).start()
+                threading.Thread(
+                    target=_pipe, args=(source, sink, self.hanging), daemon=True
+                ).start()
 
 
-def _pipe(source: socket.socket, sink: socket.socket) -> None:
+def _pipe(source: socket.socket, sink: socket.socket, hanging: threading.Event) -> None:
     try:
         while data := source.recv(65536):
-            sink.sendall(data)
+            if not hanging.is_set():  # hung: what comes is kept, and nothing answers
+                sink.sendall(data)
     except OSError:
         pass
     finally:

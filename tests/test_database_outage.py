@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -121,6 +122,27 @@ def test_a_database_outage_gets_one_clear_line_everywhere(
     assert "Pace" in slash(server, "/pace", "").text
     log = server.log.read_text()
     assert "Traceback" not in log, log
+
+
+def test_a_hung_database_is_answered_by_healthz_within_its_bound(
+    outage: tuple[RunningServer, DatabaseProxy, dict[str, str]],
+) -> None:
+    """The server stops answering without closing anything (no refused connection, no reset):
+    `/healthz` says so within its 3 s, however many probes ask (it waited 58-89 s)."""
+    server, proxy, _ = outage
+    assert httpx.get(server.url + "/healthz", timeout=30).status_code == 200
+    proxy.hang()
+    began = time.monotonic()
+    with ThreadPoolExecutor(10) as pool:
+        answers = list(
+            pool.map(lambda _: httpx.get(server.url + "/healthz", timeout=30), range(10))
+        )
+    assert all(answer.status_code == 503 for answer in answers)
+    assert time.monotonic() - began < 5, time.monotonic() - began  # one shared 3 s look
+    assert "no answer within 3 s" in answers[0].json()["database"]
+    began = time.monotonic()  # and the probes held none of the threads Slack's requests need
+    answer = slash(server, "/quota", "500k")
+    assert answer.status_code == 200 and time.monotonic() - began < 3  # Slack's 3 s
 
 
 def test_the_clock_rides_out_a_database_restart(
