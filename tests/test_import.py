@@ -361,3 +361,25 @@ def test_one_bad_row_never_costs_the_rest_of_the_file(
         assert example.line == 501 and reason in example.reason, example
         rejected = (tmp_path / f"{name}.rejects.csv").read_bytes()
         assert bad.split(b",")[1] in rejected  # written back as it came
+
+
+def test_an_older_hubspot_export_never_overwrites_a_newer_webhook_value(
+    agreed: Engine, tmp_path: Path
+) -> None:
+    """A webhook set the company at 11:00 (UTC); an export last modified at 10:00 still says
+    the old one: the export's older value does not win, its newer facts (the stage) do."""
+    from bot.services.webhooks import apply_hubspot
+
+    eleven = int(datetime(2026, 11, 24, 11, 0, tzinfo=UTC).timestamp() * 1000)
+    apply_hubspot(agreed, [{"objectId": 777, "occurredAt": eleven, "propertyName": "company",
+                            "propertyValue": "New Co", "subscriptionType": "contact.propertyChange",
+                            "eventId": 1, "subscriptionId": 1, "portalId": 1, "appId": 1,
+                            "attemptNumber": 0, "changeSource": "CRM_UI"}])  # fmt: skip
+    path = write(
+        tmp_path / "hubspot-crm-exports-all-contacts.csv",
+        "Record ID,Company Name,Lifecycle Stage,Last Modified Date",
+        "777,Old Co,Marketing Qualified Lead,2026-11-24 05:00",  # 10:00 UTC, in New York time
+    )
+    import_csv(agreed, path)
+    lead = leads(agreed)["777"]
+    assert (lead.company, lead.stage) == ("New Co", "mql")

@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from bot.crm.hubspot_api import CONTACT_PROPERTIES, CellPage, HubSpotApi
-from bot.crm.hubspot_api import parse_time as hubspot_time
 from bot.crm.reader_process import prefetched
 from bot.crm.salesforce_api import LEAD_FIELDS, LEAD_PREFIX, parse_time
 from bot.crm.write_back import written_by_slabot
 from bot.domain import crm_exports as crm
-from bot.domain.hubspot_events import SYNCED
 from bot.domain.ingest import LeadRecord, RowError, TouchRecord, fingerprint
 from bot.domain.owners import salesforce_id18
 
@@ -79,17 +77,10 @@ class ApiReader:
 
 
 def contact_pages(reader: ApiReader, pages: Iterable[CellPage]) -> Iterator[ReadPage]:
-    """HubSpot's pages of contacts, read. A contact's modification time goes with it
-    (`crm_times`): an older webhook event never overwrites this snapshot."""
-    modified = CONTACT_PROPERTIES.index("lastmodifieddate")
+    """HubSpot's pages of contacts, read (a contact's modification time goes with it, as
+    `crm_times`, so an older webhook event never overwrites this snapshot, nor it a newer one)."""
     for page in pages:
-        found: list[Read] = []
-        for cells in page.cells:
-            read = reader.read(cells)
-            if isinstance(read, LeadRecord) and (at := hubspot_time(cells[modified])):
-                read.values["crm_times"] = {SYNCED: int(at.timestamp() * 1000)}
-            found.append(read)
-        yield ReadPage(found, page.total, page.last_modified)
+        yield ReadPage([reader.read(cells) for cells in page.cells], page.total, page.last_modified)
 
 
 def changed_contacts(

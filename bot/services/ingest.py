@@ -19,13 +19,16 @@ from bot.domain import csv_shape, dates
 from bot.domain import ingest as rows
 from bot.domain.crm_formats import FORMATS as CRM_FORMATS
 from bot.domain.crm_formats import detect_format, handoff_columns
+from bot.domain.hubspot_events import newer_kept
 from bot.domain.ingest import undated
 from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
 from bot.services.date_order import DateOrderUnproven, file_date_order
 from storage import ingest_log, people
 from storage.bulk import bulk_load_pays, indexes_rebuilt_after, keep_statistics
 from storage.ingest import (
+    Known,
     LeadCounts,
+    crm_times,
     has_leads,
     lead_ids,
     max_lead_id,
@@ -283,6 +286,29 @@ def import_csv(
     return summary
 
 
+def _newer_kept(
+    connection: Connection,
+    mapped: list[tuple[int, list[str], Any]],
+    found: Known,
+    summary: ImportSummary,
+) -> list[tuple[int, list[str], Any]]:
+    """Rows of contacts already stored, as `hubspot_events.newer_kept` leaves them: a row
+    older than what is stored is counted unchanged."""
+    times = crm_times(
+        connection,
+        source_system="hubspot",
+        external_ids=[record.external_id for _, _, record in mapped if record.external_id in found],
+    )
+    kept = []
+    for line, cells, record in mapped:
+        newer = newer_kept(record, times.get(record.external_id) or {})
+        if newer is None:
+            summary.unchanged += 1
+        else:
+            kept.append((line, cells, newer))
+    return kept
+
+
 def _rows_again(path: Path, shape: csv_shape.CsvShape, fmt: str) -> Iterator[tuple[int, list[str]]]:
     """The file's records from its first row again (a second pass for its date order)."""
     with path.open(newline="", encoding=shape.encoding, errors=shape.errors) as again:
@@ -423,6 +449,8 @@ def _write(
             for what, value in record.unmapped:
                 summary.unmapped[what][value] += 1
         mapped.append((line, cells, record))
+    if fmt == "hubspot" and found:  # an export's row is a snapshot: newer event values stay
+        mapped = _newer_kept(connection, mapped, found, summary)
     if fmt == "touches":
         recorded, unknown = record_touches(
             connection, [item[2] for item in mapped], source_system="native"

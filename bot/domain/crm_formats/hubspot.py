@@ -16,6 +16,7 @@ from bot.domain.crm_exports import (
     _owner,
     stage_reached,
 )
+from bot.domain.hubspot_events import SYNCED
 from bot.domain.ingest import LeadRecord, RowError, _email, _number, _text, canonical_stage
 
 LEAD_STATUSES = {  # hs_lead_status's standard values (export labels fold onto these)
@@ -106,7 +107,10 @@ def hubspot_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
         values["source"] = mapping.source(source)
     if score := ctx.get(cells, "HubSpot Score"):
         values["score"] = _number(score, ctx.label("HubSpot Score"))
-    evidence = ctx.time(cells, "Last Modified Date") or ctx.now
+    modified = ctx.time(cells, "Last Modified Date")
+    if modified is not None:  # the snapshot's time: no value an event newer than it set is lost
+        values["crm_times"] = {SYNCED: int(modified.timestamp() * 1000)}
+    evidence = modified or ctx.now
     rule = None
     if status := ctx.get(cells, "Lead Status"):
         rule = mapping.status(status)
