@@ -51,7 +51,8 @@ def serve(
             **({"logconfig_dict": JSON_LOGS} if json_logs else {}),
             "bind": f"0.0.0.0:{port}",
             "workers": workers,
-            "worker_class": "gthread",
+            # gthread, with a deadline on reading each request (slow clients)
+            "worker_class": "bot.web_worker.DeadlineThreadWorker",
             "threads": threads,
             "timeout": 30,
             "graceful_timeout": 10,

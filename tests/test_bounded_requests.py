@@ -102,3 +102,53 @@ def test_refused_requests_leave_one_line_and_nothing_of_the_body(server: Running
     assert "SECRETBODY" not in log and "all tokens leaked" not in log
     assert "Traceback" not in log
     assert "X-Slack-Request-Timestamp" in log  # the refusal itself, on one line
+
+
+def test_slow_clients_never_stop_slabot_answering_slack(server: RunningServer) -> None:
+    """Eight connections (as many as both workers have threads) send their headers a byte at a
+    time, and reconnect as soon as they are cut off (slowloris); signed `/quota` requests still
+    answer within Slack's 3 s (they timed out at 30 s)."""
+    import threading
+
+    import httpx
+
+    address = urlparse(server.url)
+    stop = threading.Event()
+    cut: list[bool] = []
+
+    def slow() -> None:
+        while not stop.is_set():
+            with socket.create_connection((address.hostname, address.port), timeout=10) as sock:
+                try:
+                    sock.sendall(b"POST /slack/events HTTP/1.1\r\nHost: x\r\n")
+                    while not stop.is_set() and not closed_by_server(sock):
+                        sock.sendall(b"X")  # a header that never ends
+                        time.sleep(0.3)
+                except OSError:
+                    pass
+                cut.append(True)
+
+    def closed_by_server(sock: socket.socket) -> bool:
+        try:
+            return sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+        except BlockingIOError:
+            return False  # still open, nothing to read
+
+    threads = [threading.Thread(target=slow, daemon=True) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.0)  # every worker thread has a slow client by now
+        for _ in range(5):
+            body = slash_command_body("/quota", "500k aov=2k win=23% sql2opp=82% mql2sql=34%")
+            began = time.monotonic()
+            answer = httpx.post(server.url + "/slack/events", content=body,
+                                headers=signed_headers(body), timeout=30)  # fmt: skip
+            assert answer.status_code == 200 and "3,900" in answer.text
+            assert time.monotonic() - began < 3, time.monotonic() - began
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=5)
+    assert len(cut) >= 8  # the slow clients were cut off (and came back)
