@@ -7,7 +7,7 @@ webhook is applied whole or not at all.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -208,25 +208,32 @@ def upsert_leads(
     written = [merged[external_id] for external_id in new_ids] + [r for _, r in changed]
     touches = [touch for record in written for touch in record.touches]
     if touches:
-        record_touches(connection, touches, source_system=source_system)
+        record_touches(connection, touches, source_system=source_system, new=set(new_ids))
     return counts
 
 
 def record_touches(
-    connection: Connection, touches: Sequence[TouchRecord], *, source_system: str
+    connection: Connection,
+    touches: Sequence[TouchRecord],
+    *,
+    source_system: str,
+    new: Collection[str] = (),
 ) -> tuple[int, list[int]]:
     """Record touches (repeats are ignored) and move each lead's first touch earlier where a
     touch precedes it. A touch inferred from a CRM status is recorded only for a lead with no
     touch yet (a re-import must not add one each time). A touch at the very instant of one the
     lead has is that touch come back (a Contacted press logged in the CRM at the press's
-    time, read again by a sync or a webhook): it is not recorded twice. Returns (touches
-    recorded, indexes of touches whose lead is unknown)."""
+    time, read again by a sync or a webhook): it is not recorded twice (`new`: external ids of
+    leads inserted just now, which have no touch to compare with). Returns (touches recorded,
+    indexes of touches whose lead is unknown)."""
     known = lead_ids(
         connection,
         source_system=source_system,
         external_ids=list({t.lead_external_id for t in touches}),
     )
-    instants = _touch_instants(connection, [found[0] for found in known.values() if found[2]])
+    instants = _touch_instants(
+        connection, [found[0] for key, found in known.items() if found[2] and key not in new]
+    )
     rows, unknown = [], []
     earliest: dict[int, datetime] = {}
     for index, touch in enumerate(touches):

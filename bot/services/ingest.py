@@ -135,6 +135,7 @@ class _Reading:
     compare: bool = False  # leads of this CRM are stored: skip rows imported unchanged before
     analysed: int = 0  # leads inserted when PostgreSQL last refreshed its statistics
     last_id: int = 0  # the highest lead id before the import: the new leads are above it
+    stray_bytes: bool = False  # the file is UTF-8 with a few bytes that are not: rows to check
 
 
 class _Abort(Exception):
@@ -186,7 +187,8 @@ def _records(
         yield_at, line = line, line + len(taken)
         if cells is None:
             continue
-        cells = [cell.replace("\x00", "") for cell in cells] if "\x00" in "".join(cells) else cells
+        if any("\x00" in text for text in taken):
+            cells = [cell.replace("\x00", "") for cell in cells]
         if not any(cell.strip() for cell in cells) or (
             fmt in CRM_FORMATS and CRM_FORMATS[fmt].skips_line(cells, width)
         ):
@@ -252,6 +254,7 @@ def import_csv(
             if order:
                 summary.date_order, summary.date_order_from = order, "the file's own dates"
         reading = _reading(fmt, header, columns, mapping, tz, order, now, history)
+        reading.stray_bytes = shape.errors == "surrogateescape"
         try:
             with engine.begin() as connection, ExitStack() as bulk:
                 if fmt != "touches":
@@ -426,7 +429,7 @@ def _write(
         if len(cells) != width:
             rejects.add(line, cells, "", f"has {len(cells)} cells; the header has {width}")
             continue
-        if stray := csv_shape.undecodable(cells):
+        if reading.stray_bytes and (stray := csv_shape.undecodable(cells)):
             rejects.add(line, cells, "", f"holds a byte that is not UTF-8 ({stray})")
             continue
         fingerprint = None if fmt == "touches" else rows.fingerprint(prefix + "\x1f".join(cells))
