@@ -97,7 +97,7 @@ class _HealthProbe:
 
     def _read(self) -> tuple[tuple[str, int, datetime] | None, pauses.Pause | None]:
         with self.engine.connect() as connection:
-            return clock_store.last_beat(connection), pauses.paused(connection, "slack")
+            return clock_store.last_beat(connection), pauses.paused(connection, pauses.SLACK)
 
 
 def _digits(environ: dict[str, Any], key: str) -> bool:

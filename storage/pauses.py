@@ -13,6 +13,8 @@ from storage.alerts import utc
 from storage.db import dialect_insert
 from storage.models import OUTBOX, PAUSES
 
+SLACK = "slack"  # the service whose refusals pause delivery
+
 
 @dataclass(frozen=True)
 class Pause:

@@ -215,7 +215,7 @@ def status() -> None:
     from bot.services.agreements import agreement_in_force
     from bot.slack.channels import join_team_channels
     from bot.slack.client import make_web_client
-    from bot.slack.delivery import RECIPIENT_REFUSALS, SLACK
+    from bot.slack.delivery import RECIPIENT_REFUSALS
     from bot.slack.render import Renderer
     from storage import pauses
     from storage.ingest_log import load_status
@@ -225,7 +225,7 @@ def status() -> None:
     now = datetime.now(UTC)
     with engine.connect() as connection:
         loaded = load_status(connection, now=now)
-        pause = pauses.paused(connection, SLACK)
+        pause = pauses.paused(connection, pauses.SLACK)
         refused = pauses.refused_recipients(
             connection, RECIPIENT_REFUSALS, since=now - timedelta(days=7)
         )

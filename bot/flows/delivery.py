@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from datetime import UTC, datetime, timedelta
 
 from slack_sdk import WebClient
@@ -10,11 +9,10 @@ from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
 from bot.slack.client import make_web_client
-from bot.slack.delivery import SLACK, Sender
-from storage import pauses
+from bot.slack.delivery import Sender, pause_delivery
 from storage.alerts import claim_action
 
-log = logging.getLogger(__name__)
+__all__ = ["first_delivery", "pause_delivery", "sender"]  # the listeners' way to delivery
 
 
 def sender(engine: Engine, settings: Settings, client: WebClient | None = None) -> Sender:
@@ -28,19 +26,6 @@ def sender(engine: Engine, settings: Settings, client: WebClient | None = None) 
         retry_base=timedelta(seconds=settings.retry_base),
         crm=crm_writer(engine, settings),
     )
-
-
-def pause_delivery(engine: Engine, reason: str) -> None:
-    """Stop sending to Slack, saying why (the app was uninstalled, its tokens revoked): what is
-    queued stays queued, and sending resumes once Slack accepts the bot token again."""
-    with engine.begin() as connection:
-        first = pauses.pause(connection, SLACK, reason=reason, now=datetime.now(UTC))
-    if first:
-        log.error(
-            "Slack says %s: delivery is paused and nothing is lost; it resumes by itself once "
-            "the app is installed again and Slack accepts SLACK_BOT_TOKEN",
-            reason,
-        )
 
 
 def first_delivery(engine: Engine, event_id: str) -> bool:

@@ -29,6 +29,7 @@ from bot.crm import CrmError
 from bot.crm.write_back import CrmWriter
 from bot.slack.channels import join_channel
 from storage import outbox, pauses
+from storage.pauses import SLACK
 
 log = logging.getLogger(__name__)
 EVENT_TYPE = "slabot_message"
@@ -52,7 +53,6 @@ RECIPIENT_REFUSALS = (
     "user_not_found", "users_not_found", "cannot_dm_bot", "is_archived", "channel_not_found",
     "user_disabled",
 )  # fmt: skip
-SLACK = "slack"
 
 
 class Unresolved(Exception):
@@ -169,7 +169,7 @@ class Sender:
         except SlackApiError as error:
             code = str(error.response.get("error", ""))
             if code in WORKSPACE_REFUSALS:
-                self._pause(code)
+                pause_delivery(self.engine, code)
                 self._retry(item, attempts, code, report, at_least=self.retry_base)
             elif error.response.status_code == 200 and code not in TRANSIENT:
                 self._fail(item, code, report)
@@ -194,18 +194,7 @@ class Sender:
             else:
                 report.sent += 1
 
-    # -- a workspace-wide refusal ------------------------------------------------------------
-    def _pause(self, code: str) -> None:
-        with self.engine.begin() as connection:
-            first = pauses.pause(connection, SLACK, reason=code, now=utcnow())
-        if first:
-            log.error(
-                "Slack refuses the bot token (%s): delivery is paused and nothing is lost; it "
-                "resumes by itself once Slack accepts the token (check SLACK_BOT_TOKEN, or "
-                "reinstall the app)",
-                code,
-            )
-
+    # -- a workspace-wide refusal: see pause_delivery ----------------------------------------
     def _held(self) -> bool:
         """Whether delivery is paused: while it is, Slack is asked (auth.test) at most once a
         retry interval whether it accepts the token again, and the pause ends when it does."""
@@ -392,6 +381,20 @@ def _paced(
     alerts = [item for item in items if item.kind in outbox.ALERT_KINDS][:room]
     claimed = {item.id for item in alerts if outbox.claim(connection, item.id, now=utcnow())}
     return first + [item for item in alerts if item.id in claimed], claimed
+
+
+def pause_delivery(engine: Engine, reason: str) -> None:
+    """Stop sending to Slack, saying why once (a refused or revoked token, an uninstall): what
+    is queued stays queued, and sending resumes once Slack accepts the bot token again."""
+    with engine.begin() as connection:
+        first = pauses.pause(connection, SLACK, reason=reason, now=utcnow())
+    if first:
+        log.error(
+            "Slack refuses the bot token (%s): delivery is paused and nothing is lost; it "
+            "resumes by itself once Slack accepts the token (check SLACK_BOT_TOKEN, or "
+            "reinstall the app)",
+            reason,
+        )
 
 
 def resolve_user(engine: Engine, client: WebClient, email: str) -> str:
