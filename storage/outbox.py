@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, case, func, select, update
+from sqlalchemy import Connection, Update, case, func, select, update
 
 from storage.alerts import utc
 from storage.bulk import chunks
@@ -24,12 +24,14 @@ class Kind(StrEnum):
     CHANNEL = "sla_channel"  # the team channel's escalation
     DIGEST = "digest"  # the stand-up digest, in the team's channel
     CHART = "chart"  # the digest's burn-up, in its thread
-    UPDATE = "update"  # a new text for a message already sent
+    UPDATE = "update"  # a new text for a message already sent (a redraw, a digest's)
+    FOLD = "fold"  # an alert list a newer one replaced, folded to a line (with the alerts)
     CRM = "crm"  # a Slack action written back to the CRM
 
 
 # bulk alerts, paced by the clock; digests, charts and interaction redraws go first
-ALERT_KINDS = (Kind.REP, Kind.MANAGER, Kind.CHANNEL)
+ALERT_KINDS = (Kind.REP, Kind.MANAGER, Kind.CHANNEL, Kind.FOLD)
+UPDATE_KINDS = (Kind.UPDATE, Kind.FOLD)  # a whole new text: only the newest one matters
 PACE_LOCK = 7215002  # PostgreSQL advisory lock: one clock at a time counts the minute's sends
 DM_KINDS = (Kind.REP, Kind.MANAGER)
 
@@ -97,7 +99,8 @@ def enqueue(
     now: datetime,
     update_of: int | None = None,
 ) -> int | None:
-    """Queue a message; None when one with this key is already queued (or sent)."""
+    """Queue a message; None when one with this key is already queued (or sent). A new text
+    for a sent message replaces the texts for it still waiting to be tried."""
     statement = (
         dialect_insert(connection, OUTBOX)
         .values(
@@ -115,7 +118,42 @@ def enqueue(
         .on_conflict_do_nothing(index_elements=["key"])
         .returning(OUTBOX.c.id)
     )
-    return connection.execute(statement).scalar()
+    item_id = connection.execute(statement).scalar()
+    if item_id is not None and kind in UPDATE_KINDS and update_of is not None:
+        connection.execute(
+            _unsent_updates(update_of)
+            .where(OUTBOX.c.id < item_id)
+            .values(status=SUPERSEDED, last_error="replaced by a newer text before it was sent")
+        )
+    return item_id
+
+
+def _unsent_updates(update_of: int) -> Update:
+    """The texts for message `update_of` nobody has tried to send yet."""
+    return update(OUTBOX).where(
+        OUTBOX.c.update_of == update_of,
+        OUTBOX.c.kind.in_(UPDATE_KINDS),
+        OUTBOX.c.status == "pending",
+        OUTBOX.c.attempts == 0,
+    )
+
+
+def newer_text_exists(connection: Connection, item: Item) -> bool:
+    """Whether a newer text for the same message is sent or on its way (this one, tried before
+    and due again, would put an older text back)."""
+    return (
+        connection.execute(
+            select(OUTBOX.c.id)
+            .where(
+                OUTBOX.c.update_of == item.update_of,
+                OUTBOX.c.kind.in_(UPDATE_KINDS),
+                OUTBOX.c.id > item.id,
+                OUTBOX.c.status.in_(("pending", "sending", "sent")),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
 
 
 def latest_of_day(connection: Connection, *, kind: str, audience: str, day: date) -> Item | None:
@@ -262,11 +300,23 @@ def supersede_unsent(connection: Connection, item_id: int) -> bool:
     )
 
 
-def retry_later(connection: Connection, item_id: int, *, at: datetime, error: str) -> None:
+def retry_later(
+    connection: Connection, item_id: int, *, at: datetime, error: str, reached_slack: bool = True
+) -> None:
+    """Back to pending until `at`. `reached_slack=False` (Slack answered 429: it did nothing)
+    takes back the attempt the claim counted, so the item is not looked for in Slack before it
+    is sent, and a newer list may still replace it."""
+    attempts = OUTBOX.c.attempts if reached_slack else OUTBOX.c.attempts - 1
     connection.execute(
         update(OUTBOX)
         .where(OUTBOX.c.id == item_id)
-        .values(status="pending", next_attempt_at=at, last_error=error[:500])
+        .values(status="pending", next_attempt_at=at, last_error=error[:500], attempts=attempts)
+    )
+
+
+def mark_superseded(connection: Connection, item_id: int, *, reason: str) -> None:
+    connection.execute(
+        update(OUTBOX).where(OUTBOX.c.id == item_id).values(status=SUPERSEDED, last_error=reason)
     )
 
 

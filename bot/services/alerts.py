@@ -354,7 +354,7 @@ def _enqueue(connection: Connection, message: Message, *, renderer: Renderer) ->
         outbox.enqueue(
             connection,
             key=f"{earlier.key}:superseded",
-            kind=Kind.UPDATE,
+            kind=Kind.FOLD,
             audience=message.audience,
             day=message.day,
             payload=folded,

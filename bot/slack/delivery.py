@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -28,6 +29,7 @@ from sqlalchemy.engine import Engine
 from bot.crm import CrmError
 from bot.crm.write_back import CrmWriter
 from bot.slack.channels import join_channel
+from bot.slack.client import rate_limits_not_waited
 from storage import outbox, pauses
 from storage.pauses import SLACK
 
@@ -55,6 +57,10 @@ RECIPIENT_REFUSALS = (
 )  # fmt: skip
 
 
+# after Slack's Retry-After on an alert, alerts wait this much longer than a digest does
+ALERTS_YIELD = timedelta(seconds=3)
+
+
 class Unresolved(Exception):
     """The item cannot be addressed yet (its target message is not sent yet)."""
 
@@ -67,12 +73,17 @@ class Undeliverable(Exception):
     """The item can never be delivered (Slack refused it for good, or its target is gone)."""
 
 
+class Superseded(Exception):
+    """A newer text for the same message is sent or on its way: this one would undo it."""
+
+
 @dataclass
 class DeliveryReport:
     sent: int = 0
     found_already_sent: int = 0
     retrying: int = 0
     failed: int = 0
+    superseded: int = 0
     errors: list[str] = field(default_factory=list)
 
 
@@ -102,6 +113,9 @@ class Sender:
         self.stopping = threading.Event()  # set: finish the batch in hand, take no more
         self.workers = workers  # messages to different people go out side by side
         self._lock = threading.Lock()
+        # Slack answered an alert 429: no alert starts before then, so the first call Slack
+        # allows again goes to a digest or a redraw (they wait out Slack's Retry-After exactly)
+        self._alerts_held_until = datetime.min.replace(tzinfo=UTC)
 
     # -- the loop ----------------------------------------------------------------------------
     def deliver(
@@ -127,7 +141,8 @@ class Sender:
                     items = outbox.due_items(connection, now=utcnow(), only=only)
                     claimed: set[int] = set()
                     if alerts_per_minute is not None:
-                        items, claimed = _paced(connection, items, alerts_per_minute)
+                        room = 0 if utcnow() < self._alerts_held_until else alerts_per_minute
+                        items, claimed = _paced(connection, items, room)
                 if items:
                     send = functools.partial(self._deliver_one, report=report, claimed=claimed)
                     list(pool.map(send, items))
@@ -155,22 +170,37 @@ class Sender:
                 if not outbox.claim(connection, item.id, now=utcnow()):
                     return  # another sender has it
         attempts = item.attempts + 1
+        alert = item.kind in outbox.ALERT_KINDS
         try:
-            channel, ts, found = self._send(item, attempts)
+            with rate_limits_not_waited() if alert else nullcontext():
+                channel, ts, found = self._send(item, attempts)
         except Unresolved as error:
-            self._retry(item, attempts, str(error), report, soon=True)
+            self._retry(item, attempts, str(error), report, wait=timedelta(seconds=1))
             return
         except Undeliverable as error:
             self._fail(item, str(error), report)
+            return
+        except Superseded as error:
+            with self.engine.begin() as connection:
+                outbox.mark_superseded(connection, item.id, reason=str(error))
+            with self._lock:
+                report.superseded += 1
             return
         except Blocked as error:
             self._retry(item, attempts, str(error), report)
             return
         except SlackApiError as error:
             code = str(error.response.get("error", ""))
-            if code in WORKSPACE_REFUSALS:
+            if error.response.status_code == 429:
+                wait = _retry_after(error)
+                if alert:
+                    with self._lock:
+                        until = utcnow() + wait + ALERTS_YIELD
+                        self._alerts_held_until = max(self._alerts_held_until, until)
+                self._retry(item, attempts, "ratelimited", report, wait=wait, reached_slack=False)
+            elif code in WORKSPACE_REFUSALS:
                 pause_delivery(self.engine, code)
-                self._retry(item, attempts, code, report, at_least=self.retry_base)
+                self._retry(item, attempts, code, report, wait=self.retry_base)
             elif error.response.status_code == 200 and code not in TRANSIENT:
                 self._fail(item, code, report)
             else:
@@ -238,13 +268,22 @@ class Sender:
         error: str,
         report: DeliveryReport,
         *,
-        soon: bool = False,
+        wait: timedelta | None = None,
         at_least: timedelta | None = None,
+        reached_slack: bool = True,
     ) -> None:
-        wait = timedelta(seconds=1) if soon else outbox.backoff(attempts, base=self.retry_base)
+        """Try again after `wait` (by default the backoff for this many attempts, at least
+        `at_least`)."""
+        wait = wait or outbox.backoff(attempts, base=self.retry_base)
         wait = max(wait, at_least or wait)
         with self.engine.begin() as connection:
-            outbox.retry_later(connection, item.id, at=utcnow() + wait, error=error)
+            outbox.retry_later(
+                connection,
+                item.id,
+                at=utcnow() + wait,
+                error=error,
+                reached_slack=reached_slack,
+            )
         log.warning("outbox %s (%s): %s; trying again in %s", item.id, item.key, error, wait)
         with self._lock:
             report.retrying += 1
@@ -261,6 +300,9 @@ class Sender:
         if item.kind == outbox.Kind.CHART:
             return self._upload(item, attempts)
         if item.update_of is not None:
+            with self.engine.connect() as connection:
+                if outbox.newer_text_exists(connection, item):
+                    raise Superseded("a newer text for the same message replaced it")
             channel, ts = self._target(item)
             self.client.chat_update(
                 channel=channel, ts=ts, text=payload["text"], blocks=payload.get("blocks")
@@ -368,6 +410,18 @@ class Sender:
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
+
+
+def _retry_after(error: SlackApiError) -> timedelta:
+    """How long Slack asked to wait (its Retry-After header; a second if it did not say)."""
+    headers = {name.lower(): value for name, value in (error.response.headers or {}).items()}
+    value = headers.get("retry-after")
+    if isinstance(value, list):
+        value = value[0] if value else None
+    try:
+        return timedelta(seconds=max(1, int(value)))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return timedelta(seconds=1)
 
 
 def _paced(
