@@ -49,9 +49,11 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", validation_alias="LOG_FORMAT")
     # the clock's breach scan runs this often (seconds)
     scan_interval: int = Field(60, ge=5, validation_alias="SLABOT_SCAN_INTERVAL")
-    # the clock sends at most this many alerts a minute (all clocks together), so Slack's
-    # rate limit always leaves room for the stand-up digests and button redraws
-    alerts_per_minute: int = Field(60, ge=1, validation_alias="SLABOT_ALERTS_PER_MINUTE")
+    # the clock sends at most this many alerts a minute (all clocks together; a list replaced
+    # by a newer one, folded to a line, counts too). Each may cost one Tier 3 call (50+ a
+    # minute: chat.update, users.lookupByEmail), so 40 leaves every Tier 3 method at least 10
+    # a minute for the stand-up digests and people's button redraws
+    alerts_per_minute: int = Field(40, ge=1, validation_alias="SLABOT_ALERTS_PER_MINUTE")
     # a message Slack did not take is tried again after this, doubling up to 15 minutes (s)
     retry_base: int = Field(30, ge=1, validation_alias="SLABOT_RETRY_BASE")
     # a message claimed longer ago than this by a sender that never finished is looked for

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import random
 import threading
 import time
@@ -62,7 +63,7 @@ class FakeSlack:
         self.views: list[dict[str, Any]] = []
         self.files: dict[str, dict[str, Any]] = {}  # file id → name, title, bytes, shares
         self._stall_after: int | None = None  # chat.postMessage answers after which to hang
-        self._limits: dict[str, tuple[int, list[float]]] = {}  # method → (per minute, recent)
+        self._limits: dict[str, tuple[int, float, list[float]]] = {}  # method → (n, window, recent)
         self.stall_seconds = 60.0
         self.refusing: str | None = None  # every Web API call answers this error (a token outage)
 
@@ -119,22 +120,23 @@ class FakeSlack:
         with self._lock:
             self._faults.setdefault(method, []).append(fault)
 
-    def limit(self, method: str, per_minute: int) -> None:
-        """Rate-limit `method` as Slack does: past `per_minute` calls in the last 60 s, answer
-        429 with the seconds until a call is allowed again in `Retry-After`."""
+    def limit(self, method: str, per_minute: int, window: float = 60.0) -> None:
+        """Rate-limit `method` as Slack does: past `per_minute` calls in the last `window`
+        seconds (a minute; a test may compress it), answer 429 with the seconds until a call
+        is allowed again in `Retry-After`."""
         with self._lock:
-            self._limits[method] = (per_minute, [])
+            self._limits[method] = (per_minute, window, [])
 
     def _over_limit(self, method: str) -> int | None:
         """Seconds to wait if this call is over the method's limit (it is then not counted)."""
         with self._lock:
             if method not in self._limits:
                 return None
-            per_minute, recent = self._limits[method]
+            per_minute, window, recent = self._limits[method]
             now = time.monotonic()
-            recent[:] = [at for at in recent if now - at < 60]
+            recent[:] = [at for at in recent if now - at < window]
             if len(recent) >= per_minute:
-                return max(1, int(60 - (now - recent[0])) + 1)
+                return max(1, math.ceil(window - (now - recent[0])))
             recent.append(now)
             return None
 
