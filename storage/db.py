@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Table, TextClause, event, exc, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, make_url
@@ -82,32 +85,75 @@ def begin_writing(connection: Connection) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+class NoAnswer(psycopg.OperationalError):
+    """The database server took the connection but did not answer within the bound."""
+
+
+class _BoundedConnection(psycopg.Connection):
+    """psycopg's connection, waiting at most `bound` seconds for each answer. A server that
+    stops answering without refusing or resetting anything (stopped, swapping, cut off behind
+    a proxy) is then an unreachable database, as a refused connection is; the connection, in
+    a state nobody knows, is closed so that the pool replaces it."""
+
+    bound: float | None = None
+
+    def wait(self, gen: Any, interval: float | None = None, timeout: float | None = None) -> Any:
+        bound = timeout if timeout is not None else self.bound
+        paced = {} if interval is None else {"interval": interval}
+        started = time.monotonic()
+        try:
+            return super().wait(gen, timeout=bound, **paced)
+        except psycopg.OperationalError:
+            if bound is None or time.monotonic() - started < bound:
+                raise
+            self.pgconn.finish()
+            raise NoAnswer(f"the database did not answer within {bound:g} s") from None
+
+
+PING_SECONDS = 2.0  # a connection taken from the pool answers `SELECT 1` within this
+CONNECT_SECONDS = 3  # libpq's connect_timeout: a new connection is made within this
+ANSWER_MARGIN = 2.0  # past the server's statement_timeout, the client stops waiting
+
+
+def _pinged(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """SQLAlchemy's pessimistic pre-ping, bounded: a connection from before a database
+    restart, or to a server that stopped answering, is replaced rather than handed out."""
+    saved = dbapi_connection.bound, dbapi_connection.autocommit
+    try:
+        dbapi_connection.bound, dbapi_connection.autocommit = PING_SECONDS, True
+        dbapi_connection.execute("SELECT 1")
+    except psycopg.Error as error:
+        raise exc.DisconnectionError(outage_reason(error)) from error
+    finally:
+        if not dbapi_connection.closed:
+            dbapi_connection.bound, dbapi_connection.autocommit = saved
+
+
 def make_engine(url: str, *, statement_timeout: float | None = None) -> Engine:
     """An engine for `url`: SQLite with WAL and foreign keys on, or PostgreSQL via psycopg 3.
-    `statement_timeout` (seconds, PostgreSQL) bounds every statement of a serving process: a
-    request meets a busy database as an error it can try again, never as a hang."""
+    `statement_timeout` (seconds, PostgreSQL) bounds every statement of a serving process, in
+    the server and in the client: a request meets a busy or hung database as an error it can
+    try again, never as a hang."""
     if is_sqlite(url):
         engine = create_engine(url, connect_args={"check_same_thread": False})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    # pre-ping: a connection from before a database restart is replaced, not handed out;
-    # connect_timeout: an unreachable server fails in seconds rather than hanging a request
-    engine = create_engine(
-        url,
-        pool_pre_ping=True,
-        pool_size=5,
-        max_overflow=5,
-        connect_args={"connect_timeout": 5},
-    )
-    if statement_timeout:
-        milliseconds = int(statement_timeout * 1000)
+    engine = create_engine(url, pool_size=5, max_overflow=5)
+    bound = statement_timeout + ANSWER_MARGIN if statement_timeout else None
 
-        def bounded(dbapi_connection, _record) -> None:
-            with dbapi_connection.cursor() as cursor:
-                cursor.execute(f"SET statement_timeout = {milliseconds}")
-            dbapi_connection.commit()  # a SET inside a transaction ends with it
+    @event.listens_for(engine, "do_connect")
+    def connect(_dialect: Any, _record: Any, cargs: Any, cparams: Any) -> _BoundedConnection:
+        connection = _BoundedConnection.connect(
+            *cargs, **{"connect_timeout": CONNECT_SECONDS, **cparams}
+        )
+        if statement_timeout:
+            milliseconds = int(statement_timeout * 1000)
+            connection.execute(f"SET statement_timeout = {milliseconds}")
+            connection.commit()  # a SET inside a transaction ends with it
+        connection.bound = bound
+        return connection
 
-        event.listen(engine, "connect", bounded)
+    event.listen(engine.pool, "checkout", _pinged)
     return engine
 
 

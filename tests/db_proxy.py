@@ -54,6 +54,10 @@ class DatabaseProxy:
         and new, stays open and carries nothing."""
         self.hanging.set()
 
+    def answer_again(self) -> None:
+        """The server answers again; what was sent to it while it hung is lost."""
+        self.hanging.clear()
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:

@@ -34,6 +34,7 @@ from tests.signing import (
     slash_command_body,
     view_submission_body,
 )
+from tests.test_clock import wait_for
 
 SECRET = "webhook-secret"
 DOWN = "can't reach its database — try again in a minute"
@@ -143,6 +144,40 @@ def test_a_hung_database_is_answered_by_healthz_within_its_bound(
     began = time.monotonic()  # and the probes held none of the threads Slack's requests need
     answer = slash(server, "/quota", "500k")
     assert answer.status_code == 200 and time.monotonic() - began < 3  # Slack's 3 s
+
+
+def test_a_hung_database_costs_a_request_seconds_and_the_next_one_works_when_it_answers(
+    outage: tuple[RunningServer, DatabaseProxy, dict[str, str]], fake_slack: FakeSlack
+) -> None:
+    """The server stops answering while the web process holds pooled connections to it. A
+    webhook and a Slack command each get the clear outage answer within a few seconds (the
+    pooled connection's ping, then a new connection, each bounded), not after a minute (the
+    command says it is working on it within Slack's 3 s); when the server answers again, the
+    next webhook is stored."""
+    server, proxy, _ = outage
+    for _ in range(3):  # connections in the pool, to a server that is about to hang
+        assert "Pace" in slash(server, "/pace", "").text
+    proxy.hang()
+    began = time.monotonic()
+    body, headers = native(LEAD)
+    refused = httpx.post(server.url + "/webhooks/leads", content=body, headers=headers, timeout=60)
+    took = time.monotonic() - began
+    assert refused.status_code == 503 and DOWN in refused.json()["error"]
+    assert took < 7, took  # a 2 s ping, a 3 s connect
+    began = time.monotonic()
+    body = slash_command_body("/pace", "", response_url=fake_slack.response_url("hung"))
+    answer = server.post("/slack/events", body, signed_headers(body))
+    assert answer.status_code == 200 and time.monotonic() - began < 3
+    told = wait_for(lambda: [c for c in fake_slack.calls if c.path.endswith("/response/hung")], 10)
+    assert told is not None and time.monotonic() - began < 7
+    [reply] = [c.body for c in fake_slack.calls if c.path.endswith("/response/hung")]
+    assert DOWN in reply["text"]
+
+    proxy.answer_again()
+    body, headers = native(LEAD)
+    applied = httpx.post(server.url + "/webhooks/leads", content=body, headers=headers, timeout=30)
+    assert applied.status_code == 200 and applied.json()["leads"]["inserted"] == 1
+    assert "Traceback" not in server.log.read_text()
 
 
 def test_the_clock_rides_out_a_database_restart(
