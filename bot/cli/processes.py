@@ -58,7 +58,6 @@ def serve(
 
 
 CLOCK_STARTS_WITHIN = 5  # seconds in which a clock that cannot run says so and exits
-SOCKET_MODE_PING_SECONDS = 3
 
 
 def _clock_beside():
@@ -94,10 +93,9 @@ def run() -> None:
     import signal
     import threading
 
-    from slack_bolt.adapter.socket_mode import SocketModeHandler
-
     from bot.app import build_app
     from bot.scheduler import start_background_clock
+    from bot.slack.socket_mode import PromptSocketModeHandler
     from storage.clock import ClockAlreadyRunning
 
     settings = Settings()
@@ -110,11 +108,7 @@ def run() -> None:
     except ClockAlreadyRunning as error:
         err.print(f"slabot: {error}", markup=False)
         raise typer.Exit(1) from error
-    # a ping every 3 s: slack_sdk calls a connection stale after four unanswered intervals,
-    # so a link that dies without a close frame is replaced within ~15 s (not ~55 s)
-    handler = SocketModeHandler(
-        app, Settings.secret(settings.slack_app_token), ping_interval=SOCKET_MODE_PING_SECONDS
-    )
+    handler = PromptSocketModeHandler(app, Settings.secret(settings.slack_app_token) or "")
     handler.connect()
     stopping = threading.Event()
 
