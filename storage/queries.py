@@ -66,6 +66,7 @@ def add_agreement_version(
     terms: dict,
     source_text: str = "",
     applied_by: str = "",
+    applied_at: datetime,
 ) -> AgreementVersion:
     """Store a new version numbered after the last one."""
     last = session.exec(select(func.max(AgreementVersion.version))).one()
@@ -78,6 +79,7 @@ def add_agreement_version(
         terms=terms,
         source_text=source_text,
         applied_by=applied_by,
+        applied_at=applied_at,
     )
     session.add(row)
     session.flush()

@@ -13,7 +13,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import httpx
@@ -66,6 +66,8 @@ EXAMPLE_TERMS = {
 # breach is told whatever the hour the suite runs at
 ALWAYS_OPEN_TERMS = {
     **EXAMPLE_TERMS,
+    # its owners are no reps of the agreement: watched, and told, since it took effect
+    "agreement": {**EXAMPLE_TERMS["agreement"], "watch_from": "2026-07-01T00:00:00"},
     "calendar": {
         **EXAMPLE_TERMS["calendar"],
         "workdays": ["mon", "tue", "wed", "thu", "fri", "sat", "sun"],
@@ -74,6 +76,13 @@ ALWAYS_OPEN_TERMS = {
         "closed": [],
     },
 }
+
+
+def replaying(text: str, since: str = "2026-07-01") -> str:
+    """An agreement's text with `watch_from`: what leads reached since `since` is news, as
+    though slabot had watched all along. The tests replay leads dated before the moment they
+    apply the agreement; a real install pages only what happens after it starts watching."""
+    return text.replace("[agreement]\n", f"[agreement]\nwatch_from = {since}\n", 1)
 
 
 def _pg_schema_url(base: str, schema: str) -> str:
@@ -147,6 +156,7 @@ def seed_agreement(
             in_force_from=in_force_from,
             period=agreement.period,
             terms=agreement.model_dump(mode="json"),
+            applied_at=datetime.combine(in_force_from, datetime.min.time(), UTC),  # watched since
         )
     return agreement
 

@@ -30,21 +30,21 @@ def test_the_example_parses_with_every_value() -> None:
     [
         (
             ('first_touch = "4h"', 'first_touch = "4 hours"'),
-            23,
+            25,
             "sales.first_touch",
             "is not a duration",
         ),
         (("tolerance = 0.10", "tolerence = 0.10"), 5, "agreement.tolerence", "not a known key"),
         (
             ('timezone = "Europe/Berlin"', 'timezone = "Europe/Berln"'),
-            56,
+            58,
             "reps[1].timezone",
             "not an IANA timezone",
         ),
-        (("website = 0.6", "website = 0.7"), 18, "marketing.sources", "must add up to 1"),
+        (("website = 0.6", "website = 0.7"), 20, "marketing.sources", "must add up to 1"),
         (('team = "na"\nmanager', 'team = "emea"\nmanager'), None, "", "names team 'emea'"),
-        (('holidays = "US"', 'holidays = "XX"'), 11, "calendar.holidays", "is not a country"),
-        (("win = 0.23", "win = 23"), 33, "funnel.win", "less than or equal to 1"),
+        (('holidays = "US"', 'holidays = "XX"'), 13, "calendar.holidays", "is not a country"),
+        (("win = 0.23", "win = 23"), 35, "funnel.win", "less than or equal to 1"),
     ],
 )
 def test_errors_name_the_key_and_the_line(change, line, key, message) -> None:  # type: ignore[no-untyped-def]
@@ -62,7 +62,7 @@ def test_toml_syntax_errors_give_the_line() -> None:
 
 def test_key_lines_numbers_arrays_of_tables() -> None:
     lines = key_lines(EXAMPLE.read_text())
-    assert lines[("reps", 1, "timezone")] == 56 and lines[("teams", 0, "channel")] == 43
+    assert lines[("reps", 1, "timezone")] == 58 and lines[("teams", 0, "channel")] == 45
 
 
 def test_new_version_never_rewrites_the_past(engine: Engine) -> None:
@@ -104,6 +104,6 @@ def test_cli_apply_show_and_errors(tmp_path: Path) -> None:
     bad = slabot("sla", "apply", str(tmp_path / "bad.toml"), cwd=tmp_path)
     assert bad.returncode == 2
     assert (
-        f"{tmp_path / 'bad.toml'}:10: calendar.hours: hours must start before they end"
+        f"{tmp_path / 'bad.toml'}:12: calendar.hours: hours must start before they end"
         in bad.stderr
     )

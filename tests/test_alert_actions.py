@@ -15,7 +15,14 @@ from sqlalchemy import text
 
 from bot.settings import Settings
 from storage.db import make_engine
-from tests.conftest import RunningServer, engine_for, slabot_env, start_app, stop_server
+from tests.conftest import (
+    RunningServer,
+    engine_for,
+    replaying,
+    slabot_env,
+    start_app,
+    stop_server,
+)
 from tests.fake_slack import FakeSlack
 from tests.signing import (
     block_action_body,
@@ -45,7 +52,7 @@ def always_open_agreement(folder: Path) -> Path:
     text = EXAMPLE.read_text()
     start, end = text.index("[calendar]"), text.index("[marketing]")
     path = folder / "sla.toml"
-    path.write_text(text[:start] + ALWAYS_OPEN + "\n" + text[end:])
+    path.write_text(replaying(text[:start] + ALWAYS_OPEN + "\n" + text[end:]))
     return path
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import Engine
 
 from tests.cli_runner import Ran, run_slabot
-from tests.conftest import engine_for, slabot_env
+from tests.conftest import engine_for, replaying, slabot_env
 from tests.fake_slack import FakeSlack
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sla.toml"
@@ -34,7 +34,9 @@ def run(env: dict[str, str], *args: str) -> Ran:
 def env(database_url: str, fake_slack: FakeSlack, tmp_path: Path) -> dict[str, str]:
     env = slabot_env(database_url, fake_slack, SLABOT_SEND_LEASE="0")
     run(env, "db", "upgrade")
-    run(env, "sla", "apply", str(EXAMPLE))
+    agreement = tmp_path / "sla.toml"
+    agreement.write_text(replaying(EXAMPLE.read_text()))
+    run(env, "sla", "apply", str(agreement))
     return env
 
 
@@ -156,7 +158,7 @@ REPS = 1000
 
 
 def many_reps(tmp_path: Path, env: dict[str, str], fake: FakeSlack) -> None:
-    lines = [EXAMPLE.read_text().split("[[reps]]")[0]]
+    lines = [replaying(EXAMPLE.read_text()).split("[[reps]]")[0]]
     for n in range(REPS):
         email = f"rep{n:04d}@example.com"
         fake.users_by_email[email] = f"U{n:06d}"
@@ -288,7 +290,7 @@ def test_a_manager_who_is_no_rep_reads_in_the_calendar_they_are_told_in(
     from bot.slack.render import Renderer
 
     now = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
-    apply_agreement(engine, MANAGED_FROM_BERLIN, now=now)
+    apply_agreement(engine, replaying(MANAGED_FROM_BERLIN), now=now)
     path = tmp_path / "leads.csv"
     path.write_text("lead_id,owner_email,assigned_at\nB1,ana@example.com,2026-11-24T20:00:00Z\n")
     import_csv(engine, path, now=now)
@@ -366,7 +368,8 @@ def test_a_newer_list_replaces_an_unsent_older_one(
     from bot.settings import Settings
     from bot.slack.render import Renderer
 
-    apply_agreement(engine, EXAMPLE.read_text(), now=datetime(2026, 11, 23, 14, tzinfo=UTC))
+    agreement = replaying(EXAMPLE.read_text())
+    apply_agreement(engine, agreement, now=datetime(2026, 11, 23, 14, tzinfo=UTC))
     for name, assigned, hour in (
         ("First", "2026-11-23T09:00", 19),
         ("Second", "2026-11-23T10:00", 20),

@@ -23,7 +23,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from bot.domain.agreement import Agreement
 from bot.scheduler import schedule_digests
-from tests.conftest import engine_for, fresh_database, slabot_env
+from tests.conftest import engine_for, fresh_database, replaying, slabot_env
 from tests.fake_slack import FakeSlack
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sla.toml"
@@ -46,7 +46,7 @@ def agreement_text(now: datetime, standup_ago: timedelta) -> str:
     )
     text = text[: text.index("[calendar]")] + calendar + text[text.index("[marketing]") :]
     text = text.replace('standup = "09:00"', f'standup = "{standup}"')
-    return text.replace('timezone = "America/New_York"', f'timezone = "{zone}"')
+    return replaying(text.replace('timezone = "America/New_York"', f'timezone = "{zone}"'))
 
 
 def agreement(now: datetime, standup_ago: timedelta) -> Agreement:

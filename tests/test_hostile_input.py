@@ -15,6 +15,7 @@ from bot.services.digest import compute_digest
 from bot.services.ingest import import_csv
 from bot.slack.messages.digest import render_digest
 from bot.slack.render import Renderer, fit, validate_blocks
+from tests.conftest import replaying
 from tests.test_real_crm import AGREEMENT
 
 NOW = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)  # Monday 10:00 in New York
@@ -39,7 +40,7 @@ def test_fit_never_cuts_an_escape_or_a_mention() -> None:
 def test_a_maximal_escape_heavy_lead_leaves_every_audience_told(
     engine: Engine, tmp_path: Path
 ) -> None:
-    apply_agreement(engine, AGREEMENT, now=NOW)
+    apply_agreement(engine, replaying(AGREEMENT), now=NOW)
     path = tmp_path / "hostile.csv"
     evil = "&" * 500
     path.write_text(

@@ -61,6 +61,7 @@ class SocketModeSlack:
             with contextlib.suppress(Exception):
                 while True:
                     connection.recv()  # pings are answered; nothing else comes
+            return  # the app closed it: envelopes go to the new connection
         while True:
             try:
                 envelope = self.to_send.get(timeout=0.05)

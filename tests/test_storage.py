@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
@@ -59,6 +59,7 @@ def test_a_failed_write_leaves_nothing_behind(engine: Engine) -> None:
                 in_force_from=date(2026, 7, 1),
                 period="month",
                 terms={},
+                applied_at=datetime.now(UTC),
             )
             raise RuntimeError("crash mid-write")
     except RuntimeError:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from fractions import Fraction
@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from bot.domain.business_time import Cadence, Duration
 from bot.domain.calendar import WEEKDAYS, BusinessCalendar, check_holidays, parse_hours
 from bot.domain.ingest import STAGES, is_stage
+
+CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")  # public (C…) or older private (G…) channel
 
 
 def exact(value: float | int) -> Fraction:
@@ -61,6 +63,17 @@ class AgreementHeader(_Section):
     effective: date
     period: Literal["month", "quarter"] = "month"
     tolerance: float = Field(0.10, ge=0, lt=1)
+    # levels leads reached before this are history: shown and counted, never paged. Unset,
+    # slabot watches each rep from the moment they were first in an applied agreement; set it
+    # earlier to replay past data in a trial (a date is its midnight in the calendar's zone)
+    watch_from: datetime | None = None
+
+    @field_validator("watch_from", mode="before")
+    @classmethod
+    def _midnight(cls, value: object) -> object:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return datetime.combine(value, time())
+        return value
 
 
 class CalendarTerms(_Section):
@@ -183,6 +196,17 @@ class TeamTerms(_Section):
 
     _tz = field_validator("timezone")(lambda v: v if v is None else _check_timezone(v))
     _holidays = field_validator("holidays")(lambda v: v if v is None else check_holidays(v))
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        if not CHANNEL_ID.match(value):
+            raise ValueError(
+                f"channel {value!r} is not a channel id: Slack posts by id (C…, at the bottom "
+                "of the channel's details); with SLACK_BOT_TOKEN set, `slabot sla apply` looks "
+                "a #name up for you"
+            )
+        return value
 
     @field_validator("standup")
     @classmethod
@@ -372,10 +396,28 @@ class Versions:
 
     starts: tuple[datetime, ...]  # ascending
     agreements: tuple[Agreement, ...]
+    watched: dict[str, datetime] = field(default_factory=dict)  # rep → first applied with
+    watch_from: datetime | None = None  # the newest version's explicit start, if any
 
     def at(self, instant: datetime) -> Agreement:
         index = bisect.bisect_right(self.starts, instant) - 1
         return self.agreements[max(index, 0)]
+
+    def history_until(self, owner: str, *, now: datetime) -> datetime:
+        """Until when what the owner's leads reached is history, not news: the agreement's
+        `watch_from`, else the moment the owner was first in an applied agreement (an owner in
+        none is not watched yet: all until `now`)."""
+        if self.watch_from is not None:
+            return self.watch_from
+        return self.watched.get(owner.lower(), now)
+
+
+def watch_start(agreement: Agreement) -> datetime | None:
+    """The agreement's `watch_from` as an instant (a naive one is in the calendar's zone)."""
+    start = agreement.agreement.watch_from
+    if start is None or start.tzinfo is not None:
+        return start
+    return start.replace(tzinfo=agreement.business_calendar().tz)
 
 
 def took_effect(

@@ -12,7 +12,7 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.domain.agreement import Agreement, Versions, took_effect
+from bot.domain.agreement import Agreement, Versions, took_effect, watch_start
 from bot.domain.agreement_file import changes, parse_agreement
 from bot.domain.calendar import period_bounds
 from storage import queries
@@ -113,12 +113,26 @@ def apply_agreement(
             terms=terms,
             source_text=text,
             applied_by=applied_by,
+            applied_at=now,
         )
         queries.remember_slack_ids(session, terms["reps"])
         mark_all_open_stale(session.connection())  # deadlines follow the new terms
         applied = Applied(row.version, row.in_force_from, diff, created=True, agreement=agreement)
     _cache.forget()
     return applied
+
+
+def changes_from_latest(
+    engine: Engine, agreement: Agreement
+) -> tuple[int | None, list[tuple[str, Any, Any]]]:
+    """(the latest version's number, what `agreement` changes against it): what applying it
+    would do, with nothing stored. (None, every key) before any version was applied."""
+    terms = agreement.model_dump(mode="json")
+    with Session(engine) as session:
+        latest = queries.latest_agreement(session)
+    if latest is None:
+        return None, changes(None, terms)
+    return latest.version, changes(latest.terms, terms)
 
 
 def versions(connection: Connection) -> Versions | None:
@@ -133,14 +147,25 @@ def versions(connection: Connection) -> Versions | None:
         with _cache.lock:
             _cache.parsed[(database, version_id)] = Agreement.model_validate(terms)
     dated = []
+    watched: dict[str, datetime] = {}  # each rep: the first version applied with them in it
     for index, (version_id, version, in_force_from, applied_at) in enumerate(keys):
         agreement = _cache.parsed[(database, version_id)]
         start = took_effect(agreement, in_force_from, applied_at, first=index == 0)
         dated.append((start, version, agreement))
+        for rep in agreement.reps:
+            watched.setdefault(rep.email, _aware(applied_at))
+    newest = _cache.parsed[(database, keys[-1][0])]
     dated.sort(key=lambda item: (item[0], item[1]))
     return Versions(
-        tuple(start for start, _, _ in dated), tuple(agreement for _, _, agreement in dated)
+        tuple(start for start, _, _ in dated),
+        tuple(agreement for _, _, agreement in dated),
+        watched,
+        watch_start(newest),
     )
+
+
+def _aware(instant: datetime) -> datetime:
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
 
 
 def newest_agreement(engine: Engine) -> Agreement | None:

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from sqlalchemy import ColumnElement, Connection
 from sqlalchemy.engine import Engine
 
-from bot.domain.sla_rules import LeadFacts, evaluate
+from bot.domain.sla_rules import LeadFacts, Level, evaluate
 from bot.services.agreements import versions
 from storage import alerts as store
 
@@ -31,11 +31,14 @@ def refresh_clocks(
     its owner's calendar of that version: its clocks are the same whichever command computes
     them, on whichever date.
 
-    A clock seen for the first time is news at whatever level it has reached, however old: an
-    open, uncontacted lead is news the first time slabot sees it (each level is told once,
-    folded into one message per audience). Only a backfill (`slabot import --history`) counts
-    the levels its leads had reached when imported as told; those leads still show in the
-    queues (`/sla`, and every later alert to the same person)."""
+    A clock seen for the first time has told what it reached before slabot watched its owner
+    (`Versions.history_until`: since the owner was first in an applied agreement, or the
+    agreement's `watch_from`) and, for a backfill (`slabot import --history`), what it had
+    reached when imported: that is history, shown in the queues and counted, never paged (a
+    breach from before is history with its escalations: nobody is escalated to about what
+    the rep was never told).
+    What it reached after is news, however late slabot sees it (a webhook outage, a weekly
+    export): each level is told once, folded into one message per audience."""
     terms = versions(connection)
     if terms is None:
         return 0  # no agreement yet: no terms to judge by
@@ -46,8 +49,8 @@ def refresh_clocks(
         touches = store.touch_times(connection, ids)
         rows = []
         for lead in leads:
-            if lead.assigned_at is None or not lead.owner_email:
-                continue  # nobody owns it yet: no clock runs
+            if lead.assigned_at is None:
+                continue  # not handed off yet: no clock runs
             facts = LeadFacts(
                 assigned_at=lead.assigned_at,
                 first_touch_at=lead.first_touch_at,
@@ -60,9 +63,15 @@ def refresh_clocks(
             calendar = agreement.rep_calendar(lead.owner_email)
             for clock in evaluate(facts, agreement.sales, calendar):
                 alerted = told.get((lead.id, clock.rule))
-                if alerted is None:
-                    history = lead.history_at
-                    alerted = int(clock.level(history)) if history is not None else 0
+                if alerted is None:  # first seen: what it reached before slabot watched is told
+                    # an unowned lead's clocks count in the response figures; what they
+                    # reach before someone owns it is nobody's news
+                    history = terms.history_until(lead.owner_email or "", now=now)
+                    if lead.history_at is not None:
+                        history = max(history, lead.history_at)
+                    alerted = int(clock.level(history))
+                    if alerted >= Level.BREACHED:  # a breach from before: its escalations too
+                        alerted = int(Level.CHANNEL)
                 rows.append(
                     {
                         "lead_id": lead.id,

@@ -54,10 +54,20 @@ def _quarter_label(day: date) -> str:
     return f"Q{(day.month - 1) // 3 + 1} {day.year}"
 
 
-def demo_agreement_text(renderer: Renderer, today: date) -> str:
+def demo_agreement_text(renderer: Renderer, now: datetime) -> str:
+    """The demo's agreement: it watches from a day before `now`, so what the generated quarter
+    reached before then is history and what it reached since is today's news."""
+    today = now.date()
     start, _ = period_bounds(today, "quarter")
+    watch_from = (now - timedelta(days=1)).astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return (
-        renderer.text("demo/sla.toml.j2", quarter=_quarter_label(today), effective=start, reps=REPS)
+        renderer.text(
+            "demo/sla.toml.j2",
+            quarter=_quarter_label(today),
+            effective=start,
+            watch_from=watch_from,
+            reps=REPS,
+        )
         + "\n"
     )
 
@@ -181,13 +191,9 @@ def run_demo(
     engine: Engine, renderer: Renderer, *, now: datetime, seed: int = 7
 ) -> tuple[Agreement, DemoStats]:
     """Apply the demo agreement and load a generated quarter; returns what was loaded."""
-    text = demo_agreement_text(renderer, now.date())
+    text = demo_agreement_text(renderer, now)
     agreement = apply_agreement(engine, text, now=now, applied_by="demo").agreement
     records = generate_leads(agreement, now, random.Random(seed))
-    # the quarter is a backfill up to yesterday: what it reached before then is history, what
-    # it reaches since is today's news
-    for record in records:
-        record.values["history_at"] = now - timedelta(days=1)
     with engine.begin() as connection:
         upsert_leads(connection, records, source_system="native", origin="import")
     stats = DemoStats(since=period_bounds(agreement.business_calendar().today(now), "quarter")[0])
