@@ -7,6 +7,7 @@ lead seen late is news, told once to rep, manager and channel."""
 from __future__ import annotations
 
 import csv
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -69,8 +70,11 @@ name = "Sam Okafor"
 """
 
 
-def agree(engine: Engine, extra: str = "") -> None:
-    apply_agreement(engine, AGREEMENT + extra, now=NOW)
+GO_LIVE = datetime(2026, 11, 2, 14, 0, tzinfo=UTC)  # slabot watching since, three weeks before
+
+
+def agree(engine: Engine, extra: str = "", *, now: datetime = GO_LIVE) -> None:
+    apply_agreement(engine, AGREEMENT + extra, now=now)
 
 
 def stored(engine: Engine) -> dict[str, Lead]:
@@ -406,6 +410,8 @@ def test_an_unknown_status_is_suggested_what_its_name_supports(status: str, sugg
 def test_a_lead_seen_late_is_told_once_to_rep_manager_and_channel(
     engine: Engine, tmp_path: Path
 ) -> None:
+    """slabot has been watching for three weeks; a weekly export brings a lead breached last
+    Wednesday: news, late, to each audience once."""
     agree(engine)
     header = "lead_id,name,company,source,owner_email,mql_at"
     path = tmp_path / "weekly.csv"
@@ -422,6 +428,95 @@ def test_a_lead_seen_late_is_told_once_to_rep_manager_and_channel(
     assert all(len(message.lines) == 1 for message in first.messages)  # one line per audience
     again = scan(engine, Renderer(), now=NOW.replace(minute=5))
     assert again.messages == []
+
+
+def test_on_day_one_what_happened_before_slabot_watched_is_counted_never_paged(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Go-live is this Monday morning: the first import (no --history) brings last month's
+    leads, breached long ago. The first scan pages nobody, the queues and the digest still
+    show them; a lead breached after go-live is paged, once."""
+    from bot.services.agreements import agreement_in_force
+    from bot.services.alerts import audience_message
+    from bot.services.digest import compute_digest
+
+    go_live = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
+    agree(engine, now=go_live)
+    header = "lead_id,name,company,source,owner_email,mql_at"
+    path = tmp_path / "first.csv"
+    path.write_text(
+        f"{header}\nOLD1,Ann,Acme,website,rita@example.com,2026-10-27T10:00\n"
+        "OLD2,Bob,Globex,website,sam@example.com,2026-11-18T10:00\n"
+        # assigned Monday 08:00 New York (before opening): due 13:00, breached after go-live
+        "NEW1,Cy,Initech,website,rita@example.com,2026-11-23T08:00\n"
+    )
+    import_csv(engine, path, now=go_live)
+    assert scan(engine, Renderer(), now=go_live).messages == []
+    digest = compute_digest(engine, team="na", day=date(2026, 11, 23), now=go_live)
+    assert {(b.email, b.leads) for b in digest.breaches} == {
+        ("rita@example.com", 1),
+        ("sam@example.com", 1),
+    }
+    agreement = agreement_in_force(engine, on=go_live.date())
+    assert agreement is not None
+    with engine.connect() as connection:
+        queue = audience_message(connection, agreement, Renderer(), kind="sla_rep",
+                                 audience="rita@example.com", now=go_live, min_level=0)  # fmt: skip
+    assert {line.lead.company for line in queue.lines} == {"Acme", "Initech"}
+
+    later = datetime(2026, 11, 23, 18, 30, tzinfo=UTC)  # 13:30: NEW1 breached at 13:00
+    told = scan(engine, Renderer(), now=later)
+    assert [(m.kind, m.audience) for m in told.messages] == [("sla_rep", "rita@example.com")]
+    assert told.messages[0].lines[0].lead.company == "Initech"
+    assert scan(engine, Renderer(), now=later.replace(minute=45)).messages == []
+
+
+def test_a_channel_escalation_lists_its_news_and_counts_the_rest(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The channel heard about Acme yesterday; today Globex crosses the channel window. The
+    post lists Globex alone and says one lead escalated before is still open."""
+    agree(engine)
+    header = "lead_id,name,company,source,owner_email,mql_at"
+    path = tmp_path / "two.csv"
+    path.write_text(
+        f"{header}\nA1,Ann,Acme,website,rita@example.com,2026-11-16T10:00\n"
+        "G1,Bob,Globex,website,rita@example.com,2026-11-17T10:00\n"
+    )
+    morning = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # Wednesday 10:00 in New York
+    import_csv(engine, path, now=morning)
+    first = {m.kind: m for m in scan(engine, Renderer(), now=morning).messages}
+    assert [line.lead.company for line in first["sla_channel"].lines] == ["Acme"]
+
+    afternoon = datetime(2026, 11, 18, 20, 0, tzinfo=UTC)  # 15:00: Globex's day is past
+    later = {m.kind: m for m in scan(engine, Renderer(), now=afternoon).messages}
+    channel = later["sla_channel"]
+    assert [line.lead.company for line in channel.lines] == ["Globex"]
+    assert "1 lead escalated here before is still open" in channel.text
+    assert "1 lead escalated here before is still open" in json.dumps(channel.blocks)
+
+
+def test_first_touches_on_unowned_leads_count_in_the_response_figures(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """Two of three leads have no owner slabot knows; all three were contacted. The response
+    figure counts three first touches (it counted one), and nobody is paged about them."""
+    from bot.services.digest import compute_digest
+
+    agree(engine)
+    path = tmp_path / "touched.csv"
+    path.write_text(
+        "lead_id,name,company,source,owner_email,mql_at,first_touch_at\n"
+        "T1,Ann,Acme,website,rita@example.com,2026-11-18T10:00,2026-11-18T11:00\n"
+        "T2,Bob,Globex,website,,2026-11-18T10:00,2026-11-18T12:00\n"
+        "T3,Cy,Initech,website,,2026-11-18T10:00,2026-11-19T16:00\n"
+    )
+    summary = import_csv(engine, path, now=NOW)
+    assert summary.unowned == 2
+    told = scan(engine, Renderer(), now=NOW).messages  # Acme's later rules: Rita's news
+    assert {line.lead.company for message in told for line in message.lines} == {"Acme"}
+    digest = compute_digest(engine, team="na", day=date(2026, 11, 23), now=NOW)
+    assert (digest.figures.response.met, digest.figures.response.late) == (2, 1)
 
 
 def test_naive_times_before_the_first_agreement_is_in_force_are_in_its_timezone(

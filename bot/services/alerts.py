@@ -167,6 +167,8 @@ def _tell(
     owner = clock.lead.owner_email or ""
     told = clock.alerted
     level = clock.level(now)
+    if not owner:
+        return level  # nobody owns it: nobody to tell (its clocks still count in the figures)
     while told < level:
         step = told + 1
         if step <= Level.BREACHED:
@@ -269,11 +271,16 @@ def _build(
         now=now,
         new=new,
     )
+    also_open = 0
+    if kind == Kind.CHANNEL and new:  # a channel hears its news, and how much else is open
+        shown = [line for line in lines if line.new]
+        lines, also_open = shown, len(lines) - len(shown)
     return render_queue(
         renderer,
         kind=kind,
         audience=audience,
         lines=lines,
+        also_open=also_open,
         now=now,
         calendar=calendar,
         note=note,

@@ -40,6 +40,7 @@ class QueueView:
     total: int
     new: int
     now: datetime  # in the reader's timezone
+    also_open: int = 0  # a channel's post: leads escalated before that are still open
     note: str | None = None
     title: str | None = None
 
@@ -79,6 +80,8 @@ def queue_blocks(parts: Any, q: QueueView) -> list[Block]:
         if q.page + 1 < q.pages:
             turns.append(button(ids.PAGE, "Next ›", f"{q.surface}|{view}|{q.page + 1}"))
         blocks.append(actions(turns, block_id="pages"))
+    if q.also_open:
+        blocks.append(context(parts.also_open(q)))
     if not q.lines:
         blocks.append(section(parts.nothing(q)))
     return fit_blocks(blocks)
@@ -110,6 +113,7 @@ def render_queue(
     lines: list[Line],
     now: datetime,
     calendar: BusinessCalendar,
+    also_open: int = 0,
     note: str | None = None,
     title: str | None = None,
     surface: str = "dm",
@@ -138,6 +142,7 @@ def render_queue(
         total=len(lines),
         new=sum(1 for line in lines if line.new),
         now=now.astimezone(calendar.tz),
+        also_open=also_open,
         note=note,
         title=title,
     )
