@@ -180,19 +180,44 @@ def init(
     path: Annotated[Path, typer.Argument(help="Where to write the starter agreement.")] = Path(
         "sla.toml"
     ),
+    url: Annotated[
+        str | None,
+        typer.Option(help="The public https URL of `slabot serve`, put in the manifest."),
+    ] = None,
+    socket: Annotated[
+        bool, typer.Option("--socket", help="A manifest for Socket Mode (`slabot run`).")
+    ] = False,
+    crm: Annotated[
+        str | None,
+        typer.Option(help="hubspot | salesforce: the MQL split in that CRM's own sources."),
+    ] = None,
 ) -> None:
     """Write a starter agreement and print the Slack app manifest.
 
     The agreement is the worked example, commented; paste the manifest at api.slack.com/apps
     → Create New App → From a manifest."""
+    from bot.domain.starter import SPLITS, for_crm
     from bot.resources import shipped
+    from bot.slack.app_manifest import for_socket_mode, for_url
 
+    if crm is not None and crm not in SPLITS:
+        raise CliError(f"--crm is one of {' | '.join(SPLITS)} (got {crm!r})")
+    if url is not None and socket:
+        raise CliError("give --url or --socket, not both")
+    if url is not None and not url.startswith("https://"):
+        raise CliError(f"--url must be the https:// address Slack reaches (got {url!r})")
     if path.exists():
         raise CliError(f"{path} already exists: keep it, or give another path")
-    path.write_text(shipped("examples/sla.toml").read_text())
+    text = shipped("manifest.yml").read_text()
+    if url is not None:
+        text = for_url(text, url)
+    elif socket:
+        text = for_socket_mode(text)
+    starter = shipped("examples/sla.toml").read_text()
+    path.write_text(for_crm(starter, crm) if crm else starter)
     err.print(f"wrote {path}: edit the targets, teams and reps, then `slabot sla apply {path}`")
     err.print("the app manifest (Create New App → From a manifest):")
-    out.print(shipped("manifest.yml").read_text(), markup=False)
+    out.print(text, markup=False)
 
 
 def demo(
