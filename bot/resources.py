@@ -3,7 +3,11 @@
 
 from __future__ import annotations
 
+from functools import cache
 from pathlib import Path
+from typing import Any
+
+import yaml
 
 PACKAGE = Path(__file__).resolve().parent
 
@@ -12,3 +16,9 @@ def shipped(name: str) -> Path:
     """`templates`, `examples/sla.toml` or `manifest.yml`, wherever this install keeps it."""
     installed = PACKAGE / name
     return installed if installed.exists() else PACKAGE.parent / name
+
+
+@cache
+def manifest() -> dict[str, Any]:
+    """`manifest.yml`: the app as Slack is told of it (slash commands, bot scopes, events)."""
+    return yaml.safe_load(shipped("manifest.yml").read_text(encoding="utf-8"))

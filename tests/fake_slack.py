@@ -15,9 +15,17 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
+import yaml
+
+MANIFEST_SCOPES = tuple(
+    yaml.safe_load((Path(__file__).resolve().parent.parent / "manifest.yml").read_text())[
+        "oauth_config"
+    ]["scopes"]["bot"]
+)
 BOT_TOKEN = "xoxb-test-token"
 APP_TOKEN = "xapp-test-token"
 
@@ -50,6 +58,8 @@ class FakeSlack:
     # channels whose membership matters: id → {"name", "is_private", "is_member"}; any other
     # channel behaves as one the app is in
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # the bot token's scopes, named in every answer's `x-oauth-scopes` (default: the manifest's)
+    scopes: list[str] = field(default_factory=lambda: list(MANIFEST_SCOPES))
 
     def __post_init__(self) -> None:
         self.calls: list[Call] = []
@@ -257,7 +267,7 @@ class FakeSlack:
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         if handler is None:
             return 200, {"ok": False, "error": "unknown_method"}, {}
-        return 200, handler(body), {}
+        return 200, handler(body), {"x-oauth-scopes": ",".join(self.scopes)}  # as Slack says
 
     def _m_auth_test(self, body: dict[str, Any]) -> dict[str, Any]:
         return {
@@ -432,6 +442,24 @@ class FakeSlack:
         return {
             "ok": True,
             "members": members[start : start + size],
+            "response_metadata": {"next_cursor": str(following)},
+        }
+
+    def _m_conversations_list(self, body: dict[str, Any]) -> dict[str, Any]:
+        """The channels in `channels`, paged like Slack: fewer than `limit` a page (Slack may
+        return fewer; here two), `response_metadata.next_cursor` after."""
+        listed = [
+            {"id": channel_id, "name": info.get("name", ""), "is_channel": True,
+             "is_private": bool(info.get("is_private")), "is_member": bool(info.get("is_member")),
+             "is_archived": False}
+            for channel_id, info in sorted(self.channels.items())
+        ]  # fmt: skip
+        start = int(body.get("cursor") or 0)
+        size = min(2, int(body.get("limit") or 100))
+        following = start + size if start + size < len(listed) else ""
+        return {
+            "ok": True,
+            "channels": listed[start : start + size],
             "response_metadata": {"next_cursor": str(following)},
         }
 

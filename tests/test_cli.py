@@ -198,3 +198,158 @@ def test_schedule_gives_the_utc_date_where_it_differs(tmp_path: Path) -> None:
     assert result.stdout.strip() == (
         "2026-12-07 Mon  anz: 08:45 AEDT (Australia/Sydney) = 2026-12-06 21:45 UTC → C0ANZ"
     )
+
+
+def test_version(tmp_path: Path) -> None:
+    from importlib import metadata
+
+    result = slabot("--version", db=tmp_path / "x.db")
+    assert result.returncode == 0
+    assert result.stdout.strip() == f"slabot {metadata.version('slabot')}"
+
+
+def test_the_starter_applies_with_a_warning_for_each_placeholder(tmp_path: Path) -> None:
+    db, path = tmp_path / "x.db", tmp_path / "sla.toml"
+    slabot("init", str(path), db=db)
+    applied = slabot("sla", "apply", str(path), db=db)
+    assert applied.returncode == 0, applied.stderr
+    assert "Stored version 1" in applied.stdout
+    warnings = [line for line in applied.stderr.splitlines() if line.startswith("warning: ")]
+    assert len(warnings) == 2, applied.stderr
+    assert 'channel "C0STANDUP" is the starter\'s placeholder' in warnings[0]
+    assert "3 people at a placeholder domain" in warnings[1]  # rita, sam and max
+
+
+def test_check_validates_and_shows_the_change_and_stores_nothing(tmp_path: Path) -> None:
+    db, path = tmp_path / "x.db", tmp_path / "sla.toml"
+    example = (Path(__file__).resolve().parent.parent / "examples" / "sla.toml").read_text()
+    path.write_text(example)
+    first = slabot("sla", "apply", "--check", str(path), db=db)
+    assert first.returncode == 0, first.stderr
+    assert "Valid. Applying it would store version 1, the first." in first.stdout
+    assert slabot("sla", "show", db=db).returncode == 2  # nothing was stored
+    assert slabot("sla", "apply", str(path), db=db).returncode == 0
+    path.write_text(example.replace("mql_target = 3900", "mql_target = 4200"))
+    changed = slabot("sla", "apply", "--check", str(path), db=db)
+    assert changed.returncode == 0
+    assert "would store version 2; against version 1 it changes:" in changed.stdout
+    assert "marketing.mql_target: 3900 → 4200" in changed.stdout
+    assert "version 1" in slabot("sla", "show", db=db).stdout
+    path.write_text(example.replace('first_touch = "4h"', 'first_touch = "soon"'))
+    invalid = slabot("sla", "apply", "--check", str(path), db=db)
+    assert invalid.returncode == 1 and "sales.first_touch" in invalid.stderr
+
+
+def test_an_agreement_piped_in_is_applied(tmp_path: Path) -> None:
+    db = tmp_path / "x.db"
+    example = (Path(__file__).resolve().parent.parent / "examples" / "sla.toml").read_text()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "SLABOT_"))}
+    env["DATABASE_URL"] = f"sqlite:///{db}"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "sla", "apply", "-"],
+        input=example,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "Stored version 1" in result.stdout
+
+
+def test_a_channel_written_by_name_is_looked_up_or_refused(tmp_path: Path) -> None:
+    from tests.fake_slack import BOT_TOKEN, FakeSlack
+
+    db, path = tmp_path / "x.db", tmp_path / "sla.toml"
+    example = (Path(__file__).resolve().parent.parent / "examples" / "sla.toml").read_text()
+    path.write_text(example.replace('channel = "C0STANDUP"', 'channel = "#sales-standup"'))
+    refused = slabot("sla", "apply", str(path), db=db)
+    assert refused.returncode == 2
+    assert "'#sales-standup' is not a channel id" in refused.stderr
+    assert "Traceback" not in refused.stderr
+
+    fake = FakeSlack(
+        channels={
+            "C0GENERAL": {"name": "general", "is_private": False, "is_member": True},
+            "C0RANDOM": {"name": "random", "is_private": False, "is_member": False},
+            "C0SALES1": {"name": "sales-standup", "is_private": True, "is_member": True},
+        }
+    ).start()
+    try:
+        slack = {"SLACK_BOT_TOKEN": BOT_TOKEN, "SLACK_API_URL": fake.api_url}
+        applied = slabot("sla", "apply", str(path), db=db, **slack)
+        assert applied.returncode == 0, applied.stderr
+        assert "#sales-standup is C0SALES1" in applied.stderr
+        shown = slabot("sla", "show", db=db)
+        assert "C0SALES1" in shown.stdout
+        assert len(fake.calls_to("conversations.list")) == 2  # two pages, the name on the 2nd
+        path.write_text(example.replace('channel = "C0STANDUP"', 'channel = "#nowhere"'))
+        missing = slabot("sla", "apply", str(path), db=db, **slack)
+        assert missing.returncode == 2 and "no channel #nowhere that the app can see" in (
+            missing.stderr
+        )
+    finally:
+        fake.stop()
+
+
+def test_init_prints_a_manifest_ready_to_paste_for_a_url_or_socket_mode(tmp_path: Path) -> None:
+    import yaml
+
+    db = tmp_path / "x.db"
+    served = slabot("init", str(tmp_path / "a.toml"), "--url", "https://sla.acme.io/", db=db)
+    assert served.returncode == 0, served.stderr
+    manifest = yaml.safe_load(served.stdout)
+    urls = [command["url"] for command in manifest["features"]["slash_commands"]]
+    urls += [manifest["settings"][key]["request_url"]
+             for key in ("event_subscriptions", "interactivity")]  # fmt: skip
+    assert urls == ["https://sla.acme.io/slack/events"] * 5
+    assert manifest["settings"]["socket_mode_enabled"] is False
+
+    socket = slabot("init", str(tmp_path / "b.toml"), "--socket", db=db)
+    manifest = yaml.safe_load(socket.stdout)
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert "example.com" not in socket.stdout.split("settings:")[0].split("features:")[1]
+    assert all("url" not in command for command in manifest["features"]["slash_commands"])
+    assert "request_url" not in manifest["settings"]["event_subscriptions"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"]  # events still come
+
+    plain = slabot("init", str(tmp_path / "c.toml"), "--url", "http://sla.acme.io", db=db)
+    assert plain.returncode == 2 and "https://" in plain.stderr
+
+
+def test_an_import_names_the_sources_outside_the_split(tmp_path: Path) -> None:
+    db, leads = tmp_path / "x.db", tmp_path / "leads.csv"
+    example = Path(__file__).resolve().parent.parent / "examples" / "sla.toml"
+    assert slabot("sla", "apply", str(example), db=db).returncode == 0
+    leads.write_text(
+        "lead_id,owner_email,source,mql_at\n"
+        "A,rita@example.com,website,2026-11-20T10:00\n"
+        "B,rita@example.com,Organic Search,2026-11-20T10:00\n"
+        "C,sam@example.com,Organic Search,2026-11-20T10:00\n"
+        "D,sam@example.com,,2026-11-20T10:00\n"
+    )
+    result = slabot("import", str(leads), db=db)
+    assert result.returncode == 0, result.stderr
+    assert "3 leads from sources outside the agreement's MQL split (website, outbound)" in (
+        result.stdout
+    )
+    assert '"organic_search" (2): add it to [marketing.sources].' in result.stdout
+    assert '"(no source)" (1)' in result.stdout
+
+
+def test_init_for_a_crm_splits_the_target_by_that_crm_s_own_sources(tmp_path: Path) -> None:
+    """A HubSpot export's Original Source labels land in the starter's split, not in "other
+    sources"."""
+    db, path, leads = tmp_path / "x.db", tmp_path / "sla.toml", tmp_path / "hubspot.csv"
+    assert slabot("init", str(path), "--crm", "hubspot", db=db).returncode == 0
+    assert slabot("sla", "apply", str(path), db=db).returncode == 0
+    leads.write_text(
+        "Record ID,First Name,Contact owner,Lifecycle Stage,Original Source,"
+        "Became a Marketing Qualified Lead Date\n"
+        "101,Ann,rita@example.com,Marketing Qualified Lead,Organic Search,2026-11-20 10:00\n"
+        "102,Bob,rita@example.com,Marketing Qualified Lead,Paid Search,2026-11-20 11:00\n"
+    )
+    result = slabot("import", str(leads), db=db)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "outside the agreement's MQL split" not in result.stdout
+    wrong = slabot("init", str(tmp_path / "other.toml"), "--crm", "pipedrive", db=db)
+    assert wrong.returncode == 2 and "hubspot | salesforce" in wrong.stderr

@@ -5,11 +5,13 @@ here in the order `slabot --help` lists them."""
 from __future__ import annotations
 
 import sys
+from importlib import metadata
+from typing import Annotated
 
 import typer
 
 from bot.cli import data, processes, standup
-from bot.cli.common import CliError, err
+from bot.cli.common import CliError, err, out
 from bot.settings import MissingSetting
 
 cli = typer.Typer(
@@ -27,6 +29,26 @@ sla_cli = typer.Typer(
 )
 sla_cli.command("apply")(data.sla_apply)
 sla_cli.command("show")(data.sla_show)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        out.print(f"slabot {metadata.version('slabot')}", markup=False)
+        raise typer.Exit()
+
+
+@cli.callback()
+def _options(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version, exit."
+        ),
+    ] = False,
+) -> None:
+    """Runs the sales ↔ marketing SLA of a revenue team in Slack."""
+
+
 cli.add_typer(db_cli, name="db")
 cli.add_typer(sla_cli, name="sla")
 
@@ -36,6 +58,7 @@ cli.command(context_settings={"ignore_unknown_options": True})(standup.quota)
 cli.command("import")(data.import_)
 cli.command("sync")(data.sync_)
 cli.command()(data.status)
+cli.command()(data.doctor)
 cli.command()(standup.scan)
 cli.command()(standup.digest)
 cli.command()(standup.schedule)

@@ -3,6 +3,8 @@ the CRMs (`sync`), and `status`."""
 
 from __future__ import annotations
 
+import re
+import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated
@@ -23,35 +25,118 @@ from bot.settings import Settings
 
 def sla_apply(
     path: Annotated[
-        Path | None, typer.Argument(help="The agreement file (default $SLABOT_CONFIG).")
+        str | None,
+        typer.Argument(help="The agreement file, - for standard input (default $SLABOT_CONFIG)."),
     ] = None,
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Validate and print what would change; store nothing."),
+    ] = False,
 ) -> None:
     """Validate the agreement file, store it as a new version and print what changed."""
-    from bot.domain.agreement_file import AgreementFileError
-    from bot.services.agreements import apply_agreement
+    from bot.domain.agreement_checks import placeholders
+    from bot.domain.agreement_file import AgreementFileError, parse_agreement
+    from bot.services.agreements import apply_agreement, changes_from_latest
     from bot.services.crm_mapping import assign_known_owners
     from bot.slack.render import Renderer
 
     settings = Settings()
-    path = path or settings.config_path
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as error:
-        raise CliError(f"cannot read the agreement file {path}: {error.strerror}") from error
+    source = path or str(settings.config_path)
+    text = _agreement_text(source)
     engine = open_engine(settings)
+    renderer = Renderer(settings.templates_dir)
     try:
-        applied = apply_agreement(engine, text, applied_by=f"cli:{path}")
+        text = _channel_names_resolved(text, settings)
+        agreement = parse_agreement(text)
+        if check:
+            diff = changes_from_latest(engine, agreement)
+            out.print(renderer.text("sla/checked.txt.j2", changes=diff), markup=False)
+        else:
+            applied = apply_agreement(engine, text, applied_by=f"cli:{source}")
     except AgreementFileError as error:
         for problem in error.problems:
             line = f"{problem.line}:" if problem.line else ""
             key = f" {problem.key}:" if problem.key else ""
-            err.print(f"{path}:{line}{key} {problem.message}", markup=False)
-        raise typer.Exit(2) from error
-    out.print(Renderer(settings.templates_dir).text("sla/applied.txt.j2", applied=applied))
+            err.print(f"{source}:{line}{key} {problem.message}", markup=False)
+        raise typer.Exit(1 if check else 2) from error
+    sentences = renderer.parts("doctor/checks.txt.j2")
+    for finding in placeholders(agreement):
+        err.print(f"warning: {sentences.sentence(finding)}", markup=False)
+    if check:
+        return
+    out.print(renderer.text("sla/applied.txt.j2", applied=applied))
     if applied.created:
         assigned = assign_known_owners(engine, applied.agreement)
         if assigned:
             out.print(f"{assigned:,} unowned lead(s) now have an owner the agreement names.")
+
+
+def _agreement_text(source: str) -> str:
+    if source == "-":
+        return sys.stdin.read()
+    try:
+        return Path(source).read_text(encoding="utf-8")
+    except OSError as error:
+        raise CliError(f"cannot read the agreement file {source}: {error.strerror}") from error
+
+
+def _channel_names_resolved(text: str, settings: Settings) -> str:
+    """The text with each team channel written by name (`#sales-standup`) replaced by its id,
+    looked up in Slack; without a bot token the name is left for validation to refuse."""
+    import tomllib
+
+    from bot.domain.agreement_checks import channel_name
+    from bot.slack.channels import channel_ids
+    from bot.slack.client import make_web_client
+
+    try:
+        teams = tomllib.loads(text).get("teams", [])
+    except tomllib.TOMLDecodeError:
+        return text  # validation says where
+    named: dict[str, str] = {}  # as written → the name to look up
+    for team in teams:
+        written = team.get("channel") if isinstance(team, dict) else None
+        name = channel_name(written) if isinstance(written, str) else None
+        if written and name:
+            named[written] = name
+    if not named or settings.slack_bot_token is None:
+        return text
+    found = channel_ids(make_web_client(settings, timeout=10), set(named.values()))
+    missing = sorted(f"#{name}" for name in named.values() if name not in found)
+    if missing:
+        raise CliError(
+            f"no channel {', '.join(missing)} that the app can see: check the name, or invite "
+            "the app to a private channel (`/invite @slabot`) and apply again"
+        )
+    for written, name in named.items():
+        text = re.sub(rf'(channel\s*=\s*)"{re.escape(written)}"', rf'\g<1>"{found[name]}"', text)
+        err.print(f"#{name} is {found[name]}", markup=False)
+    return text
+
+
+def doctor() -> None:
+    """Check the installation: database, agreement, Slack token and scopes, team channels,
+    reps in Slack, owners nobody matches, CRMs and the clock. Exit 1 on any problem."""
+    from bot.domain.checkup import Check
+    from bot.services.agreements import agreement_in_force
+    from bot.services.doctor import local_checks
+    from bot.slack.client import make_web_client
+    from bot.slack.installation import slack_checks
+    from bot.slack.render import Renderer
+
+    settings = Settings()
+    engine = open_engine(settings)
+    now = datetime.now(UTC)
+    agreement = agreement_in_force(engine, on=now.date())
+    checks = local_checks(engine, settings, agreement, now=now)
+    if settings.slack_bot_token is None:
+        checks.append(Check("Slack", False, "no_token"))
+    else:
+        checks += slack_checks(make_web_client(settings, timeout=10), agreement)
+    out.print(Renderer(settings.templates_dir).text("doctor/checks.txt.j2", checks=checks),
+              markup=False)  # fmt: skip
+    if not all(check.ok for check in checks):
+        raise typer.Exit(1)
 
 
 def sla_show(
@@ -101,6 +186,7 @@ def import_(
     """Import leads or touches from a CSV (upsert by external id: re-importing changes nothing)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
+    from bot.services.agreements import agreement_in_force
     from bot.services.crm_mapping import status_choices
     from bot.services.ingest import FORMATS, ImportRefused, import_csv
     from bot.slack.render import Renderer
@@ -135,9 +221,16 @@ def import_(
             raise CliError(str(error)) from error
         except OSError as error:
             raise CliError(f"cannot read {path}: {error.strerror or error}") from error
+    agreement = agreement_in_force(engine, on=datetime.now(UTC).date())
+    split = list(agreement.marketing.sources) if agreement is not None else []
     out.print(
         Renderer(settings.templates_dir).text(
-            "ingest/summary.txt.j2", s=summary, path=path, status_choices=status_choices()
+            "ingest/summary.txt.j2",
+            s=summary,
+            path=path,
+            status_choices=status_choices(),
+            outside=summary.outside(split),
+            split=split,
         )
     )
     if summary.aborted or summary.rejected:  # the good rows are kept; a script must notice

@@ -10,7 +10,6 @@ import re
 from functools import cache
 from typing import Any
 
-import yaml
 from slack_bolt import App, BoltResponse
 from slack_bolt.context.respond import Respond
 
@@ -20,15 +19,14 @@ from bot.listeners.edges import handle_unknown_action, slack_edges
 from bot.listeners.errors import handle_error
 from bot.listeners.events import app_home, workspace
 from bot.listeners.views import recycle
-from bot.resources import shipped
+from bot.resources import manifest
 from bot.slack import ids
 
 
 @cache
 def slash_commands() -> tuple[str, ...]:
     """The slash commands `manifest.yml` declares to Slack ("/quota", …)."""
-    manifest = yaml.safe_load(shipped("manifest.yml").read_text(encoding="utf-8"))
-    return tuple(entry["command"] for entry in manifest["features"]["slash_commands"])
+    return tuple(entry["command"] for entry in manifest()["features"]["slash_commands"])
 
 
 def register_listeners(app: App, deps: Deps) -> None:

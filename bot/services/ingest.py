@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -73,6 +73,14 @@ class ImportSummary:
     history: bool = False
     shape: csv_shape.CsvShape | None = None  # the encoding and delimiter the file was read with
     unmapped: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    sources: Counter[str] = field(default_factory=Counter)  # leads per source ("": none)
+
+    def outside(self, split: Collection[str]) -> list[tuple[str, int]]:
+        """The sources these leads came from that the agreement's MQL split does not name
+        (none without a split), most leads first: they count as "other sources"."""
+        if not split:
+            return []
+        return [(source, n) for source, n in self.sources.most_common() if source not in split]
 
     def add(self, counts: LeadCounts) -> None:
         self.inserted += counts.inserted
@@ -451,6 +459,8 @@ def _write(
                 summary.undated += 1
             for what, value in record.unmapped:
                 summary.unmapped[what][value] += 1
+            if fmt != "touches":
+                summary.sources[str(record.values.get("source") or "")] += 1
         mapped.append((line, cells, record))
     if fmt == "hubspot" and found:  # an export's row is a snapshot: newer event values stay
         mapped = _newer_kept(connection, mapped, found, summary)

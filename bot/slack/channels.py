@@ -71,3 +71,24 @@ def join_team_channels(client: WebClient, channels: list[str]) -> list[ChannelSt
         if state.problem:
             log.warning("channel %s", state.line)
     return states
+
+
+def channel_ids(client: WebClient, names: set[str]) -> dict[str, str]:
+    """name → id of the channels called `names` that the app can see (`conversations.list`,
+    public and private, a page of 1,000 at a time, until every name is found)."""
+    found: dict[str, str] = {}
+    cursor = None
+    while True:
+        page = client.conversations_list(
+            types="public_channel,private_channel",
+            exclude_archived=True,
+            limit=1000,
+            cursor=cursor,
+        )
+        channels: list[dict] = page.get("channels", [])
+        for channel in channels:
+            if channel.get("name") in names:
+                found[str(channel["name"])] = str(channel["id"])
+        cursor = (page.get("response_metadata") or {}).get("next_cursor")
+        if not cursor or set(found) >= names:
+            return found
