@@ -85,6 +85,8 @@ def _channel_names_resolved(text: str, settings: Settings) -> str:
     looked up in Slack; without a bot token the name is left for validation to refuse."""
     import tomllib
 
+    from slack_sdk.errors import SlackApiError, SlackClientError
+
     from bot.domain.agreement_checks import channel_name
     from bot.slack.channels import channel_ids
     from bot.slack.client import make_web_client
@@ -101,7 +103,14 @@ def _channel_names_resolved(text: str, settings: Settings) -> str:
             named[written] = name
     if not named or settings.slack_bot_token is None:
         return text
-    found = channel_ids(make_web_client(settings, timeout=10), set(named.values()))
+    try:
+        found = channel_ids(make_web_client(settings, timeout=10), set(named.values()))
+    except (SlackApiError, SlackClientError, OSError) as error:
+        reason = error.response.get("error") if isinstance(error, SlackApiError) else error
+        raise CliError(
+            f"could not look up {', '.join(f'#{name}' for name in named.values())} in Slack "
+            f"({reason}): write the channel's id (C…) instead"
+        ) from error
     missing = sorted(f"#{name}" for name in named.values() if name not in found)
     if missing:
         raise CliError(
