@@ -273,3 +273,55 @@ def test_sla_shows_leads_no_scan_has_seen_yet(app, fake_slack: FakeSlack, tmp_pa
     assert shown.index("Hooli") < shown.index("Acme")  # the highest score, breached like them
     assert shown.count("first touch was due") == 4
     assert not fake_slack.posts_in("D0RITA")[1:]  # shown to her, not yet told: the scan tells
+
+
+def test_a_rep_sets_their_out_of_office_in_slack_and_their_clocks_pause(  # type: ignore[no-untyped-def]
+    app, fake_slack: FakeSlack, tmp_path: Path
+) -> None:
+    """`/sla away TODAY..TOMORROW` stores a new agreement version whose text is the file's with
+    Rita's days added (its comments kept), and a lead assigned now is due after those days."""
+    from zoneinfo import ZoneInfo
+
+    from bot.services.alerts import scan
+    from bot.services.ingest import import_csv
+    from bot.slack.render import Renderer
+
+    server, env = app
+    engine = make_engine(Settings(DATABASE_URL=env["DATABASE_URL"]).database_url)
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo("America/New_York")).date()
+    (tmp_path / "new.csv").write_text(
+        f"lead_id,company,source,owner_email,assigned_at\nN1,Newco,website,rita@example.com,"
+        f"{now.strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
+    )
+    import_csv(engine, tmp_path / "new.csv")
+
+    def away(text_: str, user: str = "U0RITA") -> str:
+        body = slash_command_body("/sla", f"away {text_}", user_id=user)
+        answer = server.post("/slack/events", body, signed_headers(body))
+        assert answer.status_code == 200, answer.text
+        return answer.json()["text"]
+
+    tomorrow = today + timedelta(days=1)
+    said = away(f"{today.isoformat()}..{tomorrow.isoformat()}")
+    assert "stored as agreement version 2" in said and "(2 days)" in said
+    assert "no SLA clocks of yours" in away("24 Dec", user="U0MAX")  # a manager, no rep
+    assert 'could not read "someday"' in away("someday")
+    assert tomorrow.strftime("%a %d %b") in away("")
+
+    scan(engine, Renderer(), now=datetime.now(UTC), dry_run=True)  # the clocks, re-timed
+    with engine.connect() as connection:
+        due = connection.execute(
+            text("SELECT due_at FROM sla_clock JOIN lead ON lead.id = sla_clock.lead_id "
+                 "WHERE lead.external_id = 'N1' AND rule = 'first_touch'")
+        ).scalar_one()  # fmt: skip
+        stored = connection.execute(
+            text("SELECT source_text FROM agreement_version WHERE version = 2")
+        ).scalar_one()
+    engine.dispose()
+    due_at = due if isinstance(due, datetime) else datetime.fromisoformat(str(due))
+    back = datetime.combine(tomorrow + timedelta(days=1), datetime.min.time(),
+                            ZoneInfo("America/New_York"))  # fmt: skip
+    assert due_at.replace(tzinfo=due_at.tzinfo or UTC) >= back
+    assert "# warn the rep at 75 % of a window" in stored  # the file's comments stay
+    assert f"out_of_office = [{today.isoformat()}, {tomorrow.isoformat()}]" in stored

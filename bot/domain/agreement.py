@@ -362,14 +362,18 @@ class Agreement(_Section):
             return self.business_calendar()
         return self._memo(f"team:{name}", lambda: self.calendar.to_calendar(team=team))
 
-    def rep_calendar(self, email: str | None) -> BusinessCalendar:
+    def rep_calendar(self, email: str | None, away: list[date] | None = None) -> BusinessCalendar:
         """The calendar a rep's SLA clock runs on: the team's, with the rep's own timezone,
-        hours and out-of-office days. Owners not named in the agreement get the default."""
+        hours and out-of-office days (`away`: these instead, a newer version's). Owners not
+        named in the agreement get the default."""
         rep = self.rep(email)
         if rep is None:
             return self.business_calendar()
-        team = self.team(rep.team)
-        return self._memo(f"rep:{rep.email}", lambda: self.calendar.to_calendar(team=team, rep=rep))
+        if away is not None and away != rep.out_of_office:
+            rep = rep.model_copy(update={"out_of_office": away})
+        team, terms = self.team(rep.team), rep
+        key = f"rep:{rep.email}:{','.join(day.isoformat() for day in rep.out_of_office)}"
+        return self._memo(key, lambda: self.calendar.to_calendar(team=team, rep=terms))
 
     def person_calendar(self, email: str) -> BusinessCalendar:
         """The calendar a person is told in and reads deadlines in: a rep's own; a manager
@@ -402,6 +406,13 @@ class Versions:
     def at(self, instant: datetime) -> Agreement:
         index = bisect.bisect_right(self.starts, instant) - 1
         return self.agreements[max(index, 0)]
+
+    def rep_calendar(self, owner: str | None, handed_off: datetime) -> BusinessCalendar:
+        """The owner's calendar under the version in force at the hand-off, with the newest
+        version's out-of-office days: a rep who goes away pauses the leads they already hold."""
+        newest = self.agreements[-1].rep(owner) if self.agreements else None
+        away = newest.out_of_office if newest is not None else None
+        return self.at(handed_off).rep_calendar(owner, away)
 
     def history_until(self, owner: str, *, now: datetime) -> datetime:
         """Until when what the owner's leads reached is history, not news: the agreement's

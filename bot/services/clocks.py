@@ -28,8 +28,8 @@ def refresh_clocks(
     """Compute the clocks of leads marked stale (new, changed, touched, new terms): all of
     them (or those `among` selects: `store.owned_by`, `store.the_lead`), or one batch of
     about `limit`. Each lead is judged by the agreement version in force at its hand-off, in
-    its owner's calendar of that version: its clocks are the same whichever command computes
-    them, on whichever date.
+    its owner's calendar of that version with the newest version's out-of-office days: its
+    clocks are the same whichever command computes them, on whichever date.
 
     A clock seen for the first time has told what it reached before slabot watched its owner
     (`Versions.history_until`: since the owner was first in an applied agreement, or the
@@ -60,7 +60,7 @@ def refresh_clocks(
                 touches=tuple(touches.get(lead.id, ())),
             )
             agreement = terms.at(lead.assigned_at)
-            calendar = agreement.rep_calendar(lead.owner_email)
+            calendar = terms.rep_calendar(lead.owner_email, lead.assigned_at)
             for clock in evaluate(facts, agreement.sales, calendar):
                 alerted = told.get((lead.id, clock.rule))
                 if alerted is None:  # first seen: what it reached before slabot watched is told

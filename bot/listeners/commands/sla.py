@@ -1,4 +1,5 @@
-"""`/sla`: your open queue (`/sla`), your team's (`/sla team`), the terms (`/sla terms`)."""
+"""`/sla`: your open queue (`/sla`), your team's (`/sla team`), the terms (`/sla terms`), your
+out-of-office days (`/sla away 24 Dec – 2 Jan`)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from bot.listeners.answering import answer_command
 from bot.services import lead_actions
 from bot.services.agreements import version_in_force
 
-SUBCOMMANDS = ("", "mine", "team", "terms", "help")
+SUBCOMMANDS = ("", "mine", "team", "terms", "away", "help")
 
 
 def queue_message(deps: Deps, client: WebClient, user_id: str, *, team: bool) -> dict[str, Any]:
@@ -30,6 +31,35 @@ def queue_message(deps: Deps, client: WebClient, user_id: str, *, team: bool) ->
         return {"text": renderer.slack_text("sla/not_a_manager.txt.j2", email=email)}
     message = lead_actions.my_queue(ctx, email=email, team=team, now=datetime.now(UTC))
     return message.payload
+
+
+def away_message(deps: Deps, client: WebClient, user_id: str, typed: str) -> dict[str, Any]:
+    """`/sla away DAYS`: add the caller's out-of-office days (a new agreement version);
+    `/sla away`: list those ahead."""
+    from bot.domain.away import AwayError, away_days
+    from bot.services.agreement_edits import NotARep, set_out_of_office
+    from bot.services.agreements import newest_agreement
+
+    sentences = deps.renderer.parts("sla/away.txt.j2")
+    email = lead_actions.email_of(deps.engine, client, user_id)
+    if email is None:
+        return {"text": deps.renderer.slack_text("sla/who.txt.j2")}
+    agreement = newest_agreement(deps.engine)
+    rep = agreement.rep(email) if agreement is not None else None
+    if rep is None:
+        return {"text": sentences.not_a_rep(email)}
+    now = datetime.now(UTC)
+    today = agreement.rep_calendar(email).today(now)  # type: ignore[union-attr]
+    if not typed.strip():
+        return {"text": sentences.listed([day for day in rep.out_of_office if day >= today])}
+    try:
+        days = away_days(typed, today)
+        applied = set_out_of_office(deps.engine, email, days, by=f"slack:{user_id}", now=now)
+    except AwayError:
+        return {"text": sentences.bad_days(typed.strip())}
+    except NotARep:
+        return {"text": sentences.not_a_rep(email)}
+    return {"text": sentences.stored(days[0], days[-1], len(days), applied.version)}
 
 
 def sla_message(
@@ -58,6 +88,8 @@ def sla_message(
             in_force_from=row.in_force_from,
         )
         return {"text": f"{agreement.agreement.name} (version {row.version})", "blocks": blocks}
+    if sub == "away" and client is not None:
+        return away_message(deps, client, user_id, " ".join(words[1:]))
     if sub == "help":
         return {"text": f"```{help_text}```"}
     return {"text": renderer.slack_text("sla/unknown.txt.j2", typed=text.strip(), help=help_text)}

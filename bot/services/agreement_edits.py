@@ -1,0 +1,50 @@
+"""Changes made in Slack to the agreement: each is a new version, stored through the same
+validation as the file (`apply_agreement`), its text the file's own with that one change, so the
+stored text stays the reviewable record (tomlkit keeps every comment and layout)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+import tomlkit
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from bot.services.agreements import Applied, apply_agreement
+from storage import queries
+
+
+class NotARep(LookupError):
+    """The person is not a rep of the agreement."""
+
+
+def set_out_of_office(
+    engine: Engine, email: str, days: list[date], *, by: str, now: datetime
+) -> Applied:
+    """Add `days` to the rep's `out_of_office` (earlier days are kept): their SLA clocks do
+    not run on those days, and the new version re-times their open leads."""
+    with Session(engine) as session:
+        latest = queries.latest_agreement(session)
+    if latest is None:
+        raise LookupError("no agreement has been applied")
+    if latest.source_text:
+        document = tomlkit.parse(latest.source_text)
+    else:  # a version stored from terms alone: its terms, written as TOML
+        document = tomlkit.item(_without_none(latest.terms))
+    reps = document.get("reps") or []
+    rep = next((each for each in reps if str(each.get("email", "")).lower() == email), None)
+    if rep is None:
+        raise NotARep(email)
+    known = {date.fromisoformat(str(day)) for day in rep.get("out_of_office", [])}
+    rep["out_of_office"] = sorted(known | set(days))
+    return apply_agreement(engine, tomlkit.dumps(document), now=now, applied_by=by)
+
+
+def _without_none(value: Any) -> Any:
+    """JSON terms as TOML can hold them (TOML has no null: an unset key is left out)."""
+    if isinstance(value, dict):
+        return {key: _without_none(item) for key, item in value.items() if item is not None}
+    if isinstance(value, list):
+        return [_without_none(item) for item in value]
+    return value
