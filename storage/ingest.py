@@ -310,6 +310,20 @@ def save_crm_times(
         )
 
 
+def unmatched_owners(connection: Connection) -> list[tuple[str, str, int]]:
+    """(source system, owner as the CRM wrote it, leads) of the owners nobody matches, the
+    most leads first."""
+    return [
+        (system, owner, count)
+        for system, owner, count in connection.execute(
+            select(LEADS.c.source_system, LEADS.c.crm_owner, func.count())
+            .where(LEADS.c.owner_email.is_(None), LEADS.c.crm_owner.is_not(None))
+            .group_by(LEADS.c.source_system, LEADS.c.crm_owner)
+            .order_by(func.count().desc(), LEADS.c.crm_owner)
+        )
+    ]
+
+
 def unowned_crm_owners(connection: Connection) -> list[tuple[str, str]]:
     """(source system, owner as the CRM wrote it) of leads stored without a known owner."""
     return [

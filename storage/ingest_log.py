@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, or_, select
 
+from storage.ingest import unmatched_owners
 from storage.models import LEADS, REJECTED, RUNS
 
 
@@ -88,15 +89,7 @@ def load_status(connection: Connection, *, now: datetime, shown: int = 10) -> Lo
         status.leads[system], status.unowned[system] = total, unowned
         if undated:
             status.undated[system] = undated
-    status.unmatched_owners = [
-        (system, owner, count)
-        for system, owner, count in connection.execute(
-            select(LEADS.c.source_system, LEADS.c.crm_owner, func.count())
-            .where(LEADS.c.owner_email.is_(None), LEADS.c.crm_owner.is_not(None))
-            .group_by(LEADS.c.source_system, LEADS.c.crm_owner)
-            .order_by(func.count().desc(), LEADS.c.crm_owner)
-        )
-    ]
+    status.unmatched_owners = unmatched_owners(connection)
     week = REJECTED.c.received_at >= now - timedelta(days=7)
     status.rejected_total = connection.execute(
         select(func.count()).select_from(REJECTED).where(week)

@@ -14,7 +14,7 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.context.respond import Respond
 
 from bot.deps import Deps, provide
-from bot.listeners.actions import digest_details, quota_share, sla_alert
+from bot.listeners.actions import digest_details, quota_share, setup, sla_alert
 from bot.listeners.edges import handle_unknown_action, slack_edges
 from bot.listeners.errors import handle_error
 from bot.listeners.events import app_home, workspace
@@ -43,6 +43,7 @@ def register_listeners(app: App, deps: Deps) -> None:
     app.action(ids.PAGE)(sla_alert.handle_page)
     app.action(ids.DIGEST_DETAILS)(digest_details.handle_digest_details)
     app.action(ids.QUOTA_SHARE)(quota_share.handle_quota_share)
+    app.action(ids.SETUP_OWNER)(setup.handle_setup_owner)
     app.view(ids.RECYCLE)(recycle.handle_recycle_submit)
     app.event("app_home_opened")(app_home.handle_app_home_opened)
     app.event("app_uninstalled")(workspace.handle_app_uninstalled)

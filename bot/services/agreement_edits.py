@@ -24,14 +24,7 @@ def set_out_of_office(
 ) -> Applied:
     """Add `days` to the rep's `out_of_office` (earlier days are kept): their SLA clocks do
     not run on those days, and the new version re-times their open leads."""
-    with Session(engine) as session:
-        latest = queries.latest_agreement(session)
-    if latest is None:
-        raise LookupError("no agreement has been applied")
-    if latest.source_text:
-        document = tomlkit.parse(latest.source_text)
-    else:  # a version stored from terms alone: its terms, written as TOML
-        document = tomlkit.item(_without_none(latest.terms))
+    document = _latest_document(engine)
     reps = document.get("reps") or []
     rep = next((each for each in reps if str(each.get("email", "")).lower() == email), None)
     if rep is None:
@@ -48,3 +41,31 @@ def _without_none(value: Any) -> Any:
     if isinstance(value, list):
         return [_without_none(item) for item in value]
     return value
+
+
+def map_owner(
+    engine: Engine, crm: str, owner: str, email: str, *, by: str, now: datetime
+) -> tuple[Applied, int]:
+    """`[crm.<crm>.owners] "<owner>" = "<email>"`: a CRM owner nobody matched is this person
+    from now on; their leads kept unowned get them at once (no re-import). Returns the version
+    and how many leads were assigned."""
+    from bot.services.crm_mapping import assign_known_owners
+
+    document = _latest_document(engine)
+    crm_table = document.setdefault("crm", tomlkit.table())
+    section = crm_table.setdefault(crm, tomlkit.table())
+    owners = section.setdefault("owners", tomlkit.table())
+    owners[owner] = email
+    applied = apply_agreement(engine, tomlkit.dumps(document), now=now, applied_by=by)
+    return applied, assign_known_owners(engine, applied.agreement)
+
+
+def _latest_document(engine: Engine) -> Any:
+    """The newest version's text as a TOML document to edit."""
+    with Session(engine) as session:
+        latest = queries.latest_agreement(session)
+    if latest is None:
+        raise LookupError("no agreement has been applied")
+    if latest.source_text:
+        return tomlkit.parse(latest.source_text)
+    return tomlkit.item(_without_none(latest.terms))  # a version stored from terms alone

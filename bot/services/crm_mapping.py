@@ -16,6 +16,7 @@ from bot.domain.owners import OwnerDirectory, RepIdentity, owner_line
 from bot.services.agreements import agreement_in_force, newest_agreement
 from storage import people
 from storage.ingest import assign_owner, unowned_crm_owners
+from storage.ingest import unmatched_owners as stored_unmatched
 
 SETTING = {  # what an unmapped value is, and where the agreement maps it
     "owner": "owners",
@@ -89,6 +90,12 @@ def ingest_context(engine: Engine, today: date | None = None) -> tuple[tzinfo, A
     agreement = agreement_in_force(engine, on=today or datetime.now(UTC).date())
     agreement = agreement or newest_agreement(engine)
     return (ZoneInfo(agreement.calendar.timezone) if agreement else UTC), agreement
+
+
+def unmatched_owners(engine: Engine) -> list[tuple[str, str, int]]:
+    """(crm, owner as the CRM wrote it, leads) of the CRM owners nobody matches."""
+    with engine.connect() as connection:
+        return stored_unmatched(connection)
 
 
 def assign_known_owners(engine: Engine, agreement: Agreement) -> int:

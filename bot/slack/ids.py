@@ -10,5 +10,6 @@ OPEN_HOME = "sla_open_home"
 PAGE = "sla_page"
 DIGEST_DETAILS = "digest_details"
 QUOTA_SHARE = "quota_share"
+SETUP_OWNER = "setup_owner"  # an admin's Home: the Slack user an unmatched CRM owner is
 RECYCLE_REASON = "reason"  # the modal's inputs: block and action ids
 RECYCLE_NOTE = "note"

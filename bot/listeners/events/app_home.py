@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from bot.deps import Deps, deps_of
 from bot.domain.quota_args import QuotaInputError, QuotaRequest
 from bot.services import lead_actions
+from bot.services.crm_mapping import unmatched_owners
 from bot.services.quota import answer_quota
 from bot.slack.messages import home as messages
 
@@ -23,25 +24,35 @@ def handle_app_home_opened(event: dict, client: WebClient, context: BoltContext)
 
 
 def publish_home(
-    client: WebClient, deps: Deps, user_id: str, *, view: str = "", page: int = 0
+    client: WebClient,
+    deps: Deps,
+    user_id: str,
+    *,
+    view: str = "",
+    page: int = 0,
+    note: str | None = None,
 ) -> None:
-    client.views_publish(
-        user_id=user_id, view=home_view(client, deps, user_id, view=view, page=page)
-    )
+    home = home_view(client, deps, user_id, view=view, page=page, note=note)
+    client.views_publish(user_id=user_id, view=home)
 
 
 def home_view(
-    client: WebClient, deps: Deps, user_id: str, *, view: str, page: int
+    client: WebClient, deps: Deps, user_id: str, *, view: str, page: int, note: str | None = None
 ) -> dict[str, Any]:
     """`view`: "mine" or "team" (a manager's reps); "" picks the person's own queue if they
-    hold leads, else their team's if they manage one."""
+    hold leads, else their team's if they manage one. An admin sees the set-up first (`note`:
+    what their last change did)."""
     try:
         answer = answer_quota(deps.engine, QuotaRequest())
     except QuotaInputError:
         answer = None
+    parts = deps.renderer.parts("home/parts.txt.j2")
+    setup = []
+    if user_id in deps.settings.admins:
+        setup = messages.setup_blocks(parts, unmatched_owners(deps.engine), note)
     return messages.home_view(
-        deps.renderer.parts("home/parts.txt.j2"),
-        _queue_blocks(client, deps, user_id, view=view, page=page),
+        parts,
+        [*setup, *_queue_blocks(client, deps, user_id, view=view, page=page)],
         answer=answer,
         grammar=deps.renderer.text("quota/grammar.txt.j2"),
     )

@@ -6,8 +6,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from slack_sdk.models.blocks import Block, DividerBlock, HeaderBlock, SectionBlock
+from slack_sdk.models.blocks import (
+    Block,
+    ContextBlock,
+    DividerBlock,
+    HeaderBlock,
+    MarkdownTextObject,
+    SectionBlock,
+    UserSelectElement,
+)
 from slack_sdk.models.views import View
+
+from bot.slack import ids
+
+OWNERS_SHOWN = 20  # unmatched owners on an admin's Home, the most leads first
+_OWNER_BLOCK = "owner:"  # block_id: owner:<crm>:<owner as the CRM wrote it>
 
 
 def home_view(parts: Any, queue: list[dict[str, Any]], *, answer: Any, grammar: str) -> dict:
@@ -22,3 +35,33 @@ def home_view(parts: Any, queue: list[dict[str, Any]], *, answer: Any, grammar: 
     if answer is not None:
         about.append(SectionBlock(text=parts.plan(answer)))
     return View(type="home", blocks=[*queue, *(block.to_dict() for block in about)]).to_dict()
+
+
+def setup_blocks(parts: Any, unmatched: list[tuple[str, str, int]], note: str | None) -> list:
+    """An admin's set-up: each CRM owner nobody matches beside a user picker, and `note`, what
+    the last change did."""
+    blocks: list[Block] = [HeaderBlock(text=parts.setup_title())]
+    if note:
+        blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
+    if not unmatched:
+        blocks.append(SectionBlock(text=parts.owners_all_known()))
+    for crm, owner, leads in unmatched[:OWNERS_SHOWN]:
+        blocks.append(
+            SectionBlock(
+                block_id=f"{_OWNER_BLOCK}{crm}:{owner}"[:255],
+                text=parts.owner_line(crm, owner, leads),
+                accessory=UserSelectElement(
+                    action_id=ids.SETUP_OWNER, placeholder=parts.owner_placeholder()
+                ),
+            )
+        )
+    blocks.append(DividerBlock())
+    return [block.to_dict() for block in blocks]
+
+
+def owner_of_block(block_id: str) -> tuple[str, str] | None:
+    """(crm, owner) from a set-up block's id, None for any other block."""
+    if not block_id.startswith(_OWNER_BLOCK):
+        return None
+    crm, _, owner = block_id.removeprefix(_OWNER_BLOCK).partition(":")
+    return (crm, owner) if crm and owner else None

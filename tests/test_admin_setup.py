@@ -1,0 +1,129 @@
+"""An admin sets slabot up from the App Home tab, through signed Slack requests: a CRM owner
+nobody matches is mapped to a Slack user and the owner's leads are owned at once (no
+re-import); a non-admin sees no set-up, and a forged pick from one changes nothing."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+from sqlalchemy import text
+
+from bot.settings import Settings
+from storage.db import make_engine
+from tests.conftest import RunningServer, engine_for, slabot_env, start_app, stop_server
+from tests.fake_slack import FakeSlack
+from tests.signing import event_body, signed_headers
+from tests.test_alert_actions import always_open_agreement
+
+EXPORT = (
+    "Record ID,First Name,Company Name,Contact owner,Lifecycle Stage,Original Source,"
+    "Became a Marketing Qualified Lead Date\n"
+    "201,Ann,Acme,Dana Reyes,Marketing Qualified Lead,Organic Search,2026-11-30 10:00\n"
+    "202,Bob,Globex,Dana Reyes,Marketing Qualified Lead,Paid Search,2026-11-30 11:00\n"
+)
+
+
+@pytest.fixture
+def server(
+    tmp_path: Path, fake_slack: FakeSlack, database_url: str
+) -> Iterator[tuple[RunningServer, str]]:
+    from bot.services.agreements import apply_agreement
+    from bot.services.ingest import import_csv
+    from storage.migrate import upgrade
+
+    fake_slack.users_by_email["dana@example.com"] = "U0DANA"
+    env = slabot_env(database_url, fake_slack, SLABOT_ADMINS="U0ADMIN")
+    engine = engine_for(database_url)
+    upgrade(engine)
+    apply_agreement(engine, always_open_agreement(tmp_path).read_text(), applied_by="test")
+    (tmp_path / "hubspot.csv").write_text(EXPORT)
+    assert import_csv(engine, tmp_path / "hubspot.csv").unowned == 2
+    engine.dispose()
+    running = start_app(env, tmp_path / "serve.log")
+    yield running, env["DATABASE_URL"]
+    stop_server(running)
+    assert "Traceback" not in (tmp_path / "serve.log").read_text()
+
+
+def open_home(server: RunningServer, fake: FakeSlack, user: str) -> dict:
+    before = len(fake.calls_to("views.publish"))
+    opened = {"type": "app_home_opened", "user": user, "channel": "D0X", "tab": "home",
+              "event_ts": "1700000001.1"}  # fmt: skip
+    body = event_body(opened)
+    answer = server.post(
+        "/slack/events", body, signed_headers(body, content_type="application/json")
+    )
+    assert answer.status_code == 200
+    return published_after(fake, before, user)
+
+
+def published_after(fake: FakeSlack, before: int, user: str) -> dict:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        calls = fake.calls_to("views.publish")[before:]
+        mine = [c for c in calls if c.body["user_id"] == user]
+        if mine:
+            view = mine[-1].body["view"]
+            return json.loads(view) if isinstance(view, str) else view
+        time.sleep(0.1)
+    raise AssertionError("no views.publish")
+
+
+def pick(server: RunningServer, user: str, block_id: str, selected: str) -> None:
+    """A users_select in the Home tab, as Slack sends it (container: the view)."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "user": {"id": user, "username": "someone", "team_id": "T0TEST"},
+        "api_app_id": "A0SLABOT",
+        "token": "deprecated-verification-token",
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "trigger_id": "123.456.abc",
+        "view": {"id": "V0HOME", "type": "home", "team_id": "T0TEST"},
+        "actions": [{"type": "users_select", "action_id": "setup_owner", "block_id": block_id,
+                     "selected_user": selected, "action_ts": "1700000002.1"}],
+    }  # fmt: skip
+    body = urlencode({"payload": json.dumps(payload)})
+    assert server.post("/slack/events", body, signed_headers(body)).status_code == 200
+
+
+def owners(database_url: str) -> list[str | None]:
+    engine = make_engine(Settings(DATABASE_URL=database_url).database_url)
+    with engine.connect() as connection:
+        found = connection.execute(
+            text("SELECT owner_email FROM lead WHERE source_system = 'hubspot' ORDER BY id")
+        ).scalars()
+        result = list(found)
+    engine.dispose()
+    return result
+
+
+def test_an_admin_maps_an_unmatched_owner_and_their_leads_are_owned_at_once(
+    server: tuple[RunningServer, str], fake_slack: FakeSlack
+) -> None:
+    running, database_url = server
+    home = open_home(running, fake_slack, "U0ADMIN")
+    [owner_block] = [b for b in home["blocks"] if b.get("block_id", "").startswith("owner:")]
+    assert owner_block["block_id"] == "owner:hubspot:Dana Reyes"
+    assert owner_block["accessory"]["type"] == "users_select"
+    assert "owns 2 leads in hubspot" in owner_block["text"]["text"]
+
+    rita_home = open_home(running, fake_slack, "U0RITA")  # a rep: no set-up
+    assert not [b for b in rita_home["blocks"] if b.get("block_id", "").startswith("owner:")]
+    before = len(fake_slack.calls_to("views.publish"))
+    pick(running, "U0RITA", "owner:hubspot:Dana Reyes", "U0RITA")  # forged: no admin
+    published_after(fake_slack, before, "U0RITA")
+    assert owners(database_url) == [None, None]
+
+    before = len(fake_slack.calls_to("views.publish"))
+    pick(running, "U0ADMIN", "owner:hubspot:Dana Reyes", "U0DANA")
+    after = published_after(fake_slack, before, "U0ADMIN")
+    assert owners(database_url) == ["dana@example.com", "dana@example.com"]
+    said = json.dumps(after)
+    assert "Dana Reyes is dana@example.com (agreement version 2): 2 leads now owned" in said
+    assert "Every lead's CRM owner is known" in said
