@@ -353,3 +353,27 @@ def test_init_for_a_crm_splits_the_target_by_that_crm_s_own_sources(tmp_path: Pa
     assert "outside the agreement's MQL split" not in result.stdout
     wrong = slabot("init", str(tmp_path / "other.toml"), "--crm", "pipedrive", db=db)
     assert wrong.returncode == 2 and "hubspot | salesforce" in wrong.stderr
+
+
+def test_export_writes_the_newest_version_with_the_changes_made_in_slack(tmp_path: Path) -> None:
+    """An out-of-office set in Slack is in the exported file, beside the file's own comments,
+    and applying the export again stores nothing: the file is the record."""
+    from datetime import UTC, date, datetime
+
+    from bot.services.agreement_edits import set_out_of_office
+
+    db, exported = tmp_path / "x.db", tmp_path / "exported.toml"
+    example = Path(__file__).resolve().parent.parent / "examples" / "sla.toml"
+    assert slabot("sla", "apply", str(example), db=db).returncode == 0
+    engine = make_engine(f"sqlite:///{db}")
+    days = [date(2026, 12, 28), date(2026, 12, 29)]
+    set_out_of_office(engine, "rita@example.com", days, by="test", now=datetime.now(UTC))
+    engine.dispose()
+    assert slabot("sla", "export", str(exported), db=db).returncode == 0
+    text = exported.read_text()
+    assert "out_of_office = [2026-12-28, 2026-12-29]" in text
+    assert "# business hours from assignment to first touch" in text
+    again = slabot("sla", "apply", "--check", str(exported), db=db)
+    assert "the same as version 2: applying it would store nothing" in again.stdout
+    printed = slabot("sla", "export", db=db)
+    assert printed.stdout == text

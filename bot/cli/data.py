@@ -148,6 +148,26 @@ def doctor() -> None:
         raise typer.Exit(1)
 
 
+def sla_export(
+    path: Annotated[
+        Path | None, typer.Argument(help="Where to write it (default: print it here).")
+    ] = None,
+) -> None:
+    """Write the newest agreement version back to TOML: the file as applied, with the changes
+    made in Slack since (owners mapped, out-of-office days), comments kept."""
+    from bot.services.agreement_edits import newest_text
+
+    try:
+        text = newest_text(open_engine(Settings()))
+    except LookupError as error:
+        raise CliError("no agreement has been applied: `slabot sla apply sla.toml`") from error
+    if path is None:
+        out.print(text, markup=False, end="")
+        return
+    path.write_text(text, encoding="utf-8")
+    err.print(f"wrote {path}", markup=False)
+
+
 def sla_show(
     on: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
 ) -> None:

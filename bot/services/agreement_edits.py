@@ -60,6 +60,11 @@ def map_owner(
     return applied, assign_known_owners(engine, applied.agreement)
 
 
+def newest_text(engine: Engine) -> str:
+    """The newest version as its file: the text applied, with the changes made in Slack."""
+    return tomlkit.dumps(_latest_document(engine))
+
+
 def _latest_document(engine: Engine) -> Any:
     """The newest version's text as a TOML document to edit."""
     with Session(engine) as session:
