@@ -113,8 +113,14 @@ def test_an_admin_maps_an_unmatched_owner_and_their_leads_are_owned_at_once(
     assert owner_block["accessory"]["type"] == "users_select"
     assert "owns 2 leads in hubspot" in owner_block["text"]["text"]
 
+    checklist = json.dumps(home, ensure_ascii=False)  # `slabot doctor`'s checks, for admins
+    assert "✅ *Slack* @slabot in Test Team" in checklist
+    assert "❌ *clock* no clock has run" in checklist
+    assert "❌ *owners* 2 leads have an owner nobody matches" in checklist
+
     rita_home = open_home(running, fake_slack, "U0RITA")  # a rep: no set-up
     assert not [b for b in rita_home["blocks"] if b.get("block_id", "").startswith("owner:")]
+    assert "*clock*" not in json.dumps(rita_home)
     before = len(fake_slack.calls_to("views.publish"))
     pick(running, "U0RITA", "owner:hubspot:Dana Reyes", "U0RITA")  # forged: no admin
     published_after(fake_slack, before, "U0RITA")
@@ -124,6 +130,7 @@ def test_an_admin_maps_an_unmatched_owner_and_their_leads_are_owned_at_once(
     pick(running, "U0ADMIN", "owner:hubspot:Dana Reyes", "U0DANA")
     after = published_after(fake_slack, before, "U0ADMIN")
     assert owners(database_url) == ["dana@example.com", "dana@example.com"]
-    said = json.dumps(after)
+    said = json.dumps(after, ensure_ascii=False)
     assert "Dana Reyes is dana@example.com (agreement version 2): 2 leads now owned" in said
     assert "Every lead's CRM owner is known" in said
+    assert "✅ *owners* every lead's owner is known" in said

@@ -15,6 +15,7 @@ from bot.services import lead_actions
 from bot.services.crm_mapping import unmatched_owners
 from bot.services.quota import answer_quota
 from bot.slack.messages import home as messages
+from bot.slack.render import escape_mrkdwn
 
 
 def handle_app_home_opened(event: dict, client: WebClient, context: BoltContext) -> None:
@@ -49,13 +50,31 @@ def home_view(
     parts = deps.renderer.parts("home/parts.txt.j2")
     setup = []
     if user_id in deps.settings.admins:
-        setup = messages.setup_blocks(parts, unmatched_owners(deps.engine), note)
+        unmatched = unmatched_owners(deps.engine)
+        setup = messages.setup_blocks(parts, _checklist(client, deps), unmatched, note)
     return messages.home_view(
         parts,
         [*setup, *_queue_blocks(client, deps, user_id, view=view, page=page)],
         answer=answer,
         grammar=deps.renderer.text("quota/grammar.txt.j2"),
     )
+
+
+def _checklist(client: WebClient, deps: Deps) -> list[str]:
+    """`slabot doctor`'s checks, a line each (✓, or ✗ and what to do)."""
+    from bot.services.agreements import agreement_in_force
+    from bot.services.doctor import local_checks
+    from bot.slack.installation import slack_checks
+
+    now = datetime.now(UTC)
+    agreement = agreement_in_force(deps.engine, on=now.date())
+    checks = local_checks(deps.engine, deps.settings, agreement, now=now)
+    checks += slack_checks(client, agreement)
+    sentences = deps.renderer.parts("doctor/checks.txt.j2")
+    return [
+        f"{'✅' if c.ok else '❌'} *{c.area}* {escape_mrkdwn(sentences.sentence(c))}"
+        for c in checks
+    ]
 
 
 def _queue_blocks(

@@ -37,12 +37,19 @@ def home_view(parts: Any, queue: list[dict[str, Any]], *, answer: Any, grammar: 
     return View(type="home", blocks=[*queue, *(block.to_dict() for block in about)]).to_dict()
 
 
-def setup_blocks(parts: Any, unmatched: list[tuple[str, str, int]], note: str | None) -> list:
-    """An admin's set-up: each CRM owner nobody matches beside a user picker, and `note`, what
-    the last change did."""
+def setup_blocks(
+    parts: Any,
+    checklist: list[str],
+    unmatched: list[tuple[str, str, int]],
+    note: str | None,
+) -> list:
+    """An admin's set-up: the checklist (`slabot doctor`'s lines), each CRM owner nobody
+    matches beside a user picker, and `note`, what the last change did."""
     blocks: list[Block] = [HeaderBlock(text=parts.setup_title())]
     if note:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
+    if checklist:
+        blocks.append(SectionBlock(text="\n".join(checklist)[:3000]))
     if not unmatched:
         blocks.append(SectionBlock(text=parts.owners_all_known()))
     for crm, owner, leads in unmatched[:OWNERS_SHOWN]:
