@@ -377,3 +377,11 @@ def test_export_writes_the_newest_version_with_the_changes_made_in_slack(tmp_pat
     assert "the same as version 2: applying it would store nothing" in again.stdout
     printed = slabot("sla", "export", db=db)
     assert printed.stdout == text
+
+
+def test_help_shows_flags_as_flags(tmp_path: Path) -> None:
+    """A flag takes no value, so its help shows none (typer's rich help printed `<bool>`)."""
+    result = slabot("import", "--help", db=tmp_path / "x.db")
+    assert result.returncode == 0
+    strict = next(line for line in result.stdout.splitlines() if "--strict" in line)
+    assert "<bool>" not in result.stdout and "Any rejected row" in strict

@@ -20,7 +20,7 @@ cli = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     add_completion=False,
-    rich_markup_mode="markdown",  # docstrings reflow: their line breaks are not the terminal's
+    rich_markup_mode=None,  # click's help: docstrings reflow, and a flag shows no <bool>
 )
 db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 db_cli.command("upgrade")(processes.db_upgrade)
