@@ -134,3 +134,69 @@ def test_an_admin_maps_an_unmatched_owner_and_their_leads_are_owned_at_once(
     assert "Dana Reyes is dana@example.com (agreement version 2): 2 leads now owned" in said
     assert "Every lead's CRM owner is known" in said
     assert "✅ *owners* every lead's owner is known" in said
+
+
+def save_away(server: RunningServer, user: str, rep: str, first: str, last: str) -> None:
+    """Save in the out-of-office row: Slack sends the view's state (the pickers' values)."""
+    state = {"setup_away": {
+        "away_rep": {"type": "users_select", "selected_user": rep},
+        "away_from": {"type": "datepicker", "selected_date": first},
+        "away_until": {"type": "datepicker", "selected_date": last},
+    }}  # fmt: skip
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "user": {"id": user, "username": "someone", "team_id": "T0TEST"},
+        "api_app_id": "A0SLABOT",
+        "token": "deprecated-verification-token",
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "trigger_id": "123.456.abc",
+        "view": {"id": "V0HOME", "type": "home", "team_id": "T0TEST", "state": {"values": state}},
+        "actions": [{"type": "button", "action_id": "away_save", "block_id": "setup_away",
+                     "value": "save", "action_ts": "1700000003.1"}],
+    }  # fmt: skip
+    body = urlencode({"payload": json.dumps(payload)})
+    assert server.post("/slack/events", body, signed_headers(body)).status_code == 200
+
+
+def test_an_admin_sets_a_rep_s_out_of_office_and_the_rep_s_clocks_pause(
+    server: tuple[RunningServer, str], fake_slack: FakeSlack
+) -> None:
+    from datetime import UTC, datetime, timedelta
+    from zoneinfo import ZoneInfo
+
+    running, database_url = server
+    today = datetime.now(UTC).astimezone(ZoneInfo("America/New_York")).date()
+    first, last = today + timedelta(days=1), today + timedelta(days=3)
+
+    before = len(fake_slack.calls_to("views.publish"))
+    save_away(running, "U0RITA", "U0RITA", first.isoformat(), last.isoformat())  # forged
+    published_after(fake_slack, before, "U0RITA")
+    assert versions(database_url) == 1
+
+    before = len(fake_slack.calls_to("views.publish"))
+    save_away(running, "U0ADMIN", "U0RITA", first.isoformat(), last.isoformat())
+    after = json.dumps(published_after(fake_slack, before, "U0ADMIN"), ensure_ascii=False)
+    assert "rita@example.com is out of office" in after and "version 2" in after
+    stored = rita_away(database_url)
+    assert stored == [(first + timedelta(days=n)).isoformat() for n in range(3)]
+
+
+def versions(database_url: str) -> int:
+    engine = make_engine(Settings(DATABASE_URL=database_url).database_url)
+    with engine.connect() as connection:
+        count = connection.execute(text("SELECT count(*) FROM agreement_version")).scalar_one()
+    engine.dispose()
+    return int(count)
+
+
+def rita_away(database_url: str) -> list[str]:
+    from bot.services.agreements import newest_agreement
+
+    engine = make_engine(Settings(DATABASE_URL=database_url).database_url)
+    agreement = newest_agreement(engine)
+    engine.dispose()
+    assert agreement is not None
+    rep = agreement.rep("rita@example.com")
+    assert rep is not None
+    return [day.isoformat() for day in rep.out_of_office]

@@ -44,6 +44,9 @@ def register_listeners(app: App, deps: Deps) -> None:
     app.action(ids.DIGEST_DETAILS)(digest_details.handle_digest_details)
     app.action(ids.QUOTA_SHARE)(quota_share.handle_quota_share)
     app.action(ids.SETUP_OWNER)(setup.handle_setup_owner)
+    app.action(ids.SETUP_AWAY_SAVE)(setup.handle_setup_away)
+    for picker in (ids.SETUP_AWAY_REP, ids.SETUP_AWAY_FROM, ids.SETUP_AWAY_UNTIL):
+        app.action(picker)(setup.handle_setup_input)
     app.view(ids.RECYCLE)(recycle.handle_recycle_submit)
     app.event("app_home_opened")(app_home.handle_app_home_opened)
     app.event("app_uninstalled")(workspace.handle_app_uninstalled)

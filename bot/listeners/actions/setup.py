@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 
-from slack_bolt import Respond
+from slack_bolt import Ack, Respond
 from slack_sdk import WebClient
 
 from bot.deps import Deps
 from bot.listeners.answering import pressed
 from bot.services import lead_actions
-from bot.services.agreement_edits import map_owner
+from bot.services.agreement_edits import NotARep, map_owner, set_out_of_office
+from bot.slack import ids
 from bot.slack.messages.home import owner_of_block
 
 log = logging.getLogger(__name__)
@@ -40,3 +41,47 @@ def handle_setup_owner(body: dict, respond: Respond, client: WebClient, deps: De
         )
         note = deps.renderer.parts("home/parts.txt.j2").mapped(owner, email, leads, applied)
     publish_home(client, deps, user, note=note)
+
+
+@pressed
+def handle_setup_away(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
+    """Save in an admin's Home: the picked rep is out of office from the first day to the last
+    (a new agreement version; their clocks stop on those days)."""
+    from bot.listeners.events.app_home import publish_home
+
+    user = body["user"]["id"]
+    if user not in deps.settings.admins:
+        log.warning("set-up refused: %s is no admin", user)
+        publish_home(client, deps, user)
+        return
+    parts = deps.renderer.parts("home/parts.txt.j2")
+    state = ((body.get("view") or {}).get("state") or {}).get("values") or {}
+    picked = state.get(ids.SETUP_AWAY) or {}
+    rep = (picked.get(ids.SETUP_AWAY_REP) or {}).get("selected_user")
+    first = _day((picked.get(ids.SETUP_AWAY_FROM) or {}).get("selected_date"))
+    last = _day((picked.get(ids.SETUP_AWAY_UNTIL) or {}).get("selected_date")) or first
+    email = lead_actions.email_of(deps.engine, client, rep) if rep else None
+    if email is None or first is None or last is None or last < first or last < date.today():
+        publish_home(client, deps, user, note=parts.away_incomplete())
+        return
+    days = [first + timedelta(days=n) for n in range((last - first).days + 1)]
+    try:
+        applied = set_out_of_office(
+            deps.engine, email, days, by=f"slack:{user}", now=datetime.now(UTC)
+        )
+    except NotARep:
+        publish_home(client, deps, user, note=parts.away_not_a_rep(email))
+        return
+    publish_home(client, deps, user, note=parts.away_saved(email, first, last, applied))
+
+
+def handle_setup_input(ack: Ack) -> None:
+    """A pick in the out-of-office row: kept in the Home view's state until Save."""
+    ack()
+
+
+def _day(value: object) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None

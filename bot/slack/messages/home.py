@@ -7,8 +7,11 @@ from __future__ import annotations
 from typing import Any
 
 from slack_sdk.models.blocks import (
+    ActionsBlock,
     Block,
+    ButtonElement,
     ContextBlock,
+    DatePickerElement,
     DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
@@ -62,6 +65,18 @@ def setup_blocks(
                 ),
             )
         )
+    blocks.append(SectionBlock(text=parts.away_title()))
+    blocks.append(
+        ActionsBlock(
+            block_id=ids.SETUP_AWAY,
+            elements=[
+                UserSelectElement(action_id=ids.SETUP_AWAY_REP, placeholder=parts.away_who()),
+                DatePickerElement(action_id=ids.SETUP_AWAY_FROM, placeholder=parts.away_from()),
+                DatePickerElement(action_id=ids.SETUP_AWAY_UNTIL, placeholder=parts.away_until()),
+                ButtonElement(action_id=ids.SETUP_AWAY_SAVE, text=parts.away_save(), value="save"),
+            ],
+        )
+    )
     blocks.append(DividerBlock())
     return [block.to_dict() for block in blocks]
 
