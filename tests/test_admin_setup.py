@@ -200,3 +200,66 @@ def rita_away(database_url: str) -> list[str]:
     rep = agreement.rep("rita@example.com")
     assert rep is not None
     return [day.isoformat() for day in rep.out_of_office]
+
+
+def press_save(server: RunningServer, user: str, action: str, value: str, state: dict) -> None:
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "user": {"id": user, "username": "someone", "team_id": "T0TEST"},
+        "api_app_id": "A0SLABOT",
+        "token": "deprecated-verification-token",
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "trigger_id": "123.456.abc",
+        "view": {"id": "V0HOME", "type": "home", "team_id": "T0TEST", "state": {"values": state}},
+        "actions": [{"type": "button", "action_id": action, "block_id": "b",
+                     "value": value, "action_ts": "1700000004.1"}],
+    }  # fmt: skip
+    body = urlencode({"payload": json.dumps(payload)})
+    assert server.post("/slack/events", body, signed_headers(body)).status_code == 200
+
+
+def test_an_admin_moves_a_team_s_stand_up_and_adds_a_rep_from_home(
+    server: tuple[RunningServer, str], fake_slack: FakeSlack
+) -> None:
+    from bot.services.agreements import newest_agreement
+
+    running, database_url = server
+    home = open_home(running, fake_slack, "U0ADMIN")
+    [row] = [b for b in home["blocks"] if b.get("block_id") == "team:na"]
+    assert [e["type"] for e in row["elements"]] == ["conversations_select", "timepicker", "button"]
+    assert row["elements"][0]["initial_conversation"] == "C0STANDUP"
+
+    team_state = {
+        "team:na": {
+            "team_channel": {"type": "conversations_select", "selected_conversation": "C0SALES9"},
+            "team_standup": {"type": "timepicker", "selected_time": "08:30"},
+        }
+    }
+    rep_state = {"setup_rep": {
+        "rep_user": {"type": "users_select", "selected_user": "U0DANA"},
+        "rep_team": {"type": "static_select", "selected_option": {"value": "na"}},
+        "rep_manager": {"type": "users_select", "selected_user": "U0MAX"},
+    }}  # fmt: skip
+    before = len(fake_slack.calls_to("views.publish"))
+    press_save(running, "U0RITA", "team_save", "na", team_state)  # forged: no admin
+    published_after(fake_slack, before, "U0RITA")
+    assert versions(database_url) == 1
+
+    before = len(fake_slack.calls_to("views.publish"))
+    press_save(running, "U0ADMIN", "team_save", "na", team_state)
+    said = json.dumps(published_after(fake_slack, before, "U0ADMIN"), ensure_ascii=False)
+    assert "Team na: <#C0SALES9> at 08:30 (agreement version 2)" in said
+    before = len(fake_slack.calls_to("views.publish"))
+    press_save(running, "U0ADMIN", "rep_save", "save", rep_state)
+    said = json.dumps(published_after(fake_slack, before, "U0ADMIN"), ensure_ascii=False)
+    assert "dana@example.com is a rep of team na, managed by max@example.com" in said
+
+    engine = make_engine(Settings(DATABASE_URL=database_url).database_url)
+    agreement = newest_agreement(engine)
+    engine.dispose()
+    assert agreement is not None
+    team = agreement.team("na")
+    assert team is not None and (team.channel, team.standup) == ("C0SALES9", "08:30")
+    dana = agreement.rep("dana@example.com")
+    assert dana is not None and (dana.team, dana.manager) == ("na", "max@example.com")

@@ -45,7 +45,11 @@ def register_listeners(app: App, deps: Deps) -> None:
     app.action(ids.QUOTA_SHARE)(quota_share.handle_quota_share)
     app.action(ids.SETUP_OWNER)(setup.handle_setup_owner)
     app.action(ids.SETUP_AWAY_SAVE)(setup.handle_setup_away)
-    for picker in (ids.SETUP_AWAY_REP, ids.SETUP_AWAY_FROM, ids.SETUP_AWAY_UNTIL):
+    app.action(ids.TEAM_SAVE)(setup.handle_team_save)
+    app.action(ids.REP_SAVE)(setup.handle_rep_save)
+    pickers = (ids.SETUP_AWAY_REP, ids.SETUP_AWAY_FROM, ids.SETUP_AWAY_UNTIL, ids.TEAM_CHANNEL,
+               ids.TEAM_STANDUP, ids.REP_USER, ids.REP_TEAM, ids.REP_MANAGER)  # fmt: skip
+    for picker in pickers:
         app.action(picker)(setup.handle_setup_input)
     app.view(ids.RECYCLE)(recycle.handle_recycle_submit)
     app.event("app_home_opened")(app_home.handle_app_home_opened)

@@ -60,6 +60,39 @@ def map_owner(
     return applied, assign_known_owners(engine, applied.agreement)
 
 
+def set_team(
+    engine: Engine, name: str, *, channel: str, standup: str, by: str, now: datetime
+) -> Applied:
+    """A team's stand-up channel and time; the clock follows the new version's stand-up."""
+    document = _latest_document(engine)
+    team = next((each for each in document.get("teams") or [] if each.get("name") == name), None)
+    if team is None:
+        raise LookupError(f"no team named {name!r}")
+    team["channel"], team["standup"] = channel, standup
+    return apply_agreement(engine, tomlkit.dumps(document), now=now, applied_by=by)
+
+
+def set_rep(
+    engine: Engine, email: str, *, team: str, manager: str | None, by: str, now: datetime
+) -> Applied:
+    """A rep of `team` (managed by `manager`): added, or moved when they are one already."""
+    document = _latest_document(engine)
+    reps = document.get("reps")
+    if reps is None:
+        reps = document["reps"] = tomlkit.aot()
+    rep = next((each for each in reps if str(each.get("email", "")).lower() == email), None)
+    if rep is None:
+        rep = tomlkit.table()
+        rep["email"] = email
+        reps.append(rep)
+    rep["team"] = team
+    if manager:
+        rep["manager"] = manager
+    elif "manager" in rep:
+        del rep["manager"]
+    return apply_agreement(engine, tomlkit.dumps(document), now=now, applied_by=by)
+
+
 def newest_text(engine: Engine) -> str:
     """The newest version as its file: the text applied, with the changes made in Slack."""
     return tomlkit.dumps(_latest_document(engine))

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from bot.deps import Deps, deps_of
 from bot.domain.quota_args import QuotaInputError, QuotaRequest
 from bot.services import lead_actions
+from bot.services.agreements import newest_agreement
 from bot.services.crm_mapping import unmatched_owners
 from bot.services.quota import answer_quota
 from bot.slack.messages import home as messages
@@ -51,7 +52,10 @@ def home_view(
     setup = []
     if user_id in deps.settings.admins:
         unmatched = unmatched_owners(deps.engine)
-        setup = messages.setup_blocks(parts, _checklist(client, deps), unmatched, note)
+        newest = newest_agreement(deps.engine)
+        teams = [(t.name, t.channel, t.standup) for t in (newest.teams if newest else [])]
+        checklist = _checklist(client, deps)
+        setup = messages.setup_blocks(parts, checklist, unmatched, note, teams)
     return messages.home_view(
         parts,
         [*setup, *_queue_blocks(client, deps, user_id, view=view, page=page)],

@@ -11,11 +11,16 @@ from slack_sdk.models.blocks import (
     Block,
     ButtonElement,
     ContextBlock,
+    ConversationFilter,
+    ConversationSelectElement,
     DatePickerElement,
     DividerBlock,
     HeaderBlock,
     MarkdownTextObject,
+    Option,
     SectionBlock,
+    StaticSelectElement,
+    TimePickerElement,
     UserSelectElement,
 )
 from slack_sdk.models.views import View
@@ -45,9 +50,12 @@ def setup_blocks(
     checklist: list[str],
     unmatched: list[tuple[str, str, int]],
     note: str | None,
+    teams: list[tuple[str, str, str]],
 ) -> list:
     """An admin's set-up: the checklist (`slabot doctor`'s lines), each CRM owner nobody
-    matches beside a user picker, and `note`, what the last change did."""
+    matches beside a user picker, each team's channel and stand-up (`teams`: name, channel,
+    stand-up), a rep's team and manager, a rep's out-of-office; and `note`, what the last
+    change did."""
     blocks: list[Block] = [HeaderBlock(text=parts.setup_title())]
     if note:
         blocks.append(ContextBlock(elements=[MarkdownTextObject(text=note)]))
@@ -65,6 +73,38 @@ def setup_blocks(
                 ),
             )
         )
+    for name, channel, standup in teams:
+        blocks.append(SectionBlock(text=parts.team_title(name)))
+        blocks.append(
+            ActionsBlock(
+                block_id=f"{ids.SETUP_TEAM}{name}"[:255],
+                elements=[
+                    ConversationSelectElement(
+                        action_id=ids.TEAM_CHANNEL,
+                        initial_conversation=channel,
+                        filter=ConversationFilter(include=["public", "private"]),
+                    ),
+                    TimePickerElement(action_id=ids.TEAM_STANDUP, initial_time=standup),
+                    ButtonElement(action_id=ids.TEAM_SAVE, text=parts.save(), value=name[:2000]),
+                ],
+            )
+        )
+    if teams:
+        options = [Option(text=name[:75], value=name[:150]) for name, _, _ in teams[:100]]
+        blocks.append(SectionBlock(text=parts.rep_title()))
+        blocks.append(
+            ActionsBlock(
+                block_id=ids.SETUP_REP,
+                elements=[
+                    UserSelectElement(action_id=ids.REP_USER, placeholder=parts.away_who()),
+                    StaticSelectElement(
+                        action_id=ids.REP_TEAM, options=options, placeholder=parts.rep_team()
+                    ),
+                    UserSelectElement(action_id=ids.REP_MANAGER, placeholder=parts.rep_manager()),
+                    ButtonElement(action_id=ids.REP_SAVE, text=parts.save(), value="save"),
+                ],
+            )
+        )
     blocks.append(SectionBlock(text=parts.away_title()))
     blocks.append(
         ActionsBlock(
@@ -73,7 +113,7 @@ def setup_blocks(
                 UserSelectElement(action_id=ids.SETUP_AWAY_REP, placeholder=parts.away_who()),
                 DatePickerElement(action_id=ids.SETUP_AWAY_FROM, placeholder=parts.away_from()),
                 DatePickerElement(action_id=ids.SETUP_AWAY_UNTIL, placeholder=parts.away_until()),
-                ButtonElement(action_id=ids.SETUP_AWAY_SAVE, text=parts.away_save(), value="save"),
+                ButtonElement(action_id=ids.SETUP_AWAY_SAVE, text=parts.save(), value="save"),
             ],
         )
     )
