@@ -141,6 +141,21 @@ def test_agenda_names_the_gap_the_rep_and_the_quality_signal() -> None:
     assert [item.kind for item in calm] == ["on_pace", "no_breaches"]
 
 
+def test_of_two_sources_both_at_nothing_the_agenda_names_the_bigger_gap() -> None:
+    """Day one: website (60 % of 3,900) and outbound (40 %) both at 0: both are at 0 % of their
+    pace, and the agenda names website, 60 % of the target behind, not the alphabet's first."""
+    where = pacing.position(NY, "month", date(2026, 11, 20))
+    paces = [
+        Pace("outbound", 0, Fraction(1560), where, TEN_PERCENT),
+        Pace("website", 0, Fraction(2340), where, TEN_PERCENT),
+    ]
+    [gap, _] = pick_agenda(
+        paces=paces, breaches=[], quality=[], response_share=None, recycle_reason=None
+    )
+    assert (gap.kind, gap.subject) == ("gap", "website")
+    assert gap.figure == Fraction(2340 * 13, 19)  # 13 of November's 19 business days gone
+
+
 # -- properties ---------------------------------------------------------------------------------
 
 calendars = st.builds(

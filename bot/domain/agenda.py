@@ -28,12 +28,13 @@ class QualitySignal:
 
 
 def biggest_gap(paces: list[Pace]) -> AgendaItem:
-    """The pace furthest behind expected, relative to its expectation; or, if none is
-    behind, the one with the least room to spare."""
+    """The pace furthest behind expected, relative to its expectation (of two as far behind,
+    the one missing more: both at 0 %, the bigger target); or, if none is behind, the one with
+    the least room to spare."""
     judged = [pace for pace in paces if pace.pace is not None]
     if not judged:
         return AgendaItem("on_pace")
-    worst = min(judged, key=lambda pace: (pace.pace, pace.name))
+    worst = min(judged, key=lambda pace: (pace.pace, -(pace.gap or 0), pace.name))
     if worst.status is PaceStatus.BEHIND:
         return AgendaItem("gap", worst.name, worst.gap, worst.needed_per_day)
     return AgendaItem("on_pace", worst.name, worst.pace)
