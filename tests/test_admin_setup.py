@@ -165,9 +165,23 @@ def test_an_admin_sets_a_rep_s_out_of_office_and_the_rep_s_clocks_pause(
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
+    from bot.services.alerts import scan
+    from bot.services.ingest import import_csv
+    from bot.slack.render import Renderer
+
     running, database_url = server
-    today = datetime.now(UTC).astimezone(ZoneInfo("America/New_York")).date()
-    first, last = today + timedelta(days=1), today + timedelta(days=3)
+    now = datetime.now(UTC)
+    today = now.astimezone(ZoneInfo("America/New_York")).date()
+    first, last = today, today + timedelta(days=2)  # away from today on
+    engine = make_engine(Settings(DATABASE_URL=database_url).database_url)
+    # Rita's new lead, an hour old: due in three hours, unless she is away
+    held = now - timedelta(hours=1)
+    lead = Path(running.log).parent / "rita.csv"
+    lead.write_text(
+        "lead_id,company,source,owner_email,assigned_at\n"
+        f"R1,Rowco,website,rita@example.com,{held.strftime('%Y-%m-%dT%H:%M:%SZ')}\n"
+    )
+    import_csv(engine, lead)
 
     before = len(fake_slack.calls_to("views.publish"))
     save_away(running, "U0RITA", "U0RITA", first.isoformat(), last.isoformat())  # forged
@@ -180,6 +194,17 @@ def test_an_admin_sets_a_rep_s_out_of_office_and_the_rep_s_clocks_pause(
     assert "rita@example.com is out of office" in after and "version 2" in after
     stored = rita_away(database_url)
     assert stored == [(first + timedelta(days=n)).isoformat() for n in range(3)]
+    scan(engine, Renderer(), now=datetime.now(UTC), dry_run=True)  # her clocks, re-timed
+    with engine.connect() as connection:
+        due = connection.execute(
+            text("SELECT due_at FROM sla_clock JOIN lead ON lead.id = sla_clock.lead_id "
+                 "WHERE lead.external_id = 'R1' AND rule = 'first_touch'")
+        ).scalar_one()  # fmt: skip
+    engine.dispose()
+    due_at = due if isinstance(due, datetime) else datetime.fromisoformat(str(due))
+    due_local = due_at.replace(tzinfo=due_at.tzinfo or UTC).astimezone(ZoneInfo("America/New_York"))
+    # the office never closes, so only her days away stop the clock: it runs again after them
+    assert due_local.date() == last + timedelta(days=1), due_local
 
 
 def versions(database_url: str) -> int:
