@@ -87,7 +87,7 @@ def test_each_problem_is_named_with_what_to_do(tmp_path: Path) -> None:
         fake.stop()
     assert result.returncode == 1, result.stdout + result.stderr
     problems = [line for line in result.stdout.splitlines() if line.startswith("✗")]
-    assert len(problems) == 4, result.stdout
+    assert len(problems) == 4, result.stdout  # no lead is loaded: no owner line
     scopes, channel, people_line, silent = (
         next(line for line in problems if line.split()[1] == area)
         for area in ("scopes", "channel", "people", "clock")
@@ -97,3 +97,39 @@ def test_each_problem_is_named_with_what_to_do(tmp_path: Path) -> None:
     assert "1 of 3 not in Slack by that email: ana@acme.io" in people_line
     assert "silent for 10 min" in silent
     assert "4 problems to fix" in result.stdout
+
+
+def test_leads_with_no_owner_at_all_are_named_apart_from_unmatched_owners(
+    tmp_path: Path,
+) -> None:
+    from bot.services.ingest import import_csv
+
+    channels = {
+        "C0TEAM1": {"name": "sales-na", "is_private": False, "is_member": True},
+        "C0TEAM2": {"name": "sales-emea", "is_private": False, "is_member": True},
+    }
+    fake = FakeSlack(users_by_email=dict(PEOPLE), channels=channels).start()
+    export = tmp_path / "hubspot.csv"
+    export.write_text(
+        "Record ID,First Name,Contact owner,Lifecycle Stage,"
+        "Became a Marketing Qualified Lead Date\n"
+        "301,Ann,Dana Reyes,Marketing Qualified Lead,2026-11-30 10:00\n"
+        "302,Bob,,Marketing Qualified Lead,2026-11-30 11:00\n"
+        "303,Cy,,Marketing Qualified Lead,2026-11-30 12:00\n"
+    )
+    try:
+        (tmp_path / "sla.toml").write_text(AGREEMENT)
+        env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'x.db'}"}
+        assert run_slabot("db", "upgrade", env={**os.environ, **env}).returncode == 0
+        engine = make_engine(env["DATABASE_URL"])
+        from bot.services.agreements import apply_agreement
+
+        apply_agreement(engine, AGREEMENT)
+        import_csv(engine, export)
+        engine.dispose()
+        result = doctor(tmp_path, fake, AGREEMENT, beat_ago=timedelta(seconds=5))
+    finally:
+        fake.stop()
+    assert result.returncode == 1
+    assert "1 lead has an owner nobody matches — Dana Reyes (1 on hubspot)" in result.stdout
+    assert "2 leads with no owner in the CRM at all: assign them there" in result.stdout

@@ -34,10 +34,14 @@ def local_checks(
         checks.append(Check("agreement", True, "agreement", facts))
         checks += placeholders(agreement)
     with engine.connect() as connection:
-        unmatched = load_status(connection, now=now).unmatched_owners
+        loaded = load_status(connection, now=now)
         synced = sync_store.cursors(connection)
         beat = clock_store.last_beat(connection)
+    unmatched = loaded.unmatched_owners
     checks.append(Check("owners", not unmatched, "owners", {"unmatched": unmatched}))
+    blank = sum(loaded.unowned.values()) - sum(leads for _, _, leads in unmatched)
+    if blank > 0:  # no owner in the CRM at all: nobody to map, the CRM must assign them
+        checks.append(Check("owners", False, "blank_owners", {"leads": blank}))
     for crm in settings.crms:
         last = max((c.at for c in synced if c.crm == crm), default=None)
         ago = None if last is None else _ago(now - last)
