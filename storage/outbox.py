@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import Connection, Update, case, func, select, update
+from sqlalchemy import ColumnElement, Connection, and_, case, func, select, update
 
 from storage.alerts import utc
 from storage.bulk import chunks
@@ -121,21 +121,21 @@ def enqueue(
     item_id = connection.execute(statement).scalar()
     if item_id is not None and kind in UPDATE_KINDS and update_of is not None:
         connection.execute(
-            _unsent_updates(update_of)
-            .where(OUTBOX.c.id < item_id)
+            update(OUTBOX)
+            .where(
+                OUTBOX.c.update_of == update_of,
+                OUTBOX.c.kind.in_(UPDATE_KINDS),
+                OUTBOX.c.id < item_id,
+                _untried(),
+            )
             .values(status=SUPERSEDED, last_error="replaced by a newer text before it was sent")
         )
     return item_id
 
 
-def _unsent_updates(update_of: int) -> Update:
-    """The texts for message `update_of` nobody has tried to send yet."""
-    return update(OUTBOX).where(
-        OUTBOX.c.update_of == update_of,
-        OUTBOX.c.kind.in_(UPDATE_KINDS),
-        OUTBOX.c.status == "pending",
-        OUTBOX.c.attempts == 0,
-    )
+def _untried() -> ColumnElement[bool]:
+    """Queued and never tried: it cannot have reached Slack, so a newer one may replace it."""
+    return and_(OUTBOX.c.status == "pending", OUTBOX.c.attempts == 0)
 
 
 def newer_text_exists(connection: Connection, item: Item) -> bool:
@@ -294,7 +294,7 @@ def supersede_unsent(connection: Connection, item_id: int) -> bool:
     return bool(
         connection.execute(
             update(OUTBOX)
-            .where(OUTBOX.c.id == item_id, OUTBOX.c.status == "pending", OUTBOX.c.attempts == 0)
+            .where(OUTBOX.c.id == item_id, _untried())
             .values(status=SUPERSEDED, last_error="replaced by a newer list before it was sent")
         ).rowcount
     )

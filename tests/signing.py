@@ -95,6 +95,24 @@ def block_action_body(
     return urlencode({"payload": json.dumps(payload)})
 
 
+def home_action_body(action: dict, *, user_id: str, state: dict | None = None) -> str:
+    """A `block_actions` from the App Home tab, as Slack sends it: the container is the view,
+    which carries its inputs' state (`{block_id: {action_id: value}}`); no response URL."""
+    payload = {
+        "type": "block_actions",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "user": {"id": user_id, "username": "someone", "team_id": "T0TEST"},
+        "api_app_id": "A0SLABOT",
+        "token": "deprecated-verification-token",
+        "container": {"type": "view", "view_id": "V0HOME"},
+        "trigger_id": "123.456.abc",
+        "view": {"id": "V0HOME", "type": "home", "team_id": "T0TEST",
+                 "state": {"values": state or {}}},
+        "actions": [{**action, "action_ts": "1700000002.1"}],
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)})
+
+
 def view_submission_body(
     callback_id: str,
     values: dict,

@@ -8,7 +8,6 @@ import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlencode
 
 import pytest
 from sqlalchemy import text
@@ -17,8 +16,8 @@ from bot.settings import Settings
 from storage.db import make_engine
 from tests.conftest import RunningServer, engine_for, slabot_env, start_app, stop_server
 from tests.fake_slack import FakeSlack
-from tests.signing import event_body, signed_headers
-from tests.test_alert_actions import always_open_agreement
+from tests.signing import event_body, home_action_body, signed_headers
+from tests.test_alert_actions import always_open_agreement, first_touch_due
 
 EXPORT = (
     "Record ID,First Name,Company Name,Contact owner,Lifecycle Stage,Original Source,"
@@ -74,22 +73,15 @@ def published_after(fake: FakeSlack, before: int, user: str) -> dict:
     raise AssertionError("no views.publish")
 
 
-def pick(server: RunningServer, user: str, block_id: str, selected: str) -> None:
-    """A users_select in the Home tab, as Slack sends it (container: the view)."""
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0TEST", "domain": "test"},
-        "user": {"id": user, "username": "someone", "team_id": "T0TEST"},
-        "api_app_id": "A0SLABOT",
-        "token": "deprecated-verification-token",
-        "container": {"type": "view", "view_id": "V0HOME"},
-        "trigger_id": "123.456.abc",
-        "view": {"id": "V0HOME", "type": "home", "team_id": "T0TEST"},
-        "actions": [{"type": "users_select", "action_id": "setup_owner", "block_id": block_id,
-                     "selected_user": selected, "action_ts": "1700000002.1"}],
-    }  # fmt: skip
-    body = urlencode({"payload": json.dumps(payload)})
+def act(server: RunningServer, user: str, action: dict, state: dict | None = None) -> None:
+    body = home_action_body(action, user_id=user, state=state)
     assert server.post("/slack/events", body, signed_headers(body)).status_code == 200
+
+
+def pick(server: RunningServer, user: str, block_id: str, selected: str) -> None:
+    """A users_select in the Home tab's set-up."""
+    act(server, user, {"type": "users_select", "action_id": "setup_owner", "block_id": block_id,
+                       "selected_user": selected})  # fmt: skip
 
 
 def owners(database_url: str) -> list[str | None]:
@@ -143,20 +135,7 @@ def save_away(server: RunningServer, user: str, rep: str, first: str, last: str)
         "away_from": {"type": "datepicker", "selected_date": first},
         "away_until": {"type": "datepicker", "selected_date": last},
     }}  # fmt: skip
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0TEST", "domain": "test"},
-        "user": {"id": user, "username": "someone", "team_id": "T0TEST"},
-        "api_app_id": "A0SLABOT",
-        "token": "deprecated-verification-token",
-        "container": {"type": "view", "view_id": "V0HOME"},
-        "trigger_id": "123.456.abc",
-        "view": {"id": "V0HOME", "type": "home", "team_id": "T0TEST", "state": {"values": state}},
-        "actions": [{"type": "button", "action_id": "away_save", "block_id": "setup_away",
-                     "value": "save", "action_ts": "1700000003.1"}],
-    }  # fmt: skip
-    body = urlencode({"payload": json.dumps(payload)})
-    assert server.post("/slack/events", body, signed_headers(body)).status_code == 200
+    press_save(server, user, "away_save", "save", state)
 
 
 def test_an_admin_sets_a_rep_s_out_of_office_and_the_rep_s_clocks_pause(
@@ -165,9 +144,7 @@ def test_an_admin_sets_a_rep_s_out_of_office_and_the_rep_s_clocks_pause(
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from bot.services.alerts import scan
     from bot.services.ingest import import_csv
-    from bot.slack.render import Renderer
 
     running, database_url = server
     now = datetime.now(UTC)
@@ -194,15 +171,8 @@ def test_an_admin_sets_a_rep_s_out_of_office_and_the_rep_s_clocks_pause(
     assert "rita@example.com is out of office" in after and "version 2" in after
     stored = rita_away(database_url)
     assert stored == [(first + timedelta(days=n)).isoformat() for n in range(3)]
-    scan(engine, Renderer(), now=datetime.now(UTC), dry_run=True)  # her clocks, re-timed
-    with engine.connect() as connection:
-        due = connection.execute(
-            text("SELECT due_at FROM sla_clock JOIN lead ON lead.id = sla_clock.lead_id "
-                 "WHERE lead.external_id = 'R1' AND rule = 'first_touch'")
-        ).scalar_one()  # fmt: skip
+    due_local = first_touch_due(engine, "R1").astimezone(ZoneInfo("America/New_York"))
     engine.dispose()
-    due_at = due if isinstance(due, datetime) else datetime.fromisoformat(str(due))
-    due_local = due_at.replace(tzinfo=due_at.tzinfo or UTC).astimezone(ZoneInfo("America/New_York"))
     # the office never closes, so only her days away stop the clock: it runs again after them
     assert due_local.date() == last + timedelta(days=1), due_local
 
@@ -228,20 +198,8 @@ def rita_away(database_url: str) -> list[str]:
 
 
 def press_save(server: RunningServer, user: str, action: str, value: str, state: dict) -> None:
-    payload = {
-        "type": "block_actions",
-        "team": {"id": "T0TEST", "domain": "test"},
-        "user": {"id": user, "username": "someone", "team_id": "T0TEST"},
-        "api_app_id": "A0SLABOT",
-        "token": "deprecated-verification-token",
-        "container": {"type": "view", "view_id": "V0HOME"},
-        "trigger_id": "123.456.abc",
-        "view": {"id": "V0HOME", "type": "home", "team_id": "T0TEST", "state": {"values": state}},
-        "actions": [{"type": "button", "action_id": action, "block_id": "b",
-                     "value": value, "action_ts": "1700000004.1"}],
-    }  # fmt: skip
-    body = urlencode({"payload": json.dumps(payload)})
-    assert server.post("/slack/events", body, signed_headers(body)).status_code == 200
+    act(server, user, {"type": "button", "action_id": action, "block_id": "b", "value": value},
+        state)  # fmt: skip
 
 
 def test_an_admin_moves_a_team_s_stand_up_and_adds_a_rep_from_home(

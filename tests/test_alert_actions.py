@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
 from storage.db import make_engine
@@ -115,6 +116,21 @@ def lead_field(env: dict, external: str, column: str):  # type: ignore[no-untype
         return connection.execute(
             text(f"SELECT {column} FROM lead WHERE external_id = :e"), {"e": external}
         ).scalar_one()
+
+
+def first_touch_due(engine: Engine, external_id: str) -> datetime:
+    """When the lead's first touch is due, its clocks computed now (a dry-run scan)."""
+    from bot.services.alerts import scan
+    from bot.slack.render import Renderer
+
+    scan(engine, Renderer(), now=datetime.now(UTC), dry_run=True)
+    with engine.connect() as connection:
+        due = connection.execute(
+            text("SELECT due_at FROM sla_clock JOIN lead ON lead.id = sla_clock.lead_id "
+                 "WHERE lead.external_id = :e AND rule = 'first_touch'"), {"e": external_id}
+        ).scalar_one()  # fmt: skip
+    due_at = due if isinstance(due, datetime) else datetime.fromisoformat(str(due))
+    return due_at.replace(tzinfo=due_at.tzinfo or UTC)
 
 
 def test_contacted_records_a_touch_and_redraws_the_dm(app, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
@@ -282,9 +298,7 @@ def test_a_rep_sets_their_out_of_office_in_slack_and_their_clocks_pause(  # type
     Rita's days added (its comments kept), and a lead assigned now is due after those days."""
     from zoneinfo import ZoneInfo
 
-    from bot.services.alerts import scan
     from bot.services.ingest import import_csv
-    from bot.slack.render import Renderer
 
     server, env = app
     engine = make_engine(Settings(DATABASE_URL=env["DATABASE_URL"]).database_url)
@@ -309,19 +323,14 @@ def test_a_rep_sets_their_out_of_office_in_slack_and_their_clocks_pause(  # type
     assert 'could not read "someday"' in away("someday")
     assert tomorrow.strftime("%a %d %b") in away("")
 
-    scan(engine, Renderer(), now=datetime.now(UTC), dry_run=True)  # the clocks, re-timed
+    due_at = first_touch_due(engine, "N1")
     with engine.connect() as connection:
-        due = connection.execute(
-            text("SELECT due_at FROM sla_clock JOIN lead ON lead.id = sla_clock.lead_id "
-                 "WHERE lead.external_id = 'N1' AND rule = 'first_touch'")
-        ).scalar_one()  # fmt: skip
         stored = connection.execute(
             text("SELECT source_text FROM agreement_version WHERE version = 2")
         ).scalar_one()
     engine.dispose()
-    due_at = due if isinstance(due, datetime) else datetime.fromisoformat(str(due))
     back = datetime.combine(tomorrow + timedelta(days=1), datetime.min.time(),
                             ZoneInfo("America/New_York"))  # fmt: skip
-    assert due_at.replace(tzinfo=due_at.tzinfo or UTC) >= back
+    assert due_at >= back
     assert "# warn the rep at 75 % of a window" in stored  # the file's comments stay
     assert f"out_of_office = [{today.isoformat()}, {tomorrow.isoformat()}]" in stored
