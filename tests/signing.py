@@ -57,6 +57,17 @@ def slash_command_body(
     )
 
 
+def _block_actions(user_id: str) -> dict:
+    """What every `block_actions` payload starts with: its type, the team, the user, the app."""
+    return {
+        "type": "block_actions",
+        "team": {"id": "T0TEST", "domain": "test"},
+        "user": {"id": user_id, "username": "someone", "team_id": "T0TEST"},
+        "api_app_id": "A0SLABOT",
+        "token": "deprecated-verification-token",
+    }
+
+
 def block_action_body(
     action_id: str,
     value: str,
@@ -68,11 +79,7 @@ def block_action_body(
     ephemeral: bool = True,
 ) -> str:
     payload = {
-        "type": "block_actions",
-        "team": {"id": "T0TEST", "domain": "test"},
-        "user": {"id": user_id, "username": "rita", "team_id": "T0TEST"},
-        "api_app_id": "A0SLABOT",
-        "token": "deprecated-verification-token",
+        **_block_actions(user_id),
         "container": {
             "type": "message",
             "message_ts": message_ts,
@@ -99,11 +106,7 @@ def home_action_body(action: dict, *, user_id: str, state: dict | None = None) -
     """A `block_actions` from the App Home tab, as Slack sends it: the container is the view,
     which carries its inputs' state (`{block_id: {action_id: value}}`); no response URL."""
     payload = {
-        "type": "block_actions",
-        "team": {"id": "T0TEST", "domain": "test"},
-        "user": {"id": user_id, "username": "someone", "team_id": "T0TEST"},
-        "api_app_id": "A0SLABOT",
-        "token": "deprecated-verification-token",
+        **_block_actions(user_id),
         "container": {"type": "view", "view_id": "V0HOME"},
         "trigger_id": "123.456.abc",
         "view": {"id": "V0HOME", "type": "home", "team_id": "T0TEST",
