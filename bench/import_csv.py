@@ -21,7 +21,8 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.harness import report
-from bot.domain.ingest import LEAD_FIELDS, STAGE_OF_FIELD, native_lead
+from bot.domain.leads import LEAD_FIELDS, STAGE_OF_FIELD
+from bot.intake.native import native_lead
 from storage.bulk import driver_values
 from storage.ingest import COLUMNS, INSERT_COLUMNS
 

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from bench.harness import report
 from bench.import_csv import _run, generate
 from bench.scan import pg_schema
-from bot.domain.ingest import native_lead
+from bot.intake.native import native_lead
 from storage.ingest import COLUMNS, INSERT_COLUMNS, LEADS, _record_stages
 from tests.conftest import engine_for
 

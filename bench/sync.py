@@ -50,7 +50,7 @@ def serve(count: int) -> None:
 def floor(url: str) -> tuple[float, float]:
     """Walk every page as slabot's client asks for them; nothing stored. (seconds, CPU
     seconds of the client)"""
-    from bot.crm.hubspot_api import HubSpotApi
+    from bot.intake.hubspot.api import HubSpotApi
 
     api = HubSpotApi(TOKEN, url)
     started, cpu = time.perf_counter(), time.process_time()

@@ -29,15 +29,16 @@ from sqlalchemy.engine import Engine
 from bot.domain.agreement import Agreement, TeamTerms
 from bot.flows.delivery import sender
 from bot.flows.digest import scheduled_digest
-from bot.services.agreements import agreement_in_force
+from bot.intake.registry import connected
+from bot.intake.sync import sync, sync_line
 from bot.services.alerts import ScanStopped, scan
-from bot.services.crm_sync import sync, sync_line
 from bot.settings import Settings
 from bot.slack.channels import join_team_channels
 from bot.slack.delivery import Sender
 from bot.slack.render import Renderer
 from storage import clock as clock_store
 from storage import queries
+from storage.agreements import agreement_in_force
 from storage.clock import ClockLock, holder
 from storage.db import outage_reason, session_scope, unreachable
 
@@ -178,7 +179,7 @@ def build_scheduler(
     def crm_sync() -> None:
         """Read what changed in the CRMs (every SLABOT_SYNC_INTERVAL), so the scan that
         follows never pages a rep for a call already logged there."""
-        if not settings.crms or time_.monotonic() - last_sync[0] < settings.sync_interval - 1:
+        if not connected(settings) or time_.monotonic() - last_sync[0] < settings.sync_interval - 1:
             return
         last_sync[0] = time_.monotonic()
         # a long backfill (the first sync of a large CRM) goes on at the next tick

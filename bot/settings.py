@@ -114,18 +114,6 @@ class Settings(BaseSettings):
                 return "postgresql+psycopg://" + value[len(prefix) :]
         return value
 
-    @property
-    def crms(self) -> tuple[str, ...]:
-        """The CRMs slabot may read from and write to (their credentials are set)."""
-        found = []
-        if self.secret(self.hubspot_access_token):
-            found.append("hubspot")
-        if self.salesforce_consumer_key and (
-            self.salesforce_username or self.secret(self.salesforce_consumer_secret)
-        ):
-            found.append("salesforce")
-        return tuple(found)
-
     @cached_property
     def admins(self) -> frozenset[str]:
         return frozenset(part.strip() for part in self.admins_raw.split(",") if part.strip())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import logging
@@ -20,9 +21,11 @@ from slack_bolt import App
 from slack_bolt.adapter.wsgi import SlackRequestHandler
 from sqlalchemy.engine import Engine
 
-from bot.domain.ingest import clean
+from bot.intake import webhooks
+from bot.intake.connector import SignedRequest
+from bot.intake.registry import CONNECTORS
+from bot.intake.values import clean
 from bot.metrics import registry
-from bot.services import webhooks
 from bot.settings import Settings
 from storage import clock as clock_store
 from storage import pauses
@@ -265,22 +268,25 @@ def _flask_app(engine: Engine, settings: Settings) -> Flask:
             "bad or missing signature, or a timestamp over 5 minutes old",
         )
 
-    @web.post("/webhooks/hubspot")
-    def hubspot_webhook():
-        return webhook(
-            Settings.secret(settings.hubspot_client_secret),
-            "HUBSPOT_CLIENT_SECRET",
-            lambda secret, body: webhooks.hubspot_signature_valid(
-                secret,
-                method=request.method,
-                uri=_public_uri(request),
-                body=body,
-                timestamp=request.headers.get("X-HubSpot-Request-Timestamp", ""),
-                signature=request.headers.get("X-HubSpot-Signature-v3", ""),
-            ),
-            webhooks.apply_hubspot,
-            "bad or missing X-HubSpot-Signature-v3, or a stale timestamp",
-        )
+    def crm_webhook(name: str):
+        hook = CONNECTORS[name].webhook
+        assert hook is not None
+
+        def signed(secret: str, body: bytes) -> bool:
+            headers = {name.lower(): value for name, value in request.headers.items()}
+            signed_request = SignedRequest(request.method, _public_uri(request), headers, body)
+            return hook.verify(secret, signed_request)
+
+        return webhook(hook.secret(settings), hook.setting, signed, hook.apply, hook.refusal)
+
+    for crm in CONNECTORS.values():
+        if crm.webhook is not None:
+            web.add_url_rule(
+                f"/webhooks/{crm.name}",
+                endpoint=f"{crm.name}_webhook",
+                view_func=functools.partial(crm_webhook, crm.name),
+                methods=["POST"],
+            )
 
     @web.errorhandler(413)
     def too_large(_error_):

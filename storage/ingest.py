@@ -22,7 +22,7 @@ from sqlalchemy import (
     update,
 )
 
-from bot.domain.ingest import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
+from bot.domain.leads import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
 from storage.bulk import bulk_insert, chunks, sqlite_time
 from storage.db import dialect_insert
 from storage.models import LEADS, STAGES, TOUCHES

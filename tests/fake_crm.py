@@ -548,7 +548,7 @@ class FakeSalesforce(_Stand):
     # -- test controls
     def new_id(self, prefix: str) -> str:
         """An 18-character id with the object's key prefix (its checksum as Salesforce adds)."""
-        from bot.domain.owners import salesforce_id18
+        from bot.intake.salesforce.ids import salesforce_id18
 
         return salesforce_id18(f"{prefix}5e000{next(self._seq):07d}")
 

@@ -31,8 +31,8 @@ EXPORT = (
 def server(
     tmp_path: Path, fake_slack: FakeSlack, database_url: str
 ) -> Iterator[tuple[RunningServer, str]]:
+    from bot.intake.csv_import import import_csv
     from bot.services.agreements import apply_agreement
-    from bot.services.ingest import import_csv
     from storage.migrate import upgrade
 
     fake_slack.users_by_email["dana@example.com"] = "U0DANA"
@@ -144,7 +144,7 @@ def test_an_admin_sets_a_rep_s_out_of_office_and_the_rep_s_clocks_pause(
     from datetime import UTC, datetime, timedelta
     from zoneinfo import ZoneInfo
 
-    from bot.services.ingest import import_csv
+    from bot.intake.csv_import import import_csv
 
     running, database_url = server
     now = datetime.now(UTC)
@@ -186,7 +186,7 @@ def versions(database_url: str) -> int:
 
 
 def rita_away(database_url: str) -> list[str]:
-    from bot.services.agreements import newest_agreement
+    from storage.agreements import newest_agreement
 
     engine = make_engine(Settings(DATABASE_URL=database_url).database_url)
     agreement = newest_agreement(engine)
@@ -205,7 +205,7 @@ def press_save(server: RunningServer, user: str, action: str, value: str, state:
 def test_an_admin_moves_a_team_s_stand_up_and_adds_a_rep_from_home(
     server: tuple[RunningServer, str], fake_slack: FakeSlack
 ) -> None:
-    from bot.services.agreements import newest_agreement
+    from storage.agreements import newest_agreement
 
     running, database_url = server
     home = open_home(running, fake_slack, "U0ADMIN")

@@ -10,7 +10,8 @@ import pytest
 from sqlalchemy.engine import Engine
 
 from bot.domain.agreement_file import AgreementFileError, key_lines, parse_agreement
-from bot.services.agreements import agreement_in_force, apply_agreement
+from bot.services.agreements import apply_agreement
+from storage.agreements import agreement_in_force
 from tests.cli_runner import Ran, run_slabot
 
 EXAMPLE = Path(__file__).parent.parent / "examples" / "sla.toml"

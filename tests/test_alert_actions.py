@@ -64,8 +64,8 @@ def app(
     """The agreement applied, the leads imported and a scan delivered (in this process, as the
     CLI would), then `slabot serve` on the same database."""
     from bot.flows.alerts import scan_and_deliver
+    from bot.intake.csv_import import import_csv
     from bot.services.agreements import apply_agreement
-    from bot.services.ingest import import_csv
     from bot.slack.render import Renderer
     from storage.migrate import upgrade
 
@@ -275,7 +275,7 @@ def test_sla_lists_my_open_leads(app, fake_slack: FakeSlack) -> None:  # type: i
 
 def test_sla_shows_leads_no_scan_has_seen_yet(app, fake_slack: FakeSlack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A lead imported after the last scan: `/sla` computes its clocks then and there."""
-    from bot.services.ingest import import_csv
+    from bot.intake.csv_import import import_csv
 
     server, env = app
     late = tmp_path / "late.csv"
@@ -298,7 +298,7 @@ def test_a_rep_sets_their_out_of_office_in_slack_and_their_clocks_pause(  # type
     Rita's days added (its comments kept), and a lead assigned now is due after those days."""
     from zoneinfo import ZoneInfo
 
-    from bot.services.ingest import import_csv
+    from bot.intake.csv_import import import_csv
 
     server, env = app
     engine = make_engine(Settings(DATABASE_URL=env["DATABASE_URL"]).database_url)

@@ -284,9 +284,9 @@ def test_a_manager_who_is_no_rep_reads_in_the_calendar_they_are_told_in(
     date: at 23:30 UTC on the 24th it is already the 25th there (New York: still the 24th)."""
     from datetime import UTC, date, datetime
 
+    from bot.intake.csv_import import import_csv
     from bot.services.agreements import apply_agreement
     from bot.services.alerts import scan
-    from bot.services.ingest import import_csv
     from bot.slack.render import Renderer
 
     now = datetime(2026, 11, 24, 23, 30, tzinfo=UTC)
@@ -362,9 +362,9 @@ def test_a_newer_list_replaces_an_unsent_older_one(
     from datetime import UTC, datetime
 
     from bot.flows.delivery import sender
+    from bot.intake.csv_import import import_csv
     from bot.services.agreements import apply_agreement
     from bot.services.alerts import scan
-    from bot.services.ingest import import_csv
     from bot.settings import Settings
     from bot.slack.render import Renderer
 

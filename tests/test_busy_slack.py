@@ -95,7 +95,7 @@ def test_a_soak_sends_no_stale_list_keeps_the_digest_on_time_and_drains(
     meets a 429, the digest is out within seconds, and everything queued is sent within a
     minute and a bit of the traffic stopping — at the default pace."""
     from bot.flows.digest import scheduled_digest
-    from bot.services.ingest import import_csv
+    from bot.intake.csv_import import import_csv
     from bot.slack.render import Renderer
     from storage.outbox import DM_KINDS
 

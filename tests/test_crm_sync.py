@@ -135,8 +135,8 @@ def dm_text(fake: FakeSlack) -> str:
 def test_a_call_logged_in_the_crm_stops_the_next_ticks_alert(  # type: ignore[no-untyped-def]
     crm, request, tmp_path: Path, fake_slack: FakeSlack, database_url: str
 ) -> None:
+    from bot.intake.sync import sync
     from bot.scheduler import build_scheduler
-    from bot.services.crm_sync import sync
 
     stand = request.getfixturevalue(crm)
     _, engine, settings = prepared(tmp_path, database_url, fake_slack, crm_env(crm, stand))
@@ -254,7 +254,7 @@ def test_a_refusal_mid_pass_in_the_reader_process_ends_the_pass_with_its_reason(
 def serving(request, tmp_path: Path, fake_slack: FakeSlack, database_url: str):  # type: ignore[no-untyped-def]
     """Leads synced from the CRM, their breach DM delivered, `slabot serve` with the CRM set."""
     from bot.flows.alerts import scan_and_deliver
-    from bot.services.crm_sync import sync
+    from bot.intake.sync import sync
     from bot.slack.render import Renderer
 
     crm = request.param
@@ -297,7 +297,7 @@ def test_contacted_writes_exactly_one_crm_record_through_a_rate_limit(  # type: 
     """A Contacted press is logged as a rep logs a call — a completed HubSpot call owned by the
     rep (which moves Last Contacted), a Salesforce call Task on the rep's own date — once,
     through a rate-limit refusal; the next sync recognises it and counts no second touch."""
-    from bot.services.crm_sync import sync
+    from bot.intake.sync import sync
 
     crm, stand, server, env, (lead_id, _) = serving
     if crm == "hubspot":
@@ -392,7 +392,7 @@ def test_expired_sessions_and_a_5xx_mid_sync_lose_nothing(  # type: ignore[no-un
     salesforce: FakeSalesforce, hubspot: FakeHubSpot, tmp_path: Path, fake_slack: FakeSlack,
     database_url: str,
 ) -> None:  # fmt: skip
-    from bot.services.crm_sync import sync
+    from bot.intake.sync import sync
 
     extra = {**crm_env("salesforce", salesforce), **crm_env("hubspot", hubspot)}
     _, engine, settings = prepared(tmp_path, database_url, fake_slack, extra)
@@ -433,7 +433,7 @@ def test_a_value_nobody_maps_keeps_the_record_and_says_what_to_configure(  # typ
     """An owner id no rep or CRM user has, a portal's own lead status, a queue owning a
     Salesforce lead: every record is kept (unowned where the owner is unknown) and the pass
     names the agreement line that maps each value."""
-    from bot.services.crm_sync import sync
+    from bot.intake.sync import sync
 
     extra = {**crm_env("salesforce", salesforce), **crm_env("hubspot", hubspot)}
     _, engine, settings = prepared(tmp_path, database_url, fake_slack, extra)
@@ -498,7 +498,7 @@ def test_hubspot_is_read_as_its_spec_documents_it(hubspot: FakeHubSpot) -> None:
     """Opaque paging cursors (`"NTI1Cg%3D%3D"` in HubSpot's spec), search pages of 200 (the
     spec's "up to 200 objects"), owners paged (`limit`, `after`) and archived owners asked for
     apart (`archived=true` answers those alone)."""
-    from bot.crm.hubspot_api import HubSpotApi
+    from bot.intake.hubspot.api import HubSpotApi
 
     start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     for n in range(1, 451):
@@ -522,7 +522,7 @@ def test_hubspot_calls_are_paced_by_its_rate_limit_headers(hubspot: FakeHubSpot)
     """HubSpot says how many calls its window has left (`X-HubSpot-RateLimit-Remaining`) and
     how long the window is; a 429 may come without `Retry-After`. slabot sends nothing while the
     window is full, so HubSpot never has to refuse it."""
-    from bot.crm.hubspot_api import HubSpotApi
+    from bot.intake.hubspot.api import HubSpotApi
 
     start = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     for n in range(1, 1201):
@@ -553,7 +553,7 @@ def test_hubspot_calls_are_paced_by_its_rate_limit_headers(hubspot: FakeHubSpot)
 def test_the_jwt_audience_is_salesforce_s_authorization_server(
     login_url: str, audience: str
 ) -> None:
-    from bot.crm.salesforce_api import jwt_audience
+    from bot.intake.salesforce.api import jwt_audience
 
     assert jwt_audience(login_url) == audience
 
@@ -567,7 +567,8 @@ def test_salesforce_s_jwt_and_client_credentials_logins(
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
-    from bot.crm.salesforce_api import SalesforceApi, credentials
+    from bot.intake.registry import connected
+    from bot.intake.salesforce.api import SalesforceApi, credentials
 
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     pem = tmp_path / "app.key"
@@ -589,7 +590,7 @@ def test_salesforce_s_jwt_and_client_credentials_logins(
     }
     for grant, env in flows.items():
         settings = Settings(_env_file=None, **{**base, **env})  # type: ignore[arg-type]
-        assert settings.crms == ("salesforce",)
+        assert connected(settings) == ("salesforce",)
         api = SalesforceApi(credentials(settings), version="62.0")
         assert api.users() == {"0055e000001RitaAAA": "rita@example.com",
                                "0055e000001SamXAAA": "sam@example.com"}  # fmt: skip
@@ -602,8 +603,8 @@ def test_an_older_sync_snapshot_never_overwrites_a_newer_webhook_value(  # type:
     """The search API answers the contact as it was at 10:00 (its lastmodifieddate); a webhook
     event of 10:01 already set a newer company and owner: the sync keeps them, and keeps their
     times, while it takes what it is newer for (the lifecycle stage)."""
-    from bot.services.crm_sync import sync
-    from bot.services.webhooks import apply_hubspot
+    from bot.intake.hubspot.webhook import apply_hubspot
+    from bot.intake.sync import sync
 
     _, engine, settings = prepared(tmp_path, database_url, fake_slack, crm_env("hubspot", hubspot))
     ten = datetime(2026, 11, 24, 15, 0, tzinfo=UTC)

@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlmodel import Session
 
-from bot.services.agreements import agreement_in_force
+from storage.agreements import agreement_in_force
 from storage.db import make_engine
 from storage.models import Lead, Touch
 

@@ -102,7 +102,7 @@ def test_each_problem_is_named_with_what_to_do(tmp_path: Path) -> None:
 def test_leads_with_no_owner_at_all_are_named_apart_from_unmatched_owners(
     tmp_path: Path,
 ) -> None:
-    from bot.services.ingest import import_csv
+    from bot.intake.csv_import import import_csv
 
     channels = {
         "C0TEAM1": {"name": "sales-na", "is_private": False, "is_member": True},

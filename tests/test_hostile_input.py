@@ -9,10 +9,10 @@ from pathlib import Path
 
 from sqlalchemy.engine import Engine
 
+from bot.intake.csv_import import import_csv
 from bot.services.agreements import apply_agreement
 from bot.services.alerts import scan
 from bot.services.digest import compute_digest
-from bot.services.ingest import import_csv
 from bot.slack.messages.digest import render_digest
 from bot.slack.render import Renderer, fit, validate_blocks
 from tests.conftest import replaying

@@ -11,8 +11,8 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.intake.csv_import import ImportRefused, import_csv
 from bot.services.agreements import apply_agreement
-from bot.services.ingest import ImportRefused, import_csv
 from storage.models import Lead, StageChange, Touch
 
 DATA = Path(__file__).parent / "data"
@@ -299,7 +299,7 @@ def test_memoised_offsets_agree_with_zoneinfo_across_dst() -> None:
     from hypothesis import given
     from hypothesis import strategies as st
 
-    from bot.domain.ingest import parse_timestamp
+    from bot.intake.values import parse_timestamp
 
     zones = st.sampled_from(
         ["America/New_York", "Europe/Berlin", "Australia/Lord_Howe", "Asia/Kolkata"]
@@ -368,7 +368,7 @@ def test_an_older_hubspot_export_never_overwrites_a_newer_webhook_value(
 ) -> None:
     """A webhook set the company at 11:00 (UTC); an export last modified at 10:00 still says
     the old one: the export's older value does not win, its newer facts (the stage) do."""
-    from bot.services.webhooks import apply_hubspot
+    from bot.intake.hubspot.webhook import apply_hubspot
 
     eleven = int(datetime(2026, 11, 24, 11, 0, tzinfo=UTC).timestamp() * 1000)
     apply_hubspot(agreed, [{"objectId": 777, "occurredAt": eleven, "propertyName": "company",

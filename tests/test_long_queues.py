@@ -24,8 +24,8 @@ HOME_LINES = 44  # (100 − 6 for the rest of the Home tab − 5) ÷ 2
 @pytest.fixture
 def server(tmp_path: Path, fake_slack: FakeSlack, database_url: str) -> Iterator[RunningServer]:
     from bot.flows.alerts import scan_and_deliver
+    from bot.intake.csv_import import import_csv
     from bot.services.agreements import apply_agreement
-    from bot.services.ingest import import_csv
     from bot.slack.render import Renderer
     from storage.migrate import upgrade
 

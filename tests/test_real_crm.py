@@ -19,11 +19,11 @@ from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
-from bot.domain.crm_exports import suggested_status
-from bot.domain.owners import salesforce_id18
+from bot.intake.csv_import import ImportRefused, import_csv
+from bot.intake.exports import suggested_status
+from bot.intake.salesforce.ids import salesforce_id18
 from bot.services.agreements import apply_agreement
 from bot.services.alerts import scan
-from bot.services.ingest import ImportRefused, import_csv
 from bot.slack.directory import refresh_profiles
 from bot.slack.render import Renderer
 from storage.ingest_log import load_status
@@ -436,9 +436,9 @@ def test_on_day_one_what_happened_before_slabot_watched_is_counted_never_paged(
     """Go-live is this Monday morning: the first import (no --history) brings last month's
     leads, breached long ago. The first scan pages nobody, the queues and the digest still
     show them; a lead breached after go-live is paged, once."""
-    from bot.services.agreements import agreement_in_force
     from bot.services.alerts import audience_message
     from bot.services.digest import compute_digest
+    from storage.agreements import agreement_in_force
 
     go_live = datetime(2026, 11, 23, 14, 0, tzinfo=UTC)  # Monday 09:00 in New York
     agree(engine, now=go_live)
@@ -636,8 +636,8 @@ def test_unowned_leads_past_the_window_show_in_the_digest(engine: Engine, tmp_pa
 
 
 def test_an_owner_named_later_takes_the_leads_kept_unowned(engine: Engine) -> None:
-    from bot.services.crm_mapping import assign_known_owners
-    from bot.services.webhooks import apply_hubspot
+    from bot.intake.hubspot.webhook import apply_hubspot
+    from bot.intake.unowned import assign_known_owners
 
     agree(engine)
     at = int(NOW.timestamp() * 1000)
@@ -661,6 +661,6 @@ def test_an_owner_named_later_takes_the_leads_kept_unowned(engine: Engine) -> No
 
 
 def _agreement(engine: Engine):  # type: ignore[no-untyped-def]
-    from bot.services.agreements import agreement_in_force
+    from storage.agreements import agreement_in_force
 
     return agreement_in_force(engine, on=NOW.date())

@@ -125,7 +125,7 @@ def test_a_populated_database_of_the_previous_head_upgrades_with_nothing_lost(
     head: every row is still there and the new tables are usable."""
     from datetime import UTC, datetime
 
-    from bot.services.ingest import import_csv
+    from bot.intake.csv_import import import_csv
     from storage import clock, outbox
     from tests.test_real_crm import DATA
 

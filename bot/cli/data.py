@@ -36,9 +36,10 @@ def sla_apply(
     """Validate the agreement file, store it as a new version and print what changed."""
     from bot.domain.agreement_checks import placeholders
     from bot.domain.agreement_file import AgreementFileError, parse_agreement
-    from bot.services.agreements import apply_agreement, changes_from_latest
-    from bot.services.crm_mapping import assign_known_owners
+    from bot.intake.unowned import assign_known_owners
+    from bot.services.agreements import apply_agreement
     from bot.slack.render import Renderer
+    from storage.agreements import changes_from_latest
 
     settings = Settings()
     source = path or str(settings.config_path)
@@ -127,11 +128,11 @@ def doctor() -> None:
     """Check the installation: database, agreement, Slack token and scopes, team channels,
     reps in Slack, owners nobody matches, CRMs and the clock. Exit 1 on any problem."""
     from bot.domain.checkup import Check
-    from bot.services.agreements import agreement_in_force
     from bot.services.doctor import local_checks
     from bot.slack.client import make_web_client
     from bot.slack.installation import slack_checks
     from bot.slack.render import Renderer
+    from storage.agreements import agreement_in_force
 
     settings = Settings()
     engine = open_engine(settings)
@@ -172,8 +173,8 @@ def sla_show(
     on: Annotated[str | None, typer.Option("--date", help="YYYY-MM-DD (default: today).")] = None,
 ) -> None:
     """Print the terms in force (on a date)."""
-    from bot.services.agreements import version_in_force
     from bot.slack.render import Renderer
+    from storage.agreements import version_in_force
 
     settings = Settings()
     day = parse_date(on) if on else date.today()
@@ -215,10 +216,10 @@ def import_(
     """Import leads or touches from a CSV (upsert by external id: re-importing changes nothing)."""
     from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-    from bot.services.agreements import agreement_in_force
-    from bot.services.crm_mapping import status_choices
-    from bot.services.ingest import FORMATS, ImportRefused, import_csv
+    from bot.intake.csv_import import FORMATS, ImportRefused, import_csv
+    from bot.intake.exports import status_choices
     from bot.slack.render import Renderer
+    from storage.agreements import agreement_in_force
 
     if fmt not in FORMATS:
         raise CliError(f"--format must be one of {', '.join(FORMATS)} (got {fmt!r})")
@@ -282,25 +283,20 @@ def sync_(
     stored cursor."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress
 
-    from bot.crm.reader_process import collect_less
-    from bot.services.crm_mapping import status_choices
-    from bot.services.crm_sync import CRMS, sync, sync_line
+    from bot.intake.exports import status_choices
+    from bot.intake.reader_process import collect_less
+    from bot.intake.registry import CONNECTORS, connected
+    from bot.intake.sync import sync, sync_line
 
     settings = Settings()
-    if crm is not None and crm not in CRMS:
-        raise CliError(f"--crm must be hubspot or salesforce (got {crm!r})")
-    if crm is not None and crm not in settings.crms:
-        setting = (
-            "HUBSPOT_ACCESS_TOKEN"
-            if crm == "hubspot"
-            else "SALESFORCE_USERNAME and SALESFORCE_CONSUMER_KEY"
-        )
+    if crm is not None and crm not in CONNECTORS:
+        raise CliError(f"--crm must be {' or '.join(CONNECTORS)} (got {crm!r})")
+    if crm is not None and crm not in connected(settings):
+        setting = CONNECTORS[crm].setup
         raise CliError(f"{crm} is not configured: set {setting} (see README, Live CRM sync)")
-    if not settings.crms:
-        raise CliError(
-            "no CRM is configured: set HUBSPOT_ACCESS_TOKEN, or the SALESFORCE_* settings "
-            "(see README, Live CRM sync)"
-        )
+    if not connected(settings):
+        setups = ", or ".join(each.setup for each in CONNECTORS.values())
+        raise CliError(f"no CRM is configured: set {setups} (see README, Live CRM sync)")
     start = parse_time(since) if since else None
     engine = open_engine(settings)
     refresh_people(engine, settings)
@@ -333,13 +329,13 @@ def status() -> None:
     Leads per CRM, unowned leads and their owners, rejected webhook events of the last 7
     days, the last import and webhook; and whether the app is in each team's channel (public
     ones are joined here)."""
-    from bot.domain.crm_formats import handoff_columns
-    from bot.services.agreements import agreement_in_force
+    from bot.intake.registry import handoff_columns
     from bot.slack.channels import join_team_channels
     from bot.slack.client import make_web_client
     from bot.slack.delivery import RECIPIENT_REFUSALS
     from bot.slack.render import Renderer
     from storage import pauses
+    from storage.agreements import agreement_in_force
     from storage.ingest_log import load_status
 
     settings = Settings()

@@ -104,9 +104,9 @@ def digest(
 ) -> None:
     """Compute the stand-up digest and post it to the team's channel (once per team and day)."""
     from bot.flows.digest import post_digests
-    from bot.services.agreements import agreement_in_force
     from bot.services.digest import DigestError, compute_digest
     from storage import outbox
+    from storage.agreements import agreement_in_force
 
     settings, renderer = sending(dry_run)
     engine = open_engine(settings)
@@ -148,9 +148,9 @@ def schedule(
 ) -> None:
     """List the coming days: when each team's digest posts, or why the day is skipped."""
     from bot.scheduler import upcoming
-    from bot.services.agreements import agreement_in_force
     from bot.services.digest import DigestError, resolve_team
     from bot.slack.render import Renderer
+    from storage.agreements import agreement_in_force
 
     settings = Settings()
     engine = open_engine(settings)

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from bot.domain.business_time import Cadence, Duration
 from bot.domain.calendar import WEEKDAYS, BusinessCalendar, check_holidays, parse_hours
-from bot.domain.ingest import STAGES, is_stage
+from bot.domain.leads import STAGES, is_stage
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")  # public (C…) or older private (G…) channel
 
@@ -301,17 +301,19 @@ class CrmSection(_Section):
         return value
 
 
-class CrmTerms(_Section):
-    hubspot: CrmSection = Field(default_factory=CrmSection)
-    salesforce: CrmSection = Field(default_factory=CrmSection)
+class CrmTerms(BaseModel):
+    """`[crm.<name>]`: a section per CRM. Which names exist is the intake's to say (the
+    agreement is checked against its registry when it is applied)."""
 
-    @model_validator(mode="after")
-    def _status_keys(self) -> CrmTerms:
-        if self.hubspot.statuses:
-            raise ValueError("HubSpot's lead statuses go under [crm.hubspot.lead_statuses]")
-        if self.salesforce.lead_statuses:
-            raise ValueError("Salesforce's Lead Status values go under [crm.salesforce.statuses]")
-        return self
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, CrmSection] = Field(init=False)
+
+    def sections(self) -> dict[str, CrmSection]:
+        return dict(self.__pydantic_extra__ or {})
+
+    def section(self, name: str) -> CrmSection:
+        """The CRM's section, its defaults where the agreement has none."""
+        return self.sections().get(name) or CrmSection()
 
 
 class Agreement(_Section):

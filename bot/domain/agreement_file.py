@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -78,8 +78,12 @@ def _message(error: Mapping[str, Any]) -> str:
     return message.removeprefix("Value error, ")
 
 
-def parse_agreement(text: str) -> Agreement:
-    """Parse and validate the agreement file's text. Raises AgreementFileError."""
+Checks = Callable[[Agreement], list[tuple[tuple[str, ...], str]]]  # → (key path, problem)
+
+
+def parse_agreement(text: str, checks: Checks | None = None) -> Agreement:
+    """Parse and validate the agreement file's text, then run `checks` (what the caller knows
+    beyond the file, e.g. which CRMs exist). Raises AgreementFileError."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as error:
@@ -88,7 +92,7 @@ def parse_agreement(text: str) -> Agreement:
             [FileProblem(int(match.group(1)) if match else None, "", f"not valid TOML ({error})")]
         ) from error
     try:
-        return Agreement.model_validate(data)
+        agreement = Agreement.model_validate(data)
     except ValidationError as error:
         lines = key_lines(text)
         problems = []
@@ -99,6 +103,13 @@ def parse_agreement(text: str) -> Agreement:
                 FileProblem(_line_for(loc, lines), key.replace(".[", "["), _message(item))
             )
         raise AgreementFileError(problems) from error
+    found = checks(agreement) if checks else []
+    if found:
+        lines = key_lines(text)
+        raise AgreementFileError(
+            [FileProblem(_line_for(loc, lines), ".".join(loc), message) for loc, message in found]
+        )
+    return agreement
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:

@@ -17,7 +17,7 @@ __all__ = ["first_delivery", "pause_delivery", "sender"]  # the listeners' way t
 
 def sender(engine: Engine, settings: Settings, client: WebClient | None = None) -> Sender:
     """The outbox's sender: Slack messages, and Slack's actions written back to the CRM."""
-    from bot.services.crm_sync import crm_writer
+    from bot.intake.sync import crm_writer
 
     return Sender(
         engine,

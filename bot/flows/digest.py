@@ -12,13 +12,13 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
 from bot.flows.delivery import sender
-from bot.services.agreements import agreement_in_force
 from bot.services.digest import Digest, compute_digest
 from bot.settings import Settings
 from bot.slack.delivery import DeliveryReport, resolve_user
 from bot.slack.messages.digest import chart_payload, render_digest
 from bot.slack.render import Renderer
 from storage import outbox
+from storage.agreements import agreement_in_force
 from storage.outbox import Kind
 
 

@@ -49,7 +49,7 @@ def map_owner(
     """`[crm.<crm>.owners] "<owner>" = "<email>"`: a CRM owner nobody matched is this person
     from now on; their leads kept unowned get them at once (no re-import). Returns the version
     and how many leads were assigned."""
-    from bot.services.crm_mapping import assign_known_owners
+    from bot.intake.unowned import assign_known_owners
 
     document = _latest_document(engine)
     crm_table = document.setdefault("crm", tomlkit.table())

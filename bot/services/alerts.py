@@ -26,13 +26,13 @@ from bot.domain.business_time import is_open
 from bot.domain.calendar import BusinessCalendar
 from bot.domain.sla_rules import Level, next_instant
 from bot.gc_pause import gc_paused
-from bot.services.agreements import agreement_in_force
 from bot.services.clocks import refresh, refresh_clocks
 from bot.services.queue_lines import lines_for
 from bot.slack.messages.queue import Message, render_queue
 from bot.slack.render import InvalidBlocks, Renderer
 from storage import alerts as store
 from storage import outbox
+from storage.agreements import agreement_in_force
 from storage.outbox import Kind
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from sqlalchemy import ColumnElement, Connection
 from sqlalchemy.engine import Engine
 
 from bot.domain.sla_rules import LeadFacts, Level, evaluate
-from bot.services.agreements import versions
 from storage import alerts as store
+from storage.agreements import versions
 
 BATCH = 2000  # leads whose clocks are computed in one transaction
 

@@ -13,7 +13,7 @@ from sqlalchemy.engine import Engine
 from bot.domain.agreement import Agreement
 from bot.domain.business_time import next_open
 from bot.domain.calendar import period_bounds
-from bot.domain.ingest import LeadRecord, TouchRecord
+from bot.domain.leads import LeadRecord, TouchRecord
 from bot.services.agreements import apply_agreement
 from bot.services.alerts import ScanResult, scan
 from bot.slack.render import Renderer

@@ -18,11 +18,11 @@ from bot.domain.business_time import Duration, latest_start_due_by
 from bot.domain.calendar import BusinessCalendar
 from bot.domain.pacing import Pace, PaceStatus, PeriodPosition
 from bot.domain.quota_plan import stored_value
-from bot.services.agreements import agreement_in_force
 from bot.services.clocks import refresh
 from bot.slack.chart import Burnup
 from storage import digest as store
 from storage import outbox
+from storage.agreements import agreement_in_force
 
 # The MQL→SQL cohort: MQLs at least this old have had time to be worked …
 log = logging.getLogger(__name__)

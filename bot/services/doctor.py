@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from bot.domain.agreement import Agreement
 from bot.domain.agreement_checks import placeholders
 from bot.domain.checkup import Check
+from bot.intake.registry import connected
 from bot.settings import Settings
 from storage import clock as clock_store
 from storage import sync as sync_store
@@ -42,7 +43,7 @@ def local_checks(
     blank = sum(loaded.unowned.values()) - sum(leads for _, _, leads in unmatched)
     if blank > 0:  # no owner in the CRM at all: nobody to map, the CRM must assign them
         checks.append(Check("owners", False, "blank_owners", {"leads": blank}))
-    for crm in settings.crms:
+    for crm in connected(settings):
         last = max((c.at for c in synced if c.crm == crm), default=None)
         ago = None if last is None else _ago(now - last)
         checks.append(Check("CRM", last is not None, "crm", {"crm": crm, "ago": ago}))

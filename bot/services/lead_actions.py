@@ -14,10 +14,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Connection, Engine
 
-from bot.crm.write_back import WriteBack
 from bot.domain.agreement import Agreement
 from bot.flows.delivery import sender
-from bot.services.agreements import agreement_in_force
+from bot.intake.registry import connected
+from bot.intake.write_back import WriteBack
 from bot.services.alerts import audience_message, audience_owners
 from bot.services.clocks import refresh, refresh_clocks
 from bot.settings import Settings
@@ -26,6 +26,7 @@ from bot.slack.messages.queue import Message
 from bot.slack.render import Renderer, escape_mrkdwn
 from storage import alerts as store
 from storage import outbox
+from storage.agreements import agreement_in_force
 from storage.outbox import DM_KINDS, Kind
 
 SNOOZE = timedelta(hours=1)
@@ -112,7 +113,9 @@ def _then_refresh(ctx: Context, lead_id: int, write, now: datetime, *, press: st
         write(connection)
         # this lead's clocks only: a large import's stale leads are the scan's work
         refresh_clocks(connection, now=now, among=store.the_lead(lead_id))
-        crm_item = outbox.item_by_key(connection, f"crm:{press}") if ctx.settings.crms else None
+        crm_item = (
+            outbox.item_by_key(connection, f"crm:{press}") if connected(ctx.settings) else None
+        )
     if crm_item is not None:  # the CRM hears now, beside the redraw (else the clock's round)
         threading.Thread(
             target=sender(ctx.engine, ctx.settings, ctx.client).deliver_item,
@@ -136,12 +139,12 @@ def _write_back(
 ) -> None:
     """Queue the CRM record of a press, in the press's transaction (so exactly once): only
     for a lead from a CRM that this install reads and writes."""
-    if not ctx.settings.crms:
+    if not connected(ctx.settings):
         return
     crm, external_id = store.crm_identity(connection, lead.id)
-    if crm not in ctx.settings.crms:
+    if crm not in connected(ctx.settings):
         return
-    section = getattr(ctx.agreement.crm, crm)
+    section = ctx.agreement.crm.section(crm)
     status = section.contacted_status if action == "contacted" else section.recycled_status
     agreement = ctx.agreement  # the presser's own day (a manager's: the lead owner's)
     tz = agreement.rep_calendar(by if agreement.rep(by) else lead.owner_email).tz

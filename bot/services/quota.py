@@ -8,7 +8,7 @@ from sqlalchemy.engine import Engine
 
 from bot.domain.quota_args import QuotaRequest
 from bot.domain.quota_plan import QuotaAnswer, plan_quota
-from bot.services.agreements import agreement_in_force
+from storage.agreements import agreement_in_force
 
 
 def answer_quota(

@@ -26,8 +26,8 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
-from bot.crm import CrmError
-from bot.crm.write_back import CrmWriter
+from bot.intake.errors import CrmError
+from bot.intake.write_back import CrmWriter
 from bot.slack.channels import join_channel
 from bot.slack.client import rate_limits_not_waited
 from storage import outbox, pauses

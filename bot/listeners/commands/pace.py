@@ -10,9 +10,9 @@ from slack_bolt import Ack, BoltContext, Respond
 
 from bot.deps import Deps, deps_of
 from bot.listeners.answering import answer_command
-from bot.services.agreements import agreement_in_force
 from bot.services.digest import Digest, DigestError, compute_digest
 from bot.slack.messages.digest import render_digest
+from storage.agreements import agreement_in_force
 
 
 def pace_message(deps: Deps, text: str, *, channel_id: str = "") -> dict[str, Any]:

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from bot.deps import Deps, deps_of
 from bot.listeners.answering import answer_command
 from bot.services import lead_actions
-from bot.services.agreements import version_in_force
+from storage.agreements import version_in_force
 
 SUBCOMMANDS = ("", "mine", "team", "terms", "away", "help")
 
@@ -38,7 +38,7 @@ def away_message(deps: Deps, client: WebClient, user_id: str, typed: str) -> dic
     `/sla away`: list those ahead."""
     from bot.domain.away import AwayError, away_days
     from bot.services.agreement_edits import NotARep, set_out_of_office
-    from bot.services.agreements import newest_agreement
+    from storage.agreements import newest_agreement
 
     sentences = deps.renderer.parts("sla/away.txt.j2")
     email = lead_actions.email_of(deps.engine, client, user_id)

@@ -11,12 +11,12 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps, deps_of
 from bot.domain.quota_args import QuotaInputError, QuotaRequest
+from bot.intake.unowned import unmatched_owners
 from bot.services import lead_actions
-from bot.services.agreements import newest_agreement
-from bot.services.crm_mapping import unmatched_owners
 from bot.services.quota import answer_quota
 from bot.slack.messages import home as messages
 from bot.slack.render import escape_mrkdwn
+from storage.agreements import newest_agreement
 
 
 def handle_app_home_opened(event: dict, client: WebClient, context: BoltContext) -> None:
@@ -66,9 +66,9 @@ def home_view(
 
 def _checklist(client: WebClient, deps: Deps) -> list[str]:
     """`slabot doctor`'s checks, a line each (✓, or ✗ and what to do)."""
-    from bot.services.agreements import agreement_in_force
     from bot.services.doctor import local_checks
     from bot.slack.installation import slack_checks
+    from storage.agreements import agreement_in_force
 
     now = datetime.now(UTC)
     agreement = agreement_in_force(deps.engine, on=now.date())

@@ -15,10 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from bot.domain.crm_exports import STATUS_CHOICES, CrmMapping, suggested_status
-from bot.domain.ingest import LeadRecord, RowError, TouchRecord, _email, _number, _text
-
-SYNCED = "*"  # crm_times key: every property as of the contact's last synced modification
+from bot.domain.leads import LeadRecord, RowError, TouchRecord
+from bot.intake.exports import STATUS_CHOICES, CrmMapping, suggested_status
+from bot.intake.values import read_email, read_number, read_text
 
 CONTACT_TYPE = "0-1"
 _LIFECYCLE_FIELD = {
@@ -183,11 +182,11 @@ def apply_event(event: Event, record: LeadRecord, mapping: CrmMapping) -> bool:
         if rule.contacted:  # the status change's own time is the evidence
             record.touches.append(TouchRecord(event.object_id, at, "inferred", ""))
     elif name == "email" and text:
-        values["email"] = _email(text, "propertyValue")
+        values["email"] = read_email(text, "propertyValue")
     elif name == "company":
-        values["company"] = _text(text, "propertyValue") or None
+        values["company"] = read_text(text, "propertyValue") or None
     elif name == "hubspotscore" and text:
-        values["score"] = _number(text, "propertyValue")
+        values["score"] = read_number(text, "propertyValue")
     elif name == "hs_analytics_source" and text:
         values["source"] = mapping.source(text)
     elif name in _TOUCH_PROPERTIES and text:
@@ -198,7 +197,7 @@ def apply_event(event: Event, record: LeadRecord, mapping: CrmMapping) -> bool:
 
 
 # the lead's fields each property sets: a newer event's value that an older snapshot keeps
-_FIELDS_OF = {
+PROPERTY_FIELDS = {
     "lifecyclestage": ("stage",),
     "hubspot_owner_id": ("owner_email", "crm_owner", "assigned_at"),
     "hs_lead_status": ("stage", "recycled_at", "recycle_reason"),
@@ -207,25 +206,6 @@ _FIELDS_OF = {
     "hubspotscore": ("score",),
     "hs_analytics_source": ("source",),
 }
-
-
-def newer_kept(record: LeadRecord, stored: Mapping[str, int]) -> LeadRecord | None:
-    """A contact snapshot (a sync's page) against the property times stored for it (`stored`,
-    epoch ms): None if a newer snapshot is stored; else the record without the values an event
-    newer than the snapshot set, and with the stored times it does not supersede. An older
-    value never overwrites a newer one, whichever way each came."""
-    times = record.values.get("crm_times")
-    taken = times.get(SYNCED) if isinstance(times, dict) else None
-    if taken is None or not stored:
-        return record
-    if stored.get(SYNCED, -1) > taken:
-        return None
-    newer = {name: at for name, at in stored.items() if name != SYNCED and at > taken}
-    for name in newer:
-        for column in _FIELDS_OF.get(name, ()):
-            record.values.pop(column, None)
-    record.values["crm_times"] = {**newer, SYNCED: taken}
-    return record
 
 
 def _epoch_ms(text: str, default: datetime) -> datetime:

@@ -1,9 +1,9 @@
 """Who owns a lead, from whatever the CRM wrote in its owner column.
 
 CRMs name owners in many ways: an email, a full name (`Melissa Conroy`), a name with an email
-(`Melissa Conroy melissa@x.com`), a HubSpot owner id (`31425364`) or a Salesforce user id
-(`0055e000001AbCd`, 15 or 18 characters). An owner matches, in this order, by email, by a rep's
-`name` or CRM ids in the agreement, by a Slack profile's real name, and by `[crm.*.owners]`.
+(`Melissa Conroy melissa@x.com`), or the CRM's own id for them (a HubSpot owner id, a
+Salesforce user id). An owner matches, in this order, by email, by a rep's `name` or id in
+this CRM in the agreement, by a Slack profile's real name, and by `[crm.<name>.owners]`.
 An owner that matches nobody is not an error: the lead is kept unowned and the owner reported.
 """
 
@@ -11,29 +11,10 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 _EMAIL_IN = re.compile(r"[^@\s<>(),;]+@[^@\s<>(),;]+\.[^@\s<>(),;]+")
-_SALESFORCE_ID = re.compile(r"^[a-zA-Z0-9]{15}(?:[A-Z0-5]{3})?$")
-_CHECKSUM = "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"
-
-
-def salesforce_id18(raw: str) -> str:
-    """A Salesforce id in its 18-character form: a 15-character (case-sensitive) id gets the
-    checksum Salesforce itself appends, so report ids and API ids of one record agree."""
-    text = raw.strip()
-    if len(text) != 15 or not text.isalnum():
-        return text
-    suffix = ""
-    for start in (0, 5, 10):
-        bits = sum(1 << i for i, char in enumerate(text[start : start + 5]) if "A" <= char <= "Z")
-        suffix += _CHECKSUM[bits]
-    return text + suffix
-
-
-def is_salesforce_id(text: str) -> bool:
-    return bool(_SALESFORCE_ID.match(text.strip()))
 
 
 def fold_name(text: str) -> str:
@@ -41,11 +22,6 @@ def fold_name(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
     return " ".join(plain.casefold().split())
-
-
-def _id_key(text: str) -> str:
-    raw = text.strip()
-    return salesforce_id18(raw).lower() if is_salesforce_id(raw) else raw.lower()
 
 
 @dataclass(frozen=True)
@@ -65,6 +41,7 @@ class OwnerDirectory:
     by_name: dict[str, str] = field(default_factory=dict)  # folded name → email
     by_slack_name: dict[str, str] = field(default_factory=dict)
     configured: dict[str, str] = field(default_factory=dict)  # [crm.*.owners], folded
+    normalise_id: Callable[[str], str] = str.strip  # the CRM's id as it stores it
     _resolved: dict[str, str | None] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
@@ -74,19 +51,23 @@ class OwnerDirectory:
         *,
         owners: Mapping[str, str] = {},
         slack_names: Mapping[str, str] = {},
+        normalise_id: Callable[[str], str] = str.strip,
     ) -> OwnerDirectory:
-        directory = cls()
+        directory = cls(normalise_id=normalise_id)
         for rep in reps:
             if rep.name:
                 directory.by_name.setdefault(fold_name(rep.name), rep.email)
             for crm_id in rep.crm_ids:
-                directory.by_id[_id_key(crm_id)] = rep.email
+                directory.by_id[directory.id_key(crm_id)] = rep.email
         for name, email in slack_names.items():
             directory.by_slack_name.setdefault(fold_name(name), email.lower())
         for key, email in owners.items():
-            directory.configured[_id_key(key)] = email.lower()
+            directory.configured[directory.id_key(key)] = email.lower()
             directory.configured[fold_name(key)] = email.lower()
         return directory
+
+    def id_key(self, text: str) -> str:
+        return self.normalise_id(text.strip()).lower()
 
     def resolve(self, raw: str) -> str | None:
         """The owner's email, or None when nothing matches (the caller reports it)."""
@@ -101,7 +82,7 @@ class OwnerDirectory:
         found = _EMAIL_IN.search(text)
         if found:
             return found.group(0).lower()
-        key, name = _id_key(text), fold_name(text)
+        key, name = self.id_key(text), fold_name(text)
         return (
             self.by_id.get(key)
             or self.by_name.get(name)
@@ -116,12 +97,15 @@ class OwnerDirectory:
         return "|".join(",".join(f"{k}={v}" for k, v in sorted(part.items())) for part in parts)
 
 
-def owner_line(crm: str, raw: str) -> str:
-    """The agreement line that maps an unmatched owner (shown to whoever imports)."""
+def owner_line(crm: str, raw: str, rep_id: str | None = None) -> str:
+    """The agreement line that maps an unmatched owner (shown to whoever imports). `rep_id`:
+    the rep's key for this CRM's id and the id, where `raw` is one (`hubspot_owner_id = "7"`)."""
     value = raw.strip().replace('"', '\\"')
-    if crm == "salesforce" and is_salesforce_id(raw):
-        return f'salesforce_user_id = "{salesforce_id18(raw)}" on the rep, or [crm.salesforce.owners] "{value}" = "rep@yourco.com"'  # noqa: E501
-    if crm == "hubspot" and value.isdigit():
-        return f'hubspot_owner_id = "{value}" on the rep, or [crm.hubspot.owners] "{value}" = "rep@yourco.com"'  # noqa: E501
-    section = f"[crm.{crm}.owners]" if crm in ("hubspot", "salesforce") else "the rep's"
-    return f'name = "{value}" on the rep, or {section} "{value}" = "rep@yourco.com"'
+    if crm == "native":
+        return f'name = "{value}" on the rep'
+    section = f'[crm.{crm}.owners] "{value}" = "rep@yourco.com"'
+    return (
+        f"{rep_id} on the rep, or {section}"
+        if rep_id
+        else f'name = "{value}" on the rep, or {section}'
+    )

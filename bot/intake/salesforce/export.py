@@ -7,19 +7,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.domain.crm_exports import (
+from bot.domain.leads import LeadRecord, RowError
+from bot.intake.exports import (
     CrmFormat,
     ExportContext,
     StatusRule,
-    _contact_evidence,
-    _drop_blanks,
-    _link,
-    _name,
-    _owner,
+    add_contact_evidence,
+    finished,
+    full_name,
+    link_record,
+    set_owner,
     stage_reached,
 )
-from bot.domain.ingest import LeadRecord, RowError, _email, _text, canonical_stage
-from bot.domain.owners import salesforce_id18
+from bot.intake.salesforce.ids import is_salesforce_id, salesforce_id18
+from bot.intake.values import canonical_stage, read_email, read_text
 
 STATUSES = {  # the default Lead Status picklists, folded (see fold_key)
     # the classic set
@@ -72,16 +73,16 @@ def salesforce_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
         raise RowError(ctx.label("Lead ID"), "is required")
     record = LeadRecord(salesforce_id18(lead_id))
     values = record.values
-    values["name"] = _name(cells, ctx)
+    values["name"] = full_name(cells, ctx)
     if email := ctx.get(cells, "Email"):
-        values["email"] = _email(email, ctx.label("Email"))
+        values["email"] = read_email(email, ctx.label("Email"))
     values["company"] = (
-        _text(ctx.get(cells, "Company / Account"), ctx.label("Company / Account")) or None
+        read_text(ctx.get(cells, "Company / Account"), ctx.label("Company / Account")) or None
     )
     if source := ctx.get(cells, "Lead Source"):
         values["source"] = mapping.source(source)
     owner_email = ctx.get(cells, "Owner Email")
-    _owner(
+    set_owner(
         owner_email or ctx.get(cells, "Lead Owner"),
         record,
         ctx,
@@ -109,9 +110,9 @@ def salesforce_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
     if converted and values.get("stage") not in ("sql", "opportunity", "won", "lost"):
         values["stage"] = "sql"  # converted, whatever its status says: no longer an open MQL
         values["sql_at"] = values["sql_at"] or evidence
-    _contact_evidence(record, rule, activity, evidence)
-    _link(record, mapping)
-    return _drop_blanks(record)
+    add_contact_evidence(record, rule, activity, evidence)
+    link_record(record, mapping)
+    return finished(record)
 
 
 def _on_day(day: datetime | None, created: datetime | None) -> datetime | None:
@@ -120,6 +121,11 @@ def _on_day(day: datetime | None, created: datetime | None) -> datetime | None:
     if day is None or created is None:
         return day
     return max(day, created)
+
+
+def owner_id(raw: str) -> str | None:
+    """A Salesforce user (or queue) id, in its 18-character form."""
+    return salesforce_id18(raw) if is_salesforce_id(raw) else None
 
 
 def _recognises(names: set[str], columns: dict[str, int]) -> bool:
@@ -137,4 +143,6 @@ FORMAT = CrmFormat(
     normalise_id=salesforce_id18,
     handoff=("Create Date",),  # a Salesforce lead is the hand-off
     skips_line=is_report_line,
+    rep_id_key="salesforce_user_id",
+    owner_id=owner_id,
 )

@@ -1,4 +1,5 @@
-"""Signed webhooks: slabot's native lead feed and HubSpot's contact events."""
+"""HubSpot's signed webhook (v3 signatures): contact events applied one by one (read by
+`events.py`), in `occurredAt` order, an older value never over a newer one."""
 
 from __future__ import annotations
 
@@ -9,26 +10,19 @@ import logging
 import re
 import time
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from slack_sdk.signature import SignatureVerifier
 from sqlalchemy.engine import Connection, Engine
 
-from bot.domain import hubspot_events
-from bot.domain import ingest as rows
-from bot.domain.hubspot_events import SYNCED
-from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
+from bot.domain.leads import LeadRecord, RowError, finish
+from bot.intake.exports import SYNCED, fix_line
+from bot.intake.hubspot import events
+from bot.intake.hubspot.export import FORMAT
+from bot.intake.mapping import ingest_context, mapping_for
+from bot.intake.webhooks import PayloadRejected, WebhookResult
 from storage import crm_records, ingest_log, people
 from storage.db import begin_writing
-from storage.ingest import (
-    LeadCounts,
-    crm_times,
-    lead_ids,
-    record_touches,
-    save_crm_times,
-    upsert_leads,
-)
+from storage.ingest import crm_times, lead_ids, save_crm_times, upsert_leads
 
 log = logging.getLogger(__name__)
 REPLAY_SECONDS = 5 * 60
@@ -41,32 +35,9 @@ _V3_DECODED = {
 _V3_ESCAPE = re.compile("|".join(_V3_DECODED), re.IGNORECASE)
 
 
-class PayloadRejected(ValueError):
-    """The body cannot be applied; nothing was."""
-
-
-@dataclass(frozen=True)
-class WebhookResult:
-    leads: LeadCounts
-    touches: int
-    rejected: list[str] = field(default_factory=list)  # "event N: reason", kept in the database
-    ignored: int = 0  # older than what is stored, or not about a contact
-    unowned: int = 0
-    unmatched: list[str] = field(default_factory=list)  # owners, with the line that maps each
-    per_event: bool = False  # each event applied on its own (HubSpot)
-
-
 def hubspot_signed_uri(uri: str) -> str:
     """The request URI as HubSpot signs it (v3): the listed escapes decoded, others kept."""
     return _V3_ESCAPE.sub(lambda match: _V3_DECODED[match.group(0).upper()], uri)
-
-
-def slabot_signature_valid(secret: str, *, timestamp: str, body: bytes, signature: str) -> bool:
-    """`X-Slabot-Signature: v0=hex(hmac_sha256(secret, "v0:{ts}:{body}"))`, Slack's v0 scheme,
-    checked with slack_sdk's verifier (constant-time, 5-minute replay window)."""
-    if not timestamp.isdigit():
-        return False
-    return SignatureVerifier(secret).is_valid(body=body, timestamp=timestamp, signature=signature)
 
 
 def hubspot_signature_valid(
@@ -92,23 +63,6 @@ def hubspot_signature_valid(
     return hmac.compare_digest(expected, signature.encode("utf-8", "replace"))
 
 
-def apply_native(engine: Engine, payload: object) -> WebhookResult:
-    """Upsert the payload's leads, then its touches, in one transaction, or nothing at all."""
-    tz, _ = ingest_context(engine)
-    try:
-        leads, touches = rows.native_payload(payload, tz)
-    except rows.RowError as error:
-        raise PayloadRejected(error.reason if error.column == "body" else str(error)) from error
-    with engine.begin() as connection:
-        begin_writing(connection)  # SQLite: concurrent deliveries queue for the write lock
-        counts = upsert_leads(connection, leads, source_system="native", origin="webhook")
-        recorded, unknown = record_touches(connection, touches, source_system="native")
-        if unknown:
-            missing = sorted({touches[index].lead_external_id for index in unknown})
-            raise PayloadRejected(f"touches name unknown lead(s): {', '.join(missing)}")
-    return WebhookResult(counts, recorded)
-
-
 def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
     """Apply each contact event on its own, in `occurredAt` order: an event that cannot be
     applied is kept as rejected with its reason, and the rest still apply; a property's older
@@ -116,34 +70,34 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
     now = datetime.now(UTC)
     _, agreement = ingest_context(engine)
     try:
-        batch = hubspot_events.read_batch(body)
-    except rows.RowError as error:
+        batch = events.read_batch(body)
+    except RowError as error:
         raise PayloadRejected(error.reason) from error
     with engine.begin() as connection:
         begin_writing(connection)  # SQLite: concurrent deliveries queue for the write lock
-        mapping = mapping_for(agreement, "hubspot", slack_names=people.real_names(connection))
+        mapping = mapping_for(agreement, FORMAT, slack_names=people.real_names(connection))
         ids = sorted({event.object_id for event in batch.events})
         times = crm_times(connection, source_system="hubspot", external_ids=ids)
-        records: dict[str, rows.LeadRecord] = {}
-        life: list[hubspot_events.Event] = []  # deletions, erasures, restores, merges
+        records: dict[str, LeadRecord] = {}
+        life: list[events.Event] = []  # deletions, erasures, restores, merges
         rejected = list(batch.rejected)
         stale = 0
         for event in batch.events:
-            if event.kind in hubspot_events.RECORD_KINDS:
+            if event.kind in events.RECORD_KINDS:
                 life.append(event)
                 continue
             seen = times.setdefault(event.object_id, {})
-            key = event.property or hubspot_events.CREATION
+            key = event.property or events.CREATION
             # "*": a live sync stored the whole contact as it was at that time
-            if not hubspot_events.reads(event) or (
+            if not events.reads(event) or (
                 max(seen.get(key, -1), seen.get(SYNCED, -1)) > event.occurred_ms
             ):
                 stale += 1  # a property slabot does not keep, or an older value than stored
                 continue
-            record = rows.LeadRecord(event.object_id)
+            record = LeadRecord(event.object_id)
             try:
-                applied = hubspot_events.apply_event(event, record, mapping)
-            except rows.RowError as error:
+                applied = events.apply_event(event, record, mapping)
+            except RowError as error:
                 rejected.append((dict(event.raw), f"{error.column}: {error.reason}"))
                 continue
             if applied:
@@ -157,7 +111,7 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
         for object_id in set(bare) - set(known):
             del records[object_id]
             stale += 1
-        written = [rows._finish(record) for record in records.values()]
+        written = [finish(record) for record in records.values()]
         counts = upsert_leads(connection, written, source_system="hubspot", origin="webhook")
         save_crm_times(connection, source_system="hubspot", times={i: times[i] for i in records})
         changed = sum(_apply_life(connection, event) for event in life)
@@ -193,14 +147,14 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
         ignored=stale + batch.ignored,
         unowned=unowned,
         unmatched=[
-            f"owner {value!r} matches no rep: {fix_line('hubspot', 'owner', value)}"
+            f"owner {value!r} matches no rep: {fix_line(FORMAT, 'owner', value)}"
             for value in unmapped
         ],
         per_event=True,
     )
 
 
-def _fold(records: dict[str, rows.LeadRecord], record: rows.LeadRecord) -> None:
+def _fold(records: dict[str, LeadRecord], record: LeadRecord) -> None:
     """Add one event's facts to what the batch holds for that contact."""
     held = records.get(record.external_id)
     if held is None:
@@ -211,19 +165,19 @@ def _fold(records: dict[str, rows.LeadRecord], record: rows.LeadRecord) -> None:
     held.unmapped.extend(record.unmapped)
 
 
-def _created_only(record: rows.LeadRecord) -> bool:
+def _created_only(record: LeadRecord) -> bool:
     return not record.touches and set(record.values) <= {"created_at", "crm_url"}
 
 
-def _apply_life(connection: Connection, event: hubspot_events.Event) -> bool:
+def _apply_life(connection: Connection, event: events.Event) -> bool:
     """A deletion, erasure, restore or merge applied to the stored lead(s); False if none."""
     where = {"source_system": "hubspot", "external_id": event.object_id}
-    if event.kind == hubspot_events.DELETION:
+    if event.kind == events.DELETION:
         return crm_records.close_deleted(connection, **where, at=event.occurred_at)
-    if event.kind == hubspot_events.ERASURE:  # HubSpot sends a deletion too; close it anyway
+    if event.kind == events.ERASURE:  # HubSpot sends a deletion too; close it anyway
         closed = crm_records.close_deleted(connection, **where, at=event.occurred_at)
         return crm_records.erase_personal_data(connection, **where, event_key="objectId") or closed
-    if event.kind == hubspot_events.RESTORE:
+    if event.kind == events.RESTORE:
         return crm_records.reopen_restored(connection, **where)
     return crm_records.merge_leads(
         connection, source_system="hubspot", into=event.object_id, merged=event.merged

@@ -1,6 +1,7 @@
-"""One sync pass's bookkeeping: what it read and stored (`SyncReport`), when it must stop,
-pages gathered into one transaction each, a changed record told from an unchanged one, and a
-page stored with its cursor (pages are fetched ahead by `bot.crm.reader_process`)."""
+"""One sync pass's bookkeeping, for every CRM's pass: what it read and stored (`SyncReport`),
+when it must stop, pages gathered into one transaction each, a changed record told from an
+unchanged one, and a page stored with its cursor (pages are fetched ahead by
+`reader_process`)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,10 @@ from typing import TypeVar
 
 from sqlalchemy.engine import Engine
 
-from bot.crm import records
-from bot.domain.crm_exports import CrmMapping
-from bot.domain.hubspot_events import newer_kept
-from bot.domain.ingest import LeadRecord, TouchRecord
-from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
-from storage import ingest_log, people
+from bot.domain.leads import LeadRecord, TouchRecord
+from bot.intake.api_reader import Read, Unreadable
+from bot.intake.exports import CrmFormat, CrmMapping, fix_line, newer_kept
+from storage import ingest_log
 from storage import sync as cursors
 from storage.db import begin_writing
 from storage.ingest import Known, LeadCounts, crm_times, lead_ids, record_touches, upsert_leads
@@ -34,7 +33,7 @@ Progress = Callable[[int, int], None]  # (records read so far, records the CRM m
 class SyncReport:
     """One pass over one CRM."""
 
-    crm: str
+    export: CrmFormat  # the CRM's format: its name, and how the agreement maps its values
     read: int = 0
     leads: LeadCounts = field(default_factory=LeadCounts)
     touches: int = 0
@@ -44,10 +43,14 @@ class SyncReport:
     error: str | None = None  # the pass ended early: the next one resumes from the cursor
     cut_short: bool = False  # stopped (a stopping clock, the pass's time budget)
 
+    @property
+    def crm(self) -> str:
+        return self.export.name
+
     def fixes(self) -> list[str]:
         return [
             f"{what} {value!r} ({count} record{'s' if count != 1 else ''}) matches nothing: "
-            f"{fix_line(self.crm, what, value)}"
+            f"{fix_line(self.export, what, value)}"
             for (what, value), count in self.unmatched.most_common(20)
         ]
 
@@ -57,6 +60,7 @@ class Pass:
     engine: Engine
     report: SyncReport
     now: datetime
+    mapping: Callable[[dict[str, str]], CrmMapping]  # the CRM's owner list → how it maps
     progress: Progress | None
     stopping: threading.Event | None
     deadline: float | None
@@ -75,7 +79,7 @@ class Pass:
             self.progress(self.report.read, total)
 
     def changed_leads(
-        self, found: Sequence[records.Read], rejected: list[tuple[object, str]]
+        self, found: Sequence[Read], rejected: list[tuple[object, str]]
     ) -> tuple[list[LeadRecord], Known]:
         """The leads of `found` that changed since they were stored (the rest are counted
         unchanged; a record that could not be read joins `rejected`), and what is stored of
@@ -94,12 +98,14 @@ class Pass:
                 external_ids=[lead.external_id for lead in read if lead.external_id in known
                               and "crm_times" in lead.values],
             )  # fmt: skip
-        unreadable = [each for each in found if isinstance(each, records.Unreadable)]
+        unreadable = [each for each in found if isinstance(each, Unreadable)]
         rejected += [(each.record, each.reason) for each in unreadable]
         leads = []
         for each in read:
             stored = known.get(each.external_id)
-            lead = newer_kept(each, stored_times.get(each.external_id) or {})
+            lead = newer_kept(
+                each, stored_times.get(each.external_id) or {}, self.report.export.property_fields
+            )
             if lead is None or (stored is not None and stored[1] == lead.fingerprint):
                 self.report.leads.unchanged += 1
                 continue
@@ -157,11 +163,3 @@ def gathered(
             batch = []
     if batch and last is not None:
         yield batch, total, last
-
-
-def pass_mapping(work: Pass, crm_owners: dict[str, str]) -> CrmMapping:
-    """How this pass's CRM maps, with the owners its API lists and the people Slack knows."""
-    _, agreement = ingest_context(work.engine)
-    with work.engine.connect() as connection:
-        slack_names = people.real_names(connection)
-    return mapping_for(agreement, work.report.crm, slack_names=slack_names, crm_owners=crm_owners)

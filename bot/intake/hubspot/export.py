@@ -5,19 +5,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.domain.crm_exports import (
+from bot.domain.leads import LeadRecord, RowError
+from bot.intake.exports import (
+    SYNCED,
     CrmFormat,
     ExportContext,
     StatusRule,
-    _contact_evidence,
-    _drop_blanks,
-    _link,
-    _name,
-    _owner,
+    add_contact_evidence,
+    finished,
+    full_name,
+    link_record,
+    set_owner,
     stage_reached,
 )
-from bot.domain.hubspot_events import SYNCED
-from bot.domain.ingest import LeadRecord, RowError, _email, _number, _text, canonical_stage
+from bot.intake.hubspot.events import PROPERTY_FIELDS
+from bot.intake.values import canonical_stage, read_email, read_number, read_text
 
 LEAD_STATUSES = {  # hs_lead_status's standard values (export labels fold onto these)
     "new": StatusRule(),
@@ -85,17 +87,17 @@ def hubspot_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
         raise RowError(ctx.label("Record ID"), "is required")
     record = LeadRecord(record_id)
     values = record.values
-    values["name"] = _name(cells, ctx)
+    values["name"] = full_name(cells, ctx)
     if email := ctx.get(cells, "Email"):
-        values["email"] = _email(email, ctx.label("Email"))
-    values["company"] = _text(ctx.get(cells, "Company Name"), ctx.label("Company Name")) or None
+        values["email"] = read_email(email, ctx.label("Email"))
+    values["company"] = read_text(ctx.get(cells, "Company Name"), ctx.label("Company Name")) or None
     lifecycle = None
     if stage := ctx.get(cells, "Lifecycle Stage"):
         lifecycle = mapping.stage(stage)
         if lifecycle is None:
             record.unmapped.append(("stage", stage))
         values["stage"] = lifecycle
-    _owner(ctx.get(cells, "Contact owner"), record, ctx, "Contact owner")
+    set_owner(ctx.get(cells, "Contact owner"), record, ctx, "Contact owner")
     values["created_at"] = ctx.time(cells, "Create Date")
     values["mql_at"] = ctx.time(cells, "Became a Marketing Qualified Lead Date")
     values["sql_at"] = ctx.time(cells, "Became a Sales Qualified Lead Date")
@@ -106,7 +108,7 @@ def hubspot_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
     if source := ctx.get(cells, "Original Source"):
         values["source"] = mapping.source(source)
     if score := ctx.get(cells, "HubSpot Score"):
-        values["score"] = _number(score, ctx.label("HubSpot Score"))
+        values["score"] = read_number(score, ctx.label("HubSpot Score"))
     modified = ctx.time(cells, "Last Modified Date")
     if modified is not None:  # the snapshot's time: no value an event newer than it set is lost
         values["crm_times"] = {SYNCED: int(modified.timestamp() * 1000)}
@@ -123,9 +125,15 @@ def hubspot_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
         elif rule.stage and lifecycle is None:
             values["stage"] = stage = canonical_stage(rule.stage)
             stage_reached(values, stage, evidence)
-    _contact_evidence(record, rule, ctx.time(cells, "Last Contacted"), evidence)
-    _link(record, mapping)
-    return _drop_blanks(record)
+    add_contact_evidence(record, rule, ctx.time(cells, "Last Contacted"), evidence)
+    link_record(record, mapping)
+    return finished(record)
+
+
+def owner_id(raw: str) -> str | None:
+    """A HubSpot owner id (digits), as an owner cell of the API or an old export holds it."""
+    value = raw.strip()
+    return value if value.isdigit() else None
 
 
 def _recognises(names: set[str], columns: dict[str, int]) -> bool:
@@ -142,4 +150,8 @@ FORMAT = CrmFormat(
     statuses=LEAD_STATUSES,
     sources=SOURCES,
     handoff=("Became a Marketing Qualified Lead Date", "Owner Assigned Date"),
+    property_fields=PROPERTY_FIELDS,
+    statuses_key="lead_statuses",  # hs_lead_status
+    rep_id_key="hubspot_owner_id",
+    owner_id=owner_id,
 )

@@ -7,9 +7,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from datetime import UTC
 
-from bot.domain import dates
-from bot.domain import ingest as rows
-from bot.domain.crm_formats import FORMATS as CRM_FORMATS
+from bot.domain.leads import TIME_FIELDS
+from bot.intake import dates
+
+NATIVE = ("native", "touches")  # slabot's own formats: every other is a CRM's
 
 
 class DateOrderUnproven(ValueError):
@@ -17,8 +18,8 @@ class DateOrderUnproven(ValueError):
 
 
 def date_columns(fmt: str, header: list[str], columns: dict[str, int]) -> list[int]:
-    if fmt in ("native", "touches"):
-        names = (*rows.TIME_FIELDS, "touched_at")
+    if fmt in NATIVE:
+        names = (*TIME_FIELDS, "touched_at")
         return [index for index, name in enumerate(header) if name in names]
     return sorted(
         {
@@ -82,7 +83,7 @@ def file_date_order(
         return None
     setting = (
         f'set date_order = "DMY" (or "MDY") under [crm.{fmt}] in the agreement'
-        if fmt in CRM_FORMATS
+        if fmt not in NATIVE
         else "write dates as ISO 8601 (2023-05-03T14:22)"
     )
     try:

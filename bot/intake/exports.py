@@ -1,10 +1,10 @@
-"""CRM exports → lead records (pure: no I/O): what every CRM format shares.
+"""CRM exports → lead records (pure: no I/O): what every CRM's file format shares.
 
-Each CRM format (`bot.domain.crm_formats`) says how to recognise its header, where each field
-is (labels differ between a report, a Data Loader extract and an API CSV, and portals rename
-them), and how a row maps. A value slabot cannot map (an owner, a custom stage, a status) never
-costs the lead: the row is kept with that value left out, and the value is reported with the
-setting that maps it.
+Each CRM's format (its folder's `export.py`) says how to recognise its header, where each
+field is (labels differ between a report, a Data Loader extract and an API CSV, and portals
+rename them), and how a row maps. A value slabot cannot map (an owner, a custom stage, a
+status) never costs the lead: the row is kept with that value left out, and the value is
+reported with the setting that maps it.
 """
 
 from __future__ import annotations
@@ -15,21 +15,18 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, tzinfo
 
-from bot.domain.dates import DateOrder
-from bot.domain.ingest import (
+from bot.domain.leads import (
     STAGE_OF_FIELD,
     LeadRecord,
     RowError,
     TouchRecord,
-    _finish,
-    _slug,
-    _text,
-    canonical_stage,
     fingerprint,
-    is_stage,
-    parse_timestamp,
+    finish,
+    stage_of,
 )
-from bot.domain.owners import OwnerDirectory
+from bot.intake.dates import DateOrder
+from bot.intake.owners import OwnerDirectory, owner_line
+from bot.intake.values import parse_timestamp, read_text, slug
 
 
 @dataclass(frozen=True)
@@ -74,15 +71,49 @@ def suggested_status(value: str) -> str:
     return "mql"
 
 
+SYNCED = "*"  # crm_times key: every property as of the record's last synced modification
+
+
+def fix_line(crm: CrmFormat | None, what: str, value: str) -> str:
+    """The agreement line that maps a value nobody mapped (`crm` None: slabot's own format)."""
+    name = crm.name if crm else "native"
+    quoted = value.replace('"', '\\"')
+    if what == "owner":
+        owner_id = crm.owner_id(value) if crm else None
+        rep_id = f'{crm.rep_id_key} = "{owner_id}"' if crm and owner_id and crm.rep_id_key else None
+        return owner_line(name, value, rep_id)
+    if what == "stage":
+        return f'[crm.{name}.stages] "{quoted}" = "mql"'
+    value_text, meaning = STATUS_CHOICES[suggested_status(value)]
+    setting = crm.statuses_key if crm else "statuses"
+    return f'[crm.{name}.{setting}] "{quoted}" = {value_text}  # {meaning}'
+
+
+def status_choices() -> list[str]:
+    """Each way a status can be mapped, and what it does."""
+    return [f"{value_text}: {meaning}" for value_text, meaning in STATUS_CHOICES.values()]
+
+
 @functools.lru_cache(maxsize=4096)  # stage and status values: a CRM has a few dozen
 def fold_key(text: str) -> str:
     """`Attempted to Contact`, `ATTEMPTED_TO_CONTACT` → `attempted_to_contact`."""
     return "_".join(text.strip().lower().replace("_", " ").split())
 
 
+def no_lines_of_its_own(cells: Sequence[str], width: int) -> bool:
+    """An export whose every line is a record or blank (a report adds lines of its own)."""
+    return False
+
+
+def no_owner_id(raw: str) -> str | None:
+    """A CRM whose exports name owners only by name or email."""
+    return None
+
+
 @dataclass(frozen=True)
 class CrmFormat:
-    """One CRM's export format: how to recognise it, read it, and what its values mean."""
+    """One CRM's export format: how to recognise it, read it, and what its values mean. Its
+    functions are module-level, so a format pickles for a reader process as it is."""
 
     name: str  # its [crm.<name>] section in the agreement, its leads' source_system
     fields: Mapping[str, tuple[str, ...]]  # canonical label → its labels (the current first)
@@ -94,23 +125,18 @@ class CrmFormat:
     sources: Mapping[str, str] = field(default_factory=dict)  # slugged source → slabot source
     normalise_id: Callable[[str], str] = str.strip  # the id as stored
     handoff: tuple[str, ...] = ()  # the canonical labels that date a lead's hand-off
+    # a CRM whose events carry a time per property: the lead's fields each property sets, so
+    # that a snapshot older than an event keeps the event's values (`newer_kept`)
+    property_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    statuses_key: str = "statuses"  # where `[crm.<name>]` maps its lead statuses
+    rep_id_key: str | None = None  # the rep's agreement key for their id in this CRM
+    owner_id: Callable[[str], str | None] = no_owner_id  # an owner cell → its id, if one
     # (cells, the header's width) → a line of the export's own (a report's title, its footer)
-    skips_line: Callable[[Sequence[str], int], bool] = lambda _cells, _width: False
+    skips_line: Callable[[Sequence[str], int], bool] = no_lines_of_its_own
 
     def handoff_columns(self) -> str:
         """The columns that date the hand-off, as an export and the API name them."""
         return " or ".join(" / ".join(self.fields[label][:2]) for label in self.handoff)
-
-    def __reduce__(self) -> tuple:
-        """Pickled by name (a reader process maps with it): its functions are code, and every
-        format is registered in `bot.domain.crm_formats`."""
-        return (_registered_format, (self.name,))
-
-
-def _registered_format(name: str) -> CrmFormat:
-    from bot.domain.crm_formats import FORMATS  # that registry imports this module
-
-    return FORMATS[name]
 
 
 @dataclass(frozen=True)
@@ -133,9 +159,9 @@ class CrmMapping:
     def stage(self, raw: str) -> str | None:
         """The slabot stage of a CRM stage value; None if it is unknown."""
         if raw in self.stages:
-            return canonical_stage(self.stages[raw])
+            return stage_of(self.stages[raw])
         known = self.format.stages.get(fold_key(raw).replace("_", ""))
-        return known or (canonical_stage(raw) if is_stage(raw) else None)
+        return known or stage_of(raw)
 
     def status(self, raw: str) -> StatusRule | None:
         key = fold_key(raw)
@@ -144,8 +170,8 @@ class CrmMapping:
     def source(self, raw: str) -> str:
         if raw in self.sources:
             return self.sources[raw]
-        slug = _slug(raw)
-        return self.format.sources.get(slug, slug)
+        key = slug(raw)
+        return self.format.sources.get(key, key)
 
 
 def resolve_columns(header: Sequence[str], mapping: CrmMapping) -> dict[str, int]:
@@ -209,16 +235,19 @@ class ExportContext:
         return self.labels[self.columns[canonical]] if canonical in self.columns else canonical
 
 
-def _name(cells: Sequence[str], ctx: ExportContext) -> str | None:
+def full_name(cells: Sequence[str], ctx: ExportContext) -> str | None:
+    """The lead's name: first and last, else the export's one name column."""
     first, last = ctx.get(cells, "First Name"), ctx.get(cells, "Last Name")
     full = " ".join(part for part in (first, last) if part) or ctx.get(cells, "Name")
-    return _text(full, ctx.label("Last Name" if last else "Name")) or None
+    return read_text(full, ctx.label("Last Name" if last else "Name")) or None
 
 
-def _owner(raw: str, record: LeadRecord, ctx: ExportContext, column: str) -> None:
+def set_owner(raw: str, record: LeadRecord, ctx: ExportContext, column: str) -> None:
+    """The CRM's owner as written, and the rep it resolves to; an owner nobody matches is
+    kept on the record as unmapped (the lead stays, unowned)."""
     if not raw:
         return
-    record.values["crm_owner"] = _text(raw, ctx.label(column))
+    record.values["crm_owner"] = read_text(raw, ctx.label(column))
     email = ctx.mapping.owners.resolve(raw)
     if email is None:
         record.unmapped.append(("owner", raw))
@@ -226,7 +255,7 @@ def _owner(raw: str, record: LeadRecord, ctx: ExportContext, column: str) -> Non
         record.values["owner_email"] = email
 
 
-def _contact_evidence(
+def add_contact_evidence(
     record: LeadRecord, rule: StatusRule | None, touched: datetime | None, evidence: datetime
 ) -> None:
     """A status that says the lead was contacted is a touch: at its own time where the export
@@ -243,7 +272,8 @@ def _owner_of(record: LeadRecord) -> str:
     return str(record.values.get("owner_email") or "")
 
 
-def _link(record: LeadRecord, mapping: CrmMapping) -> None:
+def link_record(record: LeadRecord, mapping: CrmMapping) -> None:
+    """The record's link in the CRM, where the agreement gives `record_url`."""
     if mapping.record_url:
         record.values["crm_url"] = mapping.record_url.replace("{id}", record.external_id)
 
@@ -260,6 +290,29 @@ def stage_reached(values: dict, stage: str, at: datetime) -> None:
 _FIELD_OF_STAGE = {stage: column for column, stage in STAGE_OF_FIELD.items() if stage != "mql"}
 
 
-def _drop_blanks(record: LeadRecord) -> LeadRecord:
+def finished(record: LeadRecord) -> LeadRecord:
+    """The record as stored: values not given left out, dates and stage completed."""
     record.values = {key: value for key, value in record.values.items() if value is not None}
-    return _finish(record)
+    return finish(record)
+
+
+def newer_kept(
+    record: LeadRecord, stored: Mapping[str, int], fields_of: Mapping[str, tuple[str, ...]]
+) -> LeadRecord | None:
+    """A record's snapshot (a sync's page, an export's row) against the property times stored
+    for it (`stored`, epoch ms; `fields_of`: the lead's fields each property sets): None if a
+    newer snapshot is stored; else the record without the values an event newer than the
+    snapshot set, and with the stored times it does not supersede. An older value never
+    overwrites a newer one, whichever way each came."""
+    times = record.values.get("crm_times")
+    taken = times.get(SYNCED) if isinstance(times, dict) else None
+    if taken is None or not stored:
+        return record
+    if stored.get(SYNCED, -1) > taken:
+        return None
+    newer = {name: at for name, at in stored.items() if name != SYNCED and at > taken}
+    for name in newer:
+        for column in fields_of.get(name, ()):
+            record.values.pop(column, None)
+    record.values["crm_times"] = {**newer, SYNCED: taken}
+    return record

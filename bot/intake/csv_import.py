@@ -14,15 +14,21 @@ from typing import Any, BinaryIO, TextIO, cast
 
 from sqlalchemy.engine import Connection, Engine
 
-from bot.domain import crm_exports as crm
-from bot.domain import csv_shape, dates
-from bot.domain import ingest as rows
-from bot.domain.crm_formats import FORMATS as CRM_FORMATS
-from bot.domain.crm_formats import detect_format, handoff_columns
-from bot.domain.hubspot_events import newer_kept
-from bot.domain.ingest import undated
-from bot.services.crm_mapping import fix_line, ingest_context, mapping_for
-from bot.services.date_order import DateOrderUnproven, file_date_order
+from bot.domain.leads import RowError, fingerprint, undated
+from bot.intake import csv_shape, dates
+from bot.intake.date_order import DateOrderUnproven, file_date_order
+from bot.intake.exports import (
+    CrmFormat,
+    CrmMapping,
+    ExportContext,
+    fix_line,
+    mapping_key,
+    newer_kept,
+    resolve_columns,
+)
+from bot.intake.mapping import ingest_context, mapping_for
+from bot.intake.native import native_lead, native_touch
+from bot.intake.registry import CONNECTORS, detect_format, handoff_columns
 from storage import ingest_log, people
 from storage.bulk import bulk_load_pays, indexes_rebuilt_after, keep_statistics
 from storage.ingest import (
@@ -38,7 +44,7 @@ from storage.ingest import (
 )
 
 BATCH = 5000
-FORMATS = ("auto", "native", "touches", *CRM_FORMATS)
+FORMATS = ("auto", "native", "touches", *CONNECTORS)
 MAX_REJECTS_SHOWN = 50
 
 
@@ -92,11 +98,11 @@ class ImportSummary:
 
     def fixes(self) -> list[tuple[str, str, int, str]]:
         """(what, value, rows, the agreement line that maps it), most rows first."""
-        crm_name = self.format if self.format in CRM_FORMATS else "native"
+        crm = CONNECTORS[self.format].export if self.format in CONNECTORS else None
         found = []
         for what, values in self.unmapped.items():
             for value, count in values.most_common():
-                found.append((what, value, count, fix_line(crm_name, what, value)))
+                found.append((what, value, count, fix_line(crm, what, value)))
         return sorted(found, key=lambda item: (-item[2], item[0], item[1]))
 
 
@@ -139,6 +145,7 @@ class _Reading:
     id_column: int  # where the external id is
     normalise_id: Callable[[str], str]
     mapping_key: str  # part of every row's fingerprint: a new mapping re-maps unchanged rows
+    crm: CrmFormat | None = None  # None: slabot's own format
     history_at: datetime | None = None
     compare: bool = False  # leads of this CRM are stored: skip rows imported unchanged before
     analysed: int = 0  # leads inserted when PostgreSQL last refreshed its statistics
@@ -198,7 +205,7 @@ def _records(
         if any("\x00" in text for text in taken):
             cells = [cell.replace("\x00", "") for cell in cells]
         if not any(cell.strip() for cell in cells) or (
-            fmt in CRM_FORMATS and CRM_FORMATS[fmt].skips_line(cells, width)
+            fmt in CONNECTORS and CONNECTORS[fmt].export.skips_line(cells, width)
         ):
             summary.skipped += 1
             continue
@@ -225,7 +232,10 @@ def import_csv(
     tz, agreement = ingest_context(engine)
     with engine.connect() as connection:
         slack_names = people.real_names(connection)
-    mappings = {name: mapping_for(agreement, name, slack_names=slack_names) for name in CRM_FORMATS}
+    mappings = {
+        name: mapping_for(agreement, crm.export, slack_names=slack_names)
+        for name, crm in CONNECTORS.items()
+    }
     shape = csv_shape.sniff(path)
     with path.open(newline="", encoding=shape.encoding, errors=shape.errors) as handle:
         try:
@@ -242,7 +252,7 @@ def import_csv(
                 )
             fmt = detected
         mapping = mappings.get(fmt)
-        columns = crm.resolve_columns(header, mapping) if mapping else {}
+        columns = resolve_columns(header, mapping) if mapping else {}
         _check_header(header, fmt, columns)
         summary = ImportSummary(format=fmt, history=history, shape=shape)
         rejects = _Rejects(summary, header, rejects_path)
@@ -302,17 +312,18 @@ def _newer_kept(
     mapped: list[tuple[int, list[str], Any]],
     found: Known,
     summary: ImportSummary,
+    crm: CrmFormat,
 ) -> list[tuple[int, list[str], Any]]:
-    """Rows of contacts already stored, as `hubspot_events.newer_kept` leaves them: a row
-    older than what is stored is counted unchanged."""
+    """Rows of records already stored, as `exports.newer_kept` leaves them (a CRM whose events
+    carry a time per property): a row older than what is stored is counted unchanged."""
     times = crm_times(
         connection,
-        source_system="hubspot",
+        source_system=crm.name,
         external_ids=[record.external_id for _, _, record in mapped if record.external_id in found],
     )
     kept = []
     for line, cells, record in mapped:
-        newer = newer_kept(record, times.get(record.external_id) or {})
+        newer = newer_kept(record, times.get(record.external_id) or {}, crm.property_fields)
         if newer is None:
             summary.unchanged += 1
         else:
@@ -331,14 +342,14 @@ def _reading(
     fmt: str,
     header: list[str],
     columns: dict[str, int],
-    mapping: crm.CrmMapping | None,
+    mapping: CrmMapping | None,
     tz: tzinfo,
     order: dates.DateOrder | None,
     now: datetime,
     history: bool,
 ) -> _Reading:
     if mapping is not None:
-        ctx = crm.ExportContext(mapping, columns, header, tz, now, order)
+        ctx = ExportContext(mapping, columns, header, tz, now, order)
         mapper = mapping.format.map_row
         return _Reading(
             fmt=fmt,
@@ -347,10 +358,11 @@ def _reading(
             source_system=fmt,
             id_column=columns[mapping.format.id_field],
             normalise_id=mapping.format.normalise_id,
-            mapping_key=crm.mapping_key(mapping, str(order), str(tz)),
+            mapping_key=mapping_key(mapping, str(order), str(tz)),
+            crm=mapping.format,
             history_at=now if history else None,
         )
-    convert = rows.native_touch if fmt == "touches" else rows.native_lead
+    convert = native_touch if fmt == "touches" else native_lead
     return _Reading(
         fmt=fmt,
         header=header,
@@ -395,10 +407,11 @@ def _check_header(header: list[str], fmt: str, columns: dict[str, int]) -> None:
     duplicates = sorted({name for name in header if name and header.count(name) > 1})
     if duplicates:
         raise ImportRefused(f"the header repeats {', '.join(duplicates)}")
-    if fmt in CRM_FORMATS:
-        id_field = CRM_FORMATS[fmt].id_field
+    if fmt in CONNECTORS:
+        export = CONNECTORS[fmt].export
+        id_field = export.id_field
         if id_field not in columns:
-            labels = " or ".join(repr(label) for label in CRM_FORMATS[fmt].fields[id_field])
+            labels = " or ".join(repr(label) for label in export.fields[id_field])
             raise ImportRefused(
                 f"a {fmt} file needs its id column ({labels}); if your portal renamed it, map "
                 f'it: [crm.{fmt}.columns] "{id_field}" = "Your label"'
@@ -440,17 +453,17 @@ def _write(
         if reading.stray_bytes and (stray := csv_shape.undecodable(cells)):
             rejects.add(line, cells, "", f"holds a byte that is not UTF-8 ({stray})")
             continue
-        fingerprint = None if fmt == "touches" else rows.fingerprint(prefix + "\x1f".join(cells))
-        if fingerprint and stored.get(external_id) == fingerprint:
+        row_print = None if fmt == "touches" else fingerprint(prefix + "\x1f".join(cells))
+        if row_print and stored.get(external_id) == row_print:
             summary.unchanged += 1
             continue
         try:
             record = reading.mapper(cells)
-        except rows.RowError as error:
+        except RowError as error:
             rejects.add(line, cells, error.column, error.reason)
             continue
-        if fingerprint:
-            record.fingerprint = fingerprint
+        if row_print:
+            record.fingerprint = row_print
             if reading.history_at is not None:
                 record.values["history_at"] = reading.history_at
             if not record.values.get("owner_email"):
@@ -462,8 +475,10 @@ def _write(
             if fmt != "touches":
                 summary.sources[str(record.values.get("source") or "")] += 1
         mapped.append((line, cells, record))
-    if fmt == "hubspot" and found:  # an export's row is a snapshot: newer event values stay
-        mapped = _newer_kept(connection, mapped, found, summary)
+    crm = reading.crm
+    if crm is not None and crm.property_fields and found:
+        # an export's row is a snapshot: the values of newer events stay
+        mapped = _newer_kept(connection, mapped, found, summary, crm)
     if fmt == "touches":
         recorded, unknown = record_touches(
             connection, [item[2] for item in mapped], source_system="native"

@@ -1,4 +1,4 @@
-"""Live CRM links: read what changed in HubSpot and Salesforce, write Slack's actions back."""
+"""What a CRM call that failed says: whether trying again can help, and when."""
 
 from __future__ import annotations
 

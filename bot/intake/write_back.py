@@ -1,35 +1,24 @@
 """Slack's actions written back to the CRM, as outbox items of kind `crm`, as a rep would log
 them.
 
-**Contacted** becomes a completed call on the HubSpot contact, owned by the rep who pressed
-(HubSpot moves *Last Contacted* for it), or a completed call Task on the Salesforce lead dated
-on the rep's own day; **Recycle…** writes the reason as a note or a Task. Either moves the lead
-status to one the CRM has (its own picklist read, the agreement's choice checked against it)
-unless the lead is already at a contacted status. The outbox delivers each item once: a retry
-first looks on the record for the call, note or task carrying the item's reference, so a write
-whose answer was lost is not made twice.
+**Contacted** becomes a logged call on the record, owned by the rep who pressed; **Recycle…**
+writes the reason as a note or a task (each CRM's `write_back.py` says how). Either moves the
+lead status to one the CRM has (its own picklist read, the agreement's choice checked against
+it) unless the lead is already at a contacted status. The outbox delivers each item once: a
+retry first looks on the record for the call, note or task carrying the item's reference, so a
+write whose answer was lost is not made twice.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
-from bot.crm import CrmError
-from bot.crm.hubspot_api import ENGAGEMENTS, HubSpotApi
-from bot.crm.salesforce_api import SalesforceApi
-from bot.domain.crm_exports import CrmMapping, StatusRule
-
-ACTIONS = ("contacted", "recycled")
-DEFAULT_STATUS = {
-    ("hubspot", "contacted"): "ATTEMPTED_TO_CONTACT",
-    ("hubspot", "recycled"): "UNQUALIFIED",
-    ("salesforce", "contacted"): "Working - Contacted",
-    ("salesforce", "recycled"): "Closed - Not Converted",
-}
+from bot.intake.errors import CrmError
+from bot.intake.exports import CrmMapping, StatusRule
 
 
 @dataclass(frozen=True)
@@ -90,11 +79,37 @@ def written_by_slabot(text: str) -> bool:
     return _OWN.search(text) is not None
 
 
-class CrmWriter:
-    """Writes outbox items of kind `crm` with the CRM clients the settings describe."""
+class CrmRecords(Protocol):
+    """What the write-back needs of one CRM (its folder's `write_back.py`)."""
 
-    def __init__(self, apis: dict[str, Any], mapping: Callable[[str], CrmMapping]) -> None:
-        self.apis = apis  # crm name → HubSpotApi | SalesforceApi
+    default_status: Mapping[str, str]  # action → the CRM's standard status for it
+
+    def people(self) -> dict[str, str]:
+        """The CRM's user or owner id → email, of everyone (archived too)."""
+        ...
+
+    def lead_statuses(self) -> list[str]:
+        """The lead status values the CRM offers."""
+        ...
+
+    def status_of(self, lead: str) -> str | None: ...
+
+    def set_status(self, lead: str, status: str) -> None: ...
+
+    def find_written(self, action: WriteBack, mark: str) -> str | None:
+        """The id of the call, note or task on the lead whose text carries `mark`."""
+        ...
+
+    def write(self, action: WriteBack, text: str, owner: str | None) -> str:
+        """Log the action on the lead (owned by `owner`, a CRM id): the new record's id."""
+        ...
+
+
+class CrmWriter:
+    """Writes outbox items of kind `crm` to the CRMs this install reaches."""
+
+    def __init__(self, crms: dict[str, CrmRecords], mapping: Callable[[str], CrmMapping]) -> None:
+        self.crms = crms  # crm name → its records
         self.mapping = mapping  # crm name → its statuses, as the agreement in force maps them
         self._people: dict[str, dict[str, str]] = {}  # crm → email → owner / user id
         self._statuses: dict[str, list[str]] = {}  # crm → its lead status values
@@ -102,76 +117,21 @@ class CrmWriter:
     def write(self, item_id: int, payload: dict[str, Any], *, attempts: int) -> tuple[str, bool]:
         """(the record written or found, whether an earlier attempt had written it)."""
         action = WriteBack.from_payload(payload)
-        api = self.apis.get(action.crm)
-        if api is None:
+        records = self.crms.get(action.crm)
+        if records is None:
             raise CrmError(
                 f"{action.crm} is not configured here: set its credentials (see README, "
                 "Live CRM sync) and the write-back is tried again",
                 transient=True,
             )
         ref = reference(item_id)
-        if isinstance(api, HubSpotApi):
-            return self._hubspot(api, action, ref, look_first=attempts > 1)
-        return self._salesforce(api, action, ref, look_first=attempts > 1)
-
-    def _hubspot(
-        self, api: HubSpotApi, action: WriteBack, ref: str, *, look_first: bool
-    ) -> tuple[str, bool]:
-        kind = "calls" if action.action == "contacted" else "notes"
-        body_property = ENGAGEMENTS[kind][0]
-        found = None
-        if look_first:
-            found = next(
-                (
-                    str(record["id"])
-                    for record in api.logged_on(action.lead, kind)
-                    if f"(slabot {ref})" in str((record.get("properties") or {}).get(body_property))
-                ),
-                None,
-            )
-        record = found or api.log(
-            kind,
-            action.lead,
-            body=action.sentence(ref),
-            at=action.at,
-            owner_id=self._person(api, action.by),
+        found = records.find_written(action, f"(slabot {ref})") if attempts > 1 else None
+        record = found or records.write(
+            action, action.sentence(ref), self._person(action.crm, records, action.by)
         )
-        if self._moves(action, lambda: api.contact_status(action.lead)):
-            api.update_contact(action.lead, {"hs_lead_status": self._status(api, action)})
+        if self._moves(action, lambda: records.status_of(action.lead)):
+            records.set_status(action.lead, self._status(records, action))
         return record, found is not None
-
-    def _salesforce(
-        self, api: SalesforceApi, action: WriteBack, ref: str, *, look_first: bool
-    ) -> tuple[str, bool]:
-        marker = f"(slabot {ref})"
-        found = None
-        if look_first:
-            found = next(
-                (
-                    str(task["Id"])
-                    for task in api.tasks_on(action.lead, action.at)
-                    if marker in str(task.get("Description") or "")
-                ),
-                None,
-            )
-        if found is None:
-            call = action.action == "contacted"
-            fields: dict[str, object] = {
-                "WhoId": action.lead,
-                "Subject": "Call" if call else "Recycled",
-                "Status": "Completed",
-                "ActivityDate": (action.day or action.at.date()).isoformat(),
-                "Description": action.sentence(ref),
-            }
-            if call:  # logged as a rep logs a call (Log a Call: TaskSubtype Call)
-                fields |= {"TaskSubtype": "Call", "Type": "Call"}
-            owner = self._person(api, action.by)
-            if owner:
-                fields["OwnerId"] = owner
-            task = api.create_task(fields)
-        if self._moves(action, lambda: api.lead_status(action.lead)):
-            api.update_lead(action.lead, {"Status": self._status(api, action)})
-        return found or task, found is not None
 
     def _moves(self, action: WriteBack, current: Callable[[], str | None]) -> bool:
         """Whether to set the status: a recycle always does; Contacted leaves a lead already
@@ -182,13 +142,13 @@ class CrmWriter:
         rule = self.mapping(action.crm).status(status) if status else None
         return not (rule is not None and rule.contacted)
 
-    def _status(self, api: HubSpotApi | SalesforceApi, action: WriteBack) -> str:
+    def _status(self, records: CrmRecords, action: WriteBack) -> str:
         """The status to write, one the CRM has: the agreement's choice, else the CRM's
         default, else the first of the CRM's own values the mapping reads as this action.
         None fits: refused, with the setting that chooses one."""
         crm = action.crm
         if crm not in self._statuses:
-            self._statuses[crm] = api.lead_statuses()
+            self._statuses[crm] = records.lead_statuses()
         values = self._statuses[crm]
         setting = f"[crm.{crm}] {action.action}_status"
         if action.status:
@@ -199,7 +159,7 @@ class CrmWriter:
                 f"{', '.join(values)}",
                 transient=False,
             )
-        default = DEFAULT_STATUS[(crm, action.action)]
+        default = records.default_status[action.action]
         if default in values:
             return default
         mapping = self.mapping(crm)
@@ -213,12 +173,10 @@ class CrmWriter:
             transient=False,
         )
 
-    def _person(self, api: HubSpotApi | SalesforceApi, email: str) -> str | None:
-        """The HubSpot owner id or Salesforce user id of the person who pressed."""
-        crm = "hubspot" if isinstance(api, HubSpotApi) else "salesforce"
+    def _person(self, crm: str, records: CrmRecords, email: str) -> str | None:
+        """The CRM's own id of the person who pressed."""
         if crm not in self._people:
-            ids = api.owners() if isinstance(api, HubSpotApi) else api.users()
-            self._people[crm] = {mail: person for person, mail in ids.items()}
+            self._people[crm] = {mail: person for person, mail in records.people().items()}
         return self._people[crm].get(email.lower())
 
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import requests
 
-from bot.crm import CrmError
+from bot.intake.errors import CrmError
 
 if TYPE_CHECKING:  # simple-salesforce (and zeep) load on first use: a HubSpot sync needs neither
     from simple_salesforce import Salesforce

@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
-from bot.crm import CrmError
+from bot.intake.errors import CrmError
 
 T = TypeVar("T")
 AHEAD = 8  # pages read ahead of the one being stored

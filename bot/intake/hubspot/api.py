@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 import requests
 
-from bot.crm import CrmError
+from bot.intake.errors import CrmError
 
 CONTACT_PROPERTIES = (
     "hs_object_id", "firstname", "lastname", "email", "company", "lifecyclestage",
