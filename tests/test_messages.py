@@ -20,7 +20,7 @@ NOW = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)
 
 
 def line(lead_id: int, *, level: int = 2, new: bool = False, crm_url: str | None = None) -> Any:
-    """What the builder reads of `bot.services.queue_lines.Line`."""
+    """What the builder reads of `bot.reports.queue.Line`."""
     lead = SimpleNamespace(
         id=lead_id, company="Acme & Co", name="Ann <Lee>", source="webinar", score=87.0,
         owner_email="rita@example.com", crm_url=crm_url,

@@ -26,8 +26,8 @@ from bot.domain.business_time import is_open
 from bot.domain.calendar import BusinessCalendar
 from bot.domain.sla_rules import Level, next_instant
 from bot.gc_pause import gc_paused
+from bot.reports.queue import lines_for
 from bot.services.clocks import refresh, refresh_clocks
-from bot.services.queue_lines import lines_for
 from bot.slack.messages.queue import Message, render_queue
 from bot.slack.render import InvalidBlocks, Renderer
 from storage import alerts as store
@@ -36,7 +36,7 @@ from storage.agreements import agreement_in_force
 from storage.outbox import Kind
 
 log = logging.getLogger(__name__)
-KINDS: dict[str, Level] = {
+LOWEST_LEVEL: dict[str, Level] = {  # each audience hears of a lead from this level up
     Kind.REP: Level.DUE_SOON,
     Kind.MANAGER: Level.MANAGER,
     Kind.CHANNEL: Level.CHANNEL,
@@ -262,7 +262,7 @@ def _build(
     surface: str = "dm",
     page: int = 0,
 ) -> Message:
-    floor = KINDS[kind] if min_level is None else min_level
+    floor = LOWEST_LEVEL[kind] if min_level is None else min_level
     calendar = reader_calendar(agreement, kind, audience)
     lines = lines_for(
         agreement,
@@ -311,7 +311,7 @@ def audience_message(
         connection,
         owners=owners,
         now=now,
-        min_level=KINDS[kind] if min_level is None else min_level,
+        min_level=LOWEST_LEVEL[kind] if min_level is None else min_level,
     )
     return _build(
         agreement,

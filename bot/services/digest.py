@@ -1,5 +1,6 @@
-"""The morning stand-up digest: compute a team's figures as of a date, render them, post them
-once through the outbox (with the burn-up chart in its thread)."""
+"""The morning stand-up digest's figures: a team's pacing, conversion, response and breaches
+as of a date, and the agenda they suggest (`bot.reports.digest` holds them; queued by
+`digest_queue`)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
 
 from bot.domain import pacing
-from bot.domain.agenda import AgendaItem, QualitySignal, pick_agenda
+from bot.domain.agenda import QualitySignal, pick_agenda
 from bot.domain.agreement import Agreement, TeamTerms, exact
 from bot.domain.business_time import Duration, latest_start_due_by
 from bot.domain.calendar import BusinessCalendar
-from bot.domain.pacing import Pace, PaceStatus, PeriodPosition
+from bot.domain.pacing import Pace, PeriodPosition
 from bot.domain.quota_plan import stored_value
+from bot.reports.digest import Breach, Burnup, Conversion, Digest, Movement, PeriodFigures
 from bot.services.clocks import refresh
-from bot.slack.chart import Burnup
 from storage import digest as store
 from storage import outbox
 from storage.agreements import agreement_in_force
@@ -34,91 +35,6 @@ OTHER_SOURCES = "other sources"  # the message's one line for sources outside th
 
 class DigestError(Exception):
     """The digest cannot be computed (no agreement, unknown team)."""
-
-
-@dataclass(frozen=True)
-class Conversion:
-    """MQL→SQL for a group of MQLs against the agreement's assumed rate."""
-
-    source: str | None  # None: all sources
-    mqls: int
-    sqls: int
-    assumed: Fraction | None
-    tolerance: Fraction
-
-    @property
-    def rate(self) -> Fraction | None:
-        return pacing.rate(self.sqls, self.mqls)
-
-    @property
-    def status(self) -> PaceStatus | None:
-        return pacing.compare_rate(self.rate, self.assumed, self.tolerance)
-
-
-@dataclass(frozen=True)
-class Movement:
-    since: date  # the previous business day: Monday's stand-up covers the weekend too
-    one_day: bool
-    mqls: int
-    sqls: int
-    recycled: int
-
-
-@dataclass(frozen=True)
-class Breach:
-    email: str
-    user_id: str | None
-    leads: int
-
-
-@dataclass(frozen=True)
-class PeriodFigures:
-    """A period's pacing, conversion, recycling and response, as of a date."""
-
-    where: PeriodPosition
-    mqls: Pace
-    sqls: Pace
-    sources: list[Pace]  # the agreement's split, then sources outside it (no target)
-    conversion: list[Conversion]  # all sources first
-    recycled: int
-    reasons: list[tuple[str, int]]
-    response: store.Response
-
-    @property
-    def recycle_share(self) -> Fraction | None:
-        return pacing.rate(self.recycled, self.mqls.actual)
-
-    @property
-    def response_share(self) -> Fraction | None:
-        return pacing.rate(self.response.met, self.response.total)
-
-
-@dataclass(frozen=True)
-class Digest:
-    team: TeamTerms
-    day: date
-    timezone: str
-    agreement_name: str
-    first_touch: str  # the SLA window, as the agreement writes it
-    figures: PeriodFigures
-    moved: Movement
-    response_moved: store.Response
-    cohort: list[Conversion]
-    cohort_since: date
-    cohort_until: date
-    breaches: list[Breach]
-    agenda: list[AgendaItem]
-    burnup: Burnup
-    closing: PeriodFigures | None = None
-    unowned: int = 0  # handed off past the first-touch window with no owner slabot knows
-
-    @property
-    def key(self) -> str:
-        return digest_key(self.team.name, self.day)
-
-
-def digest_key(team: str, day: date) -> str:
-    return f"digest:{team}:{day.isoformat()}"
 
 
 def team_owners(agreement: Agreement, team: str) -> list[str] | None:

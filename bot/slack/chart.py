@@ -3,18 +3,8 @@
 from __future__ import annotations
 
 import io
-from dataclasses import dataclass
-from datetime import date
 
-
-@dataclass(frozen=True)
-class Burnup:
-    label: str  # "November 2026"
-    days: list[date]  # every calendar day of the period
-    actual: list[int]  # cumulative MQLs at the end of each day before D
-    expected: list[float]  # the target's line at the end of each day (business days only move it)
-    target: float
-    tolerance: float
+from bot.reports.digest import Burnup
 
 
 def burnup_png(burnup: Burnup) -> bytes:

@@ -10,7 +10,8 @@ from slack_bolt import Ack, BoltContext, Respond
 
 from bot.deps import Deps, deps_of
 from bot.listeners.answering import answer_command
-from bot.services.digest import Digest, DigestError, compute_digest
+from bot.reports.digest import Digest
+from bot.services.digest import DigestError, compute_digest
 from bot.slack.messages.digest import render_digest
 from storage.agreements import agreement_in_force
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import logging
 
-from bot.services.digest import Digest
+from bot.reports.digest import Digest
 from bot.slack.chart import burnup_png
 from bot.slack.render import InvalidBlocks, Renderer
 

@@ -6,17 +6,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.domain.calendar import BusinessCalendar
 from bot.domain.sla_rules import Level
+from bot.reports.queue import Line
 from bot.slack import ids
 from bot.slack.messages.blocks import Block, actions, button, context, header, section
 from bot.slack.render import MAX_BLOCKS, MAX_VIEW_BLOCKS, Renderer, fit_blocks
 from storage.outbox import Kind
-
-if TYPE_CHECKING:
-    from bot.services.queue_lines import Line
 
 BLOCKS_PER_LINE: dict[str, int] = {Kind.REP: 2, Kind.MANAGER: 2, Kind.CHANNEL: 1}
 FRAME_BLOCKS = 5  # header, intro, note, the rest (or the pages), its button
@@ -32,7 +30,7 @@ class QueueView:
     page: int
     pages: int
     first: int  # the position of the page's first lead (from 1)
-    lines: list[Any]  # bot.services.queue_lines.Line, the page's leads
+    lines: list[Line]  # the page's leads
     hidden: int  # leads a DM could not show
     hidden_breached: int
     breached: int

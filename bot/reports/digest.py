@@ -1,0 +1,109 @@
+"""The stand-up digest's figures, as `bot.services.digest` computes them and the digest's
+message, terminal preview and chart lay them out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from fractions import Fraction
+
+from bot.domain import pacing
+from bot.domain.agenda import AgendaItem
+from bot.domain.agreement import TeamTerms
+from bot.domain.pacing import Pace, PaceStatus, PeriodPosition
+from storage.digest import Response
+
+
+@dataclass(frozen=True)
+class Burnup:
+    label: str  # "November 2026"
+    days: list[date]  # every calendar day of the period
+    actual: list[int]  # cumulative MQLs at the end of each day before D
+    expected: list[float]  # the target's line at the end of each day (business days only move it)
+    target: float
+    tolerance: float
+
+
+@dataclass(frozen=True)
+class Conversion:
+    """MQL→SQL for a group of MQLs against the agreement's assumed rate."""
+
+    source: str | None  # None: all sources
+    mqls: int
+    sqls: int
+    assumed: Fraction | None
+    tolerance: Fraction
+
+    @property
+    def rate(self) -> Fraction | None:
+        return pacing.rate(self.sqls, self.mqls)
+
+    @property
+    def status(self) -> PaceStatus | None:
+        return pacing.compare_rate(self.rate, self.assumed, self.tolerance)
+
+
+@dataclass(frozen=True)
+class Movement:
+    since: date  # the previous business day: Monday's stand-up covers the weekend too
+    one_day: bool
+    mqls: int
+    sqls: int
+    recycled: int
+
+
+@dataclass(frozen=True)
+class Breach:
+    email: str
+    user_id: str | None
+    leads: int
+
+
+@dataclass(frozen=True)
+class PeriodFigures:
+    """A period's pacing, conversion, recycling and response, as of a date."""
+
+    where: PeriodPosition
+    mqls: Pace
+    sqls: Pace
+    sources: list[Pace]  # the agreement's split, then sources outside it (no target)
+    conversion: list[Conversion]  # all sources first
+    recycled: int
+    reasons: list[tuple[str, int]]
+    response: Response
+
+    @property
+    def recycle_share(self) -> Fraction | None:
+        return pacing.rate(self.recycled, self.mqls.actual)
+
+    @property
+    def response_share(self) -> Fraction | None:
+        return pacing.rate(self.response.met, self.response.total)
+
+
+@dataclass(frozen=True)
+class Digest:
+    team: TeamTerms
+    day: date
+    timezone: str
+    agreement_name: str
+    first_touch: str  # the SLA window, as the agreement writes it
+    figures: PeriodFigures
+    moved: Movement
+    response_moved: Response
+    cohort: list[Conversion]
+    cohort_since: date
+    cohort_until: date
+    breaches: list[Breach]
+    agenda: list[AgendaItem]
+    burnup: Burnup
+    closing: PeriodFigures | None = None
+    unowned: int = 0  # handed off past the first-touch window with no owner slabot knows
+
+    @property
+    def key(self) -> str:
+        return digest_key(self.team.name, self.day)
+
+
+def digest_key(team: str, day: date) -> str:
+    return f"digest:{team}:{day.isoformat()}"

@@ -1,0 +1,93 @@
+"""A team's digest queued once per team and day, with its burn-up chart threaded under it,
+and the reps with breached leads named by their Slack ids."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy.engine import Engine
+
+from bot.reports.digest import Digest
+from bot.slack.delivery import resolve_user
+from bot.slack.messages.digest import chart_payload, render_digest
+from bot.slack.render import Renderer
+from storage import outbox
+from storage.outbox import Kind
+
+
+@dataclass(frozen=True)
+class Queued:
+    digest: Digest
+    item_id: int | None  # None: this team's digest for this day was already queued
+    earlier: outbox.Item | None = None
+    chart_id: int | None = None  # its burn-up chart, threaded under it
+
+    @property
+    def item_ids(self) -> list[int]:
+        return [each for each in (self.item_id, self.chart_id) if each is not None]
+
+
+def with_mentions(engine: Engine, client: WebClient, digest: Digest) -> Digest:
+    """Name reps with breached leads by their Slack ids (looked up by email once, kept), so
+    the channel shows who they are; an email Slack does not know stays as it is."""
+    breaches = []
+    for breach in digest.breaches:
+        user_id = breach.user_id
+        if user_id is None:
+            try:
+                user_id = resolve_user(engine, client, breach.email)
+            except SlackApiError:
+                user_id = None
+        breaches.append(replace(breach, user_id=user_id))
+    return replace(digest, breaches=breaches)
+
+
+def queue_digest(
+    engine: Engine,
+    renderer: Renderer,
+    digest: Digest,
+    *,
+    force: bool = False,
+    client: WebClient | None = None,
+) -> Queued:
+    """Queue the digest (and its chart, threaded under it) once per team and day. With
+    `force`, a second one goes out under its own key. With a `client`, reps are mentioned."""
+    now = datetime.now(UTC)
+    if client is not None:
+        digest = with_mentions(engine, client, digest)
+    key = digest.key
+    with engine.begin() as connection:
+        earlier = outbox.item_by_key(connection, key)
+        if earlier is not None and force:
+            key = f"{key}:again:{now.strftime('%Y%m%dT%H%M%S%f')}"
+        elif earlier is not None:
+            return Queued(digest, None, earlier)
+        item_id = outbox.enqueue(
+            connection,
+            key=key,
+            kind=Kind.DIGEST,
+            audience=digest.team.channel,
+            day=digest.day,
+            payload=render_digest(renderer, digest),
+            now=now,
+        )
+        chart = chart_payload(digest) if item_id is not None else None
+        chart_id = None
+        if chart is not None:
+            chart_id = outbox.enqueue(
+                connection,
+                key=f"{key}:chart",
+                kind=Kind.CHART,
+                audience=digest.team.channel,
+                day=digest.day,
+                payload=chart,
+                now=now,
+                update_of=item_id,
+            )
+    if item_id is None:  # a second clock queued it between our look and our insert
+        with engine.connect() as connection:
+            return Queued(digest, None, outbox.item_by_key(connection, key))
+    return Queued(digest, item_id, earlier, chart_id)
