@@ -15,7 +15,6 @@ from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Connection, Engine
 
 from bot.domain.agreement import Agreement
-from bot.flows.delivery import sender
 from bot.intake.registry import connected
 from bot.intake.write_back import WriteBack
 from bot.services.alerts import audience_message, audience_owners
@@ -42,6 +41,10 @@ RECYCLE_REASONS = (
 )
 
 
+class NoAgreement(Exception):
+    """No agreement is in force: there is no SLA to act on yet."""
+
+
 @dataclass(frozen=True)
 class Context:
     engine: Engine
@@ -49,14 +52,17 @@ class Context:
     settings: Settings
     renderer: Renderer
     agreement: Agreement
+    sender: Sender  # the outbox's sender: a redraw and a write-back go out at once
 
 
-def context(engine: Engine, client: WebClient, settings: Settings, renderer: Renderer) -> Context:
-    now = datetime.now(UTC)
-    agreement = agreement_in_force(engine, on=now.date())
+def context(
+    engine: Engine, client: WebClient, settings: Settings, renderer: Renderer, sender: Sender
+) -> Context:
+    """What a press is judged and answered with; NoAgreement before one is in force."""
+    agreement = agreement_in_force(engine, on=datetime.now(UTC).date())
     if agreement is None:
-        raise LookupError("no agreement is in force")
-    return Context(engine, client, settings, renderer, agreement)
+        raise NoAgreement
+    return Context(engine, client, settings, renderer, agreement, sender)
 
 
 def email_of(engine: Engine, client: WebClient, user_id: str) -> str | None:
@@ -118,7 +124,7 @@ def _then_refresh(ctx: Context, lead_id: int, write, now: datetime, *, press: st
         )
     if crm_item is not None:  # the CRM hears now, beside the redraw (else the clock's round)
         threading.Thread(
-            target=sender(ctx.engine, ctx.settings, ctx.client).deliver_item,
+            target=ctx.sender.deliver_item,
             args=(crm_item.id,),
             name="slabot-write-back",
             daemon=True,
@@ -234,13 +240,12 @@ def redraw(ctx: Context, *, channel: str, ts: str, note: str, now: datetime) -> 
             now=now,
             update_of=item.id,
         )
-    sender = Sender(ctx.engine, ctx.client, lease=timedelta(seconds=ctx.settings.send_lease))
     if update_id is not None:
-        sender.deliver_item(update_id)
+        ctx.sender.deliver_item(update_id)
     return message
 
 
-def my_queue(
+def queue_for(
     ctx: Context,
     *,
     email: str,
@@ -253,7 +258,7 @@ def my_queue(
     """`/sla` and the Home tab: every open lead of the caller (or, with `team`, of the
     caller's reps), a page at a time."""
     kind = Kind.MANAGER if team else Kind.REP
-    title = "Your team's open leads" if team else "Your open leads"
+    title = ctx.renderer.parts("alerts/queue_parts.txt.j2").asked_title(team)
     # leads not yet seen by a scan (a large import a moment ago) are shown with their clocks
     owners = store.owned_by(audience_owners(ctx.agreement, kind, email))
     refresh(ctx.engine, among=owners, now=now)

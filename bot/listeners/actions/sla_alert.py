@@ -10,6 +10,7 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps, deps_of
 from bot.listeners.answering import ANSWER_WITHIN, patiently, pressed
+from bot.listeners.leads import lead_context
 from bot.services import lead_actions
 from bot.slack.messages.recycle import recycle_modal
 
@@ -17,7 +18,7 @@ from bot.slack.messages.recycle import recycle_modal
 def _start(body: dict, respond: Respond, client: WebClient, deps: Deps):
     """(context, lead) if the clicking user may act on the lead, else None (the user has been
     told why). The press was acknowledged before."""
-    ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
+    ctx = lead_context(deps, client)
     lead = _lead(ctx, body, respond)
     return None if lead is None else (ctx, lead)
 
@@ -66,7 +67,7 @@ def after_action(ctx: lead_actions.Context, body: dict, respond: Respond, note: 
         return
     email = lead_actions.email_of(ctx.engine, ctx.client, body["user"]["id"]) or ""
     team = (body.get("actions") or [{}])[0].get("block_id", "").startswith("team")
-    message = lead_actions.my_queue(ctx, email=email, team=team, now=now, note=note)
+    message = lead_actions.queue_for(ctx, email=email, team=team, now=now, note=note)
     respond(replace_original=True, **message.payload)
 
 
@@ -176,9 +177,9 @@ def handle_page(body: dict, respond: Respond, client: WebClient, deps: Deps) -> 
     if surface == "home":
         publish_home(client, deps, user, view=view, page=number)
         return
-    ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
+    ctx = lead_context(deps, client)
     email = lead_actions.email_of(ctx.engine, client, user) or ""
-    message = lead_actions.my_queue(
+    message = lead_actions.queue_for(
         ctx, email=email, team=view == "team", now=datetime.now(UTC), page=number
     )
     respond(replace_original=True, **message.payload)

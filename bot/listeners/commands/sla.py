@@ -11,25 +11,24 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps, deps_of
 from bot.listeners.answering import answer_command
+from bot.listeners.leads import lead_context
 from bot.services import lead_actions
 from storage.agreements import version_in_force
-
-SUBCOMMANDS = ("", "mine", "team", "terms", "away", "help")
 
 
 def queue_message(deps: Deps, client: WebClient, user_id: str, *, team: bool) -> dict[str, Any]:
     """The caller's open leads (or their reps'), with deadlines and the alert buttons."""
     renderer = deps.renderer
     try:
-        ctx = lead_actions.context(deps.engine, client, deps.settings, renderer)
-    except LookupError:
+        ctx = lead_context(deps, client)
+    except lead_actions.NoAgreement:
         return {"text": renderer.slack_text("sla/none.txt.j2")}
     email = lead_actions.email_of(deps.engine, client, user_id)
     if email is None:
         return {"text": renderer.slack_text("sla/who.txt.j2")}
     if team and not any(rep.manager == email for rep in ctx.agreement.reps):
         return {"text": renderer.slack_text("sla/not_a_manager.txt.j2", email=email)}
-    message = lead_actions.my_queue(ctx, email=email, team=team, now=datetime.now(UTC))
+    message = lead_actions.queue_for(ctx, email=email, team=team, now=datetime.now(UTC))
     return message.payload
 
 
@@ -87,7 +86,10 @@ def sla_message(
             version=row.version,
             in_force_from=row.in_force_from,
         )
-        return {"text": f"{agreement.agreement.name} (version {row.version})", "blocks": blocks}
+        text = renderer.slack_text(
+            "sla/terms_title.txt.j2", agreement=agreement, version=row.version
+        )
+        return {"text": text, "blocks": blocks}
     if sub == "away" and client is not None:
         return away_message(deps, client, user_id, " ".join(words[1:]))
     if sub == "help":

@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from bot.deps import Deps, deps_of
 from bot.domain.quota_args import QuotaInputError, QuotaRequest
 from bot.intake.unowned import unmatched_owners
+from bot.listeners.leads import lead_context
 from bot.services import lead_actions
 from bot.services.quota import answer_quota
 from bot.slack.messages import home as messages
@@ -85,8 +86,8 @@ def _queue_blocks(
     client: WebClient, deps: Deps, user_id: str, *, view: str, page: int
 ) -> list[dict[str, Any]]:
     try:
-        ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
-    except LookupError:
+        ctx = lead_context(deps, client)
+    except lead_actions.NoAgreement:
         return []  # no agreement in force yet
     email = lead_actions.email_of(deps.engine, client, user_id)
     if email is None:
@@ -96,7 +97,7 @@ def _queue_blocks(
     team = view == "team" if view else not holds
     if (team and not manages) or (not team and not holds):
         return []
-    message = lead_actions.my_queue(
+    message = lead_actions.queue_for(
         ctx, email=email, team=team, now=datetime.now(UTC), surface="home", page=page
     )
     return [*message.blocks, {"type": "divider"}]

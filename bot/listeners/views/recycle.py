@@ -12,6 +12,7 @@ from slack_sdk.webhook import WebhookClient
 
 from bot.deps import deps_of
 from bot.listeners.answering import answer_in_time, patiently
+from bot.listeners.leads import lead_context
 from bot.services import lead_actions
 from bot.slack import ids
 from bot.slack.messages.recycle import NOTE_LENGTH
@@ -47,10 +48,10 @@ def handle_recycle_submit(
 
     def record():
         """(context, lead, recorded), or a refusal to show in the modal."""
-        ctx = lead_actions.context(deps.engine, client, deps.settings, deps.renderer)
+        ctx = lead_context(deps, client)
         lead = lead_actions.find_lead(ctx, lead_id) if 0 < lead_id < 2**31 else None
         if lead is None or not lead_actions.may_act(ctx, lead, user):
-            return "Only the owner, their manager or an admin can recycle it."
+            return deps.renderer.parts("alerts/recycle_parts.txt.j2").not_yours()
         press = lead_actions.press_key("recycle", lead.id, user, view.get("id"))
         by = lead_actions.email_of(ctx.engine, client, user)
         recorded = lead_actions.recycle(
@@ -80,7 +81,7 @@ def handle_recycle_submit(
             return
         if private.get("response_url"):  # an `/sla` reply: redraw it where it is
             email = lead_actions.email_of(ctx.engine, client, user) or ""
-            message = lead_actions.my_queue(ctx, email=email, team=False, now=now, note=text)
+            message = lead_actions.queue_for(ctx, email=email, team=False, now=now, note=text)
             WebhookClient(private["response_url"]).send(replace_original=True, **message.payload)
 
     done = answer_in_time(record, late=ack, then=later)
