@@ -103,7 +103,7 @@ def writes_only(source: Path, database: Path) -> float:
     return time.perf_counter() - started - converting
 
 
-def _run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+def timed_run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
     """Wall seconds and peak resident MB of one child process."""
     started = time.perf_counter()
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -120,13 +120,15 @@ def run(rows: int = 1_000_000) -> bool:
     source = folder / "leads.csv"
     generate(source, rows)
     floor_db = folder / "floor.db"
-    floor_s, _ = _run(["sqlite3", str(floor_db), "-cmd", ".mode csv", f".import {source} leads"])
+    floor_s, _ = timed_run(
+        ["sqlite3", str(floor_db), "-cmd", ".mode csv", f".import {source} leads"]
+    )
     env = {**os.environ, "DATABASE_URL": f"sqlite:///{folder / 'slabot.db'}"}
     subprocess.run(
         [sys.executable, "-m", "bot", "db", "upgrade"], env=env, check=True, capture_output=True
     )
-    ours_s, ours_mb = _run([sys.executable, "-m", "bot", "import", str(source)], env=env)
-    again_s, _ = _run([sys.executable, "-m", "bot", "import", str(source)], env=env)
+    ours_s, ours_mb = timed_run([sys.executable, "-m", "bot", "import", str(source)], env=env)
+    again_s, _ = timed_run([sys.executable, "-m", "bot", "import", str(source)], env=env)
     bare = folder / "writes-only.db"
     subprocess.run(
         [sys.executable, "-m", "bot", "db", "upgrade"],

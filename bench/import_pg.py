@@ -21,10 +21,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from bench.harness import report
-from bench.import_csv import _run, generate
+from bench.import_csv import generate, timed_run
 from bench.scan import pg_schema
 from bot.intake.native import native_lead
-from storage.ingest import COLUMNS, INSERT_COLUMNS, LEADS, _record_stages
+from storage.ingest import COLUMNS, INSERT_COLUMNS, record_stages_above
 from tests.conftest import engine_for
 
 TARGET_RATIO = 2.0
@@ -51,7 +51,7 @@ def floor(source: Path, url: str) -> float:
         with cursor.copy(f"COPY lead ({', '.join(INSERT_COLUMNS)}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
-        _record_stages(connection, LEADS.c.id > 0, "import")
+        record_stages_above(connection, 0, "import")
     took = time.perf_counter() - started
     engine.dispose()
     return took
@@ -74,8 +74,8 @@ def run(rows: int = 1_000_000) -> bool:
                 check=True,
                 capture_output=True,
             )
-        ours_s, ours_mb = _run([sys.executable, "-m", "bot", "import", str(source)], env=env)
-        again_s, _ = _run([sys.executable, "-m", "bot", "import", str(source)], env=env)
+        ours_s, ours_mb = timed_run([sys.executable, "-m", "bot", "import", str(source)], env=env)
+        again_s, _ = timed_run([sys.executable, "-m", "bot", "import", str(source)], env=env)
         floor_s = floor(source, floor_url)
     ratio = ours_s / floor_s
     met = ratio <= TARGET_RATIO and ours_mb < TARGET_MB

@@ -8,12 +8,11 @@ from datetime import UTC, datetime
 
 from prometheus_client.core import CollectorRegistry, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
 from storage import clock
 from storage import digest as digest_store
-from storage.models import OUTBOX, REJECTED, RUNS
+from storage.metrics import delivery_counts
 
 
 class SlabotCollector(Collector):
@@ -23,24 +22,9 @@ class SlabotCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         now = datetime.now(UTC)
         with self.engine.connect() as connection:
-            statuses: dict[str, int] = dict(
-                connection.execute(
-                    select(OUTBOX.c.status, func.count()).group_by(OUTBOX.c.status)
-                ).all()
-            )
-            retried = connection.execute(
-                select(func.count()).where(OUTBOX.c.attempts > 1)
-            ).scalar_one()
+            counts = delivery_counts(connection)
             breaches = digest_store.open_breaches(connection, at=now, owners=None)
             unowned = digest_store.unowned_open(connection, assigned_before=now)
-            applied = connection.execute(
-                select(RUNS.c.source_system, func.count())
-                .where(RUNS.c.channel == "webhook")
-                .group_by(RUNS.c.source_system)
-            ).all()
-            rejected = connection.execute(
-                select(REJECTED.c.source_system, func.count()).group_by(REJECTED.c.source_system)
-            ).all()
             beat = clock.last_beat(connection)
             took = clock.timings(connection)
 
@@ -50,10 +34,12 @@ class SlabotCollector(Collector):
             labels=["state"],
         )
         for state in ("pending", "sending", "sent", "failed"):
-            messages.add_metric([state], statuses.get(state, 0))
+            messages.add_metric([state], counts.statuses.get(state, 0))
         yield messages
         yield GaugeMetricFamily(
-            "slabot_messages_retried", "Messages that needed more than one try", value=retried
+            "slabot_messages_retried",
+            "Messages that needed more than one try",
+            value=counts.retried,
         )
         yield GaugeMetricFamily(
             "slabot_open_breaches",
@@ -64,8 +50,8 @@ class SlabotCollector(Collector):
             "slabot_unowned_leads", "Handed-off leads no known rep owns, untouched", value=unowned
         )
         for name, text, rows in (
-            ("slabot_webhook_deliveries_applied", "Webhook deliveries applied", applied),
-            ("slabot_webhook_events_rejected", "Webhook events set aside", rejected),
+            ("slabot_webhook_deliveries_applied", "Webhook deliveries applied", counts.applied),
+            ("slabot_webhook_events_rejected", "Webhook events set aside", counts.rejected),
         ):
             family = GaugeMetricFamily(name, text, labels=["crm"])
             for system, count in rows:
