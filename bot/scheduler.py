@@ -162,53 +162,68 @@ class InFlight:
             return self._count
 
 
-def build_scheduler(
-    settings: Settings, engine: Engine, scheduler: BaseScheduler, in_flight: InFlight | None = None
-) -> Sender:
-    """Register slabot's jobs on `scheduler`; returns the clock's sender (to stop it)."""
-    renderer = Renderer(settings.templates_dir)
-    deliverer = sender(engine, settings)
-    track = (in_flight or InFlight()).track
+class ClockJobs:
+    """The clock's jobs and what they remember between runs: when the CRMs were last synced
+    and which agreement version the digest jobs were built from."""
 
-    def timed(job: str, seconds: float) -> None:
-        with engine.begin() as connection:
+    def __init__(
+        self, settings: Settings, engine: Engine, scheduler: BaseScheduler, in_flight: InFlight
+    ) -> None:
+        self.settings, self.engine, self.scheduler = settings, engine, scheduler
+        self.renderer = Renderer(settings.templates_dir)
+        self.deliverer = sender(engine, settings)
+        self.last_sync = 0.0  # monotonic time of the last CRM sync
+        self.in_force: object = object()  # the version key the digest jobs were built from
+        self.track = in_flight.track
+
+    def register(self) -> None:
+        """Build the digest jobs of the agreement in force, then run every job on its own."""
+        follow = self.track(self.follow_agreement)
+        follow()
+        every(self.scheduler, follow, 60, start_now=False)
+        every(self.scheduler, self.track(self.breach_scan), self.settings.scan_interval)
+        every(self.scheduler, self.track(self.delivery), DELIVERY_INTERVAL)
+
+    def timed(self, job: str, seconds: float) -> None:
+        with self.engine.begin() as connection:
             clock_store.took(connection, job, seconds)
 
-    last_sync = [0.0]
-
-    def crm_sync() -> None:
+    def crm_sync(self) -> None:
         """Read what changed in the CRMs (every SLABOT_SYNC_INTERVAL), so the scan that
         follows never pages a rep for a call already logged there."""
-        if not connected(settings) or time_.monotonic() - last_sync[0] < settings.sync_interval - 1:
+        settings = self.settings
+        if (
+            not connected(settings)
+            or time_.monotonic() - self.last_sync < settings.sync_interval - 1
+        ):
             return
-        last_sync[0] = time_.monotonic()
+        self.last_sync = time_.monotonic()
         # a long backfill (the first sync of a large CRM) goes on at the next tick
-        for report in sync(engine, settings, stopping=deliverer.stopping, budget=SYNC_BUDGET):
+        stopping = self.deliverer.stopping
+        for report in sync(self.engine, settings, stopping=stopping, budget=SYNC_BUDGET):
             if report.read or report.error:
                 log.info("sync: %s", sync_line(report))
 
-    @track
-    def breach_scan() -> None:
-        crm_sync()
+    def breach_scan(self) -> None:
+        self.crm_sync()
         started = time_.monotonic()
         try:  # a stopping clock finishes the batch of clocks in hand; the next scan goes on
             result = scan(
-                engine,
-                renderer,
+                self.engine,
+                self.renderer,
                 now=datetime.now(UTC),
-                progress=_scan_progress(),
-                stopping=deliverer.stopping,
+                progress=ScanProgress(),
+                stopping=self.deliverer.stopping,
             )
         except ScanStopped as stopped:
             log.info("scan: %s; the next scan goes on from there", stopped)
             return
-        timed("scan", time_.monotonic() - started)
+        self.timed("scan", time_.monotonic() - started)
         if result.messages:
             log.info("scan: %d messages queued", len(result.messages))
 
-    @track
-    def delivery() -> None:
-        report = deliverer.deliver(alerts_per_minute=settings.alerts_per_minute)
+    def delivery(self) -> None:
+        report = self.deliverer.deliver(alerts_per_minute=self.settings.alerts_per_minute)
         if report.sent or report.retrying or report.failed:
             log.info(
                 "delivery: %d sent, %d retrying, %d failed",
@@ -217,46 +232,51 @@ def build_scheduler(
                 report.failed,
             )
 
-    @track
-    def digest(team: str) -> None:
+    def digest(self, team: str) -> None:
         started = time_.monotonic()
-        log.info(scheduled_digest(engine, renderer, settings, team=team, now=datetime.now(UTC)))
-        timed("digest", time_.monotonic() - started)
+        now = datetime.now(UTC)
+        log.info(scheduled_digest(self.engine, self.renderer, self.settings, team=team, now=now))
+        self.timed("digest", time_.monotonic() - started)
 
-    in_force: list[object] = [object()]  # the version key the jobs were built from
-
-    @track
-    def follow_agreement() -> None:
+    def follow_agreement(self) -> None:
         """Rebuild the digest jobs when a new agreement version comes into force."""
         now = datetime.now(UTC)
-        with session_scope(engine) as session:
+        with session_scope(self.engine) as session:
             key = queries.agreement_version_key_in_force(session, on=now.date())
-        if key == in_force[0]:
+        if key == self.in_force:
             return
-        in_force[0] = key
-        agreement = agreement_in_force(engine, on=now.date())
-        jobs = schedule_digests(scheduler, agreement, digest, grace=settings.digest_grace, now=now)
+        self.in_force = key
+        agreement = agreement_in_force(self.engine, on=now.date())
+        digest = self.track(self.digest)
+        jobs = schedule_digests(
+            self.scheduler, agreement, digest, grace=self.settings.digest_grace, now=now
+        )
         log.info("digest jobs for agreement version %s: %s", key[1] if key else None, jobs)
         if agreement is not None:  # a private channel that has not invited the app is logged
-            join_team_channels(deliverer.client, [team.channel for team in agreement.teams])
-
-    follow_agreement()
-    every(scheduler, follow_agreement, 60, start_now=False)
-    every(scheduler, breach_scan, settings.scan_interval)
-    every(scheduler, delivery, DELIVERY_INTERVAL)
-    return deliverer
+            channels = [team.channel for team in agreement.teams]
+            join_team_channels(self.deliverer.client, channels)
 
 
-def _scan_progress(every_s: float = 5.0) -> Callable[[int], None]:
+def build_scheduler(
+    settings: Settings, engine: Engine, scheduler: BaseScheduler, in_flight: InFlight | None = None
+) -> Sender:
+    """Register slabot's jobs on `scheduler`; returns the clock's sender (to stop it)."""
+    jobs = ClockJobs(settings, engine, scheduler, in_flight or InFlight())
+    jobs.register()
+    return jobs.deliverer
+
+
+class ScanProgress:
     """A long scan (the first after a large import) says how far it is, every few seconds."""
-    last = [time_.monotonic()]
 
-    def progress(done: int) -> None:
-        if time_.monotonic() - last[0] >= every_s:
-            last[0] = time_.monotonic()
+    def __init__(self, every_s: float = 5.0) -> None:
+        self.every_s = every_s
+        self.last = time_.monotonic()
+
+    def __call__(self, done: int) -> None:
+        if time_.monotonic() - self.last >= self.every_s:
+            self.last = time_.monotonic()
             log.info("scan: clocks of %s leads computed so far", f"{done:,}")
-
-    return progress
 
 
 def every(

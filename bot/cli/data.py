@@ -156,11 +156,11 @@ def sla_export(
 ) -> None:
     """Write the newest agreement version back to TOML: the file as applied, with the changes
     made in Slack since (owners mapped, out-of-office days), comments kept."""
-    from bot.services.agreement_edits import newest_text
+    from bot.services.agreement_edits import NoAgreementApplied, newest_text
 
     try:
         text = newest_text(open_engine(Settings()))
-    except LookupError as error:
+    except NoAgreementApplied as error:
         raise CliError("no agreement has been applied: `slabot sla apply sla.toml`") from error
     if path is None:
         out.print(text, markup=False, end="")

@@ -196,12 +196,13 @@ def init(
 
     The agreement is the worked example, commented; paste the manifest at api.slack.com/apps
     → Create New App → From a manifest."""
-    from bot.domain.starter import SPLITS, for_crm
+    from bot.domain.starter import for_crm
+    from bot.intake.registry import CONNECTORS
     from bot.resources import shipped
     from bot.slack.app_manifest import for_socket_mode, for_url
 
-    if crm is not None and crm not in SPLITS:
-        raise CliError(f"--crm is one of {' | '.join(SPLITS)} (got {crm!r})")
+    if crm is not None and crm not in CONNECTORS:
+        raise CliError(f"--crm is one of {' | '.join(CONNECTORS)} (got {crm!r})")
     if url is not None and socket:
         raise CliError("give --url or --socket, not both")
     if url is not None and not url.startswith("https://"):
@@ -214,7 +215,10 @@ def init(
     elif socket:
         text = for_socket_mode(text)
     starter = shipped("examples/sla.toml").read_text()
-    path.write_text(for_crm(starter, crm) if crm else starter)
+    if crm is not None:
+        export = CONNECTORS[crm].export
+        starter = for_crm(starter, export.starter_split, export.starter_override)
+    path.write_text(starter)
     err.print(f"wrote {path}: edit the targets, teams and reps, then `slabot sla apply {path}`")
     err.print("the app manifest (Create New App → From a manifest):")
     out.print(text, markup=False)

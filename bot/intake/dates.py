@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Literal
 
 DateOrder = Literal["MDY", "DMY", "YMD"]
-ORDERS: tuple[DateOrder, ...] = ("MDY", "DMY", "YMD")
 
 # 11/9/2026, 2:03 PM · 09/11/2026 14:03 · 09.11.2026 14:03:05 · 2026/11/09 · 9-11-2026
 _NUMERIC = re.compile(

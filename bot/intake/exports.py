@@ -131,6 +131,10 @@ class CrmFormat:
     statuses_key: str = "statuses"  # where `[crm.<name>]` maps its lead statuses
     rep_id_key: str | None = None  # the rep's agreement key for their id in this CRM
     owner_id: Callable[[str], str | None] = no_owner_id  # an owner cell → its id, if one
+    # `slabot init --crm`: an MQL split over its standard sources (TOML lines, as slabot
+    # stores the values), and the source the starter's per-source funnel overrides
+    starter_split: str = ""
+    starter_override: str = ""
     # (cells, the header's width) → a line of the export's own (a report's title, its footer)
     skips_line: Callable[[Sequence[str], int], bool] = no_lines_of_its_own
 

@@ -15,6 +15,10 @@ from bot.services.agreements import Applied, apply_agreement
 from storage import queries
 
 
+class NoAgreementApplied(Exception):
+    """There is no version to change yet: the first comes from the file (`sla apply`)."""
+
+
 class NotARep(LookupError):
     """The person is not a rep of the agreement."""
 
@@ -103,7 +107,7 @@ def _latest_document(engine: Engine) -> Any:
     with Session(engine) as session:
         latest = queries.latest_agreement(session)
     if latest is None:
-        raise LookupError("no agreement has been applied")
+        raise NoAgreementApplied("no agreement has been applied")
     if latest.source_text:
         return tomlkit.parse(latest.source_text)
     return tomlkit.item(_without_none(latest.terms))  # a version stored from terms alone

@@ -151,6 +151,12 @@ FORMAT = CrmFormat(
     sources=SOURCES,
     handoff=("Became a Marketing Qualified Lead Date", "Owner Assigned Date"),
     property_fields=PROPERTY_FIELDS,
+    starter_split=(
+        "# HubSpot's Original Source values\n"
+        "organic_search = 0.3\npaid_search = 0.2\norganic_social = 0.1\n"
+        "email_marketing = 0.1\nreferrals = 0.1\ndirect_traffic = 0.1\noffline_sources = 0.1\n"
+    ),
+    starter_override="paid_search",
     statuses_key="lead_statuses",  # hs_lead_status
     rep_id_key="hubspot_owner_id",
     owner_id=owner_id,

@@ -144,5 +144,11 @@ FORMAT = CrmFormat(
     handoff=("Create Date",),  # a Salesforce lead is the hand-off
     skips_line=is_report_line,
     rep_id_key="salesforce_user_id",
+    starter_split=(
+        "# Salesforce's standard Lead Source picklist\n"
+        "web = 0.5\npartner_referral = 0.2\nphone_inquiry = 0.1\npurchased_list = 0.1\n"
+        "other = 0.1\n"
+    ),
+    starter_override="purchased_list",
     owner_id=owner_id,
 )

@@ -16,7 +16,14 @@ from bot.deps import Deps
 from bot.domain.agreement_file import AgreementFileError
 from bot.listeners.answering import pressed
 from bot.services import lead_actions
-from bot.services.agreement_edits import NotARep, map_owner, set_out_of_office, set_rep, set_team
+from bot.services.agreement_edits import (
+    NoAgreementApplied,
+    NotARep,
+    map_owner,
+    set_out_of_office,
+    set_rep,
+    set_team,
+)
 from bot.slack import ids
 from bot.slack.messages.home import owner_of_block
 
@@ -95,7 +102,7 @@ def handle_team_save(body: dict, client: WebClient, deps: Deps, admin: str) -> s
     try:
         applied = set_team(deps.engine, name, channel=channel, standup=standup,
                            by=f"slack:{admin}", now=datetime.now(UTC))  # fmt: skip
-    except (AgreementFileError, LookupError) as error:
+    except (AgreementFileError, LookupError, NoAgreementApplied) as error:
         return parts.not_saved(str(error))
     return parts.team_saved(name, channel, standup, applied)
 
