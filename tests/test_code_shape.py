@@ -94,7 +94,10 @@ def test_no_module_outside_a_crm_folder_names_that_crm() -> None:
     found = []
     for where, tree in _sources("bot", "storage"):
         for node in ast.walk(tree):
-            if isinstance(node, ast.Constant) and node.value in CONNECTORS:
-                if not where.startswith(f"bot/intake/{node.value}/"):
-                    found.append(f"{where}:{node.lineno} names {node.value!r}")
+            if (
+                isinstance(node, ast.Constant)
+                and node.value in CONNECTORS
+                and not where.startswith(f"bot/intake/{node.value}/")
+            ):
+                found.append(f"{where}:{node.lineno} names {node.value!r}")
     assert found == [], "only a CRM's own folder names it:\n" + "\n".join(found)
