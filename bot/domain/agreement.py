@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 from bot.domain.business_time import Cadence, Duration
 from bot.domain.calendar import WEEKDAYS, BusinessCalendar, check_holidays, parse_hours
 from bot.domain.leads import STAGES, is_stage
+from bot.domain.routing import Candidate
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")  # public (C…) or older private (G…) channel
 
@@ -185,6 +186,36 @@ class FunnelTerms(FunnelOverride):
         return {name.lower(): terms for name, terms in value.items()}
 
 
+class PoolRep(_Section):
+    """A rep's share of the rotation: `weight` leads for every one of a weight-1 rep, and at
+    most `cap` a day."""
+
+    weight: int = Field(1, ge=1, le=100)
+    cap: int | None = Field(None, ge=1)
+
+
+class RoutingTerms(_Section):
+    """`[teams.routing]`: what happens to a breached lead nobody touches."""
+
+    # business time after the breach before the lead goes to the next rep; "never": it stays
+    reassign_after: str = "never"
+    reps: dict[str, PoolRep] = Field(default_factory=dict)  # the pool's weights and caps
+
+    @field_validator("reassign_after")
+    @classmethod
+    def _after(cls, value: str) -> str:
+        return value if value == "never" else _check_duration(value)
+
+    @field_validator("reps")
+    @classmethod
+    def _emails(cls, value: dict[str, PoolRep]) -> dict[str, PoolRep]:
+        return {email.lower(): terms for email, terms in value.items()}
+
+    @property
+    def reassigns(self) -> bool:
+        return self.reassign_after != "never"
+
+
 class TeamTerms(_Section):
     name: str
     channel: str
@@ -193,6 +224,7 @@ class TeamTerms(_Section):
     holidays: str | None = None  # the team's own holiday calendar ("DE-BY")
     closed: list[date] = Field(default_factory=list)  # added to the agreement's closed days
     open: list[date] = Field(default_factory=list)  # holidays this team works
+    routing: RoutingTerms = Field(default_factory=RoutingTerms)
 
     _tz = field_validator("timezone")(lambda v: v if v is None else _check_timezone(v))
     _holidays = field_validator("holidays")(lambda v: v if v is None else check_holidays(v))
@@ -337,7 +369,36 @@ class Agreement(_Section):
         for rep in self.reps:
             if rep.team not in team_names:
                 raise ValueError(f"rep {rep.email} names team {rep.team!r}, which is not defined")
+        for team in self.teams:
+            members = {rep.email for rep in self.reps if rep.team == team.name}
+            strangers = sorted(set(team.routing.reps) - members)
+            if strangers:
+                raise ValueError(
+                    f"team {team.name}'s routing names {', '.join(strangers)}, not a rep of the "
+                    "team (the pool is the team's reps)"
+                )
         return self
+
+    def teammates(self, email: str | None) -> list[str]:
+        """The other reps of the rep's team (none for someone not a rep)."""
+        rep = self.rep(email)
+        if rep is None:
+            return []
+        return [
+            each.email for each in self.reps if each.team == rep.team and each.email != rep.email
+        ]
+
+    def pool(self, team: str) -> list[Candidate]:
+        """The team's rotation: its reps in the agreement's order, with their weights and caps."""
+        terms = self.team(team)
+        shares = terms.routing.reps if terms else {}
+        return [
+            Candidate(rep.email, shares[rep.email].weight, shares[rep.email].cap)
+            if rep.email in shares
+            else Candidate(rep.email)
+            for rep in self.reps
+            if rep.team == team
+        ]
 
     @property
     def period(self) -> str:
