@@ -15,7 +15,9 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     bindparam,
+    delete,
     func,
+    insert,
     literal,
     select,
     union_all,
@@ -25,7 +27,7 @@ from sqlalchemy import (
 from bot.domain.leads import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
 from storage.bulk import bulk_insert, chunks, sqlite_time
 from storage.db import dialect_insert
-from storage.models import LEADS, STAGES, TOUCHES
+from storage.models import CLOCKS, EVENTS, LEADS, STAGES, TOUCHES
 
 COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + [
     "crm_url",
@@ -201,7 +203,9 @@ def upsert_leads(
         if new_stages:
             record_stages_above(connection, last_id, origin)
     if changed_rows:
+        moved = _owners_changed(connection, changed, now)
         connection.execute(_UPDATE, changed_rows)
+        _new_hand_offs(connection, moved, now)
         counts.updated = len(changed_rows)
         for chunk in chunks([lead_id for lead_id, _ in changed]):
             _record_stages(connection, LEADS.c.id.in_(chunk), origin)
@@ -210,6 +214,67 @@ def upsert_leads(
     if touches:
         record_touches(connection, touches, source_system=source_system, new=set(new_ids))
     return counts
+
+
+@dataclass(frozen=True)
+class _Moved:
+    """A lead whose owner the CRM changed, and when its new hand-off starts."""
+
+    lead_id: int
+    before: str
+    after: str
+    starts: datetime
+
+
+def _owners_changed(
+    connection: Connection, changed: list[tuple[int, LeadRecord]], now: datetime
+) -> list[_Moved]:
+    """The leads whose owner the CRM changed (a record that names no owner changes none). The
+    new hand-off starts at the CRM's own assignment time where it gives a newer one, else now."""
+    records = {lead_id: record for lead_id, record in changed if record.values.get("owner_email")}
+    moved = []
+    for chunk in chunks(list(records)):
+        rows = connection.execute(
+            select(LEADS.c.id, LEADS.c.owner_email, LEADS.c.assigned_at).where(
+                LEADS.c.id.in_(chunk)
+            )
+        )
+        for lead_id, owner, assigned in rows:
+            after = str(records[lead_id].values["owner_email"])
+            if not owner or owner == after:
+                continue
+            given = records[lead_id].values.get("assigned_at")
+            stored = _aware(assigned)
+            newer = isinstance(given, datetime) and (stored is None or given > stored)
+            moved.append(_Moved(lead_id, owner, after, given if newer else now))  # type: ignore[arg-type]
+    return moved
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+def _new_hand_offs(connection: Connection, moved: list[_Moved], now: datetime) -> None:
+    """An owner changed in the CRM is a reassignment: a new hand-off (the lead's clocks start
+    again for the new owner, nothing told twice) and an event in the lead's history."""
+    if not moved:
+        return
+    for chunk in chunks([each.lead_id for each in moved]):
+        connection.execute(delete(CLOCKS).where(CLOCKS.c.lead_id.in_(chunk)))
+    connection.execute(
+        update(LEADS)
+        .where(LEADS.c.id == bindparam("_id"))
+        .values(assigned_at=bindparam("_starts"), covered_for=None),
+        [{"_id": each.lead_id, "_starts": each.starts} for each in moved],
+    )
+    connection.execute(
+        insert(EVENTS),
+        [
+            {"lead_id": each.lead_id, "at": now, "kind": "crm_owner", "by": "crm",
+             "from_owner": each.before, "to_owner": each.after}
+            for each in moved
+        ],
+    )  # fmt: skip
 
 
 def record_touches(

@@ -62,6 +62,13 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_mql", "mql_at", "source", "sql_at"),
         Index("ix_lead_sql", "sql_at", "source"),
         Index("ix_lead_recycled", "recycled_at", "source", "recycle_reason"),
+        # the few leads a cover holds, found every scan without reading the table
+        Index(
+            "ix_lead_covered_for",
+            "covered_for",
+            sqlite_where=text("covered_for IS NOT NULL"),
+            postgresql_where=text("covered_for IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -103,6 +110,9 @@ class Lead(SQLModel, table=True):
         default=True, sa_column=Column(Boolean, nullable=False, server_default=true())
     )
     snoozed_until: datetime | None = Field(default=None, sa_column=_utc_column())
+    # a cover holds the lead for this rep (out of office): it is theirs in every report, and
+    # goes back to them when they return unless the cover has touched it
+    covered_for: str | None = None
 
 
 class Touch(SQLModel, table=True):
@@ -292,6 +302,43 @@ class DeliveryPause(SQLModel, table=True):
     checked_at: datetime = Field(sa_column=_utc_column(nullable=False))  # last probe
 
 
+class LeadEvent(SQLModel, table=True):
+    """A lead changing hands: reassigned by the rotation, by hand or in the CRM, covered,
+    returned, handed back. With its touches and the levels told, a lead's history."""
+
+    __tablename__ = "lead_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    lead_id: int = Field(index=True)
+    at: datetime = Field(sa_column=_utc_column(nullable=False))
+    kind: str  # reassigned | covered | returned | handed_back | crm_owner
+    by: str  # who did it: an email, "rotation" or "crm"
+    from_owner: str | None = None
+    to_owner: str | None = None
+
+
+class RoutingTurn(SQLModel, table=True):
+    """A team's rotation: each rep's turn (smooth weighted round-robin), kept across restarts."""
+
+    __tablename__ = "routing_turn"
+
+    team: str = Field(primary_key=True)
+    turns: dict = Field(sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
+class Cover(SQLModel, table=True):
+    """A rep's leads held by another (or the rotation, `cover_email` None) until a date."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    rep_email: str = Field(index=True)
+    cover_email: str | None = None
+    starts_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    until: date  # the rep's last day away (in their calendar)
+    by: str
+    ended_at: datetime | None = Field(default=None, sa_column=_utc_column())
+
+
 def _table(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined]  # set on every `table=True` class
 
@@ -299,6 +346,8 @@ def _table(model: type[SQLModel]) -> Table:
 # the tables, for Core statements (bulk writes and reads that need no ORM objects)
 APPLIED = _table(AppliedAction)
 BEATS = _table(ClockBeat)
+COVERS = _table(Cover)
+EVENTS = _table(LeadEvent)
 CLOCKS = _table(SlaClock)
 CURSORS = _table(SyncCursor)
 PAUSES = _table(DeliveryPause)
@@ -308,5 +357,6 @@ PROFILES = _table(SlackProfile)
 REJECTED = _table(RejectedEvent)
 RUNS = _table(IngestRun)
 STAGES = _table(StageChange)
+TURNS = _table(RoutingTurn)
 TOUCHES = _table(Touch)
 USERS = _table(SlackUser)
