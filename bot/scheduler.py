@@ -214,6 +214,7 @@ class ClockJobs:
                 now=datetime.now(UTC),
                 progress=ScanProgress(),
                 stopping=self.deliverer.stopping,
+                crms=connected(self.settings),
             )
         except ScanStopped as stopped:
             log.info("scan: %s; the next scan goes on from there", stopped)

@@ -27,13 +27,15 @@ class Kind(StrEnum):
     UPDATE = "update"  # a new text for a message already sent (a redraw, a digest's)
     FOLD = "fold"  # an alert list a newer one replaced, folded to a line (with the alerts)
     CRM = "crm"  # a Slack action written back to the CRM
+    HANDOFF = "handoff"  # a rep's DM: a lead routing gave them (reassigned, covered, returned)
 
 
 # bulk alerts, paced by the clock; digests, charts and interaction redraws go first
-ALERT_KINDS = (Kind.REP, Kind.MANAGER, Kind.CHANNEL, Kind.FOLD)
+ALERT_KINDS = (Kind.REP, Kind.MANAGER, Kind.CHANNEL, Kind.FOLD, Kind.HANDOFF)
 UPDATE_KINDS = (Kind.UPDATE, Kind.FOLD)  # a whole new text: only the newest one matters
 PACE_LOCK = 7215002  # PostgreSQL advisory lock: one clock at a time counts the minute's sends
-DM_KINDS = (Kind.REP, Kind.MANAGER)
+DM_KINDS = (Kind.REP, Kind.MANAGER)  # a person's queue, redrawn in place after a press
+PERSON_KINDS = (*DM_KINDS, Kind.HANDOFF)  # sent to a person (by email): a DM
 
 
 @dataclass(frozen=True)

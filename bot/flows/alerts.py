@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from bot.flows.delivery import sender
+from bot.intake.registry import connected
 from bot.services.alerts import ScanResult, scan
 from bot.settings import Settings
 from bot.slack.delivery import DeliveryReport
@@ -35,7 +36,10 @@ def scan_and_deliver(
 ) -> ScanOutcome:
     """Scan, then deliver everything queued (waiting up to `wait` for retries that fall
     due): `slabot scan`."""
-    outcome = ScanOutcome(scan(engine, renderer, now=now, dry_run=dry_run, progress=progress))
+    crms = connected(settings)
+    outcome = ScanOutcome(
+        scan(engine, renderer, now=now, dry_run=dry_run, progress=progress, crms=crms)
+    )
     if dry_run or outcome.result.agreement is None:
         return outcome
     outcome.report = sender(engine, settings).deliver(wait_up_to=wait)

@@ -27,9 +27,9 @@ class WriteBack:
 
     crm: str
     lead: str  # the CRM's record id
-    action: str  # contacted | recycled
+    action: str  # contacted | recycled | owner
     at: datetime
-    by: str  # the person who pressed, as an email
+    by: str  # the person who pressed (for `owner`: the new owner), as an email
     reason: str | None = None
     status: str | None = None  # the agreement's contacted_status / recycled_status
     day: date | None = None  # the presser's own date at `at` (a Task's ActivityDate)
@@ -79,6 +79,9 @@ def written_by_slabot(text: str) -> bool:
     return _OWN.search(text) is not None
 
 
+OWNER = "owner"  # a routing action: `by` is the lead's new owner
+
+
 class CrmRecords(Protocol):
     """What the write-back needs of one CRM (its folder's `write_back.py`)."""
 
@@ -95,6 +98,10 @@ class CrmRecords(Protocol):
     def status_of(self, lead: str) -> str | None: ...
 
     def set_status(self, lead: str, status: str) -> None: ...
+
+    def set_owner(self, lead: str, owner: str) -> None:
+        """Make `owner` (the CRM's own user id) the lead's owner."""
+        ...
 
     def find_written(self, action: WriteBack, mark: str) -> str | None:
         """The id of the call, note or task on the lead whose text carries `mark`."""
@@ -124,6 +131,8 @@ class CrmWriter:
                 "Live CRM sync) and the write-back is tried again",
                 transient=True,
             )
+        if action.action == OWNER:
+            return self._owner(records, action), False
         ref = reference(item_id)
         found = records.find_written(action, f"(slabot {ref})") if attempts > 1 else None
         record = found or records.write(
@@ -132,6 +141,19 @@ class CrmWriter:
         if self._moves(action, lambda: records.status_of(action.lead)):
             records.set_status(action.lead, self._status(records, action))
         return record, found is not None
+
+    def _owner(self, records: CrmRecords, action: WriteBack) -> str:
+        """A lead routed in Slack: its owner in the CRM is the new owner's CRM user. Setting
+        an owner twice sets the same one: a retry needs no look first."""
+        person = self._person(action.crm, records, action.by)
+        if person is None:
+            raise CrmError(
+                f"{action.by} has no {action.crm} user, so the lead's owner there was not "
+                f"changed: map them with the rep's {action.crm} id in the agreement",
+                transient=False,
+            )
+        records.set_owner(action.lead, person)
+        return action.lead
 
     def _moves(self, action: WriteBack, current: Callable[[], str | None]) -> bool:
         """Whether to set the status: a recycle always does; Contacted leaves a lead already

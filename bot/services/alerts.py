@@ -28,6 +28,7 @@ from bot.domain.sla_rules import Level, next_instant
 from bot.gc_pause import gc_paused
 from bot.reports.queue import lines_for
 from bot.services.clocks import refresh, refresh_clocks
+from bot.services.routing import Routing, manager_routes, route
 from bot.slack.messages.queue import Message, render_queue
 from bot.slack.render import InvalidBlocks, Renderer
 from storage import alerts as store
@@ -51,6 +52,7 @@ class ScanResult:
     due: int = 0
     waiting_for_hours: int = 0
     snoozed: int = 0
+    routed: int = 0  # leads that changed hands (reassigned, covered, returned)
     messages: list[Message] = field(default_factory=list)
 
 
@@ -66,11 +68,14 @@ def scan(
     dry_run: bool = False,
     progress: Callable[[int], None] | None = None,
     stopping: threading.Event | None = None,
+    crms: tuple[str, ...] = (),
 ) -> ScanResult:
-    """Evaluate every open lead as of `now` and queue what is newly due (nothing is queued or
-    remembered with `dry_run`; the clocks it computed are kept, so the next scan does not
-    compute them again). Clocks are computed in batches of their own transactions; the
-    telling is one transaction over the due clocks. Delivery is the Sender's job."""
+    """Route what the agreement's routing moves, evaluate every open lead as of `now` and
+    queue what is newly due (nothing is moved, queued or remembered with `dry_run`; the
+    clocks it computed are kept, so the next scan does not compute them again). `crms`: the
+    CRMs a lead's new owner is written to. Clocks are computed in batches of their own
+    transactions; the routing and the telling are one transaction over the due clocks.
+    Delivery is the Sender's job."""
     now = now.astimezone(UTC)  # SQLite compares stored UTC text: bind UTC only
     agreement = agreement_in_force(engine, on=now.date())
     if agreement is None:
@@ -81,7 +86,8 @@ def scan(
     with engine.connect() as connection, gc_paused():
         transaction = connection.begin()
         try:
-            result = _scan(connection, agreement, renderer, now=now, queue=not dry_run)
+            routing = Routing(agreement, renderer, crms, now)
+            result = _scan(connection, routing, queue=not dry_run)
         except BaseException:
             transaction.rollback()
             raise
@@ -93,13 +99,15 @@ def scan(
     return result
 
 
-def _scan(
-    connection: Connection, agreement: Agreement, renderer: Renderer, *, now: datetime, queue: bool
-) -> ScanResult:
+def _scan(connection: Connection, routing: Routing, *, queue: bool) -> ScanResult:
+    agreement, renderer, now = routing.agreement, routing.renderer, routing.now
     store.serialize_scans(connection)
+    handed = route(connection, routing) if queue else []
     # what became stale since the batches (a webhook a moment ago) is computed here, in this
     # transaction, so nothing due is left out of the telling
-    result = ScanResult(agreement, refreshed=refresh_clocks(connection, now=now))
+    result = ScanResult(
+        agreement, refreshed=refresh_clocks(connection, now=now), routed=len(handed)
+    )
     due = store.due_clocks(connection, now=now)
     result.due = len(due)
     news: dict[tuple[str, str], set[int]] = defaultdict(set)  # (kind, audience) → lead ids
@@ -231,7 +239,9 @@ def _messages(
     for (kind, audience), new in sorted(news.items()):
         clocks = [clock for owner in owners[(kind, audience)] for clock in by_owner.get(owner, [])]
         try:
-            message = _build(agreement, renderer, kind, audience, clocks, now=now, new=new)
+            message = _build(
+                connection, agreement, renderer, kind, audience, clocks, now=now, new=new
+            )
         except InvalidBlocks as error:  # one audience's message, never everyone's
             log.error(
                 "SLA %s message to %s skipped, leads %s: %s",
@@ -248,6 +258,7 @@ def _messages(
 
 
 def _build(
+    connection: Connection,
     agreement: Agreement,
     renderer: Renderer,
     kind: str,
@@ -275,6 +286,10 @@ def _build(
     if kind == Kind.CHANNEL and new:  # a channel hears its news, and how much else is open
         shown = [line for line in lines if line.new]
         lines, also_open = shown, len(lines) - len(shown)
+    routes = None
+    if kind == Kind.MANAGER and lines:  # Reassign to…: each owner's teammates
+        owners = sorted({line.lead.owner_email for line in lines if line.lead.owner_email})
+        routes = manager_routes(connection, agreement, owners, now=now)
     return render_queue(
         renderer,
         kind=kind,
@@ -287,6 +302,7 @@ def _build(
         title=title,
         surface=surface,
         page=page,
+        routes=routes,
     )
 
 
@@ -314,6 +330,7 @@ def audience_message(
         min_level=LOWEST_LEVEL[kind] if min_level is None else min_level,
     )
     return _build(
+        connection,
         agreement,
         renderer,
         kind,

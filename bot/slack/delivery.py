@@ -364,7 +364,7 @@ class Sender:
     def _address(self, item: outbox.Item, *, open_dm: bool) -> str:
         """Where to post: the channel, or for a DM the user (Slack answers with the DM's
         channel). A retry opens the DM first, to look there for the earlier attempt."""
-        if item.kind not in outbox.DM_KINDS:
+        if item.kind not in outbox.PERSON_KINDS:
             return item.audience
         user_id = resolve_user(self.engine, self.client, item.audience)
         if not open_dm:

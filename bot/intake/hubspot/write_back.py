@@ -33,6 +33,9 @@ class ContactRecords:
     def set_status(self, lead: str, status: str) -> None:
         self.api.update_contact(lead, {"hs_lead_status": status})
 
+    def set_owner(self, lead: str, owner: str) -> None:
+        self.api.update_contact(lead, {"hubspot_owner_id": owner})
+
     def find_written(self, action: WriteBack, mark: str) -> str | None:
         kind = _kind(action)
         body = ENGAGEMENTS[kind][0]

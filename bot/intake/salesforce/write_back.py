@@ -33,6 +33,9 @@ class LeadRecords:
     def set_status(self, lead: str, status: str) -> None:
         self.api.update_lead(lead, {"Status": status})
 
+    def set_owner(self, lead: str, owner: str) -> None:
+        self.api.update_lead(lead, {"OwnerId": owner})
+
     def find_written(self, action: WriteBack, mark: str) -> str | None:
         for task in self.api.tasks_on(action.lead, action.at):
             if mark in str(task.get("Description") or ""):
