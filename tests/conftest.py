@@ -174,6 +174,14 @@ def fake_slack() -> Iterator[FakeSlack]:
     fake.stop()
 
 
+def wait_for(condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+    """Until `condition()` holds (work a press hands to a thread), at most `seconds`."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

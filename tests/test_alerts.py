@@ -76,7 +76,9 @@ def test_friday_afternoon_lead_breaches_monday_after_noon(
     assert "&lt;!channel&gt; ACME" in blocks_text(breach)
     assert "<https://crm.example/L1|open in CRM>" in blocks_text(breach)
     actions = next(b for b in breach["blocks"] if b["type"] == "actions")["elements"]
-    assert [a["action_id"] for a in actions] == ["sla_contacted", "sla_snooze", "sla_recycle"]
+    assert [a["action_id"] for a in actions] == [
+        "sla_contacted", "sla_snooze", "sla_recycle", "route_hand_back", "lead_history"
+    ]  # fmt: skip
     assert breach["metadata"]["event_type"] == "slabot_message"
 
     run(env, "scan", "--at", "2026-11-23T12:05-05:00")  # nothing new: nothing sent

@@ -21,7 +21,14 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 
 from bot.settings import Settings
-from tests.conftest import RunningServer, engine_for, slabot_env, start_app, stop_server
+from tests.conftest import (
+    RunningServer,
+    engine_for,
+    slabot_env,
+    start_app,
+    stop_server,
+    wait_for,
+)
 from tests.fake_crm import (
     HUBSPOT_RATE_LIMIT,
     FakeHubSpot,
@@ -281,13 +288,6 @@ def press_contacted(server: RunningServer, fake: FakeSlack, lead_id: int) -> Non
     for _ in range(2):  # a double-click: one press
         response = server.post("/slack/events", body, signed_headers(body))
         assert response.status_code == 200, response.text
-
-
-def wait_for(condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 @pytest.mark.parametrize("serving", ["hubspot", "salesforce"], indirect=True)

@@ -40,7 +40,21 @@ def view(kind: str = "sla_rep", lines: list | None = None, **overrides: Any) -> 
     return QueueView(**{**fields, **overrides})
 
 
-def test_a_reps_dm_names_the_lead_its_deadline_and_carries_the_three_buttons() -> None:
+def test_a_managers_dm_carries_reassign_with_the_rotations_next_and_cover() -> None:
+    routes = {"rita@example.com": (["sam@example.com", "tom@example.com"], "tom@example.com")}
+    blocks = queue_blocks(QUEUE, view("sla_manager", routes=routes))
+    validate_blocks(blocks)
+    elements = next(b for b in blocks if b["type"] == "actions")["elements"]
+    assert [e["action_id"] for e in elements] == [
+        ids.CONTACTED, ids.SNOOZE, ids.RECYCLE, ids.REASSIGN, ids.COVER, ids.HISTORY,
+    ]  # fmt: skip
+    picker = elements[3]
+    assert [o["value"] for o in picker["options"]] == ["1|sam@example.com", "1|tom@example.com"]
+    assert picker["initial_option"]["value"] == "1|tom@example.com"
+    assert elements[4]["text"]["text"] == "Cover until…"
+
+
+def test_a_reps_dm_names_the_lead_its_deadline_and_carries_its_buttons() -> None:
     blocks = queue_blocks(QUEUE, view())
     validate_blocks(blocks)
     assert [b["type"] for b in blocks] == ["header", "context", "section", "actions"]
@@ -60,6 +74,8 @@ def test_a_reps_dm_names_the_lead_its_deadline_and_carries_the_three_buttons() -
         (ids.CONTACTED, "Contacted", "1"),
         (ids.SNOOZE, "Snooze 1h", "1"),
         (ids.RECYCLE, "Recycle…", "1"),
+        (ids.HAND_BACK, "Hand back", "1"),
+        (ids.HISTORY, "History", "1"),
     ]
     assert buttons[0]["style"] == "primary"
 

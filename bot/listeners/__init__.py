@@ -14,7 +14,7 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.context.respond import Respond
 
 from bot.deps import Deps, provide
-from bot.listeners.actions import digest_details, quota_share, setup, sla_alert
+from bot.listeners.actions import digest_details, quota_share, routing, setup, sla_alert
 from bot.listeners.edges import handle_unknown_action, slack_edges
 from bot.listeners.errors import handle_error
 from bot.listeners.events import app_home, workspace
@@ -51,7 +51,12 @@ def register_listeners(app: App, deps: Deps) -> None:
                ids.TEAM_STANDUP, ids.REP_USER, ids.REP_TEAM, ids.REP_MANAGER)  # fmt: skip
     for picker in pickers:
         app.action(picker)(setup.handle_setup_input)
+    app.action(ids.REASSIGN)(routing.handle_reassign)
+    app.action(ids.HAND_BACK)(routing.handle_hand_back)
+    app.action(ids.COVER)(routing.handle_cover)
+    app.action(ids.HISTORY)(routing.handle_history)
     app.view(ids.RECYCLE)(recycle.handle_recycle_submit)
+    app.view(ids.COVER)(routing.handle_cover_submit)
     app.event("app_home_opened")(app_home.handle_app_home_opened)
     app.event("app_uninstalled")(workspace.handle_app_uninstalled)
     app.event("tokens_revoked")(workspace.handle_tokens_revoked)

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import threading
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -19,14 +20,18 @@ from bot.intake.registry import connected
 from bot.intake.write_back import WriteBack
 from bot.services.alerts import audience_message, audience_owners
 from bot.services.clocks import refresh, refresh_clocks
+from bot.services.routing import Routing
 from bot.settings import Settings
 from bot.slack.delivery import Sender, resolve_user
 from bot.slack.messages.queue import Message
-from bot.slack.render import Renderer, escape_mrkdwn
+from bot.slack.messages.routing import lead_text
+from bot.slack.render import Renderer
 from storage import alerts as store
 from storage import outbox
+from storage import routing as routing_store
 from storage.agreements import agreement_in_force
 from storage.outbox import DM_KINDS, Kind
+from storage.routing import HandOver
 
 SNOOZE = timedelta(hours=1)
 RECYCLE_REASONS = (
@@ -210,8 +215,7 @@ def recycle(
 
 def lead_label(lead: store.LeadRow) -> str:
     """ "Acme — Jane Doe", escaped for mrkdwn."""
-    parts = [part for part in (lead.company, lead.name) if part]
-    return escape_mrkdwn(" — ".join(parts) or f"lead {lead.id}")
+    return lead_text(lead)
 
 
 def redraw(ctx: Context, *, channel: str, ts: str, note: str, now: datetime) -> Message | None:
@@ -276,3 +280,45 @@ def queue_for(
             surface=surface,
             page=page,
         )
+
+
+# -- routing by hand -----------------------------------------------------------------------
+def route_lead(
+    ctx: Context, change: Callable[[Connection, Routing], HandOver | None], *, now: datetime
+) -> HandOver | None:
+    """A routing change made in Slack, in one transaction under the scan's lock (a clock
+    routing the same lead waits, then finds it moved): the lead's new clocks are computed,
+    and the new owner's DM and the CRM's owner change go out at once."""
+    with ctx.engine.begin() as connection:
+        store.serialize_scans(connection)
+        routing = Routing(ctx.agreement, ctx.renderer, connected(ctx.settings), now)
+        moved = change(connection, routing)
+        items = []
+        if moved is not None:
+            refresh_clocks(connection, now=now, among=store.the_lead(moved.lead_id))
+            for key in (f"handoff:{moved.event_id}", f"crm:owner:{moved.event_id}"):
+                item = outbox.item_by_key(connection, key)
+                items += [item.id] if item is not None else []
+    for item_id in items:
+        threading.Thread(
+            target=ctx.sender.deliver_item, args=(item_id,), name="slabot-handoff", daemon=True
+        ).start()
+    return moved
+
+
+def history_lines(ctx: Context, lead: store.LeadRow, tz: tzinfo) -> list[tuple[datetime, str]]:
+    """The lead's history in the reader's time: hand-off, changes of hands, levels told,
+    touches, oldest first."""
+    parts = ctx.renderer.parts("routing/parts.txt.j2")
+    with ctx.engine.connect() as connection:
+        events = routing_store.history(connection, lead.id)
+        touches = routing_store.touches_of(connection, lead.id)
+        told = routing_store.told_levels(connection, lead.id)
+    first_owner = events[0].from_owner if events else lead.owner_email
+    lines: list[tuple[datetime, str]] = []
+    if lead.assigned_at is not None and not events:
+        lines.append((lead.assigned_at, parts.assigned(first_owner)))
+    lines += [(e.at, parts.event(e.kind, e.by, e.from_owner, e.to_owner)) for e in events]
+    lines += [(at, parts.told(rule.replace("_", " "), level)) for rule, level, at in told]
+    lines += [(at, parts.touched(kind, by)) for at, kind, by in touches]
+    return [(at.astimezone(tz), text) for at, text in sorted(lines, key=lambda each: each[0])]

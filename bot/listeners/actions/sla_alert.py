@@ -19,14 +19,23 @@ def _start(body: dict, respond: Respond, client: WebClient, deps: Deps):
     """(context, lead) if the clicking user may act on the lead, else None (the user has been
     told why). The press was acknowledged before."""
     ctx = lead_context(deps, client)
-    lead = _lead(ctx, body, respond)
+    lead = lead_of(ctx, body, respond)
     return None if lead is None else (ctx, lead)
 
 
-def _lead(ctx: lead_actions.Context, body: dict, respond: Respond):
-    """The lead the button is about, if the clicking user may act on it."""
+def lead_of(
+    ctx: lead_actions.Context,
+    body: dict,
+    respond: Respond,
+    value: str | None = None,
+    *,
+    check: bool = True,
+):
+    """The lead the button is about (its value, or `value`), if the clicking user may act on
+    it (`check`); else None, the user told why."""
     try:
-        lead_id = int(str(body["actions"][0]["value"])[:20])
+        raw = value if value is not None else body["actions"][0]["value"]
+        lead_id = int(str(raw)[:20])
     except (KeyError, IndexError, ValueError):
         lead_id = 0
     # a forged value (not an id, or past any id a database holds) is a lead that is gone
@@ -39,7 +48,7 @@ def _lead(ctx: lead_actions.Context, body: dict, respond: Respond):
             text=ctx.renderer.slack_text("alerts/gone.txt.j2"),
         )
         return None
-    if not lead_actions.may_act(ctx, lead, user):
+    if check and not lead_actions.may_act(ctx, lead, user):
         respond(
             response_type="ephemeral",
             replace_original=False,
@@ -49,6 +58,18 @@ def _lead(ctx: lead_actions.Context, body: dict, respond: Respond):
         )
         return None
     return lead
+
+
+def pressed_on(body: dict, lead_id: int) -> dict:
+    """Where a button that opens a modal was pressed, for the modal's submission to redraw:
+    the lead, and the message (its channel and ts; an ephemeral one cannot be redrawn)."""
+    container = body.get("container") or {}
+    return {
+        "lead": lead_id,
+        "channel": container.get("channel_id"),
+        "ts": container.get("message_ts"),
+        "ephemeral": bool(container.get("is_ephemeral")),
+    }
 
 
 def after_action(ctx: lead_actions.Context, body: dict, respond: Respond, note: str) -> None:
@@ -133,14 +154,7 @@ def _open_recycle_modal(body: dict, respond: Respond, client: WebClient, deps: D
     if started is None:
         return
     ctx, lead = started
-    container = body.get("container") or {}
-    private = {
-        "lead": lead.id,
-        "channel": container.get("channel_id"),
-        "ts": container.get("message_ts"),
-        "ephemeral": bool(container.get("is_ephemeral")),
-        "response_url": body.get("response_url"),
-    }
+    private = {**pressed_on(body, lead.id), "response_url": body.get("response_url")}
     view = recycle_modal(
         ctx.renderer.parts("alerts/recycle_parts.txt.j2"),
         lead=lead_actions.lead_label(lead),

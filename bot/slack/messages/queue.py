@@ -4,7 +4,7 @@ The sentences are the macros of `alerts/queue_parts.txt.j2`."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
@@ -41,6 +41,8 @@ class QueueView:
     also_open: int = 0  # a channel's post: leads escalated before that are still open
     note: str | None = None
     title: str | None = None
+    # a manager's DM: each owner's teammates a lead can go to, the rotation's next first
+    routes: dict[str, tuple[list[str], str | None]] = field(default_factory=dict)
 
     def as_context(self) -> dict[str, Any]:
         """The names the notification text's template reads."""
@@ -56,16 +58,21 @@ def queue_blocks(parts: Any, q: QueueView) -> list[Block]:
         lead = str(line.lead.id)
         blocks.append(section(parts.line(q, line), block_id=f"lead:{lead}"))
         if q.kind != Kind.CHANNEL:
-            blocks.append(
-                actions(
-                    [
-                        button(ids.CONTACTED, "Contacted", lead, style="primary"),
-                        button(ids.SNOOZE, "Snooze 1h", lead),
-                        button(ids.RECYCLE, "Recycle…", lead),
-                    ],
-                    block_id=f"act:{lead}",
+            elements = [
+                button(ids.CONTACTED, "Contacted", lead, style="primary"),
+                button(ids.SNOOZE, "Snooze 1h", lead),
+                button(ids.RECYCLE, "Recycle…", lead),
+            ]
+            if q.kind == Kind.REP:
+                elements.append(button(ids.HAND_BACK, "Hand back", lead))
+            else:
+                picker = reassign_picker(
+                    lead, *q.routes.get(line.lead.owner_email or "", ([], None))
                 )
-            )
+                elements += [picker] if picker else []
+                elements.append(button(ids.COVER, "Cover until…", lead))
+            elements.append(button(ids.HISTORY, "History", lead))
+            blocks.append(actions(elements, block_id=f"act:{lead}"))
     view = "team" if q.kind == Kind.MANAGER else "mine"
     if q.hidden:
         blocks.append(context(parts.more(q)))
@@ -83,6 +90,27 @@ def queue_blocks(parts: Any, q: QueueView) -> list[Block]:
     if not q.lines:
         blocks.append(section(parts.nothing(q)))
     return fit_blocks(blocks)
+
+
+def reassign_picker(lead: str, reps: list[str], preselected: str | None) -> Block | None:
+    """Reassign to…: a menu of the owner's teammates, the rotation's next one chosen."""
+    options = [
+        {"text": {"type": "plain_text", "text": email[:75]}, "value": f"{lead}|{email}"}
+        for email in reps[:100]
+        if len(lead) + len(email) < 150  # Slack's longest option value
+    ]
+    if not options:
+        return None
+    menu: Block = {
+        "type": "static_select",
+        "action_id": ids.REASSIGN,
+        "placeholder": {"type": "plain_text", "text": "Reassign to…"},
+        "options": options,
+    }
+    chosen = next((each for each in options if each["value"] == f"{lead}|{preselected}"), None)
+    if chosen is not None:
+        menu["initial_option"] = chosen
+    return menu
 
 
 @dataclass
@@ -116,6 +144,7 @@ def render_queue(
     title: str | None = None,
     surface: str = "dm",
     page: int = 0,
+    routes: dict[str, tuple[list[str], str | None]] | None = None,
 ) -> Message:
     """The message for one audience: as many leads as Block Kit holds, the most urgent first.
     A DM counts the rest and points to the Home tab; `/sla` ("sla") and the Home tab ("home",
@@ -143,6 +172,7 @@ def render_queue(
         also_open=also_open,
         note=note,
         title=title,
+        routes=routes or {},
     )
     blocks = queue_blocks(renderer.parts("alerts/queue_parts.txt.j2"), view)
     return Message(
