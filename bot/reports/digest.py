@@ -3,6 +3,7 @@ message, terminal preview and chart lay them out."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
@@ -12,6 +13,7 @@ from bot.domain.agenda import AgendaItem
 from bot.domain.agreement import TeamTerms
 from bot.domain.pacing import Pace, PaceStatus, PeriodPosition
 from storage.digest import Response
+from storage.routing import SourceDelay
 
 
 @dataclass(frozen=True)
@@ -82,6 +84,20 @@ class PeriodFigures:
 
 
 @dataclass(frozen=True)
+class RoutingFigures:
+    """Leads changing hands since the last stand-up, how the period's leads were shared, and
+    routing delay beside rep response per source."""
+
+    moves: Counter[str]  # reassigned_auto | reassigned | covered | returned | handed_back
+    per_rep: list[tuple[str, int]]  # leads handed off this period, per rep credited
+    delays: list[SourceDelay]
+
+    @property
+    def shown(self) -> bool:
+        return bool(sum(self.moves.values()) or self.per_rep)
+
+
+@dataclass(frozen=True)
 class Digest:
     team: TeamTerms
     day: date
@@ -99,6 +115,7 @@ class Digest:
     burnup: Burnup
     closing: PeriodFigures | None = None
     unowned: int = 0  # handed off past the first-touch window with no owner slabot knows
+    routing: RoutingFigures | None = None  # a team that routes: its routing lines
 
     @property
     def key(self) -> str:

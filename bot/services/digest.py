@@ -19,10 +19,19 @@ from bot.domain.business_time import Duration, latest_start_due_by
 from bot.domain.calendar import BusinessCalendar
 from bot.domain.pacing import Pace, PeriodPosition
 from bot.domain.quota_plan import stored_value
-from bot.reports.digest import Breach, Burnup, Conversion, Digest, Movement, PeriodFigures
+from bot.reports.digest import (
+    Breach,
+    Burnup,
+    Conversion,
+    Digest,
+    Movement,
+    PeriodFigures,
+    RoutingFigures,
+)
 from bot.services.clocks import refresh
 from storage import digest as store
 from storage import outbox
+from storage import routing as routing_store
 from storage.agreements import agreement_in_force
 
 # The MQL→SQL cohort: MQLs at least this old have had time to be worked …
@@ -120,6 +129,10 @@ def compute_digest(
             ),
         )
         burnup = _burnup(connection, calendar, where, day, figures.mqls)
+        routing = None
+        if terms.routing.reassigns or terms.routing.reps:
+            since = standup_at(calendar, terms, previous)
+            routing = _routing(connection, agreement, terms.name, window, since=since, until=as_of)
         closing = None
         if pacing.is_first_business_day(calendar, agreement.period, day):
             closing = _closing(connection, engine, agreement, terms.name, day, owners, until)
@@ -158,6 +171,27 @@ def compute_digest(
         burnup=burnup,
         closing=closing,
         unowned=unowned,
+        routing=routing,
+    )
+
+
+def _routing(
+    connection: Connection,
+    agreement: Agreement,
+    team: str,
+    window: store.Window,
+    *,
+    since: datetime,
+    until: datetime,
+) -> RoutingFigures:
+    """The routing lines: moves since the last stand-up, the period's leads per rep, and
+    routing delay beside rep response per source."""
+    reps = [rep.email for rep in agreement.reps if rep.team == team]
+    period = {"since": window.since, "until": window.until}
+    return RoutingFigures(
+        moves=routing_store.moves(connection, owners=reps, since=since, until=until),
+        per_rep=routing_store.handed_off_per_owner(connection, owners=reps, **period),
+        delays=routing_store.delays(connection, owners=reps, **period),
     )
 
 
