@@ -15,7 +15,6 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     bindparam,
-    delete,
     func,
     insert,
     literal,
@@ -27,7 +26,8 @@ from sqlalchemy import (
 from bot.domain.leads import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
 from storage.bulk import bulk_insert, chunks, sqlite_time
 from storage.db import dialect_insert
-from storage.models import CLOCKS, EVENTS, LEADS, STAGES, TOUCHES
+from storage.models import EVENTS, LEADS, STAGES, TOUCHES
+from storage.routing import end_hand_off
 
 COLUMNS = [name for name in LEAD_FIELDS if name != "lead_id"] + [
     "crm_url",
@@ -260,7 +260,7 @@ def _new_hand_offs(connection: Connection, moved: list[_Moved], now: datetime) -
     if not moved:
         return
     for chunk in chunks([each.lead_id for each in moved]):
-        connection.execute(delete(CLOCKS).where(CLOCKS.c.lead_id.in_(chunk)))
+        end_hand_off(connection, chunk)
     connection.execute(
         update(LEADS)
         .where(LEADS.c.id == bindparam("_id"))

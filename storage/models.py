@@ -315,6 +315,7 @@ class LeadEvent(SQLModel, table=True):
     by: str  # who did it: an email, "rotation" or "crm"
     from_owner: str | None = None
     to_owner: str | None = None
+    note: str | None = None  # a level told before the lead changed hands: "rule|level"
 
 
 class RoutingTurn(SQLModel, table=True):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 
@@ -12,8 +13,8 @@ from storage.alerts import utc
 from storage.models import CLOCKS, COVERS, EVENTS, LEADS, TOUCHES, TURNS
 
 # the kinds of `lead_event`
-REASSIGNED, COVERED, RETURNED, HANDED_BACK, CRM_OWNER = (
-    "reassigned", "covered", "returned", "handed_back", "crm_owner",
+REASSIGNED, COVERED, RETURNED, HANDED_BACK, CRM_OWNER, TOLD = (
+    "reassigned", "covered", "returned", "handed_back", "crm_owner", "told",
 )  # fmt: skip
 GIVEN = (REASSIGNED, COVERED, HANDED_BACK)  # a lead routing gave someone (counts to a cap)
 
@@ -47,6 +48,7 @@ class Event:
     by: str
     from_owner: str | None
     to_owner: str | None
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,7 @@ def change_owner(
             clocks_stale=True,
         )
     )
-    connection.execute(delete(CLOCKS).where(CLOCKS.c.lead_id == lead_id))
+    end_hand_off(connection, [lead_id])
     event_id = connection.execute(
         insert(EVENTS)
         .values(
@@ -151,6 +153,37 @@ def change_owner(
         .returning(EVENTS.c.id)
     ).scalar_one()
     return HandOver(event_id, lead_id, lead.owner_email, to, lead.source_system, lead.external_id)
+
+
+def end_hand_off(connection: Connection, lead_ids: Sequence[int]) -> None:
+    """The leads' clocks go (the new hand-off's start afresh); the levels they told stay in
+    the lead's history, as events."""
+    kept = []
+    for lead_id, rule, level, at, owner in told_before(connection, lead_ids):
+        kept.append({"lead_id": lead_id, "at": at, "kind": TOLD, "by": "slabot",
+                     "from_owner": owner, "to_owner": None, "note": f"{rule}|{level}"})  # fmt: skip
+    if kept:
+        connection.execute(insert(EVENTS), kept)
+    connection.execute(delete(CLOCKS).where(CLOCKS.c.lead_id.in_(lead_ids)))
+
+
+def told_before(
+    connection: Connection, lead_ids: Sequence[int]
+) -> list[tuple[int, str, int, datetime, str | None]]:
+    """(lead, rule, level, when it was reached, the owner then) of every level told."""
+    rows = connection.execute(
+        select(
+            CLOCKS.c.lead_id, CLOCKS.c.rule, CLOCKS.c.alerted, CLOCKS.c.warn_at,
+            CLOCKS.c.due_at, CLOCKS.c.manager_at, CLOCKS.c.channel_at, LEADS.c.owner_email,
+        )
+        .join(LEADS, LEADS.c.id == CLOCKS.c.lead_id)
+        .where(CLOCKS.c.lead_id.in_(lead_ids), CLOCKS.c.alerted > 0)
+    )  # fmt: skip
+    found = []
+    for lead_id, rule, alerted, *instants, owner in rows:
+        for level in range(1, alerted + 1):
+            found.append((lead_id, rule, level, utc(instants[level - 1]), owner))
+    return found
 
 
 def record_event(connection: Connection, *, lead_id: int, at: datetime, kind: str, by: str,
@@ -168,7 +201,9 @@ def history(connection: Connection, lead_id: int) -> list[Event]:
     rows = connection.execute(
         select(EVENTS).where(EVENTS.c.lead_id == lead_id).order_by(EVENTS.c.at, EVENTS.c.id)
     )
-    return [Event(utc(row.at), row.kind, row.by, row.from_owner, row.to_owner) for row in rows]
+    return [
+        Event(utc(row.at), row.kind, row.by, row.from_owner, row.to_owner, row.note) for row in rows
+    ]
 
 
 def touches_of(connection: Connection, lead_id: int) -> list[tuple[datetime, str, str]]:
@@ -182,21 +217,8 @@ def touches_of(connection: Connection, lead_id: int) -> list[tuple[datetime, str
 
 
 def told_levels(connection: Connection, lead_id: int) -> list[tuple[str, int, datetime]]:
-    """(rule, level, when it was reached) for every level told of the lead's current clocks."""
-    rows = connection.execute(
-        select(
-            CLOCKS.c.rule,
-            CLOCKS.c.alerted,
-            CLOCKS.c.warn_at,
-            CLOCKS.c.due_at,
-            CLOCKS.c.manager_at,
-            CLOCKS.c.channel_at,
-        ).where(CLOCKS.c.lead_id == lead_id)
-    )
-    found = []
-    for rule, alerted, *instants in rows:
-        for level in range(1, (alerted or 0) + 1):
-            found.append((rule, level, utc(instants[level - 1])))
+    """(rule, level, when it was reached) for every level the lead's current clocks told."""
+    found = [(rule, level, at) for _, rule, level, at, _ in told_before(connection, [lead_id])]
     return sorted(found, key=lambda each: each[2])
 
 

@@ -80,12 +80,14 @@ def test_a_reps_dm_names_the_lead_its_deadline_and_carries_its_buttons() -> None
     assert buttons[0]["style"] == "primary"
 
 
-def test_the_channels_post_names_the_owner_and_has_no_buttons() -> None:
+def test_the_channels_post_names_the_owner_and_has_only_history() -> None:
     blocks = queue_blocks(QUEUE, view("sla_channel", [line(7, level=3)]))
     validate_blocks(blocks)
     assert [b["type"] for b in blocks] == ["header", "context", "section"]
     assert blocks[0]["text"]["text"] == "🚨 1 SLA breach still open"
     assert blocks[2]["text"]["text"].endswith(" · owner rita@example.com")
+    accessory = blocks[2]["accessory"]
+    assert (accessory["action_id"], accessory["value"]) == (ids.HISTORY, "7")
 
 
 def test_a_dm_too_long_counts_the_rest_and_points_to_home() -> None:

@@ -244,7 +244,10 @@ def test_an_owner_changed_in_the_crm_is_a_new_hand_off(engine: Engine) -> None:
         due, alerted = connection.execute(text(
             "SELECT due_at, alerted FROM sla_clock WHERE rule = 'first_touch'")).one()  # fmt: skip
         event_row = connection.execute(text(
-            "SELECT kind, by, from_owner, to_owner FROM lead_event")).one()  # fmt: skip
+            "SELECT kind, by, from_owner, to_owner FROM lead_event WHERE kind = 'crm_owner'"
+        )).one()  # fmt: skip
+        kept = connection.execute(text("SELECT note FROM lead_event WHERE kind = 'told'"))
+        told = sorted(note for (note,) in kept)
     due = due if isinstance(due, datetime) else datetime.fromisoformat(str(due))
     # (the open-all-day hours close for a microsecond at midnight)
     assert abs(due.replace(tzinfo=due.tzinfo or UTC) - (changed + timedelta(hours=4))) < timedelta(
@@ -252,6 +255,8 @@ def test_an_owner_changed_in_the_crm_is_a_new_hand_off(engine: Engine) -> None:
     )
     assert alerted == 0
     assert tuple(event_row) == ("crm_owner", "crm", "rita@example.com", "tom@example.com")
+    # what Rita was told stays in the lead's history: due soon, breached, her manager
+    assert told == ["first_touch|1", "first_touch|2", "first_touch|3"]
 
 
 # -- by hand, through signed Slack requests --------------------------------------------------

@@ -314,11 +314,16 @@ def history_lines(ctx: Context, lead: store.LeadRow, tz: tzinfo) -> list[tuple[d
         events = routing_store.history(connection, lead.id)
         touches = routing_store.touches_of(connection, lead.id)
         told = routing_store.told_levels(connection, lead.id)
-    first_owner = events[0].from_owner if events else lead.owner_email
+    moves = [e for e in events if e.kind != routing_store.TOLD]
     lines: list[tuple[datetime, str]] = []
-    if lead.assigned_at is not None and not events:
-        lines.append((lead.assigned_at, parts.assigned(first_owner)))
-    lines += [(e.at, parts.event(e.kind, e.by, e.from_owner, e.to_owner)) for e in events]
+    if lead.assigned_at is not None and not moves:
+        lines.append((lead.assigned_at, parts.assigned(lead.owner_email)))
+    for e in events:
+        if e.kind == routing_store.TOLD:  # told before the lead changed hands
+            rule, _, level = (e.note or "|0").partition("|")
+            lines.append((e.at, parts.told(rule.replace("_", " "), int(level))))
+        else:
+            lines.append((e.at, parts.event(e.kind, e.by, e.from_owner, e.to_owner)))
     lines += [(at, parts.told(rule.replace("_", " "), level)) for rule, level, at in told]
     lines += [(at, parts.touched(kind, by)) for at, kind, by in touches]
     return [(at.astimezone(tz), text) for at, text in sorted(lines, key=lambda each: each[0])]

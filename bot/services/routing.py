@@ -135,11 +135,11 @@ def _covers(connection: Connection, routing: Routing) -> list[store.HandOver]:
         else:
             away[row.rep] = (row.cover, row.starts_at)
     for rep in agreement.reps:  # out of office today, in a team that routes: the rotation
-        calendar = agreement.rep_calendar(rep.email)
         team = agreement.team(rep.team)
-        today = calendar.today(now)
         if rep.email in away or team is None or not team.routing.reassigns:
             continue
+        calendar = agreement.rep_calendar(rep.email)
+        today = calendar.today(now)
         if calendar.closed_reason(today) == OUT_OF_OFFICE:
             midnight = datetime.combine(today, datetime.min.time(), calendar.tz)
             away[rep.email] = (None, midnight)

@@ -56,7 +56,10 @@ def queue_blocks(parts: Any, q: QueueView) -> list[Block]:
         blocks.append(context(q.note))
     for line in q.lines:
         lead = str(line.lead.id)
-        blocks.append(section(parts.line(q, line), block_id=f"lead:{lead}"))
+        shown = section(parts.line(q, line), block_id=f"lead:{lead}")
+        if q.kind == Kind.CHANNEL:  # the channel's post has no row of buttons: History beside
+            shown["accessory"] = button(ids.HISTORY, "History", lead)
+        blocks.append(shown)
         if q.kind != Kind.CHANNEL:
             elements = [
                 button(ids.CONTACTED, "Contacted", lead, style="primary"),

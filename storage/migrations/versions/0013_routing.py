@@ -34,6 +34,7 @@ def upgrade() -> None:
         sa.Column("by", sa.String(), nullable=False),
         sa.Column("from_owner", sa.String(), nullable=True),
         sa.Column("to_owner", sa.String(), nullable=True),
+        sa.Column("note", sa.String(), nullable=True),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_lead_event_lead_id", "lead_event", ["lead_id"])
