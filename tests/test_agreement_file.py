@@ -56,6 +56,25 @@ def test_errors_name_the_key_and_the_line(change, line, key, message) -> None:  
     assert (problem.line, problem.key) == (line, key) and message in problem.message
 
 
+def test_crm_sections_are_checked_against_the_crms_slabot_reads() -> None:
+    """The agreement's schema names no CRM: a section for one slabot does not read, or
+    statuses under the other CRM's key, is refused with its line when applied."""
+    from bot.intake.registry import crm_problems
+
+    text = EXAMPLE.read_text() + (
+        '\n[crm.zoho]\nrecord_url = "https://z/{id}"\n\n[crm.hubspot.statuses]\n"NEW" = "mql"\n'
+    )
+    parse_agreement(text)  # the file alone is well formed
+    with pytest.raises(AgreementFileError) as raised:
+        parse_agreement(text, crm_problems)
+    lines = len(EXAMPLE.read_text().splitlines())
+    assert [(p.line, p.key, p.message) for p in raised.value.problems] == [
+        (lines + 2, "crm.zoho", "slabot reads no CRM named 'zoho' (one of hubspot, salesforce)"),
+        (lines + 5, "crm.hubspot.statuses",
+         "HubSpot's lead statuses go under [crm.hubspot.lead_statuses]"),
+    ]  # fmt: skip
+
+
 def test_toml_syntax_errors_give_the_line() -> None:
     with pytest.raises(AgreementFileError, match="line 2"):
         parse_agreement('[agreement]\nname = "unterminated\n')

@@ -36,6 +36,7 @@ def sla_apply(
     """Validate the agreement file, store it as a new version and print what changed."""
     from bot.domain.agreement_checks import placeholders
     from bot.domain.agreement_file import AgreementFileError, parse_agreement
+    from bot.intake.registry import crm_problems
     from bot.intake.unowned import assign_known_owners
     from bot.services.agreements import apply_agreement
     from bot.slack.render import Renderer
@@ -48,7 +49,7 @@ def sla_apply(
     renderer = Renderer(settings.templates_dir)
     try:
         text = _channel_names_resolved(text, settings)
-        agreement = parse_agreement(text)
+        agreement = parse_agreement(text, crm_problems)
         if check:
             diff = changes_from_latest(engine, agreement)
             out.print(renderer.text("sla/checked.txt.j2", changes=diff), markup=False)

@@ -94,7 +94,7 @@ def hand_back(
     rep = routing.agreement.rep(lead.owner_email if lead else None)
     if lead is None or rep is None:
         return None
-    to = _next(connection, routing, rep.team, exclude=rep.email, save=True)
+    to = _next(connection, routing, rep.team, exclude=rep.email)
     if to is None:
         return None
     moved = _move(connection, routing, lead_id, to, kind=store.HANDED_BACK, by=by)
@@ -168,15 +168,13 @@ def _team_next(connection: Connection, routing: Routing, rep_email: str) -> str 
     rep = routing.agreement.rep(rep_email)
     if rep is None:
         return None
-    return _next(connection, routing, rep.team, exclude=rep_email, save=True)
+    return _next(connection, routing, rep.team, exclude=rep_email)
 
 
-def _next(
-    connection: Connection, routing: Routing, team: str, *, exclude: str, save: bool
-) -> str | None:
-    """The rep of `team` the rotation gives the next lead (`save`: and it is given)."""
+def _next(connection: Connection, routing: Routing, team: str, *, exclude: str) -> str | None:
+    """The rep of `team` the rotation gives the next lead (their turn taken)."""
     chosen, turns = _pick(connection, routing.agreement, routing.now, team, exclude=exclude)
-    if chosen is not None and save:
+    if chosen is not None:
         store.save_turns(connection, team, turns, at=routing.now)
     return chosen
 
