@@ -34,7 +34,7 @@ def sla_apply(
     ] = False,
 ) -> None:
     """Validate the agreement file, store it as a new version and print what changed."""
-    from bot.domain.agreement_checks import placeholders
+    from bot.domain.agreement_checks import placeholders, target_checks
     from bot.domain.agreement_file import AgreementFileError, parse_agreement
     from bot.intake.registry import crm_problems
     from bot.intake.unowned import assign_known_owners
@@ -62,7 +62,7 @@ def sla_apply(
             err.print(f"{source}:{line}{key} {problem.message}", markup=False)
         raise typer.Exit(1 if check else 2) from error
     sentences = renderer.parts("doctor/checks.txt.j2")
-    for finding in placeholders(agreement):
+    for finding in placeholders(agreement) + target_checks(agreement):
         err.print(f"warning: {sentences.sentence(finding)}", markup=False)
     if check:
         return

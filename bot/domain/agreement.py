@@ -20,6 +20,7 @@ from bot.domain.business_time import Cadence, Duration
 from bot.domain.calendar import WEEKDAYS, BusinessCalendar, check_holidays, parse_hours
 from bot.domain.leads import STAGES, is_stage
 from bot.domain.routing import Candidate
+from bot.domain.targets import Targets, targets
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")  # public (C…) or older private (G…) channel
 
@@ -453,6 +454,23 @@ class Agreement(_Section):
 
     def sources(self) -> list[str]:
         return sorted(set(self.marketing.sources) | set(self.funnel.sources))
+
+    def targets(self) -> Targets:
+        """The MQL and SQL targets: as typed in `[marketing]`, else from the quota and funnel."""
+        funnel = self.funnel
+
+        def given(value: float | None) -> Fraction | None:
+            return exact(value) if value is not None else None
+
+        return targets(
+            typed_mqls=self.marketing.mql_target,
+            typed_sqls=self.marketing.sql_target,
+            quota=given(funnel.quota),
+            aov=given(funnel.aov),
+            win=given(funnel.win),
+            sql_to_opp=given(funnel.sql_to_opp),
+            mql_to_sql=given(funnel.mql_to_sql),
+        )
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,15 @@ def placeholders(agreement: Agreement) -> list[Check]:
     return found
 
 
+def target_checks(agreement: Agreement) -> list[Check]:
+    """A typed target the quota and funnel disagree with (it is kept: the typed one paces)."""
+    return [
+        Check("agreement", False, "target_disagrees", {"what": what, "typed": typed,
+                                                       "derived": derived})
+        for what, typed, derived in agreement.targets().disagreements()
+    ]  # fmt: skip
+
+
 def channel_name(channel: str) -> str | None:
     """The name a channel was written by (`#sales-standup`, or a bare name), None for an id."""
     if CHANNEL_ID.match(channel):

@@ -77,7 +77,7 @@ def generate_leads(agreement: Agreement, now: datetime, rng: random.Random) -> l
     calendar = agreement.business_calendar()
     tz = ZoneInfo(agreement.calendar.timezone)
     start, _ = period_bounds(calendar.today(now), "quarter")
-    per_day = (agreement.marketing.mql_target or 0) / 21  # a typical month has ~21 business days
+    per_day = (agreement.targets().mqls or 0) / 21  # a typical month has ~21 business days
     records: list[LeadRecord] = []
     day = start
     while day <= calendar.today(now):

@@ -227,14 +227,14 @@ def _figures(
     conversion: list[Conversion] | None = None,
 ) -> PeriodFigures:
     marketing, tolerance = agreement.marketing, exact(agreement.agreement.tolerance)
+    goal = agreement.targets()  # as typed, else from the quota and the funnel
 
     def pace(name: str, actual: int, target: Fraction | int | None) -> Pace:
         return Pace(name, actual, Fraction(target) if target else None, where, tolerance)
 
     split, found = marketing.sources, counts.mql.by_source
     sources = [
-        pace(name, found[name], pacing.split_target(marketing.mql_target, split, name))
-        for name in split
+        pace(name, found[name], pacing.split_target(goal.mqls, split, name)) for name in split
     ]
     outside = {name: n for name, n in found.items() if name not in split}
     if split and outside:  # by name (the details), largest first
@@ -244,8 +244,8 @@ def _figures(
         sources.append(pace(OTHER_SOURCES, counts.mql.total - sum(found.values()), None))
     return PeriodFigures(
         where=where,
-        mqls=pace("MQLs", counts.mql.total, marketing.mql_target),
-        sqls=pace("SQLs", counts.sql.total, marketing.sql_target),
+        mqls=pace("MQLs", counts.mql.total, goal.mqls),
+        sqls=pace("SQLs", counts.sql.total, goal.sqls),
         sources=sources,
         conversion=conversion or [],
         recycled=counts.recycled.total,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.engine import Engine
 
 from bot.domain.agreement import Agreement
-from bot.domain.agreement_checks import placeholders
+from bot.domain.agreement_checks import placeholders, target_checks
 from bot.domain.checkup import Check
 from bot.intake.registry import connected
 from bot.settings import Settings
@@ -33,7 +33,7 @@ def local_checks(
     else:
         facts = {"name": agreement.agreement.name, "reps": len(agreement.reps)}
         checks.append(Check("agreement", True, "agreement", facts))
-        checks += placeholders(agreement)
+        checks += placeholders(agreement) + target_checks(agreement)
     with engine.connect() as connection:
         loaded = load_status(connection, now=now)
         synced = sync_store.cursors(connection)

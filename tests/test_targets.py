@@ -1,0 +1,75 @@
+"""Targets from the quota: an agreement that gives the quota and the funnel paces against the
+reverse funnel's MQLs and SQLs (DOMAIN.md's worked example, by hand: 500,000 ÷ 2,000 = 250
+deals; ⌈250 ÷ 0.23⌉ = 1,087 opportunities; ⌈1,087 ÷ 0.82⌉ = 1,326 SQLs; 1,326 ÷ 0.34 = 3,900
+MQLs); a typed target the funnel disagrees with is kept, and said."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+
+from bot.domain.agreement_file import parse_agreement
+from bot.slack.render import Renderer
+from tests.cli_runner import run_slabot
+
+EXAMPLE = (Path(__file__).resolve().parent.parent / "examples" / "sla.toml").read_text()
+UNTYPED = EXAMPLE.replace("mql_target = 3900                # per period\n", "").replace(
+    "sql_target = 1326\n", ""
+)
+
+
+def test_the_quota_and_the_funnel_alone_give_the_worked_examples_targets() -> None:
+    targets = parse_agreement(UNTYPED).targets()
+    assert targets.plan is not None
+    plan = targets.plan
+    assert (plan.deals, plan.opportunities, plan.sqls, plan.mqls) == (250, 1087, 1326, 3900)
+    assert (targets.mqls, targets.sqls, targets.derived) == (3900, 1326, True)
+    assert targets.disagreements() == []
+
+
+def test_a_typed_target_is_kept_and_its_disagreement_said() -> None:
+    typed = parse_agreement(EXAMPLE.replace("mql_target = 3900", "mql_target = 4200"))
+    targets = typed.targets()
+    assert (targets.mqls, targets.sqls, targets.derived) == (4200, 1326, False)
+    assert targets.disagreements() == [("MQL", 4200, 3900)]
+    without_rate = parse_agreement(UNTYPED.replace("win = 0.23\n", ""))
+    assert (without_rate.targets().mqls, without_rate.targets().plan) == (None, None)
+
+
+def test_terms_show_where_each_target_comes_from() -> None:
+    renderer = Renderer()
+    derived = renderer.text("sla/terms.txt.j2", agreement=parse_agreement(UNTYPED), version=1,
+                            in_force_from=date(2026, 7, 1))  # fmt: skip
+    assert "MQL target  3,900 per month (from the quota)" in derived
+    assert "website    60% (2,340)" in derived
+    typed = parse_agreement(EXAMPLE.replace("mql_target = 3900", "mql_target = 4200"))
+    blocks = renderer.text("sla/terms.json.j2", agreement=typed, version=2,
+                           in_force_from=date(2026, 7, 1))  # fmt: skip
+    assert "4,200 per month (the quota gives 3,900)" in blocks
+
+
+def test_sla_apply_warns_of_a_typed_target_the_funnel_disagrees_with(tmp_path: Path) -> None:
+    path = tmp_path / "sla.toml"
+    path.write_text(EXAMPLE.replace("mql_target = 3900", "mql_target = 4200"))
+    ran = run_slabot("sla", "apply", str(path), "--check",
+                     env={"DATABASE_URL": f"sqlite:///{tmp_path / 'slabot.db'}"})  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert (
+        "warning: the MQL target is 4,200, but the quota and funnel give 3,900 — the typed "
+        "target paces; remove it to pace against the funnel's"
+    ) in ran.stderr
+
+
+def test_the_digest_paces_against_the_derived_targets(engine: Engine) -> None:
+    from bot.services.agreements import apply_agreement
+    from bot.services.digest import compute_digest
+
+    apply_agreement(engine, UNTYPED, now=datetime(2026, 11, 2, tzinfo=UTC))
+    digest = compute_digest(engine, team="na", day=date(2026, 11, 18),
+                            now=datetime(2026, 11, 18, 14, tzinfo=UTC))  # fmt: skip
+    figures = digest.figures
+    assert (figures.mqls.target, figures.sqls.target) == (3900, 1326)
+    # the split applies to the derived target as to a typed one: 60 % website
+    assert [(p.name, p.target) for p in figures.sources] == [("website", 2340), ("outbound", 1560)]
