@@ -74,6 +74,20 @@ def stage_counts(
     return StageCounts(total, recent, by_source)
 
 
+def mqls_by_segment(connection: Connection, *, since: datetime, until: datetime) -> dict[str, int]:
+    """MQLs of [since, until) per segment ("": none given). Only an agreement that splits its
+    quota by segment asks (the segment is not in the MQL index: the period's rows are read)."""
+    rows = connection.execute(
+        select(LEADS.c.segment, func.count())
+        .where(LEADS.c.mql_at >= _utc(since), LEADS.c.mql_at < _utc(until))
+        .group_by(LEADS.c.segment)
+    )
+    found: dict[str, int] = {}
+    for name, count in rows:
+        found[str(name or "").lower()] = found.get(str(name or "").lower(), 0) + int(count)
+    return found
+
+
 def daily_counts(
     connection: Connection, *, stage: str, boundaries: Sequence[datetime]
 ) -> list[int]:

@@ -6,6 +6,7 @@ MQLs); a typed target the funnel disagrees with is kept, and said."""
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from fractions import Fraction
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -73,3 +74,80 @@ def test_the_digest_paces_against_the_derived_targets(engine: Engine) -> None:
     assert (figures.mqls.target, figures.sqls.target) == (3900, 1326)
     # the split applies to the derived target as to a typed one: 60 % website
     assert [(p.name, p.target) for p in figures.sources] == [("website", 2340), ("outbound", 1560)]
+
+
+# two segments, by hand (the quota 500,000 split 60 / 40):
+#   smb: 300,000 ÷ 2,000 = 150 deals; ⌈150 ÷ 0.23⌉ = 653 opportunities (652.2);
+#        ⌈653 ÷ 0.82⌉ = 797 SQLs (796.3); ⌈797 ÷ 0.34⌉ = 2,345 MQLs (2,344.1)
+#   enterprise: 200,000 ÷ 20,000 = 10 deals; 10 ÷ 0.20 = 50 opportunities;
+#        ⌈50 ÷ 0.70⌉ = 72 SQLs (71.4); 72 ÷ 0.25 = 288 MQLs
+#   targets: 2,345 + 288 = 2,633 MQLs, 797 + 72 = 869 SQLs
+SEGMENTS = UNTYPED.replace(
+    "[funnel.sources.outbound]",
+    """[funnel.segments.smb]
+share = 0.6
+
+[funnel.segments.enterprise]
+share = 0.4
+aov = 20000
+win = 0.20
+sql_to_opp = 0.70
+mql_to_sql = 0.25
+
+[funnel.sources.outbound]""",
+)
+
+
+def test_two_segments_each_walk_their_share_of_the_quota_back() -> None:
+    targets = parse_agreement(SEGMENTS).targets()
+    plans = {
+        name: (p.deals, p.opportunities, p.sqls, p.mqls) for name, p in targets.segments.items()
+    }
+    assert plans == {"smb": (150, 653, 797, 2345), "enterprise": (10, 50, 72, 288)}
+    assert (targets.mqls, targets.sqls) == (2633, 869)
+
+
+def test_quota_for_one_segment_uses_its_share_and_its_funnel() -> None:
+    import pytest
+
+    from bot.domain.quota_args import QuotaInputError, parse_quota_args
+    from bot.domain.quota_plan import plan_quota
+
+    agreement = parse_agreement(SEGMENTS)
+    answer = plan_quota(parse_quota_args("segment=enterprise"), agreement, date(2026, 11, 18))
+    plan = answer.plan
+    assert (plan.quota, plan.deals, plan.opportunities, plan.sqls, plan.mqls) == (
+        200_000, 10, 50, 72, 288,
+    )  # fmt: skip
+    assert answer.segment == "enterprise"
+    with pytest.raises(QuotaInputError, match="unknown segment `mid` \\(known segments: smb, "):
+        plan_quota(parse_quota_args("segment=mid"), agreement, date(2026, 11, 18))
+    with pytest.raises(QuotaInputError, match="a source or a segment, not both"):
+        parse_quota_args("source=outbound segment=smb")
+
+
+def test_the_digest_paces_each_segment(engine: Engine) -> None:
+    """November 2026 has 21 weekdays, 19 business days (Veterans Day and Thanksgiving off); by
+    the morning of the 18th, 11 are done (2–6, 9, 10, 12, 13, 16, 17): a segment is expected
+    at 11/19 of its target. 3 SMB and 1 enterprise MQLs, and one of no segment."""
+    from bot.domain.leads import LeadRecord
+    from bot.services.agreements import apply_agreement
+    from bot.services.digest import compute_digest
+    from storage.ingest import upsert_leads
+
+    apply_agreement(engine, SEGMENTS, now=datetime(2026, 11, 2, tzinfo=UTC))
+    at = datetime(2026, 11, 10, 15, tzinfo=UTC)
+    rows = [("S1", "SMB"), ("S2", "smb"), ("S3", "smb"), ("E1", "enterprise"), ("N1", None)]
+    with engine.begin() as connection:
+        upsert_leads(connection, [
+            LeadRecord(ext, {"mql_at": at, "stage": "mql", "source": "website",
+                             **({"segment": segment} if segment else {})})
+            for ext, segment in rows
+        ], source_system="native", origin="import")  # fmt: skip
+    digest = compute_digest(engine, team="na", day=date(2026, 11, 18),
+                            now=datetime(2026, 11, 18, 14, tzinfo=UTC))  # fmt: skip
+    paces = [(p.name, p.actual, p.target) for p in digest.figures.segments]
+    assert paces == [("smb", 3, 2345), ("enterprise", 1, 288), ("other segments", 1, None)]
+    assert digest.figures.where.business_days == 19 and digest.figures.where.completed == 11
+    smb = digest.figures.segments[0]
+    assert smb.expected == Fraction(2345 * 11, 19)

@@ -20,7 +20,7 @@ from bot.domain.business_time import Cadence, Duration
 from bot.domain.calendar import WEEKDAYS, BusinessCalendar, check_holidays, parse_hours
 from bot.domain.leads import STAGES, is_stage
 from bot.domain.routing import Candidate
-from bot.domain.targets import Targets, targets
+from bot.domain.targets import Rates, Targets, targets
 
 CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{2,}$")  # public (C…) or older private (G…) channel
 
@@ -178,12 +178,28 @@ class FunnelOverride(_Section):
     mql_to_sql: float | None = Field(None, gt=0, le=1)
 
 
+class SegmentTerms(FunnelOverride):
+    """`[funnel.segments.NAME]`: a segment's share of the quota and its own funnel (each value
+    it does not give is the blended `[funnel]`'s)."""
+
+    share: float = Field(gt=0, le=1)
+
+
 class FunnelTerms(FunnelOverride):
     sources: dict[str, FunnelOverride] = Field(default_factory=dict)
+    segments: dict[str, SegmentTerms] = Field(default_factory=dict)
 
     @field_validator("sources")
     @classmethod
     def _lower(cls, value: dict[str, FunnelOverride]) -> dict[str, FunnelOverride]:
+        return {name.lower(): terms for name, terms in value.items()}
+
+    @field_validator("segments")
+    @classmethod
+    def _shares(cls, value: dict[str, SegmentTerms]) -> dict[str, SegmentTerms]:
+        total = sum(terms.share for terms in value.values())
+        if value and abs(total - 1) > 1e-6:
+            raise ValueError(f"segment shares must add up to 1 (they add up to {total:g})")
         return {name.lower(): terms for name, terms in value.items()}
 
 
@@ -456,21 +472,31 @@ class Agreement(_Section):
         return sorted(set(self.marketing.sources) | set(self.funnel.sources))
 
     def targets(self) -> Targets:
-        """The MQL and SQL targets: as typed in `[marketing]`, else from the quota and funnel."""
+        """The MQL and SQL targets: as typed in `[marketing]`, else from the quota and funnel
+        (per segment where `[funnel.segments]` splits the quota)."""
         funnel = self.funnel
 
         def given(value: float | None) -> Fraction | None:
             return exact(value) if value is not None else None
 
+        def rates(terms: FunnelOverride) -> Rates:
+            """Each value the terms give, else the blended funnel's."""
+
+            def value(key: str) -> Fraction | None:
+                own = getattr(terms, key)
+                return given(own if own is not None else getattr(funnel, key))
+
+            return value("aov"), value("win"), value("sql_to_opp"), value("mql_to_sql")
+
+        quota = given(funnel.quota)
         return targets(
             typed_mqls=self.marketing.mql_target,
             typed_sqls=self.marketing.sql_target,
-            quota=given(funnel.quota),
-            aov=given(funnel.aov),
-            win=given(funnel.win),
-            sql_to_opp=given(funnel.sql_to_opp),
-            mql_to_sql=given(funnel.mql_to_sql),
-        )
+            quota=quota,
+            rates=rates(funnel),
+            segments={name: (exact(terms.share), rates(terms))
+                      for name, terms in funnel.segments.items()},
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The `/quota` grammar, shared by the slash command and `slabot quota`.
 
     /quota [AMOUNT] [aov=AMOUNT] [win=PCT] [sql2opp=PCT] [mql2sql=PCT]
-           [period=month|quarter|year] [source=NAME]
+           [period=month|quarter|year] [source=NAME | segment=NAME]
 
 Every mistake raises :class:`QuotaInputError` with one specific sentence; nothing else escapes.
 """
@@ -25,7 +25,7 @@ PERIODS = {
     "annual": "year",
 }
 RATE_KEYS = ("win", "sql2opp", "mql2sql")
-KEYS = ("aov", *RATE_KEYS, "period", "source")
+KEYS = ("aov", *RATE_KEYS, "period", "source", "segment")
 ALIASES = {
     "quota": "quota",
     "sql_to_opp": "sql2opp",
@@ -61,6 +61,7 @@ class QuotaRequest:
     mql2sql: Fraction | None = None
     period: str | None = None
     source: str | None = None
+    segment: str | None = None
     help: bool = False
     given: tuple[str, ...] = field(default=())
 
@@ -181,6 +182,7 @@ EXAMPLES = {
     "mql2sql": "mql2sql=34%",
     "period": "period=quarter",
     "source": "source=outbound",
+    "segment": "segment=enterprise",
 }
 
 
@@ -198,13 +200,18 @@ def _build(values: dict[str, object]) -> QuotaRequest:
         if period not in PERIODS:
             raise QuotaInputError(f"period must be month, quarter or year (got `{_cut(period)}`).")
         parsed["period"] = PERIODS[period]
-    if "source" in values:
-        source = str(values["source"]).lower()
-        if not _SOURCE.match(source):
-            raise QuotaInputError(
-                f"`{_cut(source)}` is not a source name; "
-                "use letters, digits, - or _ (e.g. outbound)."
-            )
-        parsed["source"] = source
-    given = tuple(k for k in ("quota", "aov", *RATE_KEYS, "period", "source") if k in parsed)
+    for key, example in (("source", "outbound"), ("segment", "enterprise")):
+        if key in values:
+            name = str(values[key]).lower()
+            if not _SOURCE.match(name):
+                raise QuotaInputError(
+                    f"`{_cut(name)}` is not a {key} name; "
+                    f"use letters, digits, - or _ (e.g. {example})."
+                )
+            parsed[key] = name
+    if "source" in parsed and "segment" in parsed:
+        raise QuotaInputError("give a source or a segment, not both: each has its own funnel.")
+    given = tuple(
+        k for k in ("quota", "aov", *RATE_KEYS, "period", "source", "segment") if k in parsed
+    )
     return QuotaRequest(**parsed, given=given)  # type: ignore[arg-type]

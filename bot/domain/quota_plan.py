@@ -23,28 +23,42 @@ class QuotaAnswer:
     business_days: int
     mqls_per_day: int
     source: str | None
+    segment: str | None
     from_agreement: tuple[str, ...]  # which values came from the stored assumptions
     scaled_from: str | None  # the agreement period the stored quota was scaled from
     agreement_name: str | None
 
 
-def stored_value(agreement: Agreement | None, source: str | None, key: str) -> Fraction | None:
+def stored_value(
+    agreement: Agreement | None, source: str | None, key: str, segment: str | None = None
+) -> Fraction | None:
+    """A funnel value as the agreement holds it: the source's or segment's own, else the
+    blended one; a segment's quota is its share of the quota."""
     if agreement is None:
         return None
     funnel = agreement.funnel
-    override = funnel.sources.get(source) if source else None
+    override = (
+        funnel.segments.get(segment) if segment else funnel.sources.get(source) if source else None
+    )
     value = getattr(override, key, None) if override else None
     if value is None:
         value = getattr(funnel, key)
+    if value is not None and key == "quota" and segment and segment in funnel.segments:
+        return exact(value) * exact(funnel.segments[segment].share)
     return exact(value) if value is not None else None
 
 
 def plan_quota(request: QuotaRequest, agreement: Agreement | None, today: date) -> QuotaAnswer:
     """Resolve every value (given, or stored) and compute the plan for the period of `today`."""
-    source = request.source
+    source, segment = request.source, request.segment
     if source and agreement and source not in agreement.sources():
         known = ", ".join(agreement.sources()) or "none are defined"
         raise QuotaInputError(f"unknown source `{source}` (known sources: {known}).")
+    if segment and (agreement is None or segment not in agreement.funnel.segments):
+        known = ", ".join(agreement.funnel.segments) if agreement else ""
+        raise QuotaInputError(
+            f"unknown segment `{segment}` (known segments: {known or 'none are defined'})."
+        )
     stored_period = agreement.period if agreement else "month"
     period = request.period or stored_period
     from_agreement: list[str] = []
@@ -52,7 +66,7 @@ def plan_quota(request: QuotaRequest, agreement: Agreement | None, today: date) 
 
     quota = request.quota
     if quota is None:
-        quota = stored_value(agreement, source, "quota")
+        quota = stored_value(agreement, source, "quota", segment)
         if quota is not None:
             from_agreement.append("quota")
             if period != stored_period:
@@ -62,7 +76,7 @@ def plan_quota(request: QuotaRequest, agreement: Agreement | None, today: date) 
     for key, funnel_key in _FUNNEL_KEYS.items():
         value = getattr(request, key)
         if value is None:
-            value = stored_value(agreement, source, funnel_key)
+            value = stored_value(agreement, source, funnel_key, segment)
             if value is not None:
                 from_agreement.append(key)
         values[key] = value
@@ -97,6 +111,7 @@ def plan_quota(request: QuotaRequest, agreement: Agreement | None, today: date) 
         business_days=business_days,
         mqls_per_day=plan.mqls_per_business_day(business_days) if business_days else plan.mqls,
         source=source,
+        segment=segment,
         from_agreement=tuple(from_agreement),
         scaled_from=scaled_from,
         agreement_name=agreement.agreement.name if agreement else None,

@@ -69,6 +69,7 @@ class PeriodFigures:
     mqls: Pace
     sqls: Pace
     sources: list[Pace]  # the agreement's split, then sources outside it (no target)
+    segments: list[Pace]  # `[funnel.segments]`, then MQLs of no named segment (no target)
     conversion: list[Conversion]  # all sources first
     recycled: int
     reasons: list[tuple[str, int]]

@@ -40,6 +40,7 @@ COHORT_AGE = timedelta(days=30)
 # … taken over this many days before that.
 COHORT_SPAN = timedelta(days=30)
 OTHER_SOURCES = "other sources"  # the message's one line for sources outside the split
+OTHER_SEGMENTS = "other segments"  # … and for MQLs of no segment the agreement names
 
 
 class DigestError(Exception):
@@ -242,11 +243,27 @@ def _figures(
         sources += [pace(name, n, None) for name, n in ordered if n]
     elif split and counts.mql.total > sum(found.values()):  # one line for all the others
         sources.append(pace(OTHER_SOURCES, counts.mql.total - sum(found.values()), None))
+    segments = []
+    shares = agreement.funnel.segments
+    if shares:
+        found = store.mqls_by_segment(connection, since=window.since, until=window.until)
+        for name, terms in shares.items():
+            own = goal.segments.get(name)
+            target: Fraction | None = None
+            if own is not None and goal.typed_mqls is None:
+                target = Fraction(own.mqls)
+            elif goal.mqls:
+                target = goal.mqls * exact(terms.share)  # a typed target, split by share
+            segments.append(pace(name, found.get(name, 0), target))
+        others = sum(n for name, n in found.items() if name not in shares)
+        if others:
+            segments.append(pace(OTHER_SEGMENTS, others, None))
     return PeriodFigures(
         where=where,
         mqls=pace("MQLs", counts.mql.total, goal.mqls),
         sqls=pace("SQLs", counts.sql.total, goal.sqls),
         sources=sources,
+        segments=segments,
         conversion=conversion or [],
         recycled=counts.recycled.total,
         reasons=store.recycle_reasons(connection, since=window.since, until=window.until),
