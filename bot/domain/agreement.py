@@ -176,6 +176,17 @@ class FunnelOverride(_Section):
     win: float | None = Field(None, gt=0, le=1)
     sql_to_opp: float | None = Field(None, gt=0, le=1)
     mql_to_sql: float | None = Field(None, gt=0, le=1)
+    cycle: str | None = None  # the sales cycle, MQL to won: "30d" (calendar) or "20bd"
+
+    @field_validator("cycle")
+    @classmethod
+    def _cycle(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        _check_duration(value)
+        if Duration.parse(value).unit not in ("d", "bd"):
+            raise ValueError(f"a sales cycle is days long: {value!r} (use e.g. 30d or 20bd)")
+        return value.strip()
 
 
 class SegmentTerms(FunnelOverride):

@@ -6,7 +6,9 @@ from dataclasses import dataclass
 from datetime import date
 from fractions import Fraction
 
-from bot.domain.agreement import Agreement, exact
+from bot.domain.agreement import Agreement, FunnelOverride, exact
+from bot.domain.business_time import Duration
+from bot.domain.by_when import ArrivalWindow, arrival_window
 from bot.domain.calendar import PERIOD_MONTHS, BusinessCalendar, period_bounds, period_label
 from bot.domain.funnel import FunnelPlan, FunnelRates, reverse_funnel
 from bot.domain.quota_args import EXAMPLES, QuotaInputError, QuotaRequest, label
@@ -27,6 +29,7 @@ class QuotaAnswer:
     from_agreement: tuple[str, ...]  # which values came from the stored assumptions
     scaled_from: str | None  # the agreement period the stored quota was scaled from
     agreement_name: str | None
+    window: ArrivalWindow | None = None  # when the MQLs must arrive (a sales cycle is known)
 
 
 def stored_value(
@@ -37,9 +40,7 @@ def stored_value(
     if agreement is None:
         return None
     funnel = agreement.funnel
-    override = (
-        funnel.segments.get(segment) if segment else funnel.sources.get(source) if source else None
-    )
+    override = _override(agreement, source, segment)
     value = getattr(override, key, None) if override else None
     if value is None:
         value = getattr(funnel, key)
@@ -48,8 +49,35 @@ def stored_value(
     return exact(value) if value is not None else None
 
 
-def plan_quota(request: QuotaRequest, agreement: Agreement | None, today: date) -> QuotaAnswer:
-    """Resolve every value (given, or stored) and compute the plan for the period of `today`."""
+def _override(
+    agreement: Agreement, source: str | None, segment: str | None
+) -> FunnelOverride | None:
+    """The segment's or the source's own funnel terms, if the agreement has them."""
+    funnel = agreement.funnel
+    if segment:
+        return funnel.segments.get(segment)
+    return funnel.sources.get(source) if source else None
+
+
+def stored_cycle(
+    agreement: Agreement | None, source: str | None, segment: str | None
+) -> str | None:
+    """The sales cycle the agreement gives: the segment's or source's own, else the blended."""
+    if agreement is None:
+        return None
+    override = _override(agreement, source, segment)
+    return (override.cycle if override else None) or agreement.funnel.cycle
+
+
+def plan_quota(
+    request: QuotaRequest,
+    agreement: Agreement | None,
+    today: date,
+    measured: tuple[Duration, int] | None = None,
+) -> QuotaAnswer:
+    """Resolve every value (given, or stored) and compute the plan for the period of `today`;
+    with a sales cycle (the agreement's, else `measured`: the cycle and the won leads it is
+    the median of), when its MQLs must arrive."""
     source, segment = request.source, request.segment
     if source and agreement and source not in agreement.sources():
         known = ", ".join(agreement.sources()) or "none are defined"
@@ -104,6 +132,12 @@ def plan_quota(request: QuotaRequest, agreement: Agreement | None, today: date) 
     calendar = agreement.business_calendar() if agreement else BusinessCalendar()
     start, end = period_bounds(today, period)
     business_days = calendar.business_days(start, end)
+    window = None
+    typed_cycle = stored_cycle(agreement, source, segment)
+    if typed_cycle is not None:
+        window = arrival_window(start, end, Duration.parse(typed_cycle), calendar)
+    elif measured is not None:
+        window = arrival_window(start, end, measured[0], calendar, measured_from=measured[1])
     return QuotaAnswer(
         plan=plan,
         period=period,
@@ -115,4 +149,5 @@ def plan_quota(request: QuotaRequest, agreement: Agreement | None, today: date) 
         from_agreement=tuple(from_agreement),
         scaled_from=scaled_from,
         agreement_name=agreement.agreement.name if agreement else None,
+        window=window,
     )

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import math
+import statistics
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
+from bot.domain.business_time import Duration
 from bot.domain.quota_args import QuotaRequest
-from bot.domain.quota_plan import QuotaAnswer, plan_quota
+from bot.domain.quota_plan import QuotaAnswer, plan_quota, stored_cycle
 from storage.agreements import agreement_in_force
+from storage.digest import won_cycles
+
+MIN_WON = 20  # won leads a measured sales cycle needs: fewer say nothing yet
 
 
 def answer_quota(
@@ -21,4 +27,20 @@ def answer_quota(
     now = now or datetime.now(UTC)
     agreement = agreement_in_force(engine, on=now.date()) if engine is not None else None
     today = agreement.business_calendar().today(now) if agreement else now.date()
-    return plan_quota(request, agreement, today)
+    measured = None
+    if engine is not None and stored_cycle(agreement, request.source, request.segment) is None:
+        measured = measured_cycle(engine, source=request.source, segment=request.segment)
+    return plan_quota(request, agreement, today, measured)
+
+
+def measured_cycle(
+    engine: Engine, *, source: str | None, segment: str | None
+) -> tuple[Duration, int] | None:
+    """The median days from MQL to won of the won leads (of the source or segment), rounded
+    up, and how many it is the median of; None with fewer than MIN_WON of them."""
+    with engine.connect() as connection:
+        days = won_cycles(connection, source=source, segment=segment)
+    if len(days) < MIN_WON:
+        return None
+    median = math.ceil(statistics.median(days))
+    return Duration(median, "d"), len(days)

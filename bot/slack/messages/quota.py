@@ -25,8 +25,10 @@ def plan_blocks(
     blocks = [
         header(parts.title(answer), emoji=False),
         {"type": "section", "fields": figures},
-        {"type": "context", "elements": about},
     ]
+    if answer.window is not None:
+        blocks.append(section(parts.by_when(answer)))
+    blocks.append({"type": "context", "elements": about})
     if shared_by:
         blocks.append(context(parts.shared_by(shared_by)))
     if share_value:
