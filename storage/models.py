@@ -62,6 +62,13 @@ class Lead(SQLModel, table=True):
         Index("ix_lead_mql", "mql_at", "source", "sql_at"),
         Index("ix_lead_sql", "sql_at", "source"),
         Index("ix_lead_recycled", "recycled_at", "source", "recycle_reason"),
+        # the won leads, whose MQL-to-won days are a measured sales cycle
+        Index(
+            "ix_lead_won",
+            "closed_at",
+            sqlite_where=text("outcome = 'won'"),
+            postgresql_where=text("outcome = 'won'"),
+        ),
         # the few leads a cover holds, found every scan without reading the table
         Index(
             "ix_lead_covered_for",

@@ -12,6 +12,7 @@ from bot.domain.business_time import Duration
 from bot.domain.quota_args import QuotaRequest
 from bot.domain.quota_plan import QuotaAnswer, plan_quota, stored_cycle
 from storage.agreements import agreement_in_force
+from storage.db import unreachable
 from storage.digest import won_cycles
 
 MIN_WON = 20  # won leads a measured sales cycle needs: fewer say nothing yet
@@ -29,7 +30,12 @@ def answer_quota(
     today = agreement.business_calendar().today(now) if agreement else now.date()
     measured = None
     if engine is not None and stored_cycle(agreement, request.source, request.segment) is None:
-        measured = measured_cycle(engine, source=request.source, segment=request.segment)
+        try:
+            measured = measured_cycle(engine, source=request.source, segment=request.segment)
+        except Exception as error:
+            if not unreachable(error):
+                raise
+            # the quota math needs only the agreement the process holds: no "by when" today
     return plan_quota(request, agreement, today, measured)
 
 
