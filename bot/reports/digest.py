@@ -11,6 +11,7 @@ from fractions import Fraction
 from bot.domain import pacing
 from bot.domain.agenda import AgendaItem
 from bot.domain.agreement import TeamTerms
+from bot.domain.forecast import Forecast
 from bot.domain.pacing import Pace, PaceStatus, PeriodPosition
 from storage.digest import Response
 from storage.routing import SourceDelay
@@ -117,6 +118,7 @@ class Digest:
     closing: PeriodFigures | None = None
     unowned: int = 0  # handed off past the first-touch window with no owner slabot knows
     routing: RoutingFigures | None = None  # a team that routes: its routing lines
+    forecast: Forecast | None = None  # the chance of reaching the MQL target
 
     @property
     def key(self) -> str:

@@ -17,6 +17,7 @@ from bot.domain.agenda import QualitySignal, pick_agenda
 from bot.domain.agreement import Agreement, TeamTerms, exact
 from bot.domain.business_time import Duration, latest_start_due_by
 from bot.domain.calendar import BusinessCalendar
+from bot.domain.forecast import Forecast, forecast, per_business_day
 from bot.domain.pacing import Pace, PeriodPosition
 from bot.domain.quota_plan import stored_value
 from bot.reports.digest import (
@@ -130,6 +131,7 @@ def compute_digest(
             ),
         )
         burnup = _burnup(connection, calendar, where, day, figures.mqls)
+        chance = _forecast(calendar, burnup, figures.mqls)
         routing = None
         if terms.routing.reassigns or terms.routing.reps:
             since = standup_at(calendar, terms, previous)
@@ -173,6 +175,7 @@ def compute_digest(
         closing=closing,
         unowned=unowned,
         routing=routing,
+        forecast=chance,
     )
 
 
@@ -293,6 +296,17 @@ def _conversions(agreement: Agreement, counts: dict[str, tuple[int, int]]) -> li
         for name, mqls, sqls in named
     ]
     return [blend, *per_source] if blend.mqls else []
+
+
+def _forecast(calendar: BusinessCalendar, burnup: Burnup, mqls: Pace) -> Forecast | None:
+    """The chance of reaching the MQL target, from the spread of the business days so far."""
+    if not mqls.target or not mqls.where.remaining:
+        return None
+    daily = [b - a for a, b in zip([0, *burnup.actual], burnup.actual, strict=False)]
+    days = per_business_day(daily, burnup.days[: len(daily)], calendar)
+    return forecast(
+        days, actual=mqls.actual, remaining=mqls.where.remaining, target=float(mqls.target)
+    )
 
 
 def _burnup(

@@ -1,0 +1,69 @@
+"""The forecast: the chance of reaching a target from the spread of the business days so far,
+against a hand computation (README, "The stand-up digest": the method)."""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy.engine import Engine
+
+from bot.domain.calendar import BusinessCalendar
+from bot.domain.forecast import forecast, per_business_day
+
+EXAMPLE = (Path(__file__).resolve().parent.parent / "examples" / "sla.toml").read_text()
+
+
+def test_a_small_series_by_hand() -> None:
+    """Days 10, 14, 12, 8, 16: μ = 12, s = √(40/4) = √10. 15 days left: expected 60 + 180 =
+    240, spread √10·√15 = 12.247; P(≥ 250) = 1 − Φ(10 / 12.247) = 1 − Φ(0.8165) = 0.2071;
+    likely (central 80 %, z = 1.2816): 240 ± 15.70 = 224.3 – 255.7."""
+    found = forecast([10, 14, 12, 8, 16], actual=60, remaining=15, target=250)
+    assert found is not None
+    assert found.expected == 240 and found.days == 5
+    assert found.chance == pytest.approx(0.2071, abs=1e-4)
+    assert (found.low, found.high) == (
+        pytest.approx(224.30, abs=0.01),
+        pytest.approx(255.70, abs=0.01),
+    )
+
+
+def test_too_few_days_or_no_spread() -> None:
+    assert forecast([12], actual=12, remaining=18, target=250) is None
+    flat = forecast([12, 12, 12], actual=36, remaining=17, target=240)
+    assert flat is not None and (flat.chance, flat.low, flat.high) == (1.0, 240, 240)
+
+
+def test_a_weekends_mqls_count_with_the_monday_after() -> None:
+    days = [date(2026, 11, 6) + timedelta(days=n) for n in range(4)]  # Fri, Sat, Sun, Mon
+    assert per_business_day([5, 2, 1, 7], days, BusinessCalendar()) == [5, 10]
+
+
+def test_the_digest_forecasts_the_mql_target(engine: Engine) -> None:
+    """November 2026 (19 business days); by Monday 9th, 2–6 November are done with 10, 14,
+    12, 8 and 16 MQLs: 14 days left, expected 60 + 12·14 = 228, spread √10·√14 = 11.832;
+    against a target of 250: 1 − Φ(22 / 11.832) = 1 − Φ(1.8594) = 0.0315."""
+    from bot.domain.leads import LeadRecord
+    from bot.services.agreements import apply_agreement
+    from bot.services.digest import compute_digest
+    from storage.ingest import upsert_leads
+
+    apply_agreement(engine, EXAMPLE.replace("mql_target = 3900", "mql_target = 250"),
+                    now=datetime(2026, 11, 2, tzinfo=UTC))  # fmt: skip
+    leads = []
+    for offset, count in enumerate((10, 14, 12, 8, 16)):
+        at = datetime(2026, 11, 2 + offset, 16, tzinfo=UTC)  # 11:00 in New York
+        leads += [
+            LeadRecord(f"D{offset}-{n}", {"mql_at": at, "stage": "mql"}) for n in range(count)
+        ]
+    with engine.begin() as connection:
+        upsert_leads(connection, leads, source_system="native", origin="import")
+    digest = compute_digest(engine, team="na", day=date(2026, 11, 9),
+                            now=datetime(2026, 11, 9, 15, tzinfo=UTC))  # fmt: skip
+    found = digest.forecast
+    assert found is not None and found.days == 5 and found.expected == 228
+    spread = math.sqrt(10) * math.sqrt(14)
+    assert found.chance == pytest.approx(1 - 0.5 * (1 + math.erf(22 / spread / math.sqrt(2))))
+    assert found.chance == pytest.approx(0.0315, abs=1e-4)
