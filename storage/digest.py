@@ -218,6 +218,24 @@ def open_breaches(
     return [(str(owner), int(n)) for owner, n in rows]
 
 
+def breached_by_kind(
+    connection: Connection, *, at: datetime, owners: Sequence[str] | None
+) -> list[tuple[str, str, int]]:
+    """(source, segment, leads) of the leads with a clock past its deadline and still open at
+    `at` ("" for none given): what each is worth depends on both."""
+    leads = func.count(distinct(CLOCKS.c.lead_id))
+    rows = connection.execute(
+        select(LEADS.c.source, LEADS.c.segment, leads)
+        .select_from(CLOCKS.join(LEADS, LEADS.c.id == CLOCKS.c.lead_id))
+        .where(
+            _owned(and_(CLOCKS.c.status == "open", CLOCKS.c.due_at <= _utc(at)), owners),
+            LEADS.c.owner_email.is_not(None),
+        )
+        .group_by(LEADS.c.source, LEADS.c.segment)
+    )
+    return [(str(source or ""), str(segment or "").lower(), int(n)) for source, segment, n in rows]
+
+
 def unowned_open(connection: Connection, *, assigned_before: datetime) -> int:
     """Leads handed off (MQL) before `assigned_before` that still have no known owner, no touch
     and no decision: a breach of the routing, not of a rep."""

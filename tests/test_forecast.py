@@ -67,3 +67,30 @@ def test_the_digest_forecasts_the_mql_target(engine: Engine) -> None:
     spread = math.sqrt(10) * math.sqrt(14)
     assert found.chance == pytest.approx(1 - 0.5 * (1 + math.erf(22 / spread / math.sqrt(2))))
     assert found.chance == pytest.approx(0.0315, abs=1e-4)
+
+
+def test_the_digest_puts_a_value_on_the_breached_leads(engine: Engine) -> None:
+    """Each breached lead is worth an MQL of its source: website the blended funnel's
+    500,000 ÷ 3,900 = $128.21; outbound its own (win 18 %, MQL→SQL 30 %): 250 deals,
+    ⌈250 ÷ 0.18⌉ = 1,389 opportunities, ⌈1,389 ÷ 0.82⌉ = 1,694 SQLs, ⌈1,694 ÷ 0.30⌉ = 5,647
+    MQLs, 500,000 ÷ 5,647 = $88.54. Two website leads and one outbound: $344.95."""
+    from fractions import Fraction
+
+    from bot.domain.leads import LeadRecord
+    from bot.services.agreements import apply_agreement
+    from bot.services.digest import compute_digest
+    from storage.ingest import upsert_leads
+
+    apply_agreement(engine, EXAMPLE, now=datetime(2026, 11, 2, tzinfo=UTC))
+    at = datetime(2026, 11, 3, 15, tzinfo=UTC)
+    with engine.begin() as connection:
+        upsert_leads(connection, [
+            LeadRecord(name, {"mql_at": at, "assigned_at": at, "stage": "mql", "source": source,
+                              "owner_email": "rita@example.com"})
+            for name, source in (("W1", "website"), ("W2", "website"), ("O1", "outbound"))
+        ], source_system="native", origin="import")  # fmt: skip
+    digest = compute_digest(engine, team="na", day=date(2026, 11, 9),
+                            now=datetime(2026, 11, 9, 15, tzinfo=UTC))  # fmt: skip
+    expected = 2 * Fraction(500_000, 3_900) + Fraction(500_000, 5_647)
+    assert digest.at_risk == expected
+    assert float(expected) == pytest.approx(344.95, abs=0.01)

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator,
 
 from bot.domain.business_time import Cadence, Duration
 from bot.domain.calendar import WEEKDAYS, BusinessCalendar, check_holidays, parse_hours
+from bot.domain.funnel import FunnelRates, reverse_funnel
 from bot.domain.leads import STAGES, is_stage
 from bot.domain.routing import Candidate
 from bot.domain.targets import Rates, Targets, targets
@@ -481,6 +482,31 @@ class Agreement(_Section):
 
     def sources(self) -> list[str]:
         return sorted(set(self.marketing.sources) | set(self.funnel.sources))
+
+    def mql_value(self, source: str | None, segment: str | None) -> Fraction | None:
+        """What one MQL is worth in expected revenue (quota ÷ the MQLs it needs): with its
+        segment's funnel and share where the agreement has the segment, else its source's
+        overrides, else the blended funnel. None when the funnel does not say."""
+        goal = self.targets()
+        if segment and segment in goal.segments:
+            return goal.segments[segment].value_per_mql
+        funnel = self.funnel
+        if funnel.quota is None:
+            return None
+        override = funnel.sources.get(source or "")
+
+        def rate(key: str) -> Fraction | None:
+            own = getattr(override, key, None) if override else None
+            value = own if own is not None else getattr(funnel, key)
+            return exact(value) if value is not None else None
+
+        aov, win, sql_to_opp, mql_to_sql = (
+            rate(k) for k in ("aov", "win", "sql_to_opp", "mql_to_sql")
+        )
+        if not (aov and win and sql_to_opp and mql_to_sql):
+            return None
+        plan = reverse_funnel(exact(funnel.quota), FunnelRates(aov, win, sql_to_opp, mql_to_sql))
+        return plan.value_per_mql
 
     def targets(self) -> Targets:
         """The MQL and SQL targets: as typed in `[marketing]`, else from the quota and funnel

@@ -119,6 +119,7 @@ class Digest:
     unowned: int = 0  # handed off past the first-touch window with no owner slabot knows
     routing: RoutingFigures | None = None  # a team that routes: its routing lines
     forecast: Forecast | None = None  # the chance of reaching the MQL target
+    at_risk: Fraction | None = None  # expected pipeline of the breached leads still open
 
     @property
     def key(self) -> str:

@@ -124,6 +124,7 @@ def compute_digest(
             Breach(email, outbox.cached_user_id(connection, email), leads)
             for email, leads in store.open_breaches(connection, at=as_of, owners=owners)
         ]
+        at_risk = _at_risk(agreement, store.breached_by_kind(connection, at=as_of, owners=owners))
         unowned = store.unowned_open(
             connection,
             assigned_before=latest_start_due_by(
@@ -176,6 +177,7 @@ def compute_digest(
         unowned=unowned,
         routing=routing,
         forecast=chance,
+        at_risk=at_risk,
     )
 
 
@@ -296,6 +298,17 @@ def _conversions(agreement: Agreement, counts: dict[str, tuple[int, int]]) -> li
         for name, mqls, sqls in named
     ]
     return [blend, *per_source] if blend.mqls else []
+
+
+def _at_risk(agreement: Agreement, breached: list[tuple[str, str, int]]) -> Fraction | None:
+    """The expected pipeline in the breached leads: each worth an MQL of its source and
+    segment (None when the funnel says what none is worth)."""
+    values = [
+        (agreement.mql_value(source or None, segment or None), leads)
+        for source, segment, leads in breached
+    ]
+    known = [value * leads for value, leads in values if value is not None]
+    return sum(known, Fraction(0)) if known else None
 
 
 def _forecast(calendar: BusinessCalendar, burnup: Burnup, mqls: Pace) -> Forecast | None:
