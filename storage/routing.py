@@ -137,6 +137,7 @@ def change_owner(
             covered_for=covered_for,
             snoozed_until=None,
             clocks_stale=True,
+            updated_at=at,
         )
     )
     end_hand_off(connection, [lead_id])

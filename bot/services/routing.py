@@ -9,7 +9,8 @@ route a lead once."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import Connection
@@ -27,9 +28,10 @@ from storage.outbox import Kind
 
 log = logging.getLogger(__name__)
 ROTATION = "rotation"  # who routed a lead that no person moved
+CAP_WINDOW = timedelta(hours=24)  # a rep's daily cap counts the leads routed to them in it
 
 
-@dataclass(frozen=True)
+@dataclass
 class Routing:
     """What a change of hands is done with: the terms, the sentences, the CRMs to write."""
 
@@ -37,6 +39,14 @@ class Routing:
     renderer: Renderer
     crms: tuple[str, ...]  # CRMs this install writes (their leads' owners are written back)
     now: datetime
+    # leads routing gave each rep in the last 24 hours (what a cap counts): read once a pass,
+    # then kept up to date by the pass's own moves
+    given: Counter[str] | None = field(default=None, compare=False, repr=False)
+
+    def given_today(self, connection: Connection) -> Counter[str]:
+        if self.given is None:
+            self.given = store.given_since(connection, self.now - CAP_WINDOW)
+        return self.given
 
 
 def route(connection: Connection, routing: Routing) -> list[store.HandOver]:
@@ -52,7 +62,9 @@ def route(connection: Connection, routing: Routing) -> list[store.HandOver]:
         for breach in store.first_touch_breaches(connection, owners=owners, now=now):
             if after.after(agreement.rep_calendar(breach.owner), breach.due_at) > now:
                 continue
-            to, turns = _pick(connection, agreement, now, team.name, exclude=breach.owner)
+            given = routing.given_today(connection)
+            to, turns = _pick(connection, agreement, now, team.name, exclude=breach.owner,
+                              given=given)  # fmt: skip
             key = f"reassign:{breach.lead_id}:{breach.assigned_at.isoformat()}"
             if to is None or not claim_action(connection, key=key, at=now):
                 continue  # nobody can take it now: the next scan tries again
@@ -67,12 +79,13 @@ def manager_routes(
 ) -> dict[str, tuple[list[str], str | None]]:
     """For a manager's DM: each owner's teammates, and whom the rotation would give their
     lead now (nothing stored), the Reassign picker's choice."""
-    found = {}
+    found: dict[str, tuple[list[str], str | None]] = {}
+    given = store.given_since(connection, now - CAP_WINDOW)
     for owner in owners:
         rep = agreement.rep(owner)
         if rep is None:
             continue
-        chosen, _ = _pick(connection, agreement, now, rep.team, exclude=owner)
+        chosen, _ = _pick(connection, agreement, now, rep.team, exclude=owner, given=given)
         found[owner] = (agreement.teammates(owner), chosen)
     return found
 
@@ -173,21 +186,28 @@ def _team_next(connection: Connection, routing: Routing, rep_email: str) -> str 
 
 def _next(connection: Connection, routing: Routing, team: str, *, exclude: str) -> str | None:
     """The rep of `team` the rotation gives the next lead (their turn taken)."""
-    chosen, turns = _pick(connection, routing.agreement, routing.now, team, exclude=exclude)
+    given = routing.given_today(connection)
+    chosen, turns = _pick(
+        connection, routing.agreement, routing.now, team, exclude=exclude, given=given
+    )
     if chosen is not None:
         store.save_turns(connection, team, turns, at=routing.now)
     return chosen
 
 
 def _pick(
-    connection: Connection, agreement: Agreement, now: datetime, team: str, *, exclude: str
+    connection: Connection,
+    agreement: Agreement,
+    now: datetime,
+    team: str,
+    *,
+    exclude: str,
+    given: Counter[str],
 ) -> tuple[str | None, dict[str, int]]:
     """(the rep of `team` the rotation would give the next lead, the turns once it is given);
     nothing stored."""
     pool = agreement.pool(team)
     window = Duration.parse(agreement.sales.first_touch)
-    day_start = now - timedelta(hours=24)
-    given = store.given_since(connection, day_start)
     skipped = {}
     for each in pool:
         calendar = agreement.rep_calendar(each.email)
@@ -218,6 +238,8 @@ def _move(
     )
     if moved is None:
         return []
+    if kind in store.GIVEN and routing.given is not None:
+        routing.given[to] += 1  # the next pick of this pass counts it against a cap
     lead = lead_row(connection, lead_id)
     assert lead is not None
     agreement = routing.agreement
