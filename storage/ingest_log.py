@@ -3,7 +3,7 @@ rejected webhook events, and what `slabot status` reports from them."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -11,6 +11,14 @@ from sqlalchemy import Connection, and_, func, or_, select
 
 from storage.ingest import unmatched_owners
 from storage.models import LEADS, REJECTED, RUNS
+
+
+def by_kind(unmapped: Mapping[tuple[str, str], int]) -> dict[str, dict[str, int]]:
+    """(what, value) → rows, as a run keeps it: what → value → rows."""
+    kinds: dict[str, dict[str, int]] = {}
+    for (what, value), count in unmapped.items():
+        kinds.setdefault(what, {})[value] = kinds.get(what, {}).get(value, 0) + count
+    return kinds
 
 
 def record_run(

@@ -627,3 +627,88 @@ def test_an_older_sync_snapshot_never_overwrites_a_newer_webhook_value(  # type:
     assert (company, owner, stage) == ("New Co", "31425364", "mql")  # Rita's id, not Sam's
     assert times["company"] == later and times["*"] == int(ten.timestamp() * 1000)
     engine.dispose()
+
+
+SEGMENTED = """
+[funnel.segments.smb]
+share = 0.6
+
+[funnel.segments.enterprise]
+share = 0.4
+aov = 20000
+
+[crm.hubspot]
+segment_field = "company_tier"
+[crm.hubspot.columns]
+Segment = "Company Tier"
+[crm.hubspot.segments]
+"Mid-Market" = "smb"
+
+[crm.salesforce]
+segment_field = "Segment__c"
+"""
+
+
+def test_a_lead_s_segment_comes_from_the_crm_field_the_agreement_names(  # type: ignore[no-untyped-def]
+    salesforce: FakeSalesforce, hubspot: FakeHubSpot, tmp_path: Path, fake_slack: FakeSlack,
+    database_url: str,
+) -> None:  # fmt: skip
+    """`segment_field` names the CRM field: the sync asks each API for it (the stand-ins
+    answer only the properties and fields asked for), a webhook's change of it moves the
+    lead, an export reads it under its label; a segment's own name maps in any case, a value
+    `[crm.<name>.segments]` maps is that segment, and a value neither knows is kept as it is
+    and reported with the line that maps it."""
+    from bot.intake.csv_import import import_csv
+    from bot.intake.hubspot.webhook import apply_hubspot
+    from bot.intake.sync import sync
+    from bot.services.agreements import apply_agreement
+
+    extra = {**crm_env("salesforce", salesforce), **crm_env("hubspot", hubspot)}
+    _, engine, settings = prepared(tmp_path, database_url, fake_slack, extra)
+    agreement = always_open_agreement(tmp_path).read_text() + SEGMENTED
+    apply_agreement(engine, agreement, applied_by="test")
+    hubspot.upsert_contact("711", lastname="Big", company_tier="ENTERPRISE")
+    hubspot.upsert_contact("712", lastname="Mid", company_tier="Mid-Market")
+    hubspot.upsert_contact("713", lastname="Gov", company_tier="Public Sector")
+    sf_lead = salesforce.put("Lead", salesforce.new_id("00Q"), LastName="Small", Company="Initech",
+                             Status="Open - Not Contacted", Segment__c="SMB")  # fmt: skip
+    reports = {r.crm: r for r in sync(engine, settings)}
+    assert reports["hubspot"].fixes() == [
+        "segment 'Public Sector' (1 record) matches nothing: [crm.hubspot.segments] "
+        '"Public Sector" = "<one of [funnel.segments]>"'
+    ]
+    assert reports["salesforce"].fixes() == []
+
+    event = {"objectId": 712, "occurredAt": int(time.time() * 1000) + 60_000, "eventId": 1,
+             "subscriptionType": "contact.propertyChange", "subscriptionId": 2, "portalId": 3,
+             "appId": 4, "attemptNumber": 0, "changeSource": "CRM_UI",
+             "propertyName": "company_tier", "propertyValue": "Enterprise"}  # fmt: skip
+    assert apply_hubspot(engine, [event]).leads.updated == 1
+
+    (tmp_path / "contacts.csv").write_text(
+        "Record ID,First Name,Last Name,Company Tier,Lifecycle Stage\n"
+        "714,Ann,Export,Mid-Market,Marketing Qualified Lead\n"
+    )
+    summary = import_csv(engine, tmp_path / "contacts.csv")
+    assert (summary.inserted, summary.fixes()) == (1, [])
+    with engine.connect() as connection:
+        segments = dict(connection.execute(text(
+            "SELECT external_id, segment FROM lead ORDER BY external_id")).all())  # fmt: skip
+    assert segments == {"711": "enterprise", "712": "enterprise", "713": "public_sector",
+                        "714": "smb", sf_lead: "smb"}  # fmt: skip
+    engine.dispose()
+
+
+def test_crm_segments_name_segments_the_funnel_has() -> None:
+    """A CRM value mapped to a segment `[funnel.segments]` does not name is refused with the
+    segments there are; a segment field without segments is refused with what to add."""
+    from bot.domain.agreement_file import parse_agreement
+
+    example = (Path(__file__).parent.parent / "examples" / "sla.toml").read_text()
+    text = example.replace("[[teams]]", SEGMENTED.replace('"smb"', '"mid"') + "\n[[teams]]")
+    with pytest.raises(ValueError, match="maps 'Mid-Market' to 'mid', which is not one of "
+                                         r"\[funnel.segments\] \(smb, enterprise\)"):  # fmt: skip
+        parse_agreement(text)
+    bare = example + '\n[crm.salesforce]\nsegment_field = "Segment__c"\n'
+    with pytest.raises(ValueError, match=r"\[crm.salesforce\] reads a segment, but "):
+        parse_agreement(bare)

@@ -325,6 +325,10 @@ class CrmSection(_Section):
     stages: dict[str, str] = Field(default_factory=dict)  # CRM value → lead|mql|sal|sql|…
     sources: dict[str, str] = Field(default_factory=dict)  # CRM value → slabot source name
     owners: dict[str, str] = Field(default_factory=dict)  # owner name or id → email
+    # the CRM field holding a lead's segment (its API name; an export's column of that name,
+    # or the label `columns.Segment` gives), and its values that are not a segment's own name
+    segment_field: str | None = None
+    segments: dict[str, str] = Field(default_factory=dict)  # CRM value → [funnel.segments] name
     record_url: str | None = None  # e.g. "https://app.hubspot.com/contacts/123/record/0-1/{id}"
     date_order: Literal["MDY", "DMY", "YMD"] | None = None  # numeric dates in exports
     statuses: dict[str, StatusTerms | str] = Field(default_factory=dict)  # Salesforce Lead Status
@@ -345,6 +349,11 @@ class CrmSection(_Section):
                     f'{", ".join(STAGES)}, "contacted", or {{ stage = "sal", contacted = true }}'
                 )
         return value
+
+    @field_validator("segments")
+    @classmethod
+    def _segment_names(cls, value: dict[str, str]) -> dict[str, str]:
+        return {crm_value: name.strip().lower() for crm_value, name in value.items()}
 
     @field_validator("stages")
     @classmethod
@@ -398,6 +407,7 @@ class Agreement(_Section):
         for rep in self.reps:
             if rep.team not in team_names:
                 raise ValueError(f"rep {rep.email} names team {rep.team!r}, which is not defined")
+        self._crm_segments()
         for team in self.teams:
             members = {rep.email for rep in self.reps if rep.team == team.name}
             strangers = sorted(set(team.routing.reps) - members)
@@ -407,6 +417,22 @@ class Agreement(_Section):
                     "team (the pool is the team's reps)"
                 )
         return self
+
+    def _crm_segments(self) -> None:
+        """A CRM's segment values map onto the segments `[funnel.segments]` names."""
+        known = self.funnel.segments
+        for name, section in self.crm.sections().items():
+            if (section.segment_field or section.segments) and not known:
+                raise ValueError(
+                    f"[crm.{name}] reads a segment, but [funnel.segments] names none: add "
+                    "[funnel.segments.NAME] with its share of the quota"
+                )
+            for value, segment in section.segments.items():
+                if segment not in known:
+                    raise ValueError(
+                        f"[crm.{name}.segments] maps {value!r} to {segment!r}, which is not "
+                        f"one of [funnel.segments] ({', '.join(known)})"
+                    )
 
     def teammates(self, email: str | None) -> list[str]:
         """The other reps of the rep's team (none for someone not a rep)."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -146,6 +146,8 @@ class _Reading:
     normalise_id: Callable[[str], str]
     mapping_key: str  # part of every row's fingerprint: a new mapping re-maps unchanged rows
     crm: CrmFormat | None = None  # None: slabot's own format
+    # the lead's fields each CRM property sets (a CRM whose events carry a time per property)
+    property_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     history_at: datetime | None = None
     compare: bool = False  # leads of this CRM are stored: skip rows imported unchanged before
     analysed: int = 0  # leads inserted when PostgreSQL last refreshed its statistics
@@ -312,18 +314,18 @@ def _newer_kept(
     mapped: list[tuple[int, list[str], Any]],
     found: Known,
     summary: ImportSummary,
-    crm: CrmFormat,
+    reading: _Reading,
 ) -> list[tuple[int, list[str], Any]]:
     """Rows of records already stored, as `exports.newer_kept` leaves them (a CRM whose events
     carry a time per property): a row older than what is stored is counted unchanged."""
     times = crm_times(
         connection,
-        source_system=crm.name,
+        source_system=reading.source_system,
         external_ids=[record.external_id for _, _, record in mapped if record.external_id in found],
     )
     kept = []
     for line, cells, record in mapped:
-        newer = newer_kept(record, times.get(record.external_id) or {}, crm.property_fields)
+        newer = newer_kept(record, times.get(record.external_id) or {}, reading.property_fields)
         if newer is None:
             summary.unchanged += 1
         else:
@@ -360,6 +362,7 @@ def _reading(
             normalise_id=mapping.format.normalise_id,
             mapping_key=mapping_key(mapping, str(order), str(tz)),
             crm=mapping.format,
+            property_fields=mapping.property_fields(),
             history_at=now if history else None,
         )
     convert = native_touch if fmt == "touches" else native_lead
@@ -475,10 +478,9 @@ def _write(
             if fmt != "touches":
                 summary.sources[str(record.values.get("source") or "")] += 1
         mapped.append((line, cells, record))
-    crm = reading.crm
-    if crm is not None and crm.property_fields and found:
+    if reading.crm is not None and reading.property_fields and found:
         # an export's row is a snapshot: the values of newer events stay
-        mapped = _newer_kept(connection, mapped, found, summary, crm)
+        mapped = _newer_kept(connection, mapped, found, summary, reading)
     if fmt == "touches":
         recorded, unknown = record_touches(
             connection, [item[2] for item in mapped], source_system="native"

@@ -71,6 +71,7 @@ def suggested_status(value: str) -> str:
     return "mql"
 
 
+SEGMENT = "Segment"  # the canonical label of the field `[crm.<name>] segment_field` names
 SYNCED = "*"  # crm_times key: every property as of the record's last synced modification
 
 
@@ -84,6 +85,8 @@ def fix_line(crm: CrmFormat | None, what: str, value: str) -> str:
         return owner_line(name, value, rep_id)
     if what == "stage":
         return f'[crm.{name}.stages] "{quoted}" = "mql"'
+    if what == "segment":
+        return f'[crm.{name}.segments] "{quoted}" = "<one of [funnel.segments]>"'
     value_text, meaning = STATUS_CHOICES[suggested_status(value)]
     setting = crm.statuses_key if crm else "statuses"
     return f'[crm.{name}.{setting}] "{quoted}" = {value_text}  # {meaning}'
@@ -155,10 +158,35 @@ class CrmMapping:
     owners: OwnerDirectory = field(default_factory=OwnerDirectory)
     record_url: str | None = None  # link to a record, with an {id} placeholder
     date_order: DateOrder | None = None
+    segment_field: str | None = None  # the CRM field holding the segment (its API name)
+    segments: Mapping[str, str] = field(default_factory=dict)  # CRM value → segment
+    known_segments: frozenset[str] = frozenset()  # the agreement's `[funnel.segments]`
 
     @property
     def crm(self) -> str:
         return self.format.name
+
+    def labels(self, canonical: str) -> tuple[str, ...]:
+        """The labels a field may have in this CRM's files: the agreement's, else the
+        format's; the segment's field by its API name too."""
+        configured = self.columns.get(canonical)
+        if canonical == SEGMENT:
+            return tuple(label for label in (configured, self.segment_field) if label)
+        return (configured,) if configured else self.format.fields[canonical]
+
+    def segment(self, raw: str) -> str | None:
+        """The segment a CRM value means: as `[crm.<name>.segments]` maps it, else a
+        segment's own name in any case; None if neither."""
+        if raw in self.segments:
+            return self.segments[raw]
+        key = slug(raw)
+        return next((name for name in sorted(self.known_segments) if slug(name) == key), None)
+
+    def property_fields(self) -> Mapping[str, tuple[str, ...]]:
+        """The lead's fields each CRM property sets (the format's, and the segment's field)."""
+        if not self.format.property_fields or not self.segment_field:
+            return self.format.property_fields
+        return {**self.format.property_fields, self.segment_field: ("segment",)}
 
     def stage(self, raw: str) -> str | None:
         """The slabot stage of a CRM stage value; None if it is unknown."""
@@ -182,9 +210,8 @@ def resolve_columns(header: Sequence[str], mapping: CrmMapping) -> dict[str, int
     """canonical label → its position in this file's header (labels match in any case)."""
     positions = {name.strip().lower(): index for index, name in enumerate(header)}
     found = {}
-    for canonical, labels in mapping.format.fields.items():
-        configured = mapping.columns.get(canonical)
-        for label in (configured,) if configured else labels:
+    for canonical in (*mapping.format.fields, SEGMENT):
+        for label in mapping.labels(canonical):
             if label.lower() in positions:
                 found[canonical] = positions[label.lower()]
                 break
@@ -200,6 +227,8 @@ def mapping_key(mapping: CrmMapping, *more: str) -> str:
             repr(sorted(mapping.stages.items())),
             repr(sorted(mapping.sources.items())),
             repr(sorted(mapping.statuses.items())),
+            repr((mapping.segment_field, sorted(mapping.segments.items()))),
+            repr(sorted(mapping.known_segments)),
             mapping.owners.fingerprint(),
             str(mapping.record_url),
             *more,
@@ -257,6 +286,18 @@ def set_owner(raw: str, record: LeadRecord, ctx: ExportContext, column: str) -> 
         record.unmapped.append(("owner", raw))
     else:
         record.values["owner_email"] = email
+
+
+def set_segment(raw: str, record: LeadRecord, mapping: CrmMapping) -> None:
+    """The lead's segment from the CRM's segment field. A value no segment matches is kept
+    as it is (slugged: the lead counts in "other segments" until the agreement maps it) and
+    reported as unmapped."""
+    if not raw:
+        return
+    segment = mapping.segment(raw)
+    if segment is None:
+        record.unmapped.append(("segment", raw))
+    record.values["segment"] = segment or slug(raw)
 
 
 def add_contact_evidence(

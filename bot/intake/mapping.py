@@ -53,6 +53,9 @@ def mapping_for(
         ),
         record_url=section.record_url,
         date_order=section.date_order,
+        segment_field=section.segment_field,
+        segments=section.segments,
+        known_segments=frozenset(agreement.funnel.segments) if agreement else frozenset(),
     )
 
 

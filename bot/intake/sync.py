@@ -14,7 +14,6 @@ import functools
 import logging
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -97,10 +96,6 @@ def sync(
 
 
 def _log_run(engine: Engine, report: SyncReport, at: datetime) -> None:
-    owners: Counter[str] = Counter()
-    for (what, value), count in report.unmatched.items():
-        if what == "owner":
-            owners[value] += count
     with engine.begin() as connection:
         ingest_log.record_run(
             connection,
@@ -116,7 +111,7 @@ def _log_run(engine: Engine, report: SyncReport, at: datetime) -> None:
                 "touches": report.touches,
                 "rejected": len(report.rejected),
             },
-            unmapped={"owner": dict(owners)} if owners else {},
+            unmapped=ingest_log.by_kind(report.unmatched),
         )
 
 

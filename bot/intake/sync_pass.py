@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TypeVar
@@ -60,10 +60,17 @@ class Pass:
     engine: Engine
     report: SyncReport
     now: datetime
-    mapping: Callable[[dict[str, str]], CrmMapping]  # the CRM's owner list → how it maps
+    mapper: Callable[[dict[str, str]], CrmMapping]  # the CRM's owner list → how it maps
     progress: Progress | None
     stopping: threading.Event | None
     deadline: float | None
+    property_fields: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def mapping(self, crm_owners: dict[str, str]) -> CrmMapping:
+        """How the CRM maps this pass (the owners its API lists)."""
+        mapping = self.mapper(crm_owners)
+        self.property_fields = mapping.property_fields()
+        return mapping
 
     def over(self) -> bool:
         if (self.stopping is not None and self.stopping.is_set()) or (
@@ -103,9 +110,7 @@ class Pass:
         leads = []
         for each in read:
             stored = known.get(each.external_id)
-            lead = newer_kept(
-                each, stored_times.get(each.external_id) or {}, self.report.export.property_fields
-            )
+            lead = newer_kept(each, stored_times.get(each.external_id) or {}, self.property_fields)
             if lead is None or (stored is not None and stored[1] == lead.fingerprint):
                 self.report.leads.unchanged += 1
                 continue

@@ -26,7 +26,7 @@ class WebhookResult:
     rejected: list[str] = field(default_factory=list)  # "event N: reason", kept in the database
     ignored: int = 0  # older than what is stored, or not about a contact
     unowned: int = 0
-    unmatched: list[str] = field(default_factory=list)  # owners, with the line that maps each
+    unmatched: list[str] = field(default_factory=list)  # values, with the line that maps each
     per_event: bool = False  # each event applied on its own (HubSpot)
 
 

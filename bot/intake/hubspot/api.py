@@ -13,7 +13,7 @@ Paging tokens (`paging.next.after`) are opaque strings.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -46,19 +46,21 @@ class ContactPage:
 
 @dataclass(frozen=True)
 class CellPage:
-    """A page of contacts as the cells of export rows whose header is CONTACT_PROPERTIES:
-    what the export mapping reads."""
+    """A page of contacts as the cells of export rows whose header is the properties read
+    (CONTACT_PROPERTIES, and the agreement's segment field): what the export mapping reads."""
 
     cells: list[list[str]]
     total: int
     last_modified: datetime | None
 
 
-def contact_cells(contact: Mapping[str, object]) -> list[str]:
+def contact_cells(
+    contact: Mapping[str, object], names: Sequence[str] = CONTACT_PROPERTIES
+) -> list[str]:
     properties = contact.get("properties") or {}
     assert isinstance(properties, Mapping)
     get = properties.get
-    cells = [str(get(name) or "") for name in CONTACT_PROPERTIES]
+    cells = [str(get(name) or "") for name in names]
     if not cells[0]:
         cells[0] = str(contact.get("id") or "")  # hs_object_id is first
     return cells
@@ -85,16 +87,19 @@ class HubSpotApi:
         )
 
     # -- reads -------------------------------------------------------------------------------
-    def changed_contacts(self, since: datetime | None) -> Iterator[ContactPage]:
+    def changed_contacts(
+        self, since: datetime | None, properties: Sequence[str] = CONTACT_PROPERTIES
+    ) -> Iterator[ContactPage]:
         """Every contact modified at or after `since` (all of them for None), oldest change
-        first. The search API stops at 10,000 results, so past that it searches again from the
-        last modification time read (a repeated contact is harmless: storing is idempotent)."""
+        first, with `properties`. The search API stops at 10,000 results, so past that it
+        searches again from the last modification time read (a repeated contact is harmless:
+        storing is idempotent)."""
         start, after, read = since, None, 0
         while True:
             body: dict = {
                 "filterGroups": _since_filter(start),
                 "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-                "properties": list(CONTACT_PROPERTIES),
+                "properties": list(properties),
                 "limit": PAGE,
             }
             if after is not None:
@@ -120,9 +125,11 @@ class HubSpotApi:
                     )
                 start, after, read = last, None, 0
 
-    def changed_contact_cells(self, since: datetime | None) -> Iterator[CellPage]:
-        for page in self.changed_contacts(since):
-            cells = [contact_cells(contact) for contact in page.contacts]
+    def changed_contact_cells(
+        self, since: datetime | None, properties: Sequence[str] = CONTACT_PROPERTIES
+    ) -> Iterator[CellPage]:
+        for page in self.changed_contacts(since, properties):
+            cells = [contact_cells(contact, properties) for contact in page.contacts]
             yield CellPage(cells, page.total, page.last_modified)
 
     def owners(self) -> dict[str, str]:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from bot.domain.leads import LeadRecord, RowError, TouchRecord
-from bot.intake.exports import STATUS_CHOICES, CrmMapping, suggested_status
+from bot.intake.exports import STATUS_CHOICES, CrmMapping, set_segment, suggested_status
 from bot.intake.values import read_email, read_number, read_text
 
 CONTACT_TYPE = "0-1"
@@ -130,10 +130,15 @@ def _record_id(value: object, key: str) -> str:
     return text
 
 
-def reads(event: Event) -> bool:
+def reads(event: Event, mapping: CrmMapping) -> bool:
     """Whether the event carries a property slabot keeps (a creation or a record event
-    always does): a change of any other property stores nothing."""
-    return event.kind != PROPERTY_CHANGE or event.property in _READ_PROPERTIES
+    always does; the agreement's segment field is one): a change of any other property
+    stores nothing."""
+    return (
+        event.kind != PROPERTY_CHANGE
+        or event.property in _READ_PROPERTIES
+        or event.property == mapping.segment_field
+    )
 
 
 _READ_PROPERTIES = frozenset(
@@ -189,6 +194,10 @@ def apply_event(event: Event, record: LeadRecord, mapping: CrmMapping) -> bool:
         values["score"] = read_number(text, "propertyValue")
     elif name == "hs_analytics_source" and text:
         values["source"] = mapping.source(text)
+    elif name == mapping.segment_field:
+        if not text:
+            return False
+        set_segment(text, record, mapping)
     elif name in _TOUCH_PROPERTIES and text:
         record.touches.append(TouchRecord(event.object_id, _epoch_ms(text, at), "other", ""))
     else:

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from bot.domain.leads import LeadRecord, RowError
 from bot.intake.exports import (
+    SEGMENT,
     SYNCED,
     CrmFormat,
     ExportContext,
@@ -16,6 +17,7 @@ from bot.intake.exports import (
     full_name,
     link_record,
     set_owner,
+    set_segment,
     stage_reached,
 )
 from bot.intake.hubspot.events import PROPERTY_FIELDS
@@ -107,6 +109,7 @@ def hubspot_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
     values["assigned_at"] = ctx.time(cells, "Owner Assigned Date")
     if source := ctx.get(cells, "Original Source"):
         values["source"] = mapping.source(source)
+    set_segment(ctx.get(cells, SEGMENT), record, mapping)
     if score := ctx.get(cells, "HubSpot Score"):
         values["score"] = read_number(score, ctx.label("HubSpot Score"))
     modified = ctx.time(cells, "Last Modified Date")

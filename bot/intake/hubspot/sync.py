@@ -21,13 +21,21 @@ def contact_pages(reader: ApiReader, pages: Iterable[CellPage]) -> Iterator[Read
         yield ReadPage([reader.read(cells) for cells in page.cells], page.total, page.last_modified)
 
 
+def contact_properties(mapping: CrmMapping) -> tuple[str, ...]:
+    """The contact properties to read: the standard ones and the agreement's segment field."""
+    extra = mapping.segment_field
+    return CONTACT_PROPERTIES + ((extra,) if extra and extra not in CONTACT_PROPERTIES else ())
+
+
 def changed_contacts(
     token: str, base_url: str, since: datetime | None, mapping: CrmMapping, now: datetime
 ) -> Iterator[ReadPage]:
     """Contacts changed since `since`, fetched and read: all a reader process does."""
-    read = ApiReader(mapping, CONTACT_PROPERTIES, now=now, what="contact")
+    properties = contact_properties(mapping)
+    read = ApiReader(mapping, properties, now=now, what="contact")
+    api = HubSpotApi(token, base_url)
     # the next page is fetched while this one is read: HubSpot serves it meanwhile
-    return contact_pages(read, prefetched(HubSpotApi(token, base_url).changed_contact_cells(since)))
+    return contact_pages(read, prefetched(api.changed_contact_cells(since, properties)))
 
 
 def sync_contacts(

@@ -89,7 +89,7 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
             seen = times.setdefault(event.object_id, {})
             key = event.property or events.CREATION
             # "*": a live sync stored the whole contact as it was at that time
-            if not events.reads(event) or (
+            if not events.reads(event, mapping) or (
                 max(seen.get(key, -1), seen.get(SYNCED, -1)) > event.occurred_ms
             ):
                 stale += 1  # a property slabot does not keep, or an older value than stored
@@ -117,8 +117,8 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
         changed = sum(_apply_life(connection, event) for event in life)
         stale += len(life) - changed
         ingest_log.reject_events(connection, rejected, source_system="hubspot", at=now)
-        unmapped: Counter[str] = Counter(
-            value for record in written for what, value in record.unmapped if what == "owner"
+        unmapped: Counter[tuple[str, str]] = Counter(
+            pair for record in written for pair in record.unmapped
         )
         unowned = sum(1 for record in written if "owner" in dict(record.unmapped))
         ingest_log.record_run(
@@ -135,7 +135,7 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
                 "ignored": stale + batch.ignored,
                 "unowned": unowned,
             },
-            unmapped={"owner": dict(unmapped)} if unmapped else {},
+            unmapped=ingest_log.by_kind(unmapped),
         )
     for _, reason in rejected:
         log.warning("HubSpot event rejected (kept in rejected_event): %s", reason)
@@ -147,8 +147,9 @@ def apply_hubspot(engine: Engine, body: object) -> WebhookResult:
         ignored=stale + batch.ignored,
         unowned=unowned,
         unmatched=[
-            f"owner {value!r} matches no rep: {fix_line(FORMAT, 'owner', value)}"
-            for value in unmapped
+            f"{what} {value!r} {'matches no rep' if what == 'owner' else 'is not mapped'}: "
+            f"{fix_line(FORMAT, what, value)}"
+            for what, value in unmapped
         ],
         per_event=True,
     )

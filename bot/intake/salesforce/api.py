@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import urllib.parse
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -237,12 +237,12 @@ class SalesforceApi:
                 return
             answer = self._query_more(next_url)
 
-    def leads(self, ids: list[str]) -> list[dict]:
-        """These leads now (a task names a lead no pass has read yet)."""
+    def leads(self, ids: list[str], fields: Sequence[str] = LEAD_FIELDS) -> list[dict]:
+        """These leads now, with `fields` (a task names a lead no pass has read yet)."""
         found: list[dict] = []
         for start in range(0, len(ids), 200):
             chunk = soql_ids(ids[start : start + 200])
-            soql = f"SELECT {', '.join(LEAD_FIELDS)} FROM Lead WHERE Id IN {chunk}"
+            soql = f"SELECT {', '.join(fields)} FROM Lead WHERE Id IN {chunk}"
             found += self._query_all(soql).get("records") or []
         return found
 

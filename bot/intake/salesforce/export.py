@@ -9,6 +9,7 @@ from datetime import datetime
 
 from bot.domain.leads import LeadRecord, RowError
 from bot.intake.exports import (
+    SEGMENT,
     CrmFormat,
     ExportContext,
     StatusRule,
@@ -17,6 +18,7 @@ from bot.intake.exports import (
     full_name,
     link_record,
     set_owner,
+    set_segment,
     stage_reached,
 )
 from bot.intake.salesforce.ids import is_salesforce_id, salesforce_id18
@@ -81,6 +83,7 @@ def salesforce_lead(cells: Sequence[str], ctx: ExportContext) -> LeadRecord:
     )
     if source := ctx.get(cells, "Lead Source"):
         values["source"] = mapping.source(source)
+    set_segment(ctx.get(cells, SEGMENT), record, mapping)
     owner_email = ctx.get(cells, "Owner Email")
     set_owner(
         owner_email or ctx.get(cells, "Lead Owner"),

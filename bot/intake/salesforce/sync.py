@@ -30,9 +30,10 @@ TASK_KINDS = {"call": "call", "email": "email", "listemail": "email", "meeting":
 
 
 def salesforce_fields(mapping: CrmMapping) -> tuple[str, ...]:
-    """Lead fields to select: the standard ones and a configured MQL date field."""
-    extra = mapping.columns.get("MQL Date")
-    return LEAD_FIELDS + ((extra,) if extra and extra not in LEAD_FIELDS else ())
+    """Lead fields to select: the standard ones, a configured MQL date field and the
+    agreement's segment field."""
+    extra = (mapping.columns.get("MQL Date"), mapping.segment_field)
+    return LEAD_FIELDS + tuple(name for name in extra if name and name not in LEAD_FIELDS)
 
 
 def salesforce_cells(
@@ -121,7 +122,7 @@ def sync_leads(
                 external_ids=sorted({touch.lead_external_id for _, touch in touches}),
             )
         missing = sorted({t.lead_external_id for _, t in touches} - set(known))
-        leads, _ = lead_records(api.leads(missing), rejected) if missing else ([], {})
+        leads, _ = lead_records(api.leads(missing, fields), rejected) if missing else ([], {})
         orphans = work.store(
             "tasks",
             leads,
