@@ -7,11 +7,17 @@ business days; one in calendar days (`60d`) is plain subtraction."""
 
 from __future__ import annotations
 
+import math
+import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
 from bot.domain.business_time import Duration
-from bot.domain.calendar import BusinessCalendar
+from bot.domain.calendar import BusinessCalendar, period_bounds, period_label
+from bot.domain.pacing import PeriodPosition
+
+MIN_WON = 20  # won leads a measured sales cycle needs: fewer say nothing yet
 
 
 @dataclass(frozen=True)
@@ -53,3 +59,57 @@ def arrival_window(
         while not calendar.is_business_day(last):  # "by" a business day: the one before
             last -= day
     return ArrivalWindow(first, last, cycle, measured_from)
+
+
+def median_cycle(days: Sequence[float]) -> tuple[Duration, int] | None:
+    """The median days from MQL to won (rounded up) and how many won leads it is the median
+    of; None with fewer than MIN_WON of them."""
+    if len(days) < MIN_WON:
+        return None
+    return Duration(math.ceil(statistics.median(days)), "d"), len(days)
+
+
+def earliest_close(arrival: date, cycle: Duration, calendar: BusinessCalendar) -> date:
+    """The day a lead arriving on `arrival` closes, one cycle on (the inverse of
+    `latest_arrival`: for business days, the cycle's last business day after arrival)."""
+    if cycle.unit == "d":
+        return arrival + timedelta(days=int(cycle.amount))
+    day, counted = arrival, 0
+    while counted < int(cycle.amount):
+        day += timedelta(days=1)
+        if calendar.is_business_day(day):
+            counted += 1
+    return day
+
+
+@dataclass(frozen=True)
+class LagWindow:
+    """The MQLs arriving now, as the period they will close in sees them."""
+
+    feeds: str  # that period's label ("January 2027")
+    window: ArrivalWindow  # the days its MQLs arrive in
+    where: PeriodPosition  # the window as a span to pace over: its business days, those done
+
+
+def lag_window(
+    day: date,
+    period: str,
+    cycle: Duration,
+    calendar: BusinessCalendar,
+    *,
+    measured_from: int | None = None,
+) -> LagWindow:
+    """The window `day` falls in: the arrivals of the period that MQLs arriving on `day` close
+    in, and how many of its business days are behind `day`."""
+    start, end = period_bounds(earliest_close(day, cycle, calendar), period)
+    window = arrival_window(start, end, cycle, calendar, measured_from=measured_from)
+    after = window.last + timedelta(days=1)
+    total = calendar.business_days(window.first, after)
+    where = PeriodPosition(
+        start=window.first,
+        end=after,
+        label=period_label(start, period),
+        business_days=total,
+        completed=min(total, calendar.business_days(window.first, day)),
+    )
+    return LagWindow(where.label, window, where)

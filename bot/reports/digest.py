@@ -11,6 +11,7 @@ from fractions import Fraction
 from bot.domain import pacing
 from bot.domain.agenda import AgendaItem
 from bot.domain.agreement import TeamTerms
+from bot.domain.by_when import LagWindow
 from bot.domain.forecast import Forecast
 from bot.domain.pacing import Pace, PaceStatus, PeriodPosition
 from storage.digest import Response
@@ -100,6 +101,14 @@ class RoutingFigures:
 
 
 @dataclass(frozen=True)
+class LagPace:
+    """The MQLs arriving now, paced against the period they will close in."""
+
+    lag: LagWindow
+    mqls: Pace  # over the window's business days, against that period's MQL target
+
+
+@dataclass(frozen=True)
 class Digest:
     team: TeamTerms
     day: date
@@ -120,6 +129,7 @@ class Digest:
     routing: RoutingFigures | None = None  # a team that routes: its routing lines
     forecast: Forecast | None = None  # the chance of reaching the MQL target
     at_risk: Fraction | None = None  # expected pipeline of the breached leads still open
+    lag: LagPace | None = None  # with a sales cycle (agreed or measured): the window's pacing
 
     @property
     def key(self) -> str:

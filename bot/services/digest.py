@@ -16,6 +16,7 @@ from bot.domain import pacing
 from bot.domain.agenda import QualitySignal, pick_agenda
 from bot.domain.agreement import Agreement, TeamTerms, exact
 from bot.domain.business_time import Duration, latest_start_due_by
+from bot.domain.by_when import lag_window, median_cycle
 from bot.domain.calendar import BusinessCalendar
 from bot.domain.forecast import Forecast, forecast, per_business_day
 from bot.domain.pacing import Pace, PeriodPosition
@@ -25,6 +26,7 @@ from bot.reports.digest import (
     Burnup,
     Conversion,
     Digest,
+    LagPace,
     Movement,
     PeriodFigures,
     RoutingFigures,
@@ -133,6 +135,7 @@ def compute_digest(
         )
         burnup = _burnup(connection, calendar, where, day, figures.mqls)
         chance = _forecast(calendar, burnup, figures.mqls)
+        lag = _lag(connection, agreement, calendar, day, figures.mqls)
         routing = None
         if terms.routing.reassigns or terms.routing.reps:
             since = standup_at(calendar, terms, previous)
@@ -178,7 +181,39 @@ def compute_digest(
         routing=routing,
         forecast=chance,
         at_risk=at_risk,
+        lag=lag,
     )
+
+
+def _lag(
+    connection: Connection,
+    agreement: Agreement,
+    calendar: BusinessCalendar,
+    day: date,
+    mqls: Pace,
+) -> LagPace | None:
+    """With a sales cycle (the agreement's, else measured from 20 won leads or more): the
+    MQLs arriving since the window of the period they close in opened, paced against its
+    target (the agreement in force now: the later period's is not known yet)."""
+    if not mqls.target:
+        return None
+    measured = None
+    if agreement.funnel.cycle:
+        cycle = Duration.parse(agreement.funnel.cycle)
+    else:
+        measured = median_cycle(store.won_cycles(connection))
+        if measured is None:
+            return None
+        cycle = measured[0]
+    lag = lag_window(
+        day, agreement.period, cycle, calendar, measured_from=measured[1] if measured else None
+    )
+    first = lag.window.first
+    arrived = 0
+    if first < day:
+        bounds = [pacing.midnight(calendar, first), pacing.midnight(calendar, day)]
+        arrived = store.daily_counts(connection, stage="mql", boundaries=bounds)[0]
+    return LagPace(lag, Pace("MQLs", arrived, mqls.target, lag.where, mqls.tolerance))
 
 
 def _routing(

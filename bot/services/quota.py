@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import math
-import statistics
 from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
 
 from bot.domain.business_time import Duration
+from bot.domain.by_when import median_cycle
 from bot.domain.quota_args import QuotaRequest
 from bot.domain.quota_plan import QuotaAnswer, plan_quota, stored_cycle
 from storage.agreements import agreement_in_force
 from storage.db import unreachable
 from storage.digest import won_cycles
-
-MIN_WON = 20  # won leads a measured sales cycle needs: fewer say nothing yet
 
 
 def answer_quota(
@@ -43,10 +40,6 @@ def measured_cycle(
     engine: Engine, *, source: str | None, segment: str | None
 ) -> tuple[Duration, int] | None:
     """The median days from MQL to won of the won leads (of the source or segment), rounded
-    up, and how many it is the median of; None with fewer than MIN_WON of them."""
+    up, and how many it is the median of (`median_cycle`)."""
     with engine.connect() as connection:
-        days = won_cycles(connection, source=source, segment=segment)
-    if len(days) < MIN_WON:
-        return None
-    median = math.ceil(statistics.median(days))
-    return Duration(median, "d"), len(days)
+        return median_cycle(won_cycles(connection, source=source, segment=segment))
