@@ -101,6 +101,25 @@ def daily_counts(
     return counts
 
 
+def daily_source_counts(
+    connection: Connection, *, boundaries: Sequence[datetime], sources: Sequence[str]
+) -> dict[str, list[int]]:
+    """MQLs of each named source between each pair of consecutive boundaries (local
+    midnights): one pass over the MQL covering index, a filtered count per source and day."""
+    at, edges = LEADS.c.mql_at, [_utc(boundary) for boundary in boundaries]
+    days = list(itertools.pairwise(edges))
+    if not days or not sources:
+        return {name: [] for name in sources}
+    columns = [
+        func.count().filter(at >= start, at < end, LEADS.c.source == name)
+        for name in sources
+        for start, end in days
+    ]
+    row = connection.execute(select(*columns).where(at >= edges[0], at < edges[-1])).one()
+    counts = [int(value or 0) for value in row]
+    return {name: counts[n * len(days) : (n + 1) * len(days)] for n, name in enumerate(sources)}
+
+
 def cohort_counts(
     connection: Connection, *, since: datetime, until: datetime, as_of: datetime
 ) -> dict[str, tuple[int, int]]:

@@ -27,6 +27,19 @@ class Forecast:
     low: float  # the likely range of the total
     high: float
     days: int  # business days the spread was measured over
+    actual: float = 0.0  # the total so far
+    mean: float = 0.0  # a business day's count: its mean and sample standard deviation
+    stdev: float = 0.0
+
+    def after(self, days: int) -> tuple[float, float, float]:
+        """The total projected after `days` more business days, and its likely range: the
+        projection line and its band on the burn-up chart."""
+        expected = self.actual + self.mean * days
+        spread = self.stdev * math.sqrt(days)
+        if spread == 0:
+            return expected, expected, expected
+        z = statistics.NormalDist().inv_cdf(1 - (1 - LIKELY) / 2)
+        return expected, expected - z * spread, expected + z * spread
 
 
 def per_business_day(
@@ -48,14 +61,14 @@ def forecast(
     """None with fewer than MIN_DAYS business days behind (nothing to measure a spread on)."""
     if len(per_day) < MIN_DAYS:
         return None
-    mean = statistics.fmean(per_day)
-    spread = statistics.stdev(per_day) * math.sqrt(remaining)
+    mean, stdev = statistics.fmean(per_day), statistics.stdev(per_day)
+    days = len(per_day)
+    spread = stdev * math.sqrt(remaining)
     expected = actual + mean * remaining
     if spread == 0:
         chance = 1.0 if expected >= target else 0.0
-        return Forecast(chance, expected, expected, expected, len(per_day))
+        return Forecast(chance, expected, expected, expected, days, actual, mean, stdev)
     total = statistics.NormalDist(expected, spread)
     tail = (1 - LIKELY) / 2
-    return Forecast(
-        1 - total.cdf(target), expected, total.inv_cdf(tail), total.inv_cdf(1 - tail), len(per_day)
-    )
+    low, high = total.inv_cdf(tail), total.inv_cdf(1 - tail)
+    return Forecast(1 - total.cdf(target), expected, low, high, days, actual, mean, stdev)

@@ -4,7 +4,7 @@ message, terminal preview and chart lay them out."""
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from fractions import Fraction
 
@@ -26,6 +26,9 @@ class Burnup:
     expected: list[float]  # the target's line at the end of each day (business days only move it)
     target: float
     tolerance: float
+    # from the digest's day to the period's end: the forecast's total at the end of each day,
+    # and its likely range (empty without a forecast)
+    projection: list[tuple[float, float, float]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -127,7 +130,8 @@ class Digest:
     closing: PeriodFigures | None = None
     unowned: int = 0  # handed off past the first-touch window with no owner slabot knows
     routing: RoutingFigures | None = None  # a team that routes: its routing lines
-    forecast: Forecast | None = None  # the chance of reaching the MQL target
+    # the chance of reaching each target, by its pace's name ("MQLs", "SQLs", a source's)
+    forecasts: dict[str, Forecast] = field(default_factory=dict)
     at_risk: Fraction | None = None  # expected pipeline of the breached leads still open
     lag: LagPace | None = None  # with a sales cycle (agreed or measured): the window's pacing
 

@@ -4,6 +4,8 @@ as of a date, and the agenda they suggest (`bot.reports.digest` holds them; queu
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -134,7 +136,10 @@ def compute_digest(
             ),
         )
         burnup = _burnup(connection, calendar, where, day, figures.mqls)
-        chance = _forecast(calendar, burnup, figures.mqls)
+        forecasts = _forecasts(connection, calendar, burnup, figures)
+        if "MQLs" in forecasts:
+            projection = _projection(calendar, burnup, forecasts["MQLs"], day)
+            burnup = dataclasses.replace(burnup, projection=projection)
         lag = _lag(connection, agreement, calendar, day, figures.mqls)
         routing = None
         if terms.routing.reassigns or terms.routing.reps:
@@ -179,7 +184,7 @@ def compute_digest(
         closing=closing,
         unowned=unowned,
         routing=routing,
-        forecast=chance,
+        forecasts=forecasts,
         at_risk=at_risk,
         lag=lag,
     )
@@ -346,15 +351,41 @@ def _at_risk(agreement: Agreement, breached: list[tuple[str, str, int]]) -> Frac
     return sum(known, Fraction(0)) if known else None
 
 
-def _forecast(calendar: BusinessCalendar, burnup: Burnup, mqls: Pace) -> Forecast | None:
-    """The chance of reaching the MQL target, from the spread of the business days so far."""
-    if not mqls.target or not mqls.where.remaining:
-        return None
-    daily = [b - a for a, b in zip([0, *burnup.actual], burnup.actual, strict=False)]
-    days = per_business_day(daily, burnup.days[: len(daily)], calendar)
-    return forecast(
-        days, actual=mqls.actual, remaining=mqls.where.remaining, target=float(mqls.target)
-    )
+def _forecasts(
+    connection: Connection, calendar: BusinessCalendar, burnup: Burnup, figures: PeriodFigures
+) -> dict[str, Forecast]:
+    """The chance of reaching each target (MQLs, SQLs, each source's share), from the spread
+    of its business days so far."""
+    where = figures.mqls.where
+    if not where.remaining or not burnup.actual:
+        return {}
+    days = burnup.days[: len(burnup.actual)]
+    boundaries = [pacing.midnight(calendar, d) for d in [*days, days[-1] + timedelta(days=1)]]
+    daily = {"MQLs": [b - a for a, b in itertools.pairwise([0, *burnup.actual])]}
+    if figures.sqls.target:
+        daily["SQLs"] = store.daily_counts(connection, stage="sql", boundaries=boundaries)
+    named = [p.name for p in figures.sources if p.target]
+    daily |= store.daily_source_counts(connection, boundaries=boundaries, sources=named)
+    found = {}
+    for pace in (figures.mqls, figures.sqls, *figures.sources):
+        if pace.target and pace.name in daily:
+            chance = forecast(
+                per_business_day(daily[pace.name], days, calendar),
+                actual=pace.actual,
+                remaining=where.remaining,
+                target=float(pace.target),
+            )
+            if chance is not None:
+                found[pace.name] = chance
+    return found
+
+
+def _projection(
+    calendar: BusinessCalendar, burnup: Burnup, chance: Forecast, day: date
+) -> list[tuple[float, float, float]]:
+    """The forecast's total at the end of each day from `day` to the period's end."""
+    ahead = burnup.days[len(burnup.actual) :]
+    return [chance.after(calendar.business_days(day, d + timedelta(days=1))) for d in ahead]
 
 
 def _burnup(
