@@ -52,6 +52,7 @@ class LeadRow:
     company: str | None
     name: str | None
     source: str | None
+    segment: str | None
     score: float | None
     crm_url: str | None
     assigned_at: datetime | None
@@ -64,6 +65,7 @@ LEAD_COLUMNS = (
     LEADS.c.company,
     LEADS.c.name,
     LEADS.c.source,
+    LEADS.c.segment,
     LEADS.c.score,
     LEADS.c.crm_url,
     LEADS.c.assigned_at,
@@ -78,6 +80,7 @@ def _lead_row(row) -> LeadRow:
         row.company,
         row.name,
         row.source,
+        row.segment,
         row.score,
         row.crm_url,
         utc(row.assigned_at),

@@ -273,6 +273,30 @@ def test_sla_lists_my_open_leads(app, fake_slack: FakeSlack) -> None:  # type: i
     )
 
 
+def test_sla_by_value_puts_the_most_expected_pipeline_first(app, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
+    """A website MQL is worth the blended funnel's 500,000 ÷ 3,900 = $128.21, an outbound one
+    its own funnel's 500,000 ÷ 5,647 = $88.54: Acme and Initech (website) before Globex
+    (outbound), whatever their scores; a page turned keeps the order."""
+    server, _ = app
+    body = slash_command_body("/sla", "by value")
+    shown = dumps(server.post("/slack/events", body, signed_headers(body)).json()["blocks"])
+    assert shown.index("Acme") < shown.index("Initech") < shown.index("Globex")
+    assert shown.count("worth $128") == 2 and shown.count("worth $89") == 1
+    assert "The most expected pipeline first" in shown
+
+    body = block_action_body("sla_page", "sla|mine+value|0", user_id="U0RITA",
+                             response_url=fake_slack.response_url("paged"), channel="D0RITA",
+                             message_ts="1.1", ephemeral=True)  # fmt: skip
+    assert server.post("/slack/events", body, signed_headers(body)).status_code == 200
+    [paged] = [c.body for c in fake_slack.calls_to("response_url") if c.path.endswith("/paged")]
+    shown = dumps(paged)
+    assert shown.index("Acme") < shown.index("Initech") < shown.index("Globex")
+
+    body = slash_command_body("/sla", "by score")
+    answer = server.post("/slack/events", body, signed_headers(body)).json()["text"]
+    assert "`/sla by score` is not something I know" in answer and "/sla by value" in answer
+
+
 def test_sla_shows_leads_no_scan_has_seen_yet(app, fake_slack: FakeSlack, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     """A lead imported after the last scan: `/sla` computes its clocks then and there."""
     from bot.intake.csv_import import import_csv

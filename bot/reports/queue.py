@@ -7,6 +7,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from fractions import Fraction
 from functools import cached_property
 
 from bot.domain.agreement import Agreement
@@ -49,6 +50,13 @@ class Line:
             for clock in self.clocks
         ]
 
+    @cached_property
+    def value(self) -> Fraction | None:
+        """The expected pipeline in the lead: what an MQL of its source and segment is worth
+        (None when the funnel says what none is worth)."""
+        segment = (self.lead.segment or "").lower() or None
+        return self._agreement.mql_value(self.lead.source, segment)
+
     @property
     def due(self) -> str:
         return self.states[0].due
@@ -81,9 +89,11 @@ def lines_for(
     reader_calendar: BusinessCalendar,
     now: datetime,
     new: set[int],
+    by_value: bool = False,
 ) -> list[Line]:
     """A line per lead: its most urgent clock first, the lead's other due rules after it;
-    news first, then the highest score, then the oldest deadline."""
+    news first, then the highest score, then the oldest deadline (`by_value`: the most
+    expected pipeline first, then the most urgent)."""
     by_lead: dict[int, list[store.ClockRow]] = defaultdict(list)
     for clock in clocks:
         by_lead[clock.lead.id].append(clock)
@@ -93,5 +103,10 @@ def lines_for(
         )
         for lead_id, found in by_lead.items()
     ]
-    lines.sort(key=lambda line: (not line.new, -(line.lead.score or 0), line.due_at, line.lead.id))
+    if by_value:
+        lines.sort(key=lambda line: (-(line.value or 0), -line.level, line.due_at, line.lead.id))
+    else:
+        lines.sort(
+            key=lambda line: (not line.new, -(line.lead.score or 0), line.due_at, line.lead.id)
+        )
     return lines

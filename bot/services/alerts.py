@@ -272,6 +272,7 @@ def _build(
     title: str | None = None,
     surface: str = "dm",
     page: int = 0,
+    by_value: bool = False,
 ) -> Message:
     floor = LOWEST_LEVEL[kind] if min_level is None else min_level
     calendar = reader_calendar(agreement, kind, audience)
@@ -281,6 +282,7 @@ def _build(
         reader_calendar=calendar,
         now=now,
         new=new,
+        by_value=by_value,
     )
     also_open = 0
     if kind == Kind.CHANNEL and new:  # a channel hears its news, and how much else is open
@@ -303,6 +305,7 @@ def _build(
         surface=surface,
         page=page,
         routes=routes,
+        by_value=by_value,
     )
 
 
@@ -319,9 +322,11 @@ def audience_message(
     title: str | None = None,
     surface: str = "dm",
     page: int = 0,
+    by_value: bool = False,
 ) -> Message:
     """An audience's queue as of `now`: what a scan shows them, or (min_level=0) every open
-    lead with its deadline, as `/sla` and the Home tab show it (a page at a time)."""
+    lead with its deadline, as `/sla` and the Home tab show it (a page at a time; `by_value`:
+    the most expected pipeline first)."""
     owners = audience_owners(agreement, kind, audience)
     clocks = store.queue_clocks(
         connection,
@@ -342,6 +347,7 @@ def audience_message(
         title=title,
         surface=surface,
         page=page,
+        by_value=by_value,
     )
 
 

@@ -258,9 +258,10 @@ def queue_for(
     note: str | None = None,
     surface: str = "sla",
     page: int = 0,
+    by_value: bool = False,
 ) -> Message:
     """`/sla` and the Home tab: every open lead of the caller (or, with `team`, of the
-    caller's reps), a page at a time."""
+    caller's reps), a page at a time; `by_value`: the most expected pipeline first."""
     kind = Kind.MANAGER if team else Kind.REP
     title = ctx.renderer.parts("alerts/queue_parts.txt.j2").asked_title(team)
     # leads not yet seen by a scan (a large import a moment ago) are shown with their clocks
@@ -279,6 +280,7 @@ def queue_for(
             title=title,
             surface=surface,
             page=page,
+            by_value=by_value,
         )
 
 

@@ -191,9 +191,15 @@ def handle_page(body: dict, respond: Respond, client: WebClient, deps: Deps) -> 
     if surface == "home":
         publish_home(client, deps, user, view=view, page=number)
         return
+    view, _, order = view.partition("+")  # "team+value": ordered by expected pipeline
     ctx = lead_context(deps, client)
     email = lead_actions.email_of(ctx.engine, client, user) or ""
     message = lead_actions.queue_for(
-        ctx, email=email, team=view == "team", now=datetime.now(UTC), page=number
+        ctx,
+        email=email,
+        team=view == "team",
+        now=datetime.now(UTC),
+        page=number,
+        by_value=order == "value",
     )
     respond(replace_original=True, **message.payload)

@@ -16,8 +16,11 @@ from bot.services import lead_actions
 from storage.agreements import version_in_force
 
 
-def queue_message(deps: Deps, client: WebClient, user_id: str, *, team: bool) -> dict[str, Any]:
-    """The caller's open leads (or their reps'), with deadlines and the alert buttons."""
+def queue_message(
+    deps: Deps, client: WebClient, user_id: str, *, team: bool, by_value: bool = False
+) -> dict[str, Any]:
+    """The caller's open leads (or their reps'), with deadlines and the alert buttons; the
+    most expected pipeline first with `by_value`."""
     renderer = deps.renderer
     try:
         ctx = lead_context(deps, client)
@@ -28,7 +31,9 @@ def queue_message(deps: Deps, client: WebClient, user_id: str, *, team: bool) ->
         return {"text": renderer.slack_text("sla/who.txt.j2")}
     if team and not any(rep.manager == email for rep in ctx.agreement.reps):
         return {"text": renderer.slack_text("sla/not_a_manager.txt.j2", email=email)}
-    message = lead_actions.queue_for(ctx, email=email, team=team, now=datetime.now(UTC))
+    message = lead_actions.queue_for(
+        ctx, email=email, team=team, now=datetime.now(UTC), by_value=by_value
+    )
     return message.payload
 
 
@@ -61,6 +66,17 @@ def away_message(deps: Deps, client: WebClient, user_id: str, typed: str) -> dic
     return {"text": sentences.stored(days[0], days[-1], len(days), applied.version)}
 
 
+def queue_words(words: list[str]) -> tuple[bool, bool] | None:
+    """`/sla`, `/sla team`, either with `by value` (or `value`): (team, by value); None for
+    any other words."""
+    lowered = [word.lower() for word in words]
+    whose = lowered[0] if lowered[:1] in (["team"], ["mine"]) else ""
+    rest = lowered[1:] if whose else lowered
+    if rest not in ([], ["value"], ["by", "value"]):
+        return None
+    return whose == "team", bool(rest)
+
+
 def sla_message(
     deps: Deps,
     text: str,
@@ -72,8 +88,10 @@ def sla_message(
     words = text.split()
     sub = words[0].lower() if words else ""
     renderer = deps.renderer
-    if sub in ("", "mine", "team") and client is not None and len(words) <= 1:
-        return queue_message(deps, client, user_id, team=sub == "team")
+    queue = queue_words(words)
+    if queue is not None and client is not None:
+        team, by_value = queue
+        return queue_message(deps, client, user_id, team=team, by_value=by_value)
     help_text = renderer.slack_text("sla/help.txt.j2")
     if sub == "terms":
         found = version_in_force(deps.engine, on=today or date.today())

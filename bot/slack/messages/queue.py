@@ -43,6 +43,7 @@ class QueueView:
     title: str | None = None
     # a manager's DM: each owner's teammates a lead can go to, the rotation's next first
     routes: dict[str, tuple[list[str], str | None]] = field(default_factory=dict)
+    by_value: bool = False  # ordered by each lead's expected pipeline, which each line shows
 
     def as_context(self) -> dict[str, Any]:
         """The names the notification text's template reads."""
@@ -76,7 +77,7 @@ def queue_blocks(parts: Any, q: QueueView) -> list[Block]:
                 elements.append(button(ids.COVER, "Cover until…", lead))
             elements.append(button(ids.HISTORY, "History", lead))
             blocks.append(actions(elements, block_id=f"act:{lead}"))
-    view = "team" if q.kind == Kind.MANAGER else "mine"
+    view = ("team" if q.kind == Kind.MANAGER else "mine") + ("+value" if q.by_value else "")
     if q.hidden:
         blocks.append(context(parts.more(q)))
         blocks.append(actions([button(ids.OPEN_HOME, parts.show_all(q), view)], block_id="more"))
@@ -148,6 +149,7 @@ def render_queue(
     surface: str = "dm",
     page: int = 0,
     routes: dict[str, tuple[list[str], str | None]] | None = None,
+    by_value: bool = False,
 ) -> Message:
     """The message for one audience: as many leads as Block Kit holds, the most urgent first.
     A DM counts the rest and points to the Home tab; `/sla` ("sla") and the Home tab ("home",
@@ -176,6 +178,7 @@ def render_queue(
         note=note,
         title=title,
         routes=routes or {},
+        by_value=by_value,
     )
     blocks = queue_blocks(renderer.parts("alerts/queue_parts.txt.j2"), view)
     return Message(
