@@ -121,15 +121,21 @@ def daily_source_counts(
 
 
 def cohort_counts(
-    connection: Connection, *, since: datetime, until: datetime, as_of: datetime
+    connection: Connection,
+    *,
+    since: datetime,
+    until: datetime,
+    as_of: datetime,
+    by_segment: bool = False,
 ) -> dict[str, tuple[int, int]]:
-    """source → (MQLs in [since, until), of which became SQL before `as_of`)."""
-    source = func.coalesce(LEADS.c.source, NO_SOURCE)
+    """source (segment, lowercased, with `by_segment`) → (MQLs in [since, until), of which
+    became SQL before `as_of`)."""
+    group = func.coalesce(func.lower(LEADS.c.segment) if by_segment else LEADS.c.source, NO_SOURCE)
     converted = and_(LEADS.c.sql_at.is_not(None), LEADS.c.sql_at < _utc(as_of))
     rows = connection.execute(
-        select(source, func.count(), func.count().filter(converted))
+        select(group, func.count(), func.count().filter(converted))
         .where(LEADS.c.mql_at >= _utc(since), LEADS.c.mql_at < _utc(until))
-        .group_by(source)
+        .group_by(group)
     )
     return {str(name): (int(total), int(sqls or 0)) for name, total, sqls in rows}
 

@@ -151,3 +151,39 @@ def test_the_digest_paces_each_segment(engine: Engine) -> None:
     assert digest.figures.where.business_days == 19 and digest.figures.where.completed == 11
     smb = digest.figures.segments[0]
     assert smb.expected == Fraction(2345 * 11, 19)
+
+
+def test_the_digest_judges_each_segment_s_quality(engine: Engine) -> None:
+    """MQLs 30–60 days old on 18 November (19 Sep – 18 Oct): SMB 10, 3 of them SQLs — 30 %
+    against the blended 34 %: 30 / 34 = 88 %, below the 10 % tolerance, behind; enterprise 4,
+    one SQL — 25 % against its own 25 %: on track. One MQL of no segment is in the blend
+    only."""
+    from rich.text import Text
+
+    from bot.domain.leads import LeadRecord
+    from bot.services.agreements import apply_agreement
+    from bot.services.digest import compute_digest
+    from bot.slack.render import Renderer
+    from storage.ingest import upsert_leads
+
+    apply_agreement(engine, SEGMENTS, now=datetime(2026, 9, 1, tzinfo=UTC))
+    at = datetime(2026, 10, 1, 15, tzinfo=UTC)
+    rows = [(f"S{n}", "smb", n < 3) for n in range(10)]
+    rows += [(f"E{n}", "Enterprise", n < 1) for n in range(4)] + [("N1", None, False)]
+    with engine.begin() as connection:
+        upsert_leads(connection, [
+            LeadRecord(ext, {"mql_at": at, "stage": "sql" if sql else "mql", "source": "website",
+                             **({"sql_at": at} if sql else {}),
+                             **({"segment": segment} if segment else {})})
+            for ext, segment, sql in rows
+        ], source_system="native", origin="import")  # fmt: skip
+    digest = compute_digest(engine, team="na", day=date(2026, 11, 18),
+                            now=datetime(2026, 11, 18, 14, tzinfo=UTC))  # fmt: skip
+    found = [(c.source, c.mqls, c.sqls, c.assumed, c.status) for c in digest.cohort_segments]
+    assert found == [
+        ("smb", 10, 3, Fraction(34, 100), "behind"),
+        ("enterprise", 4, 1, Fraction(25, 100), "on track"),
+    ]
+    assert (digest.cohort[0].mqls, digest.cohort[0].sqls) == (15, 4)
+    shown = Text.from_markup(Renderer().text("digest/terminal.txt.j2", d=digest)).plain
+    assert "By segment: smb 30% (34%) 🔴 · enterprise 25% (25%) 🟢" in shown, shown

@@ -35,7 +35,7 @@ class Burnup:
 class Conversion:
     """MQL→SQL for a group of MQLs against the agreement's assumed rate."""
 
-    source: str | None  # None: all sources
+    source: str | None  # the source (a segment, in `Digest.cohort_segments`); None: all
     mqls: int
     sqls: int
     assumed: Fraction | None
@@ -134,6 +134,7 @@ class Digest:
     forecasts: dict[str, Forecast] = field(default_factory=dict)
     at_risk: Fraction | None = None  # expected pipeline of the breached leads still open
     lag: LagPace | None = None  # with a sales cycle (agreed or measured): the window's pacing
+    cohort_segments: list[Conversion] = field(default_factory=list)  # `[funnel.segments]`
 
     @property
     def key(self) -> str:

@@ -111,14 +111,12 @@ def compute_digest(
         window = store.Window(pacing.midnight(calendar, where.start), moved_since, until)
         counts = _count(connection, agreement, window, detail=detail)
         figures = _figures(connection, agreement, where, counts, window, owners)
-        cohort = _conversions(
+        cohort, cohort_segments = _cohorts(
+            connection,
             agreement,
-            store.cohort_counts(
-                connection,
-                since=pacing.midnight(calendar, cohort_since),
-                until=pacing.midnight(calendar, cohort_until),
-                as_of=until,
-            ),
+            pacing.midnight(calendar, cohort_since),
+            pacing.midnight(calendar, cohort_until),
+            as_of=until,
         )
         response_moved = store.first_touches(
             connection, since=moved_since, until=until, owners=owners
@@ -176,6 +174,7 @@ def compute_digest(
         moved=moved,
         response_moved=response_moved,
         cohort=cohort,
+        cohort_segments=cohort_segments,
         cohort_since=cohort_since,
         cohort_until=cohort_until - timedelta(days=1),
         breaches=breaches,
@@ -318,10 +317,40 @@ def _figures(
     )
 
 
-def _conversions(agreement: Agreement, counts: dict[str, tuple[int, int]]) -> list[Conversion]:
-    """MQL→SQL for all sources, then per source (most MQLs first), each against its
-    assumption (a source's own override, else the blended rate)."""
+def _cohorts(
+    connection: Connection,
+    agreement: Agreement,
+    since: datetime,
+    until: datetime,
+    *,
+    as_of: datetime,
+) -> tuple[list[Conversion], list[Conversion]]:
+    """MQL→SQL of the MQLs of [since, until) by `as_of`: all and per source, then per segment
+    of `[funnel.segments]` (none without)."""
+
+    def counts(by_segment: bool) -> dict[str, tuple[int, int]]:
+        return store.cohort_counts(
+            connection, since=since, until=until, as_of=as_of, by_segment=by_segment
+        )
+
+    cohort = _conversions(agreement, counts(False))
+    if not agreement.funnel.segments:
+        return cohort, []
+    return cohort, _conversions(agreement, counts(True), segments=True)[1:]  # the blend: once
+
+
+def _conversions(
+    agreement: Agreement, counts: dict[str, tuple[int, int]], *, segments: bool = False
+) -> list[Conversion]:
+    """MQL→SQL for all sources, then per source (per segment with `segments`; most MQLs
+    first), each against its assumption (its own override, else the blended rate)."""
     tolerance = exact(agreement.agreement.tolerance)
+
+    def assumed(name: str) -> Fraction | None:
+        if segments:
+            return stored_value(agreement, None, "mql_to_sql", name)
+        return stored_value(agreement, name, "mql_to_sql")
+
     blend = Conversion(
         None,
         sum(mqls for mqls, _ in counts.values()),
@@ -334,8 +363,7 @@ def _conversions(agreement: Agreement, counts: dict[str, tuple[int, int]]) -> li
         key=lambda row: (-row[1], row[0]),
     )
     per_source = [
-        Conversion(name, mqls, sqls, stored_value(agreement, name, "mql_to_sql"), tolerance)
-        for name, mqls, sqls in named
+        Conversion(name, mqls, sqls, assumed(name), tolerance) for name, mqls, sqls in named
     ]
     return [blend, *per_source] if blend.mqls else []
 
