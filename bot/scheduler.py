@@ -27,6 +27,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.engine import Engine
 
 from bot.domain.agreement import Agreement, TeamTerms
+from bot.domain.agreement_file import AgreementFileError
 from bot.flows.delivery import sender
 from bot.flows.digest import scheduled_digest
 from bot.intake.registry import connected
@@ -45,6 +46,7 @@ from storage.db import outage_reason, session_scope, unreachable
 log = logging.getLogger(__name__)
 DIGEST_JOB = "digest:"
 DELIVERY_INTERVAL = 5  # seconds between delivery rounds
+RECALIBRATION_INTERVAL = 3600  # seconds between looks at whether a quarter's end is near
 HEARTBEAT = 10  # seconds between the active clock's beats (/healthz: 503 after three missed)
 STOP_GRACE = 10  # seconds a stopping clock gives the jobs in hand
 SYNC_BUDGET = 45.0  # seconds of CRM sync before each scan; a longer backfill resumes next tick
@@ -183,6 +185,7 @@ class ClockJobs:
         every(self.scheduler, follow, 60, start_now=False)
         every(self.scheduler, self.track(self.breach_scan), self.settings.scan_interval)
         every(self.scheduler, self.track(self.delivery), DELIVERY_INTERVAL)
+        every(self.scheduler, self.track(self.recalibration), RECALIBRATION_INTERVAL)
 
     def timed(self, job: str, seconds: float) -> None:
         with self.engine.begin() as connection:
@@ -238,6 +241,26 @@ class ClockJobs:
         now = datetime.now(UTC)
         log.info(scheduled_digest(self.engine, self.renderer, self.settings, team=team, now=now))
         self.timed("digest", time_.monotonic() - started)
+
+    def recalibration(self) -> None:
+        """In the last week of a quarter, once: the last quarter's actual rates, proposed."""
+        from bot.services import agreement_edits, proposals
+
+        now = datetime.now(UTC)
+        try:
+            if not proposals.recalibration_due(self.engine, now):
+                return
+            proposal, _ = proposals.propose_recalibration(
+                self.engine, self.renderer, by="slabot", now=now
+            )
+        except (
+            agreement_edits.NoAgreementApplied,
+            proposals.ProposalRefused,
+            AgreementFileError,
+        ) as why:
+            log.info("recalibration: not proposed: %s", why)
+            return
+        log.info("recalibration: proposal %d posted for sign-off", proposal.id)
 
     def follow_agreement(self) -> None:
         """Rebuild the digest jobs when a new agreement version comes into force."""

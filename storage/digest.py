@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, and_, distinct, func, or_, select, text, true
+from sqlalchemy import Connection, and_, distinct, func, literal, or_, select, text, true
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
@@ -294,3 +294,32 @@ def won_cycles(
         )
     )
     return [(_utc(closed) - _utc(mql)).total_seconds() / 86400 for mql, closed in rows]
+
+
+def cohort_outcomes(
+    connection: Connection, *, since: datetime, until: datetime, by: str | None = None
+) -> dict[str, tuple[int, int, int, int, float, int]]:
+    """The MQLs of [since, until) and how far they came, per source (`by="source"`), per
+    segment (`by="segment"`, lowercased) or all ("" with `by` None): (MQLs, SQLs,
+    opportunities, won, the won amounts summed, won deals with an amount)."""
+    won = LEADS.c.outcome == "won"
+    opportunity = or_(LEADS.c.opportunity_at.is_not(None), LEADS.c.outcome.in_(("won", "lost")))
+    columns = (
+        func.count(),
+        func.count().filter(LEADS.c.sql_at.is_not(None)),
+        func.count().filter(opportunity),
+        func.count().filter(won),
+        func.coalesce(func.sum(LEADS.c.amount).filter(won), 0),
+        func.count().filter(won, LEADS.c.amount.is_not(None)),
+    )
+    group = {"source": LEADS.c.source, "segment": func.lower(LEADS.c.segment)}.get(by or "")
+    key = func.coalesce(group, NO_SOURCE) if group is not None else literal(NO_SOURCE)
+    statement = select(key, *columns).where(
+        LEADS.c.mql_at >= _utc(since), LEADS.c.mql_at < _utc(until)
+    )
+    if group is not None:
+        statement = statement.group_by(key)
+    return {
+        str(name): (int(m), int(s), int(o), int(w), float(amount or 0), int(priced))
+        for name, m, s, o, w, amount, priced in connection.execute(statement)
+    }

@@ -41,10 +41,45 @@ class AgreementVersion(SQLModel, table=True):
         default_factory=utcnow, sa_column=Column(DateTime(timezone=True), nullable=False)
     )
     applied_by: str = ""
+    # the signatories' approvals it was stored on ([{"user", "at"}]); empty: from the file
+    signed_by: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
 
 
 def _utc_column(*, nullable: bool = True, index: bool = False) -> Column:
     return Column(DateTime(timezone=True), nullable=nullable, index=index)
+
+
+class AgreementProposal(SQLModel, table=True):
+    """A new version put to the signatories: its text, and where its card is."""
+
+    __tablename__ = "agreement_proposal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str  # "edit" | "recalibration"
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    base_version: int  # the version in force it was proposed against
+    in_force_from: date  # when it would come into force
+    proposed_by: str  # a Slack user id, or "cli"
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    status: str = "open"  # open | signed | changes_requested | superseded
+    decided_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    version: int | None = None  # the version its sign-off stored
+    card: int | None = None  # the outbox item of its card
+    notes: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ProposalVote(SQLModel, table=True):
+    """A signatory's answer to a proposal: approve, or request changes with a reason."""
+
+    __tablename__ = "proposal_vote"
+    __table_args__ = (UniqueConstraint("proposal_id", "user_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    proposal_id: int = Field(index=True)
+    user_id: str
+    decision: str  # "approve" | "changes"
+    reason: str = ""
+    at: datetime = Field(sa_column=_utc_column(nullable=False))
 
 
 class Lead(SQLModel, table=True):
@@ -355,6 +390,8 @@ def _table(model: type[SQLModel]) -> Table:
 APPLIED = _table(AppliedAction)
 BEATS = _table(ClockBeat)
 COVERS = _table(Cover)
+PROPOSALS = _table(AgreementProposal)
+VOTES = _table(ProposalVote)
 EVENTS = _table(LeadEvent)
 CLOCKS = _table(SlaClock)
 CURSORS = _table(SyncCursor)
@@ -368,3 +405,4 @@ STAGES = _table(StageChange)
 TURNS = _table(RoutingTurn)
 TOUCHES = _table(Touch)
 USERS = _table(SlackUser)
+VERSIONS = _table(AgreementVersion)

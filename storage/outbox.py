@@ -28,6 +28,8 @@ class Kind(StrEnum):
     FOLD = "fold"  # an alert list a newer one replaced, folded to a line (with the alerts)
     CRM = "crm"  # a Slack action written back to the CRM
     HANDOFF = "handoff"  # a rep's DM: a lead routing gave them (reassigned, covered, returned)
+    AGREEMENT = "agreement"  # a proposal's card, or a signed version's news, in its channel
+    REPLY = "reply"  # a message in the thread of one already sent (a proposal's card)
 
 
 # bulk alerts, paced by the clock; digests, charts and interaction redraws go first

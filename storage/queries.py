@@ -8,9 +8,7 @@ from datetime import date, datetime
 from sqlalchemy import Connection
 from sqlmodel import Session, col, func, select
 
-from storage.models import AgreementVersion, SlackUser
-
-VERSIONS = AgreementVersion.__table__  # type: ignore[attr-defined]  # set on table=True classes
+from storage.models import VERSIONS, AgreementVersion, SlackUser
 
 
 def agreement_in_force(session: Session, *, on: date) -> AgreementVersion | None:
@@ -67,6 +65,7 @@ def add_agreement_version(
     source_text: str = "",
     applied_by: str = "",
     applied_at: datetime,
+    signed_by: list[dict] | None = None,
 ) -> AgreementVersion:
     """Store a new version numbered after the last one."""
     last = session.exec(select(func.max(AgreementVersion.version))).one()
@@ -80,6 +79,7 @@ def add_agreement_version(
         source_text=source_text,
         applied_by=applied_by,
         applied_at=applied_at,
+        signed_by=signed_by or [],
     )
     session.add(row)
     session.flush()

@@ -174,11 +174,11 @@ def fake_slack() -> Iterator[FakeSlack]:
     fake.stop()
 
 
-def wait_for(condition, seconds: float = 20.0) -> None:  # type: ignore[no-untyped-def]
+def wait_for(condition, seconds: float = 20.0, what: str = "") -> None:  # type: ignore[no-untyped-def]
     """Until `condition()` holds (work a press hands to a thread), at most `seconds`."""
     deadline = time.monotonic() + seconds
     while not condition():
-        assert time.monotonic() < deadline, "timed out"
+        assert time.monotonic() < deadline, f"timed out waiting for {what or 'the condition'}"
         time.sleep(0.1)
 
 

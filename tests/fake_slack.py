@@ -370,9 +370,11 @@ class FakeSlack:
         if refused is not None:
             return refused
         channel, ts = body.get("channel", ""), body.get("ts", "")
+        with_metadata = str(body.get("include_all_metadata")).lower() in ("1", "true")
         with self._lock:
             found = [
                 {"type": "message", "ts": t, "text": m.get("text"), "files": m.get("files", [])}
+                | ({"metadata": m["metadata"]} if with_metadata and "metadata" in m else {})
                 for (c, t), m in self.messages.items()
                 if c == channel and (t == ts or m.get("thread_ts") == ts)
             ]

@@ -118,22 +118,42 @@ def test_models_match_the_migrations(engine: Engine) -> None:
     assert differences == []
 
 
+def _seed_as_of_then(engine: Engine) -> None:
+    """The example agreement and three leads, written with the columns their tables have at
+    this revision (the models have more since)."""
+    from sqlalchemy import MetaData, Table
+
+    from tests.conftest import EXAMPLE_TERMS
+
+    table = Table("agreement_version", MetaData(), autoload_with=engine)
+    effective = date(2026, 7, 1)
+    with engine.begin() as connection:
+        connection.execute(table.insert().values(
+            version=1, name="Marketing & Sales SLA, H2", effective=effective,
+            in_force_from=effective, period="month", terms=EXAMPLE_TERMS, source_text="",
+            applied_at=datetime(2026, 7, 1, tzinfo=UTC), applied_by="",
+        ))  # fmt: skip
+        leads = Table("lead", MetaData(), autoload_with=connection)
+        connection.execute(leads.insert(), [
+            {"source_system": "hubspot", "external_id": str(n), "email": f"l{n}@acme.example",
+             "mql_at": datetime(2026, 11, n, 15, tzinfo=UTC), "updated_at": datetime.now(UTC)}
+            for n in (2, 3, 4)
+        ])  # fmt: skip
+
+
 def test_a_populated_database_of_the_previous_head_upgrades_with_nothing_lost(
     database_url: str, tmp_path
 ) -> None:  # type: ignore[no-untyped-def]
-    """A database at 0007 with an agreement, imported leads and queued messages, upgraded to
-    head: every row is still there and the new tables are usable."""
+    """A database at 0007 with an agreement, leads and queued messages, upgraded to head:
+    every row is still there, the version applied then is marked unsigned, and the new
+    tables are usable."""
     from datetime import UTC, datetime
 
-    from bot.intake.csv_import import import_csv
     from storage import clock, outbox
-    from tests.test_real_crm import DATA
 
     engine = make_engine(Settings(DATABASE_URL=database_url).database_url)
     upgrade(engine, "0007")
-    seed_agreement(engine)
-    summary = import_csv(engine, DATA / "hubspot_contacts.csv", rejects_path=tmp_path / "r.csv")
-    assert summary.rows > 0
+    _seed_as_of_then(engine)
     now = datetime.now(UTC)
     with engine.begin() as connection:
         outbox.enqueue(
@@ -150,6 +170,9 @@ def test_a_populated_database_of_the_previous_head_upgrades_with_nothing_lost(
     before = counts()
     assert upgrade(engine) == ("0007", head_revision(engine))
     assert counts() == before
+    with engine.connect() as connection:
+        signed = connection.execute(text("SELECT signed_by FROM agreement_version")).scalar()
+    assert signed in ([], "[]")
     with engine.begin() as connection:
         clock.beat(connection, every_s=10, now=now)
         assert clock.last_beat(connection)[1] == 10  # type: ignore[index]

@@ -25,12 +25,13 @@ cli = typer.Typer(
 db_cli = typer.Typer(help="Database schema (Alembic migrations).", no_args_is_help=True)
 db_cli.command("upgrade")(processes.db_upgrade)
 sla_cli = typer.Typer(
-    help="The agreement: apply a new version, show the terms, export the newest.",
+    help="The agreement: apply a new version, show the terms, export the newest, propose one.",
     no_args_is_help=True,
 )
 sla_cli.command("apply")(data.sla_apply)
 sla_cli.command("show")(data.sla_show)
 sla_cli.command("export")(data.sla_export)
+sla_cli.command("propose")(data.sla_propose)
 
 
 def _print_version(asked: bool) -> None:

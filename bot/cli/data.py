@@ -189,8 +189,42 @@ def sla_show(
             agreement=agreement,
             version=row.version,
             in_force_from=row.in_force_from,
+            signed_by=row.signed_by,
+            applied_by=row.applied_by,
         )
     )
+
+
+def sla_propose(
+    path: Annotated[str, typer.Argument(help="The proposed agreement file, - for standard input.")],
+) -> None:
+    """Post a new version for sign-off: its card in the agreement's channel, with Approve
+    and Request changes for the signatories (stored once every one of them approves)."""
+    from bot.domain.agreement_file import AgreementFileError
+    from bot.flows.delivery import sender
+    from bot.services import proposals
+    from bot.services.agreement_edits import NoAgreementApplied
+    from bot.slack.render import Renderer
+
+    settings = Settings()
+    engine = open_engine(settings)
+    renderer = Renderer(settings.templates_dir)
+    try:
+        text = _channel_names_resolved(_agreement_text(path), settings)
+        proposal, items = proposals.propose(engine, renderer, text, by="cli", now=datetime.now(UTC))
+    except AgreementFileError as error:
+        for problem in error.problems:
+            line = f"{problem.line}:" if problem.line else ""
+            key = f" {problem.key}:" if problem.key else ""
+            err.print(f"{path}:{line}{key} {problem.message}", markup=False)
+        raise typer.Exit(2) from error
+    except (NoAgreementApplied, proposals.ProposalRefused) as error:
+        raise CliError(f"not proposed: {error}") from error
+    out.print(renderer.text("agreement/proposed.txt.j2", p=proposal), markup=False)
+    if settings.slack_bot_token is not None:
+        report = sender(engine, settings).deliver(only=items)
+        if report.failed or report.retrying:
+            err.print("the card is queued: the running app posts it", markup=False)
 
 
 def import_(

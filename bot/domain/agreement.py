@@ -70,6 +70,20 @@ class AgreementHeader(_Section):
     # slabot watches each rep from the moment they were first in an applied agreement; set it
     # earlier to replay past data in a trial (a date is its midnight in the calendar's zone)
     watch_from: datetime | None = None
+    # who signs a new version in Slack (Slack user ids: typically the heads of marketing and
+    # sales), and where proposals are posted (None: the first team's channel)
+    signatories: list[str] = Field(default_factory=list)
+    channel: str | None = None
+
+    @field_validator("signatories")
+    @classmethod
+    def _user_ids(cls, value: list[str]) -> list[str]:
+        for user in value:
+            if not re.fullmatch(r"[UW][A-Z0-9]{2,}", user):
+                raise ValueError(f"{user!r} is not a Slack user id (e.g. U012AB3CD)")
+        if len(set(value)) != len(value):
+            raise ValueError("a signatory is named twice")
+        return value
 
     @field_validator("watch_from", mode="before")
     @classmethod
@@ -458,6 +472,11 @@ class Agreement(_Section):
     @property
     def period(self) -> str:
         return self.agreement.period
+
+    @property
+    def proposal_channel(self) -> str | None:
+        """Where proposals are posted: `[agreement] channel`, else the first team's."""
+        return self.agreement.channel or (self.teams[0].channel if self.teams else None)
 
     def business_calendar(self) -> BusinessCalendar:
         """The default calendar (built once per agreement: its holiday table is reused)."""

@@ -14,10 +14,11 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.context.respond import Respond
 
 from bot.deps import Deps, provide
-from bot.listeners.actions import digest_details, quota_share, routing, setup, sla_alert
+from bot.listeners.actions import agreement, digest_details, quota_share, routing, setup, sla_alert
 from bot.listeners.edges import handle_unknown_action, slack_edges
 from bot.listeners.errors import handle_error
 from bot.listeners.events import app_home, workspace
+from bot.listeners.views import agreement as agreement_views
 from bot.listeners.views import recycle
 from bot.resources import manifest
 from bot.slack import ids
@@ -55,6 +56,11 @@ def register_listeners(app: App, deps: Deps) -> None:
     app.action(ids.HAND_BACK)(routing.handle_hand_back)
     app.action(ids.COVER)(routing.handle_cover)
     app.action(ids.HISTORY)(routing.handle_history)
+    app.action(ids.APPROVE)(agreement.handle_approve)
+    app.action(ids.REQUEST_CHANGES)(agreement.handle_request_changes)
+    app.action(ids.RECALIBRATE)(agreement.handle_recalibrate)
+    app.view(ids.PROPOSE)(agreement_views.handle_propose_submit)
+    app.view(ids.REQUEST_CHANGES)(agreement_views.handle_changes_submit)
     app.view(ids.RECYCLE)(recycle.handle_recycle_submit)
     app.view(ids.COVER)(routing.handle_cover_submit)
     app.event("app_home_opened")(app_home.handle_app_home_opened)

@@ -112,6 +112,15 @@ class LagPace:
 
 
 @dataclass(frozen=True)
+class NewTerms:
+    """A version stored since the last stand-up: signed in Slack, or applied from the file."""
+
+    version: int
+    in_force_from: date
+    signed_by: list[str]  # Slack user ids; empty: applied without sign-off
+
+
+@dataclass(frozen=True)
 class Digest:
     team: TeamTerms
     day: date
@@ -135,6 +144,7 @@ class Digest:
     at_risk: Fraction | None = None  # expected pipeline of the breached leads still open
     lag: LagPace | None = None  # with a sales cycle (agreed or measured): the window's pacing
     cohort_segments: list[Conversion] = field(default_factory=list)  # `[funnel.segments]`
+    new_terms: list[NewTerms] = field(default_factory=list)
 
     @property
     def key(self) -> str:

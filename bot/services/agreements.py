@@ -29,9 +29,15 @@ class Applied:
 
 
 def apply_agreement(
-    engine: Engine, text: str, *, now: datetime | None = None, applied_by: str = ""
+    engine: Engine,
+    text: str,
+    *,
+    now: datetime | None = None,
+    applied_by: str = "",
+    signed_by: list[dict] | None = None,
 ) -> Applied:
-    """Validate the file's text and store it as a new version (unless nothing changed).
+    """Validate the file's text and store it as a new version (unless nothing changed), with
+    the signatories' approvals it was signed with (none: applied without sign-off).
 
     A new version never rewrites the past: it is in force from its `effective` date or from the
     start of the current period, whichever is later, so a closed period keeps reporting against
@@ -61,6 +67,7 @@ def apply_agreement(
             source_text=text,
             applied_by=applied_by,
             applied_at=now,
+            signed_by=signed_by or [],
         )
         queries.remember_slack_ids(session, terms["reps"])
         mark_all_open_stale(session.connection())  # deadlines follow the new terms

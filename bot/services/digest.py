@@ -30,6 +30,7 @@ from bot.reports.digest import (
     Digest,
     LagPace,
     Movement,
+    NewTerms,
     PeriodFigures,
     RoutingFigures,
 )
@@ -38,6 +39,7 @@ from storage import digest as store
 from storage import outbox
 from storage import routing as routing_store
 from storage.agreements import agreement_in_force
+from storage.proposals import signed_since
 
 # The MQL→SQL cohort: MQLs at least this old have had time to be worked …
 log = logging.getLogger(__name__)
@@ -139,9 +141,15 @@ def compute_digest(
             projection = _projection(calendar, burnup, forecasts["MQLs"], day)
             burnup = dataclasses.replace(burnup, projection=projection)
         lag = _lag(connection, agreement, calendar, day, figures.mqls)
+        last_standup = standup_at(calendar, terms, previous)
+        new_terms = [  # signed in Slack, or a new file (not a Slack set-up change)
+            NewTerms(version, starts, [str(each.get("user")) for each in signed])
+            for version, starts, signed, by in signed_since(connection, last_standup)
+            if signed or (by.startswith("cli:") and version > 1)
+        ]
         routing = None
         if terms.routing.reassigns or terms.routing.reps:
-            since = standup_at(calendar, terms, previous)
+            since = last_standup
             routing = _routing(connection, agreement, terms.name, window, since=since, until=as_of)
         closing = None
         if pacing.is_first_business_day(calendar, agreement.period, day):
@@ -186,6 +194,7 @@ def compute_digest(
         forecasts=forecasts,
         at_risk=at_risk,
         lag=lag,
+        new_terms=new_terms,
     )
 
 

@@ -299,6 +299,8 @@ class Sender:
             return str(payload["crm"]), record, found
         if item.kind == outbox.Kind.CHART:
             return self._upload(item, attempts)
+        if item.kind == outbox.Kind.REPLY:
+            return self._reply(item, attempts)
         if item.update_of is not None:
             with self.engine.connect() as connection:
                 if outbox.newer_text_exists(connection, item):
@@ -349,6 +351,34 @@ class Sender:
             alt_txt=payload.get("alt_txt"),
         )
         return channel, ts, False
+
+    def _reply(self, item: outbox.Item, attempts: int) -> tuple[str, str, bool]:
+        """Post in the thread of the message it belongs to; a retry first looks in the
+        thread for the earlier attempt (its key is in the reply's metadata)."""
+        channel, ts = self._target(item)
+        if attempts > 1:
+            replies = self._read(
+                channel,
+                functools.partial(
+                    self.client.conversations_replies,
+                    channel=channel,
+                    ts=ts,
+                    include_all_metadata=True,
+                    limit=200,
+                ),
+            )
+            for message in replies.get("messages", []):
+                metadata = message.get("metadata") or {}
+                if (metadata.get("event_payload") or {}).get("key") == item.key:
+                    return channel, str(message["ts"]), True
+        response = self.client.chat_postMessage(
+            channel=channel,
+            thread_ts=ts,
+            text=item.payload["text"],
+            blocks=item.payload.get("blocks"),
+            metadata={"event_type": EVENT_TYPE, "event_payload": {"key": item.key}},
+        )
+        return str(response["channel"]), str(response["ts"]), False
 
     def _already_uploaded(self, channel: str, ts: str, filename: str) -> bool:
         replies = self._read(

@@ -103,6 +103,8 @@ def sla_message(
             agreement=agreement,
             version=row.version,
             in_force_from=row.in_force_from,
+            signed_by=row.signed_by,
+            applied_by=row.applied_by,
         )
         text = renderer.slack_text(
             "sla/terms_title.txt.j2", agreement=agreement, version=row.version
@@ -115,9 +117,35 @@ def sla_message(
     return {"text": renderer.slack_text("sla/unknown.txt.j2", typed=text.strip(), help=help_text)}
 
 
+def propose_modal(deps: Deps, client: WebClient, trigger_id: str, user_id: str) -> str | None:
+    """`/sla propose`: the proposal modal, prefilled from the version in force (signatories
+    and admins); else why not."""
+    from bot.services import proposals
+    from bot.services.agreement_edits import NoAgreementApplied
+    from bot.slack.messages.proposals import form_values, proposal_modal
+
+    now = datetime.now(UTC)
+    try:
+        _, current, _ = proposals.in_force(deps.engine, now)
+    except NoAgreementApplied:
+        return deps.renderer.slack_text("sla/none.txt.j2")
+    if user_id not in deps.settings.admins and user_id not in current.agreement.signatories:
+        return str(deps.renderer.parts("agreement/answers.txt.j2").not_allowed())
+    effective = proposals.next_period_start(current, now)
+    view = proposal_modal(form_values(current), effective=effective, kind="edit")
+    client.views_open(trigger_id=trigger_id, view=view)
+    return None
+
+
 def handle_sla(
     ack: Ack, command: dict, respond: Respond, client: WebClient, context: BoltContext
 ) -> None:
     deps = deps_of(context)
     text, user = command.get("text") or "", command.get("user_id", "")
+    if text.strip().lower() == "propose":
+        ack()
+        refusal = propose_modal(deps, client, command.get("trigger_id", ""), user)
+        if refusal is not None:
+            respond(response_type="ephemeral", text=refusal)
+        return
     answer_command(ack, respond, deps, lambda: sla_message(deps, text, client=client, user_id=user))
