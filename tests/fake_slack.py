@@ -317,6 +317,15 @@ class FakeSlack:
             self.views.append(view)
         return {"ok": True, "view": {"id": f"V{len(self.views)}", **(view or {})}}
 
+    def _m_views_update(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A modal redrawn in place: `view_id` (and `hash`, which Slack checks) name it."""
+        if not body.get("view_id") and not body.get("external_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        view = _json(body.get("view"))
+        with self._lock:
+            self.views.append({**(view or {}), "updated": body.get("view_id")})
+        return {"ok": True, "view": {"id": body.get("view_id"), **(view or {})}}
+
     def _membership_error(self, channel: str) -> dict[str, Any] | None:
         known = self.channels.get(channel)
         if known is None or known["is_member"]:

@@ -116,6 +116,21 @@ def home_action_body(action: dict, *, user_id: str, state: dict | None = None) -
     return urlencode({"payload": json.dumps(payload)})
 
 
+def modal_action_body(action_id: str, *, callback_id: str, user_id: str) -> str:
+    """A button pressed inside an open modal: the container is the view (its id and hash, for
+    `views.update`); no response URL."""
+    payload = {
+        **_block_actions(user_id),
+        "container": {"type": "view", "view_id": "V0MODAL"},
+        "trigger_id": "123.456.ghi",
+        "view": {"id": "V0MODAL", "type": "modal", "callback_id": callback_id,
+                 "hash": "1700000000.xyz", "state": {"values": {}}},
+        "actions": [{"action_id": action_id, "block_id": "recalibrate", "type": "button",
+                     "value": "recalibrate", "action_ts": "1700000003.1"}],
+    }  # fmt: skip
+    return urlencode({"payload": json.dumps(payload)})
+
+
 def view_submission_body(
     callback_id: str,
     values: dict,

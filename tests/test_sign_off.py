@@ -144,8 +144,12 @@ def test_a_proposal_needs_every_signatory_and_is_stored_once(app, fake_slack: Fa
     signed = versions[1][2] if isinstance(versions[1][2], list) else json.loads(versions[1][2])
     assert [s["user"] for s in signed] == ["U0MARK", "U0SALES"]
     wait_for(lambda: "Signed" in _shown(fake_slack), what="the signed card")
-    news = [m["text"] for m in fake_slack.posts_in("C0SLA") if "is signed by" in m["text"]]
-    assert news and "<@U0MARK> and <@U0SALES>" in news[0]
+
+    def news() -> list[str]:
+        return [m["text"] for m in fake_slack.posts_in("C0SLA") if "is signed by" in m["text"]]
+
+    wait_for(news, what="the channel told")
+    assert "<@U0MARK> and <@U0SALES>: in force from" in news()[0]
     assert "Only the agreement's signatories" not in _press(
         server, fake_slack, "proposal_approve", "U0SALES", "late"
     )  # a closed proposal says so, to anyone
@@ -254,3 +258,58 @@ def test_a_recalibration_proposes_the_quarter_s_rates(engine: Engine, tmp_path: 
     assert ["MQLs the quota needs", 3900, 2754] in proposal.notes["targets"]
     assert proposal.notes["quarter"] == "Q3 2026"
     assert proposal.in_force_from == date(2027, 1, 1)
+
+
+def test_recalibrate_refills_the_modal_and_outsiders_cannot_propose(  # type: ignore[no-untyped-def]
+    app, fake_slack: FakeSlack
+) -> None:
+    """Rita (neither signatory nor admin) is told who proposes; the marketing head's modal,
+    refilled by Recalibrate, holds last quarter's rates: with no MQLs in it, every rate is
+    measured on none, so each assumed value stays and says so."""
+    from tests.signing import modal_action_body
+
+    server, _ = app
+    body = slash_command_body("/sla", "propose", user_id="U0RITA",
+                              response_url=fake_slack.response_url("rita"))  # fmt: skip
+    assert _post(server, body).status_code == 200
+    wait_for(lambda: "Only the agreement's signatories and slabot's admins" in _answer(
+        fake_slack, "rita"), what="the refusal")  # fmt: skip
+    assert not fake_slack.views
+    _propose_modal = slash_command_body("/sla", "propose", user_id="U0MARK")
+    assert _post(server, _propose_modal).status_code == 200
+    wait_for(lambda: fake_slack.views, what="the modal")
+    body = modal_action_body("sla_recalibrate", callback_id="sla_propose", user_id="U0MARK")
+    assert _post(server, body).status_code == 200
+    wait_for(lambda: any(v.get("updated") == "V0MODAL" for v in fake_slack.views),
+             what="the modal refilled")  # fmt: skip
+    [refilled] = [v for v in fake_slack.views if v.get("updated") == "V0MODAL"]
+    assert json.loads(refilled["private_metadata"]) == {"kind": "recalibration"}
+    note = json.dumps(refilled["blocks"][0], ensure_ascii=False)
+    assert "Too few leads to measure, so the assumed value stays" in note
+    fields = {b["block_id"]: b for b in refilled["blocks"] if b["type"] == "input"}
+    assert fields["funnel.mql_to_sql"]["element"]["initial_value"] == "0.34"
+
+
+def test_a_proposal_from_the_file(tmp_path: Path, fake_slack: FakeSlack, database_url: str) -> None:
+    """`slabot sla propose FILE` posts the card and lists the changes; an agreement naming no
+    signatories cannot be proposed, and says what to add."""
+    from bot.services.agreements import apply_agreement
+    from storage.migrate import upgrade
+    from tests.cli_runner import run_slabot
+
+    env = slabot_env(database_url, fake_slack)
+    engine = engine_for(database_url)
+    upgrade(engine)
+    apply_agreement(engine, signed_agreement(tmp_path), applied_by="cli:sla.toml")
+    proposed = tmp_path / "proposed.toml"
+    proposed.write_text(signed_agreement(tmp_path).replace('first_touch = "4h"',
+                                                           'first_touch = "2h"'))  # fmt: skip
+    done = run_slabot("sla", "propose", str(proposed), env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Proposal #1 (1 change" in done.stdout and "sales.first_touch: 4h → 2h" in done.stdout
+    assert [m for m in fake_slack.posts_in("C0SLA") if "Proposal #1" in m["text"]]
+
+    apply_agreement(engine, always_open_agreement(tmp_path).read_text(), applied_by="cli:x")
+    done = run_slabot("sla", "propose", str(proposed), env=env)
+    assert done.returncode != 0 and "nobody can sign it" in done.stderr, done.stderr
+    engine.dispose()

@@ -197,36 +197,48 @@ def answer(
             items = _redraw(connection, renderer, proposal_id, current, now=now)
             items += _reply(connection, renderer, proposal, user, reason, now=now)
             return Answer("changes", proposal, items=items)
-        approved = {vote.user_id for vote in store.votes(connection, proposal_id)}
-        if not set(current.agreement.signatories) <= approved:
-            items = _redraw(connection, renderer, proposal_id, current, now=now)
-            return Answer("counted", proposal, items=items)
-        votes = store.votes(connection, proposal_id)
+        items = _redraw(connection, renderer, proposal_id, current, now=now)
+    # seen after the vote's commit: of two last approvals at once, at least one sees both
+    signed = _sign_if_complete(engine, renderer, proposal, current, now=now)
+    if signed is None:
+        return Answer("counted", proposal, items=items)
+    return Answer("signed", proposal, signed[0], items + signed[1])
+
+
+def _sign_if_complete(
+    engine: Engine, renderer: Renderer, proposal: store.Proposal, current: Agreement, *,
+    now: datetime,
+) -> tuple[int, list[int]] | None:  # fmt: skip
+    """Once every signatory has approved: the version stored with their approvals, the card
+    redrawn and the channel told; (version, items queued). None while one is missing."""
+    with engine.connect() as connection:
+        votes = store.votes(connection, proposal.id)
+    if not set(current.agreement.signatories) <= {vote.user_id for vote in votes}:
+        return None
     signed_by = [{"user": vote.user_id, "at": vote.at.isoformat()} for vote in votes]
-    applied = apply_agreement(
+    applied = apply_agreement(  # the same text twice stores one version
         engine,
         proposal.text,
         now=now,
-        applied_by=f"signed in Slack (proposal {proposal_id})",
+        applied_by=f"signed in Slack (proposal {proposal.id})",
         signed_by=signed_by,
     )
-    items = []
+    items: list[int] = []
     with engine.begin() as connection:
-        if store.close(connection, proposal_id, status="signed", at=now, version=applied.version):
-            items = _redraw(connection, renderer, proposal_id, current, now=now)
-            channel = current.proposal_channel or ""
+        if store.close(connection, proposal.id, status="signed", at=now, version=applied.version):
+            items = _redraw(connection, renderer, proposal.id, current, now=now)
             news = outbox.enqueue(
                 connection,
-                key=f"signed:{proposal_id}",
+                key=f"signed:{proposal.id}",
                 kind=outbox.Kind.AGREEMENT,
-                audience=channel,
+                audience=current.proposal_channel or "",
                 day=now.date(),
                 payload=signed_payload(renderer, applied.agreement, applied.version, signed_by,
                                        applied.in_force_from),
                 now=now,
             )  # fmt: skip
             items += [news] if news is not None else []
-    return Answer("signed", proposal, applied.version, items)
+    return applied.version, items
 
 
 def _redraw(
