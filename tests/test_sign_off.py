@@ -37,7 +37,7 @@ def signed_agreement(folder: Path) -> str:
 @pytest.fixture
 def app(
     tmp_path: Path, fake_slack: FakeSlack, database_url: str
-) -> Iterator[tuple[RunningServer, Engine]]:
+) -> Iterator[tuple[RunningServer, Engine, dict[str, str]]]:
     from bot.services.agreements import apply_agreement
     from storage.migrate import upgrade
 
@@ -46,7 +46,7 @@ def app(
     upgrade(engine)
     apply_agreement(engine, signed_agreement(tmp_path), applied_by="cli:sla.toml")
     server = start_app(env, tmp_path / "serve.log")
-    yield server, engine
+    yield server, engine, env  # env: for `slabot` beside the running app
     stop_server(server)
     engine.dispose()
 
@@ -113,7 +113,7 @@ def test_a_proposal_needs_every_signatory_and_is_stored_once(app, fake_slack: Fa
 
     from bot.services.digest import compute_digest
 
-    server, engine = app
+    server, engine, env = app
     _propose(server, fake_slack, "U0MARK", "30%")
     wait_for(lambda: [m for m in fake_slack.posts_in("C0SLA") if "Proposal #" in m["text"]],
              what="the proposal's card")  # fmt: skip
@@ -154,6 +154,14 @@ def test_a_proposal_needs_every_signatory_and_is_stored_once(app, fake_slack: Fa
         server, fake_slack, "proposal_approve", "U0SALES", "late"
     )  # a closed proposal says so, to anyone
 
+    body = slash_command_body("/sla", "terms", user_id="U0RITA")
+    assert "Applied by cli:sla.toml without sign-off" in _post(server, body).text  # v1, today
+    from tests.cli_runner import run_slabot
+
+    shown = run_slabot("sla", "show", "--date", first_of_next.isoformat(), env=env)
+    assert "version 2" in shown.stdout and "Signed by U0MARK (" in shown.stdout, shown.stdout
+    assert ") and U0SALES (" in shown.stdout
+
     digest = compute_digest(engine, team="na", day=today)
     assert [(t.version, t.in_force_from, t.signed_by) for t in digest.new_terms] == [
         (2, first_of_next, ["U0MARK", "U0SALES"])
@@ -161,7 +169,7 @@ def test_a_proposal_needs_every_signatory_and_is_stored_once(app, fake_slack: Fa
 
 
 def test_request_changes_keeps_the_version_in_force(app, fake_slack: FakeSlack) -> None:  # type: ignore[no-untyped-def]
-    server, engine = app
+    server, engine, _ = app
     _propose(server, fake_slack, "U0MARK", "0.31")
     wait_for(lambda: [m for m in fake_slack.posts_in("C0SLA") if "Proposal #" in m["text"]],
              what="the proposal's card")  # fmt: skip
@@ -268,7 +276,7 @@ def test_recalibrate_refills_the_modal_and_outsiders_cannot_propose(  # type: ig
     measured on none, so each assumed value stays and says so."""
     from tests.signing import modal_action_body
 
-    server, _ = app
+    server, _, _ = app
     body = slash_command_body("/sla", "propose", user_id="U0RITA",
                               response_url=fake_slack.response_url("rita"))  # fmt: skip
     assert _post(server, body).status_code == 200
@@ -283,6 +291,13 @@ def test_recalibrate_refills_the_modal_and_outsiders_cannot_propose(  # type: ig
     wait_for(lambda: any(v.get("updated") == "V0MODAL" for v in fake_slack.views),
              what="the modal refilled")  # fmt: skip
     [refilled] = [v for v in fake_slack.views if v.get("updated") == "V0MODAL"]
+    early = {"agreement.effective": {"value": {"type": "datepicker",
+                                               "selected_date": "2026-07-01"}}}  # fmt: skip
+    body = view_submission_body("sla_propose", early, private_metadata='{"kind": "edit"}',
+                                user_id="U0MARK")  # fmt: skip
+    refused = _post(server, body).json()
+    assert "comes into force with a period: the earliest is 1 " in refused["errors"][
+        "agreement.effective"]  # fmt: skip
     assert json.loads(refilled["private_metadata"]) == {"kind": "recalibration"}
     note = json.dumps(refilled["blocks"][0], ensure_ascii=False)
     assert "Too few leads to measure, so the assumed value stays" in note

@@ -38,12 +38,12 @@ def set_out_of_office(
     return apply_agreement(engine, tomlkit.dumps(document), now=now, applied_by=by)
 
 
-def _without_none(value: Any) -> Any:
+def without_none(value: Any) -> Any:
     """JSON terms as TOML can hold them (TOML has no null: an unset key is left out)."""
     if isinstance(value, dict):
-        return {key: _without_none(item) for key, item in value.items() if item is not None}
+        return {key: without_none(item) for key, item in value.items() if item is not None}
     if isinstance(value, list):
-        return [_without_none(item) for item in value]
+        return [without_none(item) for item in value]
     return value
 
 
@@ -110,4 +110,4 @@ def _latest_document(engine: Engine) -> Any:
         raise NoAgreementApplied("no agreement has been applied")
     if latest.source_text:
         return tomlkit.parse(latest.source_text)
-    return tomlkit.item(_without_none(latest.terms))  # a version stored from terms alone
+    return tomlkit.item(without_none(latest.terms))  # a version stored from terms alone

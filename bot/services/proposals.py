@@ -20,7 +20,7 @@ from bot.domain.calendar import period_bounds, period_label
 from bot.domain.quota_plan import stored_value
 from bot.domain.recalibration import RATES, Measured, Observed, measure, toml_value
 from bot.intake.registry import crm_problems
-from bot.services.agreement_edits import NoAgreementApplied
+from bot.services.agreement_edits import NoAgreementApplied, without_none
 from bot.services.agreements import apply_agreement
 from bot.slack.messages.proposals import card_payload, signed_payload
 from bot.slack.render import Renderer
@@ -55,7 +55,7 @@ def in_force(engine: Engine, now: datetime) -> tuple[int, Agreement, str]:
     if found is None:
         raise NoAgreementApplied("no agreement is in force: apply one with `slabot sla apply`")
     row, agreement = found
-    return row.version, agreement, row.source_text or tomlkit.dumps(row.terms)
+    return row.version, agreement, row.source_text or tomlkit.dumps(without_none(row.terms))
 
 
 def next_period_start(agreement: Agreement, now: datetime) -> date:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from slack_bolt import Ack, BoltContext
@@ -31,7 +31,11 @@ def handle_propose_submit(
     now, user = datetime.now(UTC), body["user"]["id"]
 
     def propose() -> tuple[Any, list[int]] | dict[str, str]:
-        _, _, text = proposals.in_force(deps.engine, now)
+        _, current, text = proposals.in_force(deps.engine, now)
+        earliest = proposals.next_period_start(current, now)
+        picked = values.get("agreement.effective")
+        if isinstance(picked, date) and picked < earliest:
+            return {"agreement.effective": deps.renderer.parts(PARTS).too_early(earliest)}
         notes = proposals.recalibrated_text(deps.engine, now)[1] if kind == "recalibration" else {}
         edited = proposals.edited_text(text, values)
         try:
