@@ -136,17 +136,10 @@ def propose(
         proposal = store.get(connection, proposal_id)
         assert proposal is not None
         payload = card_payload(renderer, proposal, current, [])
-        card = outbox.enqueue(
-            connection,
-            key=f"proposal:{proposal_id}",
-            kind=outbox.Kind.AGREEMENT,
-            audience=channel,
-            day=now.date(),
-            payload=payload,
-            now=now,
-        )
-        store.set_card(connection, proposal_id, card)
-        items += [card] if card is not None else []
+        card = _queue(connection, f"proposal:{proposal_id}", outbox.Kind.AGREEMENT, payload,
+                      audience=channel, now=now)  # fmt: skip
+        store.set_card(connection, proposal_id, card[0] if card else None)
+        items += card
         found = store.get(connection, proposal_id)
     assert found is not None
     return found, items
@@ -227,17 +220,11 @@ def _sign_if_complete(
     with engine.begin() as connection:
         if store.close(connection, proposal.id, status="signed", at=now, version=applied.version):
             items = _redraw(connection, renderer, proposal.id, current, now=now)
-            news = outbox.enqueue(
-                connection,
-                key=f"signed:{proposal.id}",
-                kind=outbox.Kind.AGREEMENT,
-                audience=current.proposal_channel or "",
-                day=now.date(),
-                payload=signed_payload(renderer, applied.agreement, applied.version, signed_by,
-                                       applied.in_force_from),
-                now=now,
-            )  # fmt: skip
-            items += [news] if news is not None else []
+            news = signed_payload(
+                renderer, applied.agreement, applied.version, signed_by, applied.in_force_from
+            )
+            items += _queue(connection, f"signed:{proposal.id}", outbox.Kind.AGREEMENT, news,
+                            audience=current.proposal_channel or "", now=now)  # fmt: skip
     return applied.version, items
 
 
@@ -250,17 +237,8 @@ def _redraw(
     if proposal is None or proposal.card is None:
         return []
     payload = card_payload(renderer, proposal, agreement, store.votes(connection, proposal_id))
-    item = outbox.enqueue(
-        connection,
-        key=f"proposal:{proposal_id}:{proposal.status}:{now.timestamp()}",
-        kind=outbox.Kind.UPDATE,
-        audience=agreement.proposal_channel or "",
-        day=now.date(),
-        payload=payload,
-        now=now,
-        update_of=proposal.card,
-    )
-    return [item] if item is not None else []
+    key = f"proposal:{proposal_id}:{proposal.status}:{now.timestamp()}"
+    return _queue(connection, key, outbox.Kind.UPDATE, payload, now=now, update_of=proposal.card)
 
 
 def _reply(
@@ -271,16 +249,19 @@ def _reply(
     if proposal.card is None:
         return []
     text = renderer.slack_text("agreement/changes_requested.txt.j2", user=user, reason=reason)
-    item = outbox.enqueue(
-        connection,
-        key=f"proposal:{proposal.id}:changes:{user}",
-        kind=outbox.Kind.REPLY,
-        audience="",
-        day=now.date(),
-        payload={"text": text},
-        now=now,
-        update_of=proposal.card,
-    )
+    key = f"proposal:{proposal.id}:changes:{user}"
+    return _queue(connection, key, outbox.Kind.REPLY, {"text": text}, now=now,
+                  update_of=proposal.card)  # fmt: skip
+
+
+def _queue(
+    connection: Connection, key: str, kind: str, payload: dict, *, now: datetime,
+    audience: str = "", update_of: int | None = None,
+) -> list[int]:  # fmt: skip
+    """Queue one message (an update or a reply goes where `update_of` went): its id, or
+    nothing when one with the key is queued already."""
+    item = outbox.enqueue(connection, key=key, kind=kind, audience=audience, day=now.date(),
+                          payload=payload, now=now, update_of=update_of)  # fmt: skip
     return [item] if item is not None else []
 
 
