@@ -382,11 +382,28 @@ class Cover(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_column=_utc_column())
 
 
+class ActionItem(SQLModel, table=True):
+    """A stand-up's action item: what, whose, by when; open until its owner marks it done."""
+
+    __tablename__ = "action_item"
+
+    id: int | None = Field(default=None, primary_key=True)
+    team: str = Field(index=True)
+    text: str
+    owner: str  # a Slack user id
+    due: date
+    created_by: str
+    created_at: datetime = Field(sa_column=_utc_column(nullable=False))
+    done_at: datetime | None = Field(default=None, sa_column=_utc_column())
+    done_by: str | None = None
+
+
 def _table(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined]  # set on every `table=True` class
 
 
 # the tables, for Core statements (bulk writes and reads that need no ORM objects)
+ACTION_ITEMS = _table(ActionItem)
 APPLIED = _table(AppliedAction)
 BEATS = _table(ClockBeat)
 COVERS = _table(Cover)

@@ -14,7 +14,15 @@ from slack_bolt import App, BoltResponse
 from slack_bolt.context.respond import Respond
 
 from bot.deps import Deps, provide
-from bot.listeners.actions import agreement, digest_details, quota_share, routing, setup, sla_alert
+from bot.listeners.actions import (
+    action_items,
+    agreement,
+    digest_details,
+    quota_share,
+    routing,
+    setup,
+    sla_alert,
+)
 from bot.listeners.edges import handle_unknown_action, slack_edges
 from bot.listeners.errors import handle_error
 from bot.listeners.events import app_home, workspace
@@ -61,6 +69,9 @@ def register_listeners(app: App, deps: Deps) -> None:
     app.action(ids.RECALIBRATE)(agreement.handle_recalibrate)
     app.view(ids.PROPOSE)(agreement_views.handle_propose_submit)
     app.view(ids.REQUEST_CHANGES)(agreement_views.handle_changes_submit)
+    app.action(ids.ACTION_ADD)(action_items.handle_action_add)
+    app.action(ids.ACTION_DONE)(action_items.handle_action_done)
+    app.view(ids.ACTION_ADD)(action_items.handle_action_submit)
     app.view(ids.RECYCLE)(recycle.handle_recycle_submit)
     app.view(ids.COVER)(routing.handle_cover_submit)
     app.event("app_home_opened")(app_home.handle_app_home_opened)

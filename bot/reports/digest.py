@@ -14,6 +14,7 @@ from bot.domain.agreement import TeamTerms
 from bot.domain.by_when import LagWindow
 from bot.domain.forecast import Forecast
 from bot.domain.pacing import Pace, PaceStatus, PeriodPosition
+from storage.action_items import ActionItem
 from storage.digest import Response
 from storage.routing import SourceDelay
 
@@ -145,6 +146,7 @@ class Digest:
     lag: LagPace | None = None  # with a sales cycle (agreed or measured): the window's pacing
     cohort_segments: list[Conversion] = field(default_factory=list)  # `[funnel.segments]`
     new_terms: list[NewTerms] = field(default_factory=list)
+    action_items: list[ActionItem] = field(default_factory=list)  # open, the earliest due first
 
     @property
     def key(self) -> str:

@@ -38,6 +38,7 @@ from bot.services.clocks import refresh
 from storage import digest as store
 from storage import outbox
 from storage import routing as routing_store
+from storage.action_items import open_items
 from storage.agreements import agreement_in_force
 from storage.proposals import signed_since
 
@@ -141,6 +142,7 @@ def compute_digest(
             projection = _projection(calendar, burnup, forecasts["MQLs"], day)
             burnup = dataclasses.replace(burnup, projection=projection)
         lag = _lag(connection, agreement, calendar, day, figures.mqls)
+        items = open_items(connection, team=terms.name, at=now)  # as they stand when asked
         last_standup = standup_at(calendar, terms, previous)
         new_terms = [  # signed in Slack, or a new file (not a Slack set-up change)
             NewTerms(version, starts, [str(each.get("user")) for each in signed])
@@ -195,6 +197,7 @@ def compute_digest(
         at_risk=at_risk,
         lag=lag,
         new_terms=new_terms,
+        action_items=items,
     )
 
 

@@ -30,3 +30,6 @@ RECALIBRATE = "sla_recalibrate"  # the modal's button: its fields from last quar
 APPROVE = "proposal_approve"  # a proposal card's buttons
 REQUEST_CHANGES = "proposal_changes"  # the button, and the reason's modal (its callback_id)
 CHANGES_REASON = "changes_reason"  # that modal's input
+ACTION_ADD = "action_add"  # the digest's button, and the modal it opens (its callback_id)
+ACTION_DONE = "action_done"  # an action item's button in the digest
+ACTION_TEXT, ACTION_OWNER, ACTION_DUE = "action_text", "action_owner", "action_due"

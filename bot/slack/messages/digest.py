@@ -4,9 +4,20 @@ team may override; a broken override sends the figures as text) and its burn-up 
 from __future__ import annotations
 
 import base64
+import json
 import logging
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    DatePickerElement,
+    InputBlock,
+    PlainTextInputElement,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
 
 from bot.reports.digest import Digest
+from bot.slack import ids
 from bot.slack.chart import burnup_png
 from bot.slack.render import InvalidBlocks, Renderer
 
@@ -39,3 +50,33 @@ def chart_payload(digest: Digest) -> dict | None:
         ),
         "png_base64": base64.b64encode(png).decode("ascii"),
     }
+
+
+def action_modal(team: str, day: str, today: str) -> dict[str, Any]:
+    """Add an action item: what, whose (a Slack user), by when."""
+    view = View(
+        type="modal",
+        callback_id=ids.ACTION_ADD,
+        title="Add an action item",
+        submit="Add",
+        close="Cancel",
+        private_metadata=json.dumps({"team": team, "day": day}),
+        blocks=[
+            InputBlock(
+                block_id=ids.ACTION_TEXT,
+                label="What is to be done?",
+                element=PlainTextInputElement(action_id=ids.ACTION_TEXT, max_length=300),
+            ),
+            InputBlock(
+                block_id=ids.ACTION_OWNER,
+                label="Whose is it?",
+                element=UserSelectElement(action_id=ids.ACTION_OWNER),
+            ),
+            InputBlock(
+                block_id=ids.ACTION_DUE,
+                label="Due",
+                element=DatePickerElement(action_id=ids.ACTION_DUE, initial_date=today),
+            ),
+        ],
+    )
+    return view.to_dict()
