@@ -46,6 +46,7 @@ from storage.db import outage_reason, session_scope, unreachable
 log = logging.getLogger(__name__)
 DIGEST_JOB = "digest:"
 DELIVERY_INTERVAL = 5  # seconds between delivery rounds
+CHECKIN_INTERVAL = 30  # seconds between looks for check-ins due
 RECALIBRATION_INTERVAL = 3600  # seconds between looks at whether a quarter's end is near
 HEARTBEAT = 10  # seconds between the active clock's beats (/healthz: 503 after three missed)
 STOP_GRACE = 10  # seconds a stopping clock gives the jobs in hand
@@ -186,6 +187,7 @@ class ClockJobs:
         every(self.scheduler, self.track(self.breach_scan), self.settings.scan_interval)
         every(self.scheduler, self.track(self.delivery), DELIVERY_INTERVAL)
         every(self.scheduler, self.track(self.recalibration), RECALIBRATION_INTERVAL)
+        every(self.scheduler, self.track(self.checkins), CHECKIN_INTERVAL)
 
     def timed(self, job: str, seconds: float) -> None:
         with self.engine.begin() as connection:
@@ -241,6 +243,14 @@ class ClockJobs:
         now = datetime.now(UTC)
         log.info(scheduled_digest(self.engine, self.renderer, self.settings, team=team, now=now))
         self.timed("digest", time_.monotonic() - started)
+
+    def checkins(self) -> None:
+        """The check-ins due before each team's stand-up (once per rep and day)."""
+        from bot.services.checkins import send_checkins
+
+        queued = send_checkins(self.engine, datetime.now(UTC))
+        if queued:
+            log.info("check-in: %d DMs queued", len(queued))
 
     def recalibration(self) -> None:
         """In the last week of a quarter, once: the last quarter's actual rates, proposed."""

@@ -398,6 +398,23 @@ class ActionItem(SQLModel, table=True):
     done_by: str | None = None
 
 
+class CheckinAnswer(SQLModel, table=True):
+    """A rep's answer to the morning's check-in: what happened with a breached lead (lead_id
+    0: the "anything blocking you?" line). Changed until the stand-up; the last one counts."""
+
+    __tablename__ = "checkin_answer"
+    __table_args__ = (UniqueConstraint("team", "day", "rep_email", "lead_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team: str
+    day: date
+    rep_email: str
+    lead_id: int
+    reason: str  # a bot.domain.checkin REASONS key, or "blocker"
+    note: str = ""
+    at: datetime = Field(sa_column=_utc_column(nullable=False))
+
+
 def _table(model: type[SQLModel]) -> Table:
     return model.__table__  # type: ignore[attr-defined]  # set on every `table=True` class
 
@@ -405,6 +422,7 @@ def _table(model: type[SQLModel]) -> Table:
 # the tables, for Core statements (bulk writes and reads that need no ORM objects)
 ACTION_ITEMS = _table(ActionItem)
 APPLIED = _table(AppliedAction)
+CHECKINS = _table(CheckinAnswer)
 BEATS = _table(ClockBeat)
 COVERS = _table(Cover)
 PROPOSALS = _table(AgreementProposal)

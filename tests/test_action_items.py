@@ -48,7 +48,8 @@ def _add(server, fake: FakeSlack, text: str, owner: str, due: str):  # type: ign
 
 
 def test_an_action_item_stays_in_the_digest_until_its_owner_marks_it_done(  # type: ignore[no-untyped-def]
-    app, fake_slack: FakeSlack  # noqa: F811
+    app,  # noqa: F811  # the fixture, imported above
+    fake_slack: FakeSlack,
 ) -> None:
     from bot.flows.digest import scheduled_digest
     from bot.services.digest import compute_digest
@@ -87,15 +88,26 @@ def test_an_action_item_stays_in_the_digest_until_its_owner_marks_it_done(  # ty
     assert "Fix the EMEA routing" in _post(server, body).text  # open items, as they stand now
 
     def press(user: str, name: str) -> str:
-        body = block_action_body("action_done", str(item_id), user_id=user, channel="C0STANDUP",
-                                 response_url=fake_slack.response_url(name), ephemeral=False)
+        body = block_action_body(
+            "action_done",
+            str(item_id),
+            user_id=user,
+            channel="C0STANDUP",
+            response_url=fake_slack.response_url(name),
+            ephemeral=False,
+        )
         assert _post(server, body).status_code == 200
         wait_for(lambda: _answers(fake_slack, name) != "[]", what=f"{user}'s answer")
         return _answers(fake_slack, name)
 
     assert "Only <@U0SAM>, whose item it is, marks" in press("U0RITA", "rita")
-    assert compute_digest(engine, team="na", day=today + timedelta(days=1),
-                          now=datetime.now(UTC) + timedelta(days=1), fresh=False).action_items
+    assert compute_digest(
+        engine,
+        team="na",
+        day=today + timedelta(days=1),
+        now=datetime.now(UTC) + timedelta(days=1),
+        fresh=False,
+    ).action_items
     assert "leaves the next digest" in press("U0SAM", "sam")
     assert "is done already" in press("U0SAM", "again")
     after = compute_digest(engine, team="na", day=today + timedelta(days=1),

@@ -11,7 +11,7 @@ from bot.domain.pacing import Pace, PaceStatus
 
 @dataclass(frozen=True)
 class AgendaItem:
-    kind: str  # gap | on_pace | breaches | no_breaches | quality | recycling | response
+    kind: str  # gap | on_pace | routing | breaches | no_breaches | quality | recycling | response
     subject: str = ""  # what the item is about (a pace's name, a rep, a source)
     figure: Fraction | float | int | None = None
     compare: Fraction | float | int | None = None
@@ -47,10 +47,15 @@ def pick_agenda(
     quality: list[QualitySignal],
     response_share: Fraction | None,
     recycle_reason: tuple[str, int] | None,
+    wrong_owner: int = 0,
 ) -> list[AgendaItem]:
-    """Three items: the gap, who needs help with breached leads, and the quality signal."""
+    """Three items: the gap, who needs help with breached leads (breached leads the check-in
+    says are with the wrong owner first: a routing problem beats a rep's backlog), and the
+    quality signal."""
     items = [biggest_gap(paces)]
-    if breaches:
+    if wrong_owner:
+        items.append(AgendaItem("routing", figure=wrong_owner, compare=sum(n for _, n in breaches)))
+    elif breaches:
         rep, count = breaches[0]
         items.append(AgendaItem("breaches", rep, count, sum(n for _, n in breaches)))
     elif response_share is not None and response_share < 1:

@@ -268,6 +268,9 @@ class TeamTerms(_Section):
     closed: list[date] = Field(default_factory=list)  # added to the agreement's closed days
     open: list[date] = Field(default_factory=list)  # holidays this team works
     routing: RoutingTerms = Field(default_factory=RoutingTerms)
+    # the check-in DM to reps holding breached leads, this long before the stand-up ("30m";
+    # None: none)
+    checkin: str | None = None
 
     _tz = field_validator("timezone")(lambda v: v if v is None else _check_timezone(v))
     _holidays = field_validator("holidays")(lambda v: v if v is None else check_holidays(v))
@@ -281,6 +284,15 @@ class TeamTerms(_Section):
                 "of the channel's details); with SLACK_BOT_TOKEN set, `slabot sla apply` looks "
                 "a #name up for you"
             )
+        return value
+
+    @field_validator("checkin")
+    @classmethod
+    def _checkin(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check_duration(value)
+            if Duration.parse(value).unit not in ("m", "h"):
+                raise ValueError(f"a check-in comes minutes or hours before: {value!r} (e.g. 30m)")
         return value
 
     @field_validator("standup")

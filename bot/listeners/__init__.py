@@ -17,6 +17,7 @@ from bot.deps import Deps, provide
 from bot.listeners.actions import (
     action_items,
     agreement,
+    checkin,
     digest_details,
     quota_share,
     routing,
@@ -72,6 +73,9 @@ def register_listeners(app: App, deps: Deps) -> None:
     app.action(ids.ACTION_ADD)(action_items.handle_action_add)
     app.action(ids.ACTION_DONE)(action_items.handle_action_done)
     app.view(ids.ACTION_ADD)(action_items.handle_action_submit)
+    app.action(ids.CHECKIN_REASON)(checkin.handle_checkin_reason)
+    app.action(ids.CHECKIN_BLOCKER)(checkin.handle_checkin_blocker)
+    app.view(ids.CHECKIN_OTHER)(checkin.handle_checkin_other)
     app.view(ids.RECYCLE)(recycle.handle_recycle_submit)
     app.view(ids.COVER)(routing.handle_cover_submit)
     app.event("app_home_opened")(app_home.handle_app_home_opened)

@@ -113,6 +113,16 @@ class LagPace:
 
 
 @dataclass(frozen=True)
+class CheckinFigures:
+    """What the reps said at the check-in about the leads still breached at the stand-up."""
+
+    reasons: Counter[str]  # a bot.domain.checkin REASONS key → breached leads
+    unanswered: int  # breached leads nobody said anything about
+    blockers: list[tuple[str, str]]  # (rep's email, what blocks them)
+    answers: list[tuple[str, str, str, str]]  # (rep, lead, reason, note), for the thread
+
+
+@dataclass(frozen=True)
 class NewTerms:
     """A version stored since the last stand-up: signed in Slack, or applied from the file."""
 
@@ -147,6 +157,7 @@ class Digest:
     cohort_segments: list[Conversion] = field(default_factory=list)  # `[funnel.segments]`
     new_terms: list[NewTerms] = field(default_factory=list)
     action_items: list[ActionItem] = field(default_factory=list)  # open, the earliest due first
+    checkin: CheckinFigures | None = None  # a team with a check-in
 
     @property
     def key(self) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from fractions import Fraction
@@ -20,12 +21,15 @@ from bot.domain.agreement import Agreement, TeamTerms, exact
 from bot.domain.business_time import Duration, latest_start_due_by
 from bot.domain.by_when import lag_window, median_cycle
 from bot.domain.calendar import BusinessCalendar
+from bot.domain.checkin import REASONS
 from bot.domain.forecast import Forecast, forecast, per_business_day
 from bot.domain.pacing import Pace, PeriodPosition
 from bot.domain.quota_plan import stored_value
+from bot.domain.sla_rules import Level
 from bot.reports.digest import (
     Breach,
     Burnup,
+    CheckinFigures,
     Conversion,
     Digest,
     LagPace,
@@ -40,6 +44,9 @@ from storage import outbox
 from storage import routing as routing_store
 from storage.action_items import open_items
 from storage.agreements import agreement_in_force
+from storage.alerts import queue_clocks
+from storage.checkins import BLOCKER
+from storage.checkins import answers as checkin_answers
 from storage.proposals import signed_since
 
 # The MQL→SQL cohort: MQLs at least this old have had time to be worked …
@@ -143,6 +150,7 @@ def compute_digest(
             burnup = dataclasses.replace(burnup, projection=projection)
         lag = _lag(connection, agreement, calendar, day, figures.mqls)
         items = open_items(connection, team=terms.name, at=now)  # as they stand when asked
+        checkin = _checkin(connection, agreement, terms, day, as_of) if terms.checkin else None
         last_standup = standup_at(calendar, terms, previous)
         new_terms = [  # signed in Slack, or a new file (not a Slack set-up change)
             NewTerms(version, starts, [str(each.get("user")) for each in signed])
@@ -164,6 +172,7 @@ def compute_digest(
         recycled=counts.recycled.moved,
     )
     agenda = pick_agenda(
+        wrong_owner=checkin.reasons["wrong_owner"] if checkin else 0,
         paces=[figures.mqls, figures.sqls, *[p for p in figures.sources if p.target]],
         breaches=[(b.email, b.leads) for b in breaches],
         quality=[
@@ -198,7 +207,29 @@ def compute_digest(
         lag=lag,
         new_terms=new_terms,
         action_items=items,
+        checkin=checkin,
     )
+
+
+def _checkin(
+    connection: Connection, agreement: Agreement, team: TeamTerms, day: date, at: datetime
+) -> CheckinFigures:
+    """The check-in's answers about the team's leads still breached at the stand-up."""
+    reps = [rep.email for rep in agreement.reps if rep.team == team.name]
+    clocks = queue_clocks(connection, owners=reps, now=at, min_level=Level.BREACHED)
+    breached = {clock.lead.id: clock.lead for clock in clocks}
+    answers = checkin_answers(connection, team=team.name, day=day)
+    about = [a for a in answers if a.lead_id in breached]
+    return CheckinFigures(
+        reasons=Counter(a.reason for a in about),
+        unanswered=len(breached) - len({a.lead_id for a in about}),
+        blockers=[(a.rep_email, a.note) for a in answers if a.lead_id == BLOCKER and a.note],
+        answers=[
+            (a.rep_email, breached[a.lead_id].company or breached[a.lead_id].name or "a lead",
+             REASONS[a.reason], a.note)
+            for a in about
+        ],
+    )  # fmt: skip
 
 
 def _lag(

@@ -12,7 +12,7 @@ from sqlalchemy.engine import Engine
 
 from bot.reports.digest import Digest
 from bot.slack.delivery import resolve_user
-from bot.slack.messages.digest import chart_payload, render_digest
+from bot.slack.messages.digest import chart_payload, checkin_thread, render_digest
 from bot.slack.render import Renderer
 from storage import outbox
 from storage.outbox import Kind
@@ -74,6 +74,18 @@ def queue_digest(
             payload=render_digest(renderer, digest),
             now=now,
         )
+        thread = checkin_thread(digest) if item_id is not None else None
+        if thread is not None:
+            outbox.enqueue(
+                connection,
+                key=f"{key}:checkin",
+                kind=Kind.REPLY,
+                audience=digest.team.channel,
+                day=digest.day,
+                payload=thread,
+                now=now,
+                update_of=item_id,
+            )
         chart = chart_payload(digest) if item_id is not None else None
         chart_id = None
         if chart is not None:

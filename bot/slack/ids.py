@@ -33,3 +33,6 @@ CHANGES_REASON = "changes_reason"  # that modal's input
 ACTION_ADD = "action_add"  # the digest's button, and the modal it opens (its callback_id)
 ACTION_DONE = "action_done"  # an action item's button in the digest
 ACTION_TEXT, ACTION_OWNER, ACTION_DUE = "action_text", "action_owner", "action_due"
+CHECKIN_REASON = "checkin_reason"  # a breached lead's pick in the check-in DM
+CHECKIN_BLOCKER = "checkin_blocker"  # the check-in's "anything blocking you?" line
+CHECKIN_OTHER = "checkin_other"  # the modal asking what "other" is (its callback_id)

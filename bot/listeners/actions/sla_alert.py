@@ -146,10 +146,11 @@ def handle_recycle(
     must open within the press's 3-second trigger: no waiting for a busy database."""
     ack()
     deps = deps_of(context)
-    patiently(lambda: _open_recycle_modal(body, respond, client, deps), patience=ANSWER_WITHIN)
+    patiently(lambda: open_recycle_modal(body, respond, client, deps), patience=ANSWER_WITHIN)
 
 
-def _open_recycle_modal(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
+def open_recycle_modal(body: dict, respond: Respond, client: WebClient, deps: Deps) -> None:
+    """The recycle modal for the lead the press names (its action's `value`)."""
     started = _start(body, respond, client, deps)
     if started is None:
         return

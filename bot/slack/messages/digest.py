@@ -19,7 +19,7 @@ from slack_sdk.models.views import View
 from bot.reports.digest import Digest
 from bot.slack import ids
 from bot.slack.chart import burnup_png
-from bot.slack.render import InvalidBlocks, Renderer
+from bot.slack.render import InvalidBlocks, Renderer, escape_mrkdwn, fit
 
 log = logging.getLogger(__name__)
 
@@ -80,3 +80,17 @@ def action_modal(team: str, day: str, today: str) -> dict[str, Any]:
         ],
     )
     return view.to_dict()
+
+
+def checkin_thread(digest: Digest) -> dict | None:
+    """The check-in's answers, kept in the digest's thread (None: nobody answered)."""
+    found = digest.checkin
+    if found is None or not (found.answers or found.blockers):
+        return None
+    lines = [
+        f"• {escape_mrkdwn(rep)} — {escape_mrkdwn(lead)}: {reason}"
+        + (f" ({escape_mrkdwn(note)})" if note else "")
+        for rep, lead, reason, note in found.answers
+    ]
+    lines += [f"🚧 {escape_mrkdwn(rep)}: {escape_mrkdwn(note)}" for rep, note in found.blockers]
+    return {"text": fit("*Check-in answers*\n" + "\n".join(lines), 3000)}
