@@ -245,12 +245,18 @@ class ClockJobs:
         self.timed("digest", time_.monotonic() - started)
 
     def checkins(self) -> None:
-        """The check-ins due before each team's stand-up (once per rep and day)."""
+        """The check-ins due before each team's stand-up (once per rep and day), and the
+        managers' weekly summaries at the close of a team's week."""
         from bot.services.checkins import send_checkins
+        from bot.services.weekly import send_weekly
 
-        queued = send_checkins(self.engine, datetime.now(UTC))
+        now = datetime.now(UTC)
+        queued = send_checkins(self.engine, now)
         if queued:
             log.info("check-in: %d DMs queued", len(queued))
+        weekly = send_weekly(self.engine, self.renderer, now)
+        if weekly:
+            log.info("weekly summary: %d DMs queued", len(weekly))
 
     def recalibration(self) -> None:
         """In the last week of a quarter, once: the last quarter's actual rates, proposed."""

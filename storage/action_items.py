@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from storage.models import ACTION_ITEMS
 
@@ -60,3 +60,14 @@ def mark_done(connection: Connection, item_id: int, *, by: str, at: datetime) ->
         .returning(ACTION_ITEMS.c.id)
     )
     return done.scalar() is not None
+
+
+def done_between(connection: Connection, *, team: str, since: datetime, until: datetime) -> int:
+    """The team's items marked done in [since, until)."""
+    c = ACTION_ITEMS.c
+    return int(
+        connection.execute(
+            select(func.count()).where(c.team == team, c.done_at >= since, c.done_at < until)
+        ).scalar()
+        or 0
+    )

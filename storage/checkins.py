@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from storage.db import dialect_insert
 from storage.models import CHECKINS
@@ -52,3 +52,16 @@ def answers(connection: Connection, *, team: str, day: date) -> list[Answer]:
         .order_by(c.rep_email, c.lead_id)
     )
     return [Answer(*row) for row in rows]
+
+
+def reasons_between(
+    connection: Connection, *, team: str, first: date, last: date
+) -> dict[str, int]:
+    """What the check-ins of [first, last] said, per reason (the blocker lines left out)."""
+    c = CHECKINS.c
+    rows = connection.execute(
+        select(c.reason, func.count())
+        .where(c.team == team, c.day >= first, c.day <= last, c.lead_id != BLOCKER)
+        .group_by(c.reason)
+    )
+    return {str(reason): int(n) for reason, n in rows}

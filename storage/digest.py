@@ -323,3 +323,23 @@ def cohort_outcomes(
         str(name): (int(m), int(s), int(o), int(w), float(amount or 0), int(priced))
         for name, m, s, o, w, amount, priced in connection.execute(statement)
     }
+
+
+def breaches_due(
+    connection: Connection, *, since: datetime, until: datetime, owners: Sequence[str] | None
+) -> int:
+    """Leads with a clock that fell due in [since, until) and was not met by then: late, or
+    missed, or still open."""
+    breached = and_(
+        CLOCKS.c.due_at >= _utc(since),
+        CLOCKS.c.due_at < _utc(until),
+        CLOCKS.c.status.in_(("late", "missed", "open")),
+    )
+    return int(
+        connection.execute(
+            select(func.count(distinct(CLOCKS.c.lead_id)))
+            .select_from(CLOCKS.join(LEADS, LEADS.c.id == CLOCKS.c.lead_id))
+            .where(_owned(breached, owners))
+        ).scalar()
+        or 0
+    )

@@ -31,6 +31,7 @@ class Kind(StrEnum):
     AGREEMENT = "agreement"  # a proposal's card, or a signed version's news, in its channel
     REPLY = "reply"  # a message in the thread of one already sent (a proposal's card)
     CHECKIN = "checkin"  # a rep's DM before the stand-up: their breached leads, to answer
+    WEEKLY = "weekly"  # a manager's DM: the team's week, at its last workday's close
 
 
 # bulk alerts, paced by the clock; digests, charts and interaction redraws go first
@@ -38,7 +39,12 @@ ALERT_KINDS = (Kind.REP, Kind.MANAGER, Kind.CHANNEL, Kind.FOLD, Kind.HANDOFF)
 UPDATE_KINDS = (Kind.UPDATE, Kind.FOLD)  # a whole new text: only the newest one matters
 PACE_LOCK = 7215002  # PostgreSQL advisory lock: one clock at a time counts the minute's sends
 DM_KINDS = (Kind.REP, Kind.MANAGER)  # a person's queue, redrawn in place after a press
-PERSON_KINDS = (*DM_KINDS, Kind.HANDOFF, Kind.CHECKIN)  # sent to a person (by email): a DM
+PERSON_KINDS = (
+    *DM_KINDS,
+    Kind.HANDOFF,
+    Kind.CHECKIN,
+    Kind.WEEKLY,
+)  # sent to a person (by email): a DM
 
 
 @dataclass(frozen=True)
