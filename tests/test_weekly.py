@@ -34,8 +34,17 @@ def _week(engine: Engine) -> None:
     rows += [LeadRecord(f"F{n}", {"mql_at": _ny(20, 11), "stage": "mql"}) for n in range(2)]
     rows.append(LeadRecord("S0", {"mql_at": _ny(28, 11), "stage": "mql"}))
     for name, day in (("L1", 23), ("L2", 23), ("L3", 24)):
-        rows.append(LeadRecord(name, {"mql_at": _ny(day, 10), "assigned_at": _ny(day, 10),
-                                      "stage": "mql", "owner_email": "rita@example.com"}))
+        rows.append(
+            LeadRecord(
+                name,
+                {
+                    "mql_at": _ny(day, 10),
+                    "assigned_at": _ny(day, 10),
+                    "stage": "mql",
+                    "owner_email": "rita@example.com",
+                },
+            )
+        )
     with engine.begin() as connection:
         upsert_leads(connection, rows, source_system="native", origin="import")
         record_touches(connection, [
