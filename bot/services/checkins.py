@@ -59,10 +59,11 @@ def send_checkins(engine: Engine, now: datetime) -> list[int]:
         if at is None or now < at:
             continue
         key = f"checkin:{standup.team.name}:{standup.day.isoformat()}:{rep.email}"
+        with engine.connect() as connection:
+            if outbox.item_by_key(connection, key) is not None:
+                continue  # sent today
         refresh(engine, now=now, among=owned_by([rep.email]))  # its leads' clocks, up to date
         with engine.begin() as connection:
-            if outbox.item_by_key(connection, key) is not None:
-                continue
             leads = _breached(connection, rep.email, now)
             if not leads:
                 continue
