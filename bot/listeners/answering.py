@@ -10,6 +10,7 @@ up to `PATIENCE`; a database that cannot be reached at all is said at once, as b
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -20,6 +21,7 @@ from slack_bolt import Ack, BoltContext, Respond
 from slack_sdk import WebClient
 
 from bot.deps import Deps, deps_of
+from bot.flows.delivery import sender
 from bot.listeners.errors import error_answer
 from storage.db import busy
 
@@ -82,6 +84,16 @@ def pressed(work: Callable[[dict, Respond, WebClient, Deps], None]) -> Callable[
 
     listener.__name__, listener.__doc__ = work.__name__, work.__doc__  # Bolt logs the name
     return listener
+
+
+def deliver_soon(deps: Deps, client: WebClient, items: list[int]) -> None:
+    """What a press queued (a card, a redraw, a thread reply) goes out now, on a thread of its
+    own, beside the answer (the clock's delivery round would send it within seconds)."""
+    if items:
+        deliverer = sender(deps.engine, deps.settings, client)
+        threading.Thread(
+            target=deliverer.deliver, kwargs={"only": items}, name="slabot-press", daemon=True
+        ).start()
 
 
 def tell_failure(respond: Respond, deps: Deps) -> Callable[[Future[Any]], None]:

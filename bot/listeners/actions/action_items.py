@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, date, datetime
 
 from slack_bolt import Ack, BoltContext, Respond
@@ -11,8 +10,7 @@ from slack_sdk import WebClient
 
 from bot.deps import Deps, deps_of
 from bot.domain.agreement import Agreement
-from bot.flows.delivery import sender
-from bot.listeners.answering import patiently, pressed
+from bot.listeners.answering import deliver_soon, patiently, pressed
 from bot.services import action_items
 from bot.services.digest import DigestError, resolve_team
 from bot.slack import ids
@@ -70,11 +68,7 @@ def handle_action_submit(
         ack(response_action="errors", errors={block: str(refusal)})
         return
     ack()
-    if queued:
-        deliverer = sender(deps.engine, deps.settings, client)
-        threading.Thread(
-            target=deliverer.deliver, kwargs={"only": queued}, name="slabot-item", daemon=True
-        ).start()
+    deliver_soon(deps, client, queued)
 
 
 def _agreement(deps: Deps) -> Agreement:

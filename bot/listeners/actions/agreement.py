@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
 from datetime import UTC, datetime
 
 from slack_bolt import Respond
 from slack_sdk import WebClient
 
 from bot.deps import Deps
-from bot.flows.delivery import sender
-from bot.listeners.answering import pressed
+from bot.listeners.answering import deliver_soon, pressed
 from bot.services import proposals
 from bot.slack.messages.proposals import (
     changes_modal,
@@ -21,15 +19,6 @@ from bot.slack.messages.proposals import (
 )
 
 PARTS = "agreement/answers.txt.j2"
-
-
-def deliver_soon(deps: Deps, client: WebClient, items: list[int]) -> None:
-    """The cards and replies a press queued go out now, beside the answer."""
-    if items:
-        deliverer = sender(deps.engine, deps.settings, client)
-        threading.Thread(
-            target=deliverer.deliver, kwargs={"only": items}, name="slabot-sign-off", daemon=True
-        ).start()
 
 
 @pressed

@@ -11,8 +11,8 @@ from slack_sdk import WebClient
 
 from bot.deps import deps_of
 from bot.domain.agreement_file import AgreementFileError
-from bot.listeners.actions.agreement import PARTS, deliver_soon
-from bot.listeners.answering import patiently
+from bot.listeners.actions.agreement import PARTS
+from bot.listeners.answering import deliver_soon, patiently
 from bot.services import proposals
 from bot.slack import ids
 from bot.slack.messages.proposals import INPUT, proposal_of, submitted
