@@ -105,19 +105,18 @@ def daily_source_counts(
     connection: Connection, *, boundaries: Sequence[datetime], sources: Sequence[str]
 ) -> dict[str, list[int]]:
     """MQLs of each named source between each pair of consecutive boundaries (local
-    midnights): one pass over the MQL covering index, a filtered count per source and day."""
-    at, edges = LEADS.c.mql_at, [_utc(boundary) for boundary in boundaries]
-    days = list(itertools.pairwise(edges))
-    if not days or not sources:
-        return {name: [] for name in sources}
-    columns = [
-        func.count().filter(at >= start, at < end, LEADS.c.source == name)
-        for name in sources
-        for start, end in days
-    ]
-    row = connection.execute(select(*columns).where(at >= edges[0], at < edges[-1])).one()
-    counts = [int(value or 0) for value in row]
-    return {name: counts[n * len(days) : (n + 1) * len(days)] for n, name in enumerate(sources)}
+    midnights): a range count per day over the MQL covering index, the sources counted on the
+    way (one pass filtering every day at once reads each row once per day: far slower)."""
+    at = LEADS.c.mql_at
+    found: dict[str, list[int]] = {name: [] for name in sources}
+    if not sources:
+        return found
+    columns = [func.count().filter(LEADS.c.source == name) for name in sources]
+    for start, end in itertools.pairwise(boundaries):
+        row = connection.execute(select(*columns).where(at >= _utc(start), at < _utc(end))).one()
+        for name, count in zip(sources, row, strict=True):
+            found[name].append(int(count or 0))
+    return found
 
 
 def cohort_counts(
