@@ -109,16 +109,19 @@ def send_weekly(engine: Engine, renderer: Renderer, now: datetime) -> list[int]:
             continue
         managers = sorted({rep.manager for rep in agreement.reps
                            if rep.team == team.name and rep.manager})  # fmt: skip
-        if not managers:
+        week = today.isocalendar()
+        keys = {m: f"weekly:{team.name}:{week.year}-W{week.week:02d}:{m}" for m in managers}
+        with engine.connect() as connection:  # sent already: the week's figures are not read
+            due = [m for m in managers if outbox.item_by_key(connection, keys[m]) is None]
+        if not due:
             continue
         summary = weekly_summary(engine, agreement, team, today, now)
         text = renderer.slack_text("weekly/summary.txt.j2", s=summary)
-        week = today.isocalendar()
         with engine.begin() as connection:
-            for manager in managers:
+            for manager in due:
                 item = outbox.enqueue(
                     connection,
-                    key=f"weekly:{team.name}:{week.year}-W{week.week:02d}:{manager}",
+                    key=keys[manager],
                     kind=outbox.Kind.WEEKLY,
                     audience=manager,
                     day=today,
