@@ -167,6 +167,24 @@ def newer_text_exists(connection: Connection, item: Item) -> bool:
     )
 
 
+def newer_list_exists(connection: Connection, item: Item) -> bool:
+    """Whether a newer list for the same person is sent or on its way (this one, tried before
+    and due again, could not be replaced when it came: sent now, it would be stale)."""
+    return (
+        connection.execute(
+            select(OUTBOX.c.id)
+            .where(
+                OUTBOX.c.kind == item.kind,
+                OUTBOX.c.audience == item.audience,
+                OUTBOX.c.id > item.id,
+                OUTBOX.c.status.in_(("pending", "sending", "sent")),
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
 def latest_of_day(connection: Connection, *, kind: str, audience: str, day: date) -> Item | None:
     """The newest message of this kind to this audience on this day, if any (one replaced
     before it was sent does not count)."""

@@ -274,3 +274,29 @@ def test_a_newer_text_replaces_an_unsent_one_and_an_older_one_never_undoes_it(
     assert texts == ["text 2", "text 4"] and report.superseded == 1
     with engine.connect() as connection:
         assert outbox.item(connection, older).status == outbox.SUPERSEDED  # type: ignore[union-attr]
+
+
+def test_a_list_tried_before_is_not_sent_after_a_newer_one(
+    engine: Engine, fake_slack: FakeSlack
+) -> None:
+    """Rita's first list met a timeout (it may have reached Slack, so a newer list could not
+    replace it when it came). Due again, it is not in her DM, and a newer list is queued: it
+    is dropped, and only the newer one is sent."""
+    from bot.slack.client import make_web_client
+    from bot.slack.delivery import Sender
+    from storage import outbox
+
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        first = outbox.enqueue(connection, key="list:1", kind="sla_rep",
+                               audience="rita@example.com", day=now.date(),
+                               payload={"text": "older list"}, now=now)  # fmt: skip
+        assert first is not None and outbox.claim(connection, first, now=now)
+        outbox.retry_later(connection, first, at=now, error="timed out")
+        assert not outbox.supersede_unsent(connection, first)  # it may have reached Slack
+        outbox.enqueue(connection, key="list:2", kind="sla_rep", audience="rita@example.com",
+                       day=now.date(), payload={"text": "newer list"}, now=now)  # fmt: skip
+    settings = Settings(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=fake_slack.api_url)
+    report = Sender(engine, make_web_client(settings), lease=timedelta(minutes=2)).deliver()
+    assert (report.sent, report.superseded) == (1, 1)
+    assert [m["text"] for m in fake_slack.posts_in("D0RITA")] == ["newer list"]

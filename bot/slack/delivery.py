@@ -315,6 +315,10 @@ class Sender:
             posted = self._already_posted(item, channel)
             if posted is not None:
                 return (*posted, True)
+            if item.kind in outbox.DM_KINDS:  # a newer list says all this one said
+                with self.engine.connect() as connection:
+                    if outbox.newer_list_exists(connection, item):
+                        raise Superseded("a newer list for the same person replaced it")
         response = self.client.chat_postMessage(
             channel=channel,
             text=payload["text"],
