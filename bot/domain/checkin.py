@@ -8,13 +8,13 @@ from datetime import datetime, timedelta
 from bot.domain.business_time import Duration, window
 from bot.domain.calendar import BusinessCalendar
 
-# what a rep can say about a breached lead (value → the words shown)
+# what a rep can say about a breached lead (value → what it says)
 REASONS = {
     "no_answer": "called, no answer",
     "wrong_owner": "wrong owner",
     "waiting_marketing": "waiting on marketing",
-    "not_a_fit": "not a fit → recycle…",
-    "other": "other…",
+    "not_a_fit": "not a fit",
+    "other": "other",
 }
 
 

@@ -19,6 +19,7 @@ from rich.markup import escape as rich_escape
 from slack_sdk.errors import SlackObjectFormationError
 from slack_sdk.models.blocks import Block
 
+from bot.domain.checkin import REASONS
 from bot.resources import shipped
 from bot.slack import ids
 
@@ -196,6 +197,7 @@ class Renderer:
         )
         self.env.globals["ids"] = ids  # action and callback ids, as listeners register them
         self.env.globals["markup"] = MARKUP
+        self.env.globals["checkin_reasons"] = REASONS  # what a check-in answer says
         self.env.filters.update(
             tojson=_json_string,
             mrkdwn=escape_mrkdwn,

@@ -20,8 +20,12 @@ from storage.checkins import BLOCKER, Answer
 SHOWN = 20  # leads a check-in lists (the rest are counted)
 
 
+PICKED_NEXT = {"not_a_fit": " → recycle…", "other": "…"}  # picks that open a modal
+
+
 def _option(lead_id: int, reason: str) -> dict[str, Any]:
-    return {"text": {"type": "plain_text", "text": REASONS[reason]}, "value": f"{lead_id}|{reason}"}
+    label = REASONS[reason] + PICKED_NEXT.get(reason, "")
+    return {"text": {"type": "plain_text", "text": label}, "value": f"{lead_id}|{reason}"}
 
 
 def checkin_payload(
