@@ -220,7 +220,10 @@ def test_alerts_meeting_a_429_leave_slack_s_next_call_to_the_digest(
     finally:
         rounds.set()
         worker.join()
-    assert report.sent == 1
+    # sent once: by this sender, or by the clock's round if it came due there first
+    with engine.connect() as connection:
+        item = outbox.item(connection, digest)
+    assert item is not None and item.status == "sent", (item, report)
     assert took < 4 + 1.5, took  # at most Slack's window, not behind the alerts
     posts = [c for c in fake_slack.calls if c.method == "chat.postMessage"]
     after_refusal = [c for c in posts[posts.index(next(c for c in posts if c.status == 429)) :]
