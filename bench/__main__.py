@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import digest, harness, import_csv, import_pg, load, quota_http, scan, sync
+from bench import digest, fanout, harness, import_csv, import_pg, load, quota_http, scan, sync
 
 RESULTS = Path("bench-results.json")
 BENCHMARKS: dict[str, Callable[[], bool]] = {
@@ -18,6 +18,7 @@ BENCHMARKS: dict[str, Callable[[], bool]] = {
     "scan": scan.run,
     "digest": digest.run,
     "sync": sync.run,
+    "fanout": fanout.run,
 }
 
 

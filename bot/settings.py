@@ -49,11 +49,12 @@ class Settings(BaseSettings):
     log_format: Literal["text", "json"] = Field("text", validation_alias="LOG_FORMAT")
     # the clock's breach scan runs this often (seconds)
     scan_interval: int = Field(60, ge=5, validation_alias="SLABOT_SCAN_INTERVAL")
-    # the clock sends at most this many alerts a minute (all clocks together; a list replaced
-    # by a newer one, folded to a line, counts too). Each may cost one Tier 3 call (50+ a
-    # minute: chat.update, users.lookupByEmail), so 40 leaves every Tier 3 method at least 10
-    # a minute for the stand-up digests and people's button redraws
-    alerts_per_minute: int = Field(40, ge=1, validation_alias="SLABOT_ALERTS_PER_MINUTE")
+    # the clock starts at most this many alert posts a minute (all clocks together). Slack
+    # allows chat.postMessage one a second per channel (each DM is its own) within a
+    # workspace-wide allowance of "several hundred a minute": 270 keeps under 300 with room
+    # for the stand-up digests and threads. Folds (a chat.update each, Tier 3) are paced
+    # apart, 40 a minute; people resolve from one users.list walk, not a look-up each
+    alerts_per_minute: int = Field(270, ge=1, validation_alias="SLABOT_ALERTS_PER_MINUTE")
     # a message Slack did not take is tried again after this, doubling up to 15 minutes (s)
     retry_base: int = Field(30, ge=1, validation_alias="SLABOT_RETRY_BASE")
     # a message claimed longer ago than this by a sender that never finished is looked for

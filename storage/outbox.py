@@ -250,16 +250,21 @@ def next_attempt(connection: Connection, only: Collection[int] | None = None) ->
     return utc(connection.execute(query).scalar())
 
 
-def alerts_claimed_since(connection: Connection, since: datetime) -> int:
-    """Alert sends started since `since`, by any sender (the clock's pace counts them). Holds
-    the pace lock until the transaction ends, so two clocks never both take the same room."""
+def alerts_claimed_since(connection: Connection, since: datetime) -> tuple[int, int]:
+    """(posts, folds): alert sends started since `since` by any sender (the clock's pace
+    counts them), new messages apart from folds (an update each). Holds the pace lock until
+    the transaction ends, so two clocks never both take the same room."""
     if connection.dialect.name == "postgresql":
         connection.execute(advisory_lock("pg_advisory_xact_lock", PACE_LOCK))
     else:
         begin_writing(connection)
-    return connection.execute(
-        select(func.count()).where(OUTBOX.c.kind.in_(ALERT_KINDS), OUTBOX.c.claimed_at >= since)
-    ).scalar_one()
+    fold = OUTBOX.c.kind == Kind.FOLD
+    posts, folds = connection.execute(
+        select(func.count().filter(~fold), func.count().filter(fold)).where(
+            OUTBOX.c.kind.in_(ALERT_KINDS), OUTBOX.c.claimed_at >= since
+        )
+    ).one()
+    return posts, folds
 
 
 def counts(connection: Connection) -> dict[str, int]:
@@ -361,10 +366,6 @@ def backoff(attempts: int, *, base: timedelta = timedelta(seconds=30)) -> timede
 
 
 # -- Slack identities ----------------------------------------------------------------------
-def cached_user_id(connection: Connection, email: str) -> str | None:
-    return connection.execute(select(USERS.c.user_id).where(USERS.c.email == email)).scalar()
-
-
 def cached_email(connection: Connection, user_id: str) -> str | None:
     return connection.execute(
         select(USERS.c.email).where(USERS.c.user_id == user_id).limit(1)

@@ -74,6 +74,9 @@ class FakeSlack:
         self.files: dict[str, dict[str, Any]] = {}  # file id → name, title, bytes, shares
         self._stall_after: int | None = None  # chat.postMessage answers after which to hang
         self._limits: dict[str, tuple[int, float, list[float]]] = {}  # method → (n, window, recent)
+        self._channel_gap: float | None = None  # chat.postMessage: seconds between two posts
+        self._last_post: dict[str, float] = {}  # channel → when it was last posted to
+        self.posted_at: dict[tuple[str, str], float] = {}  # (channel, ts) → time.time()
         self.stall_seconds = 60.0
         self.refusing: str | None = None  # every Web API call answers this error (a token outage)
 
@@ -136,6 +139,22 @@ class FakeSlack:
         is allowed again in `Retry-After`."""
         with self._lock:
             self._limits[method] = (per_minute, window, [])
+
+    def limit_per_channel(self, per_second: float = 1.0) -> None:
+        """Allow `chat.postMessage` `per_second` posts to any one channel (Slack: about one a
+        second; a DM is its own channel); a post sooner answers 429 with `Retry-After: 1`."""
+        self._channel_gap = 1 / per_second
+
+    def _over_channel_limit(self, body: dict[str, Any]) -> int | None:
+        if self._channel_gap is None:
+            return None
+        channel = str(body.get("channel", ""))
+        with self._lock:
+            now = time.monotonic()
+            if now - self._last_post.get(channel, -math.inf) < self._channel_gap:
+                return 1
+            self._last_post[channel] = now  # a post the workspace's limit refuses counts too
+            return None
 
     def _over_limit(self, method: str) -> int | None:
         """Seconds to wait if this call is over the method's limit (it is then not counted)."""
@@ -232,7 +251,11 @@ class FakeSlack:
         self, method: str, body: dict[str, Any], headers: dict[str, str]
     ) -> tuple[int, Any, dict[str, str]]:
         fault = self._fault_for(method)
-        wait = self._over_limit(method) if fault is None else None
+        wait = None
+        if fault is None and method == "chat.postMessage":
+            wait = self._over_channel_limit(body)  # a post refused here is not counted below
+        if fault is None and wait is None:
+            wait = self._over_limit(method)
         if wait is not None:
             fault = Fault(429, 1, retry_after=wait)
         if fault is not None and fault.after_doing:
@@ -295,6 +318,7 @@ class FakeSlack:
             message["thread_ts"] = body["thread_ts"]
         with self._lock:
             self.messages[(channel, ts)] = message
+            self.posted_at[(channel, ts)] = time.time()
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
     def _m_chat_update(self, body: dict[str, Any]) -> dict[str, Any]:

@@ -83,7 +83,9 @@ def test_friday_afternoon_lead_breaches_monday_after_noon(
 
     run(env, "scan", "--at", "2026-11-23T12:05-05:00")  # nothing new: nothing sent
     assert len(fake_slack.calls_to("chat.postMessage")) == 2
-    assert len(fake_slack.calls_to("users.lookupByEmail")) == 1  # resolved once, then kept
+    # Rita found by one walk of the workspace's people, then kept: no Tier 3 look-up
+    assert len(fake_slack.calls_to("users.list")) == 1
+    assert fake_slack.calls_to("users.lookupByEmail") == []
 
 
 def test_thanksgiving_stops_the_clock(

@@ -303,3 +303,33 @@ def test_a_list_tried_before_is_not_sent_after_a_newer_one(
     report = Sender(engine, make_web_client(settings), lease=timedelta(minutes=2)).deliver()
     assert (report.sent, report.superseded) == (1, 1)
     assert [m["text"] for m in fake_slack.posts_in("D0RITA")] == ["newer list"]
+
+
+def test_the_pace_takes_folds_apart_from_new_messages(
+    engine: Engine, fake_slack: FakeSlack
+) -> None:
+    """A fold is a `chat.update` (Tier 3, 50+ a minute): a round starts at most 40 of them,
+    while new messages have the whole pace to themselves."""
+    from bot.slack.client import make_web_client
+    from bot.slack.delivery import Sender
+    from storage import outbox
+
+    settings = Settings(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=fake_slack.api_url)
+    sender = Sender(engine, make_web_client(settings), lease=timedelta(minutes=2))
+    queue_channel_alerts(engine, 50)
+    assert sender.deliver(alerts_per_minute=270).sent == 50
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        sent = [row.id for row in connection.execute(select(outbox.OUTBOX))]
+        for n, item_id in enumerate(sent):
+            outbox.enqueue(connection, key=f"fold:{n}", kind=outbox.Kind.FOLD,
+                           audience=f"C0BACKLOG{n}", day=now.date(),
+                           payload={"text": "replaced"}, now=now, update_of=item_id)  # fmt: skip
+        outbox.enqueue(connection, key="new", kind=outbox.Kind.CHANNEL, audience="C0NEW",
+                       day=now.date(), payload={"text": "new"}, now=now)  # fmt: skip
+
+    report = sender.deliver(alerts_per_minute=270)
+
+    assert len(fake_slack.calls_to("chat.update")) == 40  # ten folds wait for the next minute
+    assert fake_slack.posts_in("C0NEW") != []
+    assert report.sent == 41

@@ -257,6 +257,9 @@ def test_digest_posts_once_with_its_chart_in_the_thread(
                    "need *250 a day*", "900 of 1,326", "need *71 a day*", "+171 MQLs",
                    "<@U0RITA> 3", "<@U0SAM> 1", "86.7% this period (median 1h"):  # fmt: skip
         assert figure in shown, figure
+    # Rita and Sam named from one walk of the workspace's people, not a Tier 3 look-up each
+    assert len(fake_slack.calls_to("users.list")) == 1
+    assert fake_slack.calls_to("users.lookupByEmail") == []
     assert digest["metadata"]["event_payload"]["key"] == "digest:na:2026-11-20"
     # the chart: a PNG threaded under the digest
     assert chart["thread_ts"] == digest["ts"]

@@ -40,7 +40,7 @@ from bot.reports.digest import (
 )
 from bot.services.clocks import refresh
 from storage import digest as store
-from storage import outbox
+from storage import people
 from storage import routing as routing_store
 from storage.action_items import open_items
 from storage.agreements import agreement_in_force
@@ -132,10 +132,9 @@ def compute_digest(
             connection, since=moved_since, until=until, owners=owners
         )
         as_of = min(now, standup_at(calendar, terms, day))
-        breaches = [
-            Breach(email, outbox.cached_user_id(connection, email), leads)
-            for email, leads in store.open_breaches(connection, at=as_of, owners=owners)
-        ]
+        held = store.open_breaches(connection, at=as_of, owners=owners)
+        known = people.user_ids(connection, [email for email, _ in held])
+        breaches = [Breach(email, known.get(email.lower()), leads) for email, leads in held]
         at_risk = _at_risk(agreement, store.breached_by_kind(connection, at=as_of, owners=owners))
         unowned = store.unowned_open(
             connection,

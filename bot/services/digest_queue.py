@@ -7,11 +7,10 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackApiError
 from sqlalchemy.engine import Engine
 
 from bot.reports.digest import Digest
-from bot.slack.delivery import resolve_user
+from bot.slack.directory import user_ids
 from bot.slack.messages.digest import chart_payload, checkin_thread, render_digest
 from bot.slack.render import Renderer
 from storage import outbox
@@ -31,17 +30,17 @@ class Queued:
 
 
 def with_mentions(engine: Engine, client: WebClient, digest: Digest) -> Digest:
-    """Name reps with breached leads by their Slack ids (looked up by email once, kept), so
-    the channel shows who they are; an email Slack does not know stays as it is."""
-    breaches = []
-    for breach in digest.breaches:
-        user_id = breach.user_id
-        if user_id is None:
-            try:
-                user_id = resolve_user(engine, client, breach.email)
-            except SlackApiError:
-                user_id = None
-        breaches.append(replace(breach, user_id=user_id))
+    """Name reps with breached leads by their Slack ids, so the channel shows who they are:
+    those not kept yet cost one `users.list` walk together, never a look-up each (the digest
+    is not held behind Slack's Tier 3 limit); an email Slack does not list stays as it is."""
+    missing = [breach.email for breach in digest.breaches if breach.user_id is None]
+    if not missing:
+        return digest
+    found = user_ids(engine, client, missing)
+    breaches = [
+        replace(breach, user_id=breach.user_id or found.get(breach.email.lower()))
+        for breach in digest.breaches
+    ]
     return replace(digest, breaches=breaches)
 
 

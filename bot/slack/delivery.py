@@ -30,7 +30,8 @@ from bot.intake.errors import CrmError
 from bot.intake.write_back import CrmWriter
 from bot.slack.channels import join_channel
 from bot.slack.client import rate_limits_not_waited
-from storage import outbox, pauses
+from bot.slack.directory import user_ids
+from storage import outbox, pauses, people
 from storage.pauses import SLACK
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,9 @@ RECIPIENT_REFUSALS = (
 
 # after Slack's Retry-After on an alert, alerts wait this much longer than a digest does
 ALERTS_YIELD = timedelta(seconds=3)
+# a fold is a chat.update (Tier 3: 50+ a minute); folds take at most 40 of them, leaving the
+# rest to people's button redraws
+FOLDS_PER_MINUTE = 40
 
 
 class Unresolved(Exception):
@@ -144,6 +148,7 @@ class Sender:
                         room = 0 if utcnow() < self._alerts_held_until else alerts_per_minute
                         items, claimed = _paced(connection, items, room)
                 if items:
+                    self._look_up(items)
                     send = functools.partial(self._deliver_one, report=report, claimed=claimed)
                     list(pool.map(send, items))
                     continue
@@ -160,6 +165,17 @@ class Sender:
         """Send one queued item now (an interaction's redraw); the clock retries it if Slack
         does not take it."""
         return self.deliver(only=[item_id])
+
+    def _look_up(self, items: list[outbox.Item]) -> None:
+        """One look-up round for the people these items go to whom slabot has never seen: a
+        `users.list` walk for all of them, not a Tier 3 `users.lookupByEmail` each."""
+        new = {
+            item.audience
+            for item in items
+            if item.kind in outbox.PERSON_KINDS and item.channel is None and item.update_of is None
+        }
+        if new:
+            user_ids(self.engine, self.client, new)
 
     def _deliver_one(
         self, item: outbox.Item, report: DeliveryReport, claimed: Collection[int] = ()
@@ -461,12 +477,18 @@ def _retry_after(error: SlackApiError) -> timedelta:
 def _paced(
     connection: Connection, items: list[outbox.Item], per_minute: int
 ) -> tuple[list[outbox.Item], set[int]]:
-    """Every digest, chart and redraw, and as many alerts as this minute has room for, those
+    """Every digest, chart and redraw, and as many alerts as this minute has room for (new
+    messages up to `per_minute`, folds, a Tier 3 update each, up to FOLDS_PER_MINUTE), those
     claimed here under the pace lock so that another clock counts them at once."""
-    started = outbox.alerts_claimed_since(connection, utcnow() - timedelta(minutes=1))
+    posts, folds = outbox.alerts_claimed_since(connection, utcnow() - timedelta(minutes=1))
     first = [item for item in items if item.kind not in outbox.ALERT_KINDS]
-    room = max(0, per_minute - started)
-    alerts = [item for item in items if item.kind in outbox.ALERT_KINDS][:room]
+    room = {False: per_minute - posts, True: min(per_minute, FOLDS_PER_MINUTE) - folds}
+    alerts = []
+    for item in items:
+        fold = item.kind == outbox.Kind.FOLD
+        if item.kind in outbox.ALERT_KINDS and room[fold] > 0:
+            alerts.append(item)
+            room[fold] -= 1
     claimed = {item.id for item in alerts if outbox.claim(connection, item.id, now=utcnow())}
     return first + [item for item in alerts if item.id in claimed], claimed
 
@@ -486,12 +508,12 @@ def pause_delivery(engine: Engine, reason: str) -> None:
 
 
 def resolve_user(engine: Engine, client: WebClient, email: str) -> str:
-    """A person's Slack user id: the agreement's override or an earlier answer if there is
-    one, else `users.lookupByEmail` (once; the answer is kept)."""
+    """A person's Slack user id as kept (the agreement's, an earlier answer, `users.list`'s),
+    else `users.lookupByEmail` (once; the answer is kept)."""
     with engine.connect() as connection:
-        cached = outbox.cached_user_id(connection, email)
-    if cached:
-        return cached
+        kept = people.user_ids(connection, [email])
+    if kept:
+        return next(iter(kept.values()))
     user_id = str(client.users_lookupByEmail(email=email)["user"]["id"])
     with engine.begin() as connection:
         outbox.cache_user(connection, email=email, user_id=user_id, now=utcnow())
