@@ -4,7 +4,7 @@ look at now, and each audience's open queue."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, overload
 
@@ -38,8 +38,8 @@ def utc(value: datetime) -> datetime: ...
 def utc(value: None) -> None: ...
 def utc(value: datetime | None) -> datetime | None:
     """SQLite hands back naive UTC; PostgreSQL aware datetimes. Always aware UTC here."""
-    if value is None:
-        return None
+    if value is None or value.tzinfo is UTC:
+        return value
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
@@ -227,13 +227,23 @@ class ClockRow:
     manager_at: datetime
     channel_at: datetime
     alerted: int
+    # (now, level) of the last question: a scan asks each clock's level at its `now` several
+    # times (telling, filtering, ordering, counting)
+    _level_at: tuple[datetime, int] | None = field(
+        default=None, init=False, compare=False, repr=False
+    )
 
     @property
     def instants(self) -> tuple[datetime, datetime, datetime, datetime]:
         return self.warn_at, self.due_at, self.manager_at, self.channel_at
 
     def level(self, now: datetime) -> int:
-        return level_at(self.instants, now)
+        known = self._level_at
+        if known is not None and known[0] == now:
+            return known[1]
+        level = level_at(self.instants, now)
+        object.__setattr__(self, "_level_at", (now, level))
+        return level
 
 
 def _clock_rows(connection: Connection, condition) -> list[ClockRow]:
@@ -258,7 +268,7 @@ def _clock_rows(connection: Connection, condition) -> list[ClockRow]:
         .select_from(CLOCKS.join(LEADS, LEADS.c.id == CLOCKS.c.lead_id))
         .where(condition)
     )
-    rows = connection.execute(statement)
+    rows = connection.execute(statement).all()  # one fetch, not one call a row
     return [
         ClockRow(
             clock_id,

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, and_, distinct, func, literal, or_, select, t
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
-from storage.models import CLOCKS, LEADS
+from storage.models import CLOCKS, LEADS, UNOWNED_OPEN
 
 NO_SOURCE = ""
 
@@ -266,16 +266,7 @@ def unowned_open(connection: Connection, *, assigned_before: datetime) -> int:
     return connection.execute(
         select(func.count())
         .select_from(LEADS)
-        .where(
-            LEADS.c.owner_email.is_(None),
-            LEADS.c.mql_at <= _utc(assigned_before),
-            LEADS.c.first_touch_at.is_(None),
-            LEADS.c.sal_at.is_(None),
-            LEADS.c.sql_at.is_(None),
-            LEADS.c.opportunity_at.is_(None),
-            LEADS.c.recycled_at.is_(None),
-            LEADS.c.closed_at.is_(None),
-        )
+        .where(text(UNOWNED_OPEN), LEADS.c.mql_at <= _utc(assigned_before))  # its partial index
     ).scalar_one()
 
 

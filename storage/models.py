@@ -82,6 +82,13 @@ class ProposalVote(SQLModel, table=True):
     at: datetime = Field(sa_column=_utc_column(nullable=False))
 
 
+# a lead nobody owns, touched or decided on (spelt once: the partial index and its query)
+UNOWNED_OPEN = (
+    "owner_email IS NULL AND first_touch_at IS NULL AND sal_at IS NULL AND sql_at IS NULL "
+    "AND opportunity_at IS NULL AND recycled_at IS NULL AND closed_at IS NULL"
+)
+
+
 class Lead(SQLModel, table=True):
     """A lead and the time it reached each stage (UTC). External ids are unique per CRM."""
 
@@ -110,6 +117,13 @@ class Lead(SQLModel, table=True):
             "covered_for",
             sqlite_where=text("covered_for IS NOT NULL"),
             postgresql_where=text("covered_for IS NOT NULL"),
+        ),
+        # the few handed-off leads nobody owns or has worked: the digest's routing breach
+        Index(
+            "ix_lead_unowned_open",
+            "mql_at",
+            sqlite_where=text(UNOWNED_OPEN),
+            postgresql_where=text(UNOWNED_OPEN),
         ),
     )
 
@@ -196,6 +210,13 @@ class SlaClock(SQLModel, table=True):
         Index(
             "ix_sla_clock_open",
             "lead_id",
+            sqlite_where=text("status = 'open'"),
+            postgresql_where=text("status = 'open'"),
+        ),
+        # the open clocks that reached a level: a busy scan's queue lines beside its news
+        Index(
+            "ix_sla_clock_open_warn",
+            "warn_at",
             sqlite_where=text("status = 'open'"),
             postgresql_where=text("status = 'open'"),
         ),

@@ -11,12 +11,12 @@ from sqlmodel import Session
 from bot.settings import Settings
 from storage import queries
 from storage.db import make_engine, session_scope
-from storage.migrate import current_revision, ensure_current, head_revision, upgrade
+from storage.migrate import HEAD, current_revision, ensure_current, head_revision, upgrade
 from tests.conftest import seed_agreement
 
 
 def test_migrations_reach_head_and_are_idempotent(engine: Engine) -> None:
-    assert current_revision(engine) == head_revision(engine)
+    assert current_revision(engine) == head_revision(engine) == HEAD  # the start-up check's
     assert upgrade(engine) == (head_revision(engine), head_revision(engine))
     assert "agreement_version" in inspect(engine).get_table_names()
 

@@ -37,7 +37,8 @@ class Line:
         now: datetime,
         new: bool,
     ) -> None:
-        clocks.sort(key=lambda clock: (-clock.level(now), clock.due_at))
+        if len(clocks) > 1:
+            clocks.sort(key=lambda clock: (-clock.level(now), clock.due_at))
         self.clocks, self.lead, self.new = clocks, clocks[0].lead, new
         self.level = clocks[0].level(now)  # of the most urgent rule
         self.due_at = clocks[0].due_at

@@ -113,7 +113,7 @@ def _scan(connection: Connection, routing: Routing, *, queue: bool) -> ScanResul
     news: dict[tuple[str, str], set[int]] = defaultdict(set)  # (kind, audience) → lead ids
     keys: dict[tuple[str, str], list[str]] = defaultdict(list)  # … → "clock:level" told
     changes: list[tuple[int, int, datetime | None]] = []
-    people = _People(agreement)
+    people = _People(agreement, now)
     for clock in due:
         snoozed = clock.lead.snoozed_until
         if snoozed is not None and snoozed > now:
@@ -137,15 +137,17 @@ class _People:
     """Who a scan tells about an owner's lead, and in which calendar, looked up once per
     person (a busy scan asks for the same forty reps twenty thousand times)."""
 
-    def __init__(self, agreement: Agreement) -> None:
-        self.agreement = agreement
-        self._found: dict[tuple[str, str], tuple[str, BusinessCalendar] | None] = {}
+    def __init__(self, agreement: Agreement, now: datetime) -> None:
+        self.agreement, self.now = agreement, now
+        self._found: dict[tuple[str, str], tuple[str, bool] | None] = {}
 
-    def audience(self, kind: str, owner: str) -> tuple[str, BusinessCalendar] | None:
-        """The audience of `kind` for the owner's leads and its calendar (None: nobody)."""
+    def audience(self, kind: str, owner: str) -> tuple[str, bool] | None:
+        """The audience of `kind` for the owner's leads and whether it is in working hours
+        now, in its own calendar (None: nobody)."""
         key = (kind, owner)
         if key not in self._found:
-            self._found[key] = self._look_up(kind, owner)
+            found = self._look_up(kind, owner)
+            self._found[key] = found and (found[0], is_open(found[1], self.now))
         return self._found[key]
 
     def _look_up(self, kind: str, owner: str) -> tuple[str, BusinessCalendar] | None:
@@ -188,8 +190,8 @@ def _tell(
         if found is None:
             told = step  # nobody to escalate to
             continue
-        audience, calendar = found
-        if not is_open(calendar, now):
+        audience, working = found
+        if not working:
             break  # told at the audience's next opening
         news[(kind, audience)].add(clock.lead.id)
         keys[(kind, audience)].append(f"{clock.id}:{step}")
