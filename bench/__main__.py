@@ -7,7 +7,18 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import digest, fanout, harness, import_csv, import_pg, load, quota_http, scan, sync
+from bench import (
+    cli_start,
+    digest,
+    fanout,
+    harness,
+    import_csv,
+    import_pg,
+    load,
+    quota_http,
+    scan,
+    sync,
+)
 
 RESULTS = Path("bench-results.json")
 BENCHMARKS: dict[str, Callable[[], bool]] = {
@@ -19,6 +30,7 @@ BENCHMARKS: dict[str, Callable[[], bool]] = {
     "digest": digest.run,
     "sync": sync.run,
     "fanout": fanout.run,
+    "cli_start": cli_start.run,
 }
 
 

@@ -7,8 +7,6 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 PACKAGE = Path(__file__).resolve().parent
 
 
@@ -21,4 +19,6 @@ def shipped(name: str) -> Path:
 @cache
 def manifest() -> dict[str, Any]:
     """`manifest.yml`: the app as Slack is told of it (slash commands, bot scopes, events)."""
+    import yaml  # only the commands that read the manifest pay for loading it
+
     return yaml.safe_load(shipped("manifest.yml").read_text(encoding="utf-8"))

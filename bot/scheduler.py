@@ -41,7 +41,8 @@ from storage import clock as clock_store
 from storage import queries
 from storage.agreements import agreement_in_force
 from storage.clock import ClockLock, holder
-from storage.db import outage_reason, session_scope, unreachable
+from storage.db import session_scope
+from storage.outages import outage_reason, unreachable
 
 log = logging.getLogger(__name__)
 DIGEST_JOB = "digest:"

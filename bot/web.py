@@ -29,7 +29,7 @@ from bot.metrics import registry
 from bot.settings import Settings
 from storage import clock as clock_store
 from storage import pauses
-from storage.db import outage_reason, unreachable
+from storage.outages import outage_reason, unreachable
 
 SLACK_PATH = "/slack/events"
 MAX_SLACK_BYTES = 1024 * 1024  # Slack's own payloads are a few KB; a modal's state well under this

@@ -22,8 +22,9 @@ from sqlalchemy import Connection, select, text, update
 from sqlalchemy.engine import Engine, make_url
 
 from storage.alerts import utc
-from storage.db import advisory_lock, dialect_insert, unreachable
+from storage.db import advisory_lock, dialect_insert
 from storage.models import BEATS
+from storage.outages import unreachable
 
 CLOCK_LOCK = 7215003
 

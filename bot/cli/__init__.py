@@ -5,7 +5,6 @@ here in the order `slabot --help` lists them."""
 from __future__ import annotations
 
 import sys
-from importlib import metadata
 from typing import Annotated
 
 import typer
@@ -36,6 +35,8 @@ sla_cli.command("propose")(data.sla_propose)
 
 def _print_version(asked: bool) -> None:
     if asked:
+        from importlib import metadata
+
         out.print(f"slabot {metadata.version('slabot')}", markup=False)
         raise typer.Exit()
 
@@ -71,7 +72,7 @@ cli.command()(standup.demo)
 
 
 def main() -> None:
-    from storage.db import outage_reason, unreachable
+    from storage.outages import outage_reason, unreachable
 
     try:
         cli()

@@ -11,6 +11,7 @@ from functools import cached_property, lru_cache
 from zoneinfo import ZoneInfo
 
 import holidays as holidays_lib
+from holidays.registry import EntityLoader
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 PERIOD_MONTHS = {"month": 1, "quarter": 3, "year": 12}
@@ -86,18 +87,20 @@ def check_holidays(spec: str) -> str:
     code = spec.strip().upper()
     if not code:
         return ""
-    countries = holidays_lib.list_supported_countries()
-    markets = holidays_lib.list_supported_financial()
-    if code in countries or code in markets:
+    # the package's registry of codes: listing them loads no country (listing every
+    # country's subdivisions loads all of them, most of a short command's start-up)
+    countries = set(EntityLoader.get_country_codes())
+    if code in countries or code in EntityLoader.get_financial_codes():
         return code
     country, _, subdivision = code.partition("-")
     if country in countries and subdivision:
-        known = {each.upper(): each for each in countries[country]}
+        subdivisions = list(getattr(holidays_lib, country).subdivisions)  # that country only
+        known = {each.upper(): each for each in subdivisions}
         if subdivision in known:
             return f"{country}-{known[subdivision]}"
         raise ValueError(
             f"{spec!r}: {country} has no subdivision {subdivision!r}; it has "
-            + ", ".join(f"{country}-{each}" for each in countries[country] if each.isupper())
+            + ", ".join(f"{country}-{each}" for each in subdivisions if each.isupper())
         )
     raise ValueError(
         f"{spec!r} is not a country (US, DE), a subdivision (DE-SN, GB-SCT) or a market (NYSE)"
@@ -108,7 +111,7 @@ def check_holidays(spec: str) -> str:
 @lru_cache(maxsize=64)
 def holiday_table(spec: str) -> holidays_lib.HolidayBase:
     """One holiday table per calendar per process; it fills in years as they are asked for."""
-    if spec in holidays_lib.list_supported_financial():
+    if spec in EntityLoader.get_financial_codes():  # (listing the markets loads them all)
         return holidays_lib.financial_holidays(spec)
     country, _, subdivision = spec.partition("-")
     return holidays_lib.country_holidays(country, subdiv=subdivision or None)

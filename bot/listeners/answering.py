@@ -23,7 +23,7 @@ from slack_sdk import WebClient
 from bot.deps import Deps, deps_of
 from bot.flows.delivery import sender
 from bot.listeners.errors import error_answer
-from storage.db import busy
+from storage.outages import busy
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

@@ -12,7 +12,7 @@ from slack_bolt import BoltResponse
 from slack_bolt.context.respond import Respond
 
 from bot.deps import Deps
-from storage.db import outage_reason, unreachable
+from storage.outages import outage_reason, unreachable
 
 log = logging.getLogger(__name__)
 

@@ -11,8 +11,8 @@ from bot.domain.by_when import median_cycle
 from bot.domain.quota_args import QuotaRequest
 from bot.domain.quota_plan import QuotaAnswer, plan_quota, stored_cycle
 from storage.agreements import agreement_in_force
-from storage.db import unreachable
 from storage.digest import won_cycles
+from storage.outages import unreachable
 
 
 def answer_quota(
