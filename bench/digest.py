@@ -1,7 +1,8 @@
 """The stand-up digest over a month of 1,000,000 leads, beside the raw SQL aggregates that
 produce the same counts (the floor: the same figures, hand-written SQL, no Python around it).
 
-Target: the digest within 2× of the floor and under 1 s, on SQLite.
+Targets: the digest within 2× of the floor and under 1 s; `/pace` uncached (the same
+figures as a person asks for them, rendered) within 1.5× of it.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from storage.migrate import upgrade
 
 TARGET_RATIO = 2.0
 TARGET_SECONDS = 1.0
+PACE_RATIO = 1.5  # /pace: a person waits on it in Slack
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sla.toml"
 NY = ZoneInfo("America/New_York")
 DAY = date(2026, 11, 20)  # Friday: 13 of November's 19 business days done
@@ -191,6 +193,15 @@ def measure(url: str, name: str, leads: int) -> bool:
     found = compute_digest(engine, team="na", day=DAY, now=NOW)
     compute_s = best_of(5, lambda: compute_digest(engine, team="na", day=DAY, now=NOW))
     render_s = best_of(5, lambda: render_digest(renderer, found))
+
+    def pace() -> None:
+        """`/pace` as a person asks it, missing the per-minute cache: this morning's figures
+        and the breaches now (the clock keeps the clocks fresh), rendered."""
+        render_digest(
+            renderer, compute_digest(engine, team="na", now=NOW, fresh=False), heading="Pace"
+        )
+
+    pace_s = best_of(5, pace)
     engine.dispose()
     ratio = compute_s / floor_s
     rows = [
@@ -202,6 +213,13 @@ def measure(url: str, name: str, leads: int) -> bool:
             ratio <= TARGET_RATIO and compute_s < TARGET_SECONDS,
         ),
         ("render Block Kit + text", f"{render_s * 1000:.1f} ms", "—", "—", True),
+        (
+            "/pace, uncached (figures and breaches now, rendered)",
+            f"{pace_s * 1000:.0f} ms",
+            f"{floor_s * 1000:.0f} ms",
+            f"≤ {PACE_RATIO:g}× floor (is {pace_s / floor_s:.2f}×)",
+            pace_s <= PACE_RATIO * floor_s,
+        ),
     ]
     report(f"stand-up digest over a month of {leads:,} leads ({name})", rows)
     return all(met for *_, met in rows)

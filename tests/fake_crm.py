@@ -61,6 +61,9 @@ class _Stand:
         self._server: ThreadingHTTPServer | None = None
         self.scheme = "http"
         self.served_seconds = 0.0  # time spent answering (the sync benchmark's floor)
+        self.latency = 0.0  # seconds every answer waits first (a round trip from afar)
+        self.in_flight = 0  # calls being answered now, and the most at once
+        self.most_in_flight = 0
         self._stall: tuple[str, int] | None = None
         self.released = threading.Event()
 
@@ -143,6 +146,19 @@ class _Stand:
 
     def _handle(self, handler: BaseHTTPRequestHandler) -> None:
         started = dt.datetime.now(UTC)
+        with self.lock:
+            self.in_flight += 1
+            self.most_in_flight = max(self.most_in_flight, self.in_flight)
+        try:
+            self._answer(handler, started)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def _answer(self, handler: BaseHTTPRequestHandler, started: dt.datetime) -> None:
+        limited = self.rate_limit()  # counted as the call arrives; a refused call does nothing
+        if self.latency:  # the network and the vendor's own time, as a far client sees them
+            time.sleep(self.latency)
         parsed = urllib.parse.urlsplit(handler.path)
         length = int(handler.headers.get("Content-Length") or 0)
         raw = handler.rfile.read(length) if length else b""
@@ -163,19 +179,18 @@ class _Stand:
             if held:
                 self.released.wait(60)
         fault = self._fault(line)
-        if fault is not None and not fault.after_doing:
+        if limited is not None and limited[1]:
+            status, answer = 429, HUBSPOT_RATE_LIMIT | {"policyName": "TEN_SECONDLY_ROLLING"}
+            headers = {}
+        elif fault is not None and not fault.after_doing:
             status, answer, headers = fault.status, fault.body, fault.headers
         else:
             status, answer = self.route(handler, call)
             headers = {}
             if fault is not None:
                 status, answer, headers = fault.status, fault.body, fault.headers
-        limited = self.rate_limit()
         if limited is not None:
-            extra, refused = limited
-            headers = {**headers, **extra}
-            if refused:
-                status, answer = 429, HUBSPOT_RATE_LIMIT | {"policyName": "TEN_SECONDLY_ROLLING"}
+            headers = {**headers, **limited[0]}
         payload = b"" if answer is None else json.dumps(answer).encode()
         handler.send_response(status)
         handler.send_header("Content-Type", "application/json;charset=UTF-8")
@@ -392,20 +407,24 @@ class FakeHubSpot(_Stand):
                 "category": "VALIDATION_ERROR",
                 "context": {"after": ["must be less than or equal to 10000 - limit"]},
             }
-        low = None
+        bounds = []  # (epoch ms, operator): one filter group, its filters ANDed
         for group in body.get("filterGroups") or []:
             for rule in group.get("filters") or []:
-                assert rule["propertyName"] == "lastmodifieddate" and rule["operator"] in (
-                    "GTE",
-                    "GT",
-                )
-                low = (int(rule["value"]), rule["operator"])
+                assert rule["propertyName"] == "lastmodifieddate"
+                assert rule["operator"] in ("GTE", "GT", "LT", "LTE")
+                bounds.append((int(rule["value"]), rule["operator"]))
         rows = self._ordered()
-        if low is not None:  # ISO times of one format sort as text: bisect the ordered list
-            bound = iso_ms(dt.datetime.fromtimestamp(low[0] / 1000, tz=UTC))
-            keys = self._keys(rows)
-            cut = bisect.bisect_left if low[1] == "GTE" else bisect.bisect_right
-            rows = rows[cut(keys, bound) :]
+        keys = self._keys(rows)
+        low, high = 0, len(rows)  # ISO times of one format sort as text: bisect the keys
+        for value, operator in bounds:
+            bound = iso_ms(dt.datetime.fromtimestamp(value / 1000, tz=UTC))
+            if operator in ("GTE", "GT"):
+                cut = bisect.bisect_left if operator == "GTE" else bisect.bisect_right
+                low = max(low, cut(keys, bound))
+            else:
+                cut = bisect.bisect_left if operator == "LT" else bisect.bisect_right
+                high = min(high, cut(keys, bound))
+        rows = rows[low:high]
         wanted = body.get("properties") or ["createdate", "email", "firstname", "hs_object_id",
                                              "lastmodifieddate", "lastname"]  # fmt: skip
         page = rows[after : after + limit]

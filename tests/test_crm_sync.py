@@ -20,6 +20,7 @@ import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 
+from bot.intake.hubspot.search import PAGE
 from bot.settings import Settings
 from tests.conftest import (
     RunningServer,
@@ -179,7 +180,7 @@ def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # ty
             hubspot_owner_id="31425364", hs_lifecyclestage_marketingqualifiedlead_date=iso_ms(at),
             **({"notes_last_contacted": iso_ms(at + timedelta(minutes=5))} if n % 3 == 0 else {}),
         )  # fmt: skip
-    hubspot.stall("/contacts/search", after=7)  # page 8 of 15 hangs: the pass is killed
+    hubspot.stall("/contacts/search", after=10)  # then every search hangs: the pass is killed
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "sync", "--crm", "hubspot"],
         env=env,
@@ -187,10 +188,12 @@ def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # ty
         stderr=subprocess.STDOUT,
         text=True,
     )
-    deadline = time.monotonic() + 30
-    while len(hubspot.calls_to("/contacts/search")) < 8 and time.monotonic() < deadline:
-        time.sleep(0.05)
-    time.sleep(0.5)  # the pages before it are being stored
+
+    def stored_some() -> bool:
+        with engine.connect() as connection:
+            return bool(connection.execute(text("SELECT count(*) FROM sync_cursor")).scalar())
+
+    wait_for(stored_some, 30, "a first batch stored with its cursor")
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=10)
     with engine.connect() as connection:
@@ -201,9 +204,12 @@ def test_a_sync_killed_mid_pass_stores_every_record_once_on_the_next_pass(  # ty
 
     hubspot.released.set()
     hubspot._stall = None
-    time.sleep(2)  # the killed pass's reader process hands page 8 to nobody and stops: at
-    # most the page its fetch thread had asked for meanwhile is read too, not the other 7
-    assert len(hubspot.calls_to("/contacts/search")) in (8, 9)
+    time.sleep(2)  # the killed pass's reader process hands what it had asked for to nobody
+    # and stops: its searches side by side finish the pages they were waiting for, then no
+    # more is asked
+    settled = len(hubspot.calls_to("/contacts/search"))
+    time.sleep(1.5)
+    assert len(hubspot.calls_to("/contacts/search")) == settled
     again = subprocess.run(
         [sys.executable, "-m", "bot", "sync", "--crm", "hubspot"],
         env=env, capture_output=True, text=True, timeout=120,
@@ -538,6 +544,41 @@ def test_hubspot_calls_are_paced_by_its_rate_limit_headers(hubspot: FakeHubSpot)
     again = list(HubSpotApi(TOKEN, hubspot.url).changed_contacts(None))
     assert sum(len(page.contacts) for page in again) == 1200
     assert time.monotonic() - began >= 0.4
+
+
+def test_a_large_hubspot_read_goes_side_by_side_within_its_search_limit(
+    hubspot: FakeHubSpot,
+) -> None:
+    """HubSpot's search takes five requests a second (one in flight at a time cannot use
+    them: each waits its round trip). 3,000 changes, two thirds in the first minutes and the
+    rest spread over a month, are read by searches side by side in time slices: every contact,
+    HubSpot never refusing a call, and each page's position one a later pass may start from
+    (no contact modified before it is left unread)."""
+    from bot.intake.hubspot.api import HubSpotApi
+    from bot.intake.hubspot.search import parse_time
+
+    start = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
+    times = [start + timedelta(seconds=n) for n in range(2000)]
+    times += [start + timedelta(days=1, minutes=43 * n) for n in range(1000)]
+    for n, at in enumerate(times):
+        hubspot.upsert_contact(str(70_000 + n), at=at, lastname=f"L{n}")
+    hubspot.limit_rate(5, per_ms=1000)
+    hubspot.latency = 0.05
+
+    pages = list(HubSpotApi(TOKEN, hubspot.url).changed_contacts(None))
+
+    read = [contact for page in pages for contact in page.contacts]
+    assert {contact["id"] for contact in read} == {str(70_000 + n) for n in range(3000)}
+    assert len(read) < 3000 + 2 * PAGE  # a split span reads at most a page again
+    assert hubspot.refused == 0 and hubspot.most_in_flight > 1
+    seen: set[str] = set()
+    for page in pages:  # everything modified before a page's position was read by then
+        seen |= {contact["id"] for contact in page.contacts}
+        assert all(
+            str(70_000 + n) in seen for n, at in enumerate(times) if at < page.last_modified
+        )
+    assert pages[-1].last_modified == max(times)
+    assert all(parse_time(c["properties"]["lastmodifieddate"]) for c in read)
 
 
 @pytest.mark.parametrize(

@@ -20,6 +20,13 @@ from datetime import UTC, datetime
 import requests
 
 from bot.intake.errors import CrmError
+from bot.intake.hubspot.search import (
+    ContactPage,
+    Search,
+    SearchPace,
+    changed_contacts,
+    next_after,
+)
 
 CONTACT_PROPERTIES = (
     "hs_object_id", "firstname", "lastname", "email", "company", "lifecyclestage",
@@ -29,19 +36,10 @@ CONTACT_PROPERTIES = (
     "hs_lifecyclestage_customer_date", "hubspot_owner_assigneddate", "hs_analytics_source",
     "hubspotscore", "notes_last_contacted", "lastmodifieddate",
 )  # fmt: skip
-PAGE = 200  # the search API's largest page ("up to 200 objects")
-SEARCH_WINDOW = 10_000  # a search returns at most this many results: then search again
 # engagement kind → (its body property, the HUBSPOT_DEFINED association type to a contact)
 ENGAGEMENTS = {"notes": ("hs_note_body", 202), "calls": ("hs_call_body", 194)}
 READ_TRIES = 5
 LONGEST_WAIT = 60.0  # a Retry-After longer than this ends the pass (the next one resumes)
-
-
-@dataclass(frozen=True)
-class ContactPage:
-    contacts: list[dict]  # the search API's results: {"id", "properties", …}
-    total: int  # how many the search matched
-    last_modified: datetime | None  # of the page's last contact (the cursor to store)
 
 
 @dataclass(frozen=True)
@@ -66,18 +64,12 @@ def contact_cells(
     return cells
 
 
-def parse_time(value: str | None) -> datetime | None:
-    """HubSpot datetimes: ISO 8601 (`2026-11-20T14:03:00.123Z`) or epoch milliseconds."""
-    if not value:
-        return None
-    if value.isdigit():
-        return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
-    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
-
-
 class HubSpotApi:
-    def __init__(self, token: str, base_url: str, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, token: str, base_url: str, *, timeout: float = 30.0, pace: SearchPace | None = None
+    ) -> None:
         self.token = token
+        self.search_pace = pace or SearchPace()
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._ready_at = 0.0  # monotonic time before which no call is sent (rate limit)
@@ -91,39 +83,21 @@ class HubSpotApi:
         self, since: datetime | None, properties: Sequence[str] = CONTACT_PROPERTIES
     ) -> Iterator[ContactPage]:
         """Every contact modified at or after `since` (all of them for None), oldest change
-        first, with `properties`. The search API stops at 10,000 results, so past that it
-        searches again from the last modification time read (a repeated contact is harmless:
-        storing is idempotent)."""
-        start, after, read = since, None, 0
-        while True:
-            body: dict = {
-                "filterGroups": _since_filter(start),
-                "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-                "properties": list(properties),
-                "limit": PAGE,
-            }
-            if after is not None:
-                body["after"] = after
-            answer = self._call("POST", "/crm/v3/objects/contacts/search", json=body)
-            results = answer.get("results") or []
-            last = (
-                parse_time((results[-1].get("properties") or {}).get("lastmodifieddate"))
-                if results
-                else None
-            )
-            yield ContactPage(results, int(answer.get("total") or 0), last)
-            after = _next_after(answer)
-            read += len(results)
-            if not results or after is None:
-                return
-            if read + PAGE > SEARCH_WINDOW:  # the next page is past the window
-                if last is None or last == start:
-                    raise CrmError(
-                        f"more than {SEARCH_WINDOW:,} HubSpot contacts share the modification "
-                        f"time {start}: the search API cannot page past them",
-                        transient=False,
-                    )
-                start, after, read = last, None, 0
+        first where read in one walk, with `properties` (`bot.intake.hubspot.search`: a large
+        read goes in time slices side by side, at HubSpot's five searches a second)."""
+        return changed_contacts(self.search, self._twin_search, since, properties)
+
+    def search(self, body: dict) -> dict:
+        """One contacts search; each try starts within the searches' pace (shared by this
+        client's twins)."""
+        return self._call(
+            "POST", "/crm/v3/objects/contacts/search", json=body, pace=self.search_pace
+        )
+
+    def _twin_search(self) -> Search:
+        """The search of a client of its own (a session per thread) on the same pace."""
+        twin = HubSpotApi(self.token, self.base_url, timeout=self.timeout, pace=self.search_pace)
+        return twin.search
 
     def changed_contact_cells(
         self, since: datetime | None, properties: Sequence[str] = CONTACT_PROPERTIES
@@ -145,7 +119,7 @@ class HubSpotApi:
                 for owner in answer.get("results") or []:
                     if owner.get("email"):
                         found.setdefault(str(owner["id"]), str(owner["email"]).lower())
-                after = _next_after(answer)
+                after = next_after(answer)
                 if not after:
                     break
         return found
@@ -160,7 +134,7 @@ class HubSpotApi:
                 "GET", f"/crm/v4/objects/contacts/{contact_id}/associations/{kind}", params=params
             )
             ids += [str(result["toObjectId"]) for result in answer.get("results") or []]
-            after = _next_after(answer)
+            after = next_after(answer)
             if not after:
                 break
         found: list[dict] = []
@@ -236,9 +210,19 @@ class HubSpotApi:
         )
 
     # -- one call ----------------------------------------------------------------------------
-    def _call(self, method: str, path: str, *, idempotent: bool = True, **kwargs) -> dict:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        idempotent: bool = True,
+        pace: SearchPace | None = None,
+        **kwargs,
+    ) -> dict:
         for attempt in range(1, READ_TRIES + 1):
             time.sleep(max(0.0, self._ready_at - time.monotonic()))
+            if pace is not None:
+                pace.wait()
             try:
                 response = self.session.request(
                     method, self.base_url + path, timeout=self.timeout, **kwargs
@@ -299,13 +283,6 @@ class HubSpotApi:
                 self._ready_at = max(self._ready_at, time.monotonic() + window)
 
 
-def _since_filter(since: datetime | None) -> list[dict]:
-    if since is None:
-        return []
-    value = str(int(since.timestamp() * 1000))
-    return [{"filters": [{"propertyName": "lastmodifieddate", "operator": "GTE", "value": value}]}]
-
-
 def _iso(at: datetime) -> str:
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{at.microsecond // 1000:03d}Z"
 
@@ -316,12 +293,6 @@ def _json(response: requests.Response) -> dict:
     except ValueError:
         return {}
     return answer if isinstance(answer, dict) else {}
-
-
-def _next_after(answer: dict) -> str | None:
-    """The next page's cursor: an opaque token, passed back as HubSpot gave it."""
-    after = ((answer.get("paging") or {}).get("next") or {}).get("after")
-    return None if after in (None, "") else str(after)
 
 
 def _window_seconds(headers: Mapping[str, str]) -> float | None:
