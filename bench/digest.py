@@ -46,23 +46,25 @@ def _text(at: datetime) -> str:
     return at.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
-def build(url: str, leads: int) -> None:
-    """`leads` MQLs between 1 November and the digest's morning; a third become SQLs, one in
-    twenty is recycled, each has a settled first-touch clock; 2,000 owners' leads are open
-    and breached; and a September–October cohort of 30,000 MQLs."""
+def build(url: str, leads: int, day: date = DAY) -> None:
+    """`leads` MQLs between the first of `day`'s month and its morning; a third become SQLs,
+    one in twenty is recycled, each has a settled first-touch clock; 2,000 owners' leads are
+    open and breached; and a cohort of 30,000 MQLs from two months before."""
+    now = datetime.combine(day, time(14), tzinfo=UTC)
     engine = make_engine(url)
     upgrade(engine)
-    apply_agreement(engine, EXAMPLE.read_text(), now=NOW)
+    apply_agreement(engine, EXAMPLE.read_text(), now=now)
     rng = random.Random(5)
-    start = datetime(2026, 11, 1, 4, 0, tzinfo=UTC)
-    span = (datetime(2026, 11, 20, 5, 0, tzinfo=UTC) - start).total_seconds()
+    start = datetime.combine(day.replace(day=1), time(4), tzinfo=UTC)
+    span = (datetime.combine(day, time(5), tzinfo=UTC) - start).total_seconds()
+    cohort_start = datetime.combine(day - timedelta(days=60), time(4), tzinfo=UTC)
     lead_rows, clock_rows = [], []
     cohort = 30_000
     for number in range(leads + cohort):
         if number < leads:
             mql = start + timedelta(seconds=rng.random() * span)
         else:
-            mql = datetime(2026, 9, 21, 4, 0, tzinfo=UTC) + timedelta(hours=rng.random() * 720)
+            mql = cohort_start + timedelta(hours=rng.random() * 720)
         sql = mql + timedelta(days=rng.random() * 3) if rng.random() < 0.34 else None
         recycled = (
             mql + timedelta(days=rng.random() * 2) if not sql and rng.random() < 0.08 else None
@@ -73,7 +75,7 @@ def build(url: str, leads: int) -> None:
         lead_rows.append((
             number + 1, "native", f"L{number:07d}", owner, rng.choice(SOURCES), mql,
             mql, sql, recycled, rng.choice(REASONS) if recycled else None,
-            None if is_open else touched, NOW, False,
+            None if is_open else touched, now, False,
         ))  # fmt: skip
         due = mql + timedelta(hours=4)
         took = (touched - mql).total_seconds() / 60

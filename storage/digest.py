@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Connection, and_, distinct, func, literal, or_, select, text, true
+from sqlalchemy import Connection, and_, bindparam, distinct, func, literal, or_, select, text, true
 from sqlalchemy.sql.expression import UnaryExpression
 from sqlalchemy.sql.operators import custom_op
 
@@ -263,10 +263,14 @@ def breached_by_kind(
 def unowned_open(connection: Connection, *, assigned_before: datetime) -> int:
     """Leads handed off (MQL) before `assigned_before` that still have no known owner, no touch
     and no decision: a breach of the routing, not of a rep."""
+    # SQLite would walk every lead not yet an SQL instead (its statistics say nothing of an
+    # empty partial index): it is told; PostgreSQL takes the tiny index by itself
+    indexed = " INDEXED BY ix_lead_unowned_open" if connection.dialect.name == "sqlite" else ""
+    before = bindparam("before", _utc(assigned_before), type_=LEADS.c.mql_at.type)
     return connection.execute(
         select(func.count())
-        .select_from(LEADS)
-        .where(text(UNOWNED_OPEN), LEADS.c.mql_at <= _utc(assigned_before))  # its partial index
+        .select_from(text(f"lead{indexed}"))
+        .where(text(UNOWNED_OPEN), text("mql_at <= :before").bindparams(before))
     ).scalar_one()
 
 

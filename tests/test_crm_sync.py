@@ -574,9 +574,7 @@ def test_a_large_hubspot_read_goes_side_by_side_within_its_search_limit(
     seen: set[str] = set()
     for page in pages:  # everything modified before a page's position was read by then
         seen |= {contact["id"] for contact in page.contacts}
-        assert all(
-            str(70_000 + n) in seen for n, at in enumerate(times) if at < page.last_modified
-        )
+        assert all(str(70_000 + n) in seen for n, at in enumerate(times) if at < page.last_modified)
     assert pages[-1].last_modified == max(times)
     assert all(parse_time(c["properties"]["lastmodifieddate"]) for c in read)
 

@@ -130,6 +130,10 @@ def test_friday_digest_matches_the_hand_calculation(engine: Engine) -> None:
     assert (by_source["website"].actual, by_source["website"].target) == (1440, 2340)
     assert (by_source["outbound"].actual, by_source["outbound"].target) == (950, 1560)
     assert (by_source["other sources"].actual, by_source["other sources"].target) == (10, None)
+    # handed off by Thursday 13:00 (four business hours before the stand-up), owned by
+    # nobody, untouched and undecided: 1 + 1 of 1 Nov, 388 of the 1,318 (930 became SQLs or
+    # were recycled), 120 + 900 + 50 + 10, and the cohort's 72 + 35 + 1 + 1 never SQLs
+    assert digest.unowned == 1579
     detailed = compute_digest(engine, team="na", day=FRIDAY, now=NOW, detail=True)
     assert [(p.name, p.actual) for p in detailed.figures.sources][2:] == [("events", 10)]
     assert by_source["outbound"].expected == Fraction(1560 * 13, 19)
