@@ -1,8 +1,9 @@
-"""`slabot import` of a generated native CSV vs the sqlite3 shell's `.import` into a bare table.
+"""`slabot import` of a generated native CSV into SQLite, beside the floor: the database writes
+slabot's data model needs (lead rows, their indexes, stage history) with no per-row Python at
+all. The sqlite3 shell's `.import` into a bare table shows what a table without the model costs.
 
-Targets: within 3× of the floor's time, under 300 MB peak memory. A third figure times the
-database writes slabot's data model needs with no per-row Python at all, to show how much of
-the gap is Python and how much is the model's own writes (the indexes and stage history).
+Targets: within 1.5× of the floor's time; the import's own peak memory (its process and any it
+starts) under 300 MB.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from bot.intake.native import native_lead
 from storage.bulk import driver_values
 from storage.ingest import COLUMNS, INSERT_COLUMNS
 
-TARGET_RATIO = 3.0
+TARGET_RATIO = 1.5
 TARGET_MB = 300
 
 
@@ -137,28 +138,24 @@ def run(rows: int = 1_000_000) -> bool:
         capture_output=True,
     )
     writes_s = writes_only(source, bare)
-    ratio = ours_s / floor_s
+    ratio = ours_s / writes_s
     report(
         f"import of a {rows:,}-row native CSV into SQLite ({source.stat().st_size / 1e6:.0f} MB)",
         [
             (
                 "time",
                 f"{ours_s:.1f} s ({rows / ours_s:,.0f} rows/s)",
-                f"{floor_s:.1f} s",
+                f"{writes_s:.1f} s (the model's writes)",
                 f"≤ {TARGET_RATIO}× floor (is {ratio:.2f}×)",
                 ratio <= TARGET_RATIO,
             ),
-            ("peak memory", f"{ours_mb:.0f} MB", "—", f"< {TARGET_MB} MB", ours_mb < TARGET_MB),
-            ("re-import (no-op)", f"{again_s:.1f} s", "—", "—", True),
-            (
-                "the model's writes alone (no per-row Python)",
-                f"{writes_s:.1f} s",
-                f"{floor_s:.1f} s",
-                f"(is {writes_s / floor_s:.2f}× floor)",
-                True,
-            ),
+            ("the import's own peak memory", f"{ours_mb:.0f} MB", "—", f"< {TARGET_MB} MB",
+             ours_mb < TARGET_MB),
+            ("re-import (no-op)", f"{again_s:.1f} s", "—", "—", None),
+            ("sqlite3 .import into a bare table", f"{floor_s:.1f} s", "—",
+             f"(the model's writes are {writes_s / floor_s:.2f}× it)", None),
         ],
-    )
+    )  # fmt: skip
     return ratio <= TARGET_RATIO and ours_mb < TARGET_MB
 
 

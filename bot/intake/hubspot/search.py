@@ -65,34 +65,17 @@ Search = Callable[[dict], dict]  # one search request's body → HubSpot's answe
 
 
 def walk(
-    search: Search,
-    properties: Sequence[str],
-    low: datetime | None,
-    high: datetime | None = None,
-    *,
-    stopping: threading.Event | None = None,
+    search: Search, properties: Sequence[str], low: datetime | None
 ) -> Generator[tuple[list[dict], int, datetime | None, bool], None, None]:
     """(results, total, last modified, whether it is the last page) of each page of the
-    contacts modified in [low, high), oldest change first. Past the search's 10,000 results
-    it searches again from the last modification time read (a contact read twice is
-    harmless: storing is idempotent)."""
+    contacts modified at or after `low`, oldest change first. Past the search's 10,000
+    results it searches again from the last modification time read (a contact read twice
+    is harmless: storing is idempotent)."""
     start, after, read = low, None, 0
-    while stopping is None or not stopping.is_set():
-        body: dict = {
-            "filterGroups": _between(start, high),
-            "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-            "properties": list(properties),
-            "limit": PAGE,
-        }
-        if after is not None:
-            body["after"] = after
-        answer = search(body)
+    while True:
+        answer = search(_query(properties, start, None, after))
         results = answer.get("results") or []
-        last = (
-            parse_time((results[-1].get("properties") or {}).get("lastmodifieddate"))
-            if results
-            else None
-        )
+        last = _modified(results[-1]) if results else None
         after = next_after(answer)
         final = not results or after is None
         yield results, int(answer.get("total") or 0), last, final
@@ -221,15 +204,7 @@ def _walk_span(
     after: str | None = None
     read = 0
     while not stopping.is_set():
-        body: dict = {
-            "filterGroups": _between(start, high),
-            "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
-            "properties": list(properties),
-            "limit": PAGE,
-        }
-        if after is not None:
-            body["after"] = after
-        answer = search(body)
+        answer = search(_query(properties, start, high, after))
         after = next_after(answer)
         results = answer.get("results") or []
         kept, done, again, safe = slices.read(
@@ -311,6 +286,22 @@ def parse_time(value: str | None) -> datetime | None:
     if value.isdigit():
         return datetime.fromtimestamp(int(value) / 1000, tz=UTC)
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _query(
+    properties: Sequence[str], low: datetime | None, high: datetime | None, after: str | None
+) -> dict:
+    """A search for the contacts modified in [low, high), oldest change first, a page of 200
+    (from `after`)."""
+    body: dict = {
+        "filterGroups": _between(low, high),
+        "sorts": [{"propertyName": "lastmodifieddate", "direction": "ASCENDING"}],
+        "properties": list(properties),
+        "limit": PAGE,
+    }
+    if after is not None:
+        body["after"] = after
+    return body
 
 
 def _between(low: datetime | None, high: datetime | None) -> list[dict]:
