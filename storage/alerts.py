@@ -37,10 +37,23 @@ def utc(value: datetime) -> datetime: ...
 @overload
 def utc(value: None) -> None: ...
 def utc(value: datetime | None) -> datetime | None:
-    """SQLite hands back naive UTC; PostgreSQL aware datetimes. Always aware UTC here."""
-    if value is None or value.tzinfo is UTC:
+    """SQLite hands back naive UTC; PostgreSQL aware datetimes in the session's zone. Always
+    UTC here (a zone that is UTC by another name, such as the server's `Etc/UTC`, is kept:
+    converting every instant of a busy scan costs more than the scan's own arithmetic)."""
+    if value is None:
+        return None
+    zone = value.tzinfo
+    if zone in _UTC_ZONES:
         return value
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    if zone is None:
+        return value.replace(tzinfo=UTC)
+    if getattr(zone, "key", None) in ("UTC", "Etc/UTC", "Etc/UCT", "UCT", "Zulu", "Etc/Zulu"):
+        _UTC_ZONES.add(zone)
+        return value
+    return value.astimezone(UTC)
+
+
+_UTC_ZONES: set[object] = {UTC}
 
 
 @dataclass(slots=True)
