@@ -125,3 +125,33 @@ def report(title: str, rows: Sequence[tuple[str, str, str, str, bool | None]]) -
         shown = "—" if met is None else "yes" if met else "[red]NO[/red]"
         table.add_row(figure, ours, floor, target, shown)
     Console().print(table)
+
+
+def peak_tree_mb(process: subprocess.Popen) -> float:
+    """The highest resident memory of `process` and its children together (`slabot sync` and
+    its reader process), read from /proc every 50 ms until it exits."""
+    peak = 0
+    while process.poll() is None:
+        pids = [process.pid, *_children(process.pid)]
+        peak = max(peak, sum(_rss_kb(pid) for pid in pids))
+        time.sleep(0.05)
+    return peak / 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [
+            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        ]
+    except OSError:
+        return []
+
+
+def _rss_kb(pid: int) -> int:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # it has just exited
+        return 0
+    return next(
+        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
+    )

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from bench.harness import report
+from bench.harness import peak_tree_mb, report
 from bot.domain.leads import LEAD_FIELDS, STAGE_OF_FIELD
 from bot.intake.native import native_lead
 from storage.bulk import driver_values
@@ -105,15 +105,16 @@ def writes_only(source: Path, database: Path) -> float:
 
 
 def timed_run(args: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall seconds and peak resident MB of one child process."""
+    """Wall seconds and peak resident MB of one command's own processes (read from /proc while
+    it runs: a child's rusage would count this benchmark's memory, which it starts with)."""
     started = time.perf_counter()
     process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(process.pid, 0)
+    peak_mb = peak_tree_mb(process)
     elapsed = time.perf_counter() - started
-    if os.waitstatus_to_exitcode(status) != 0:
+    if process.returncode != 0:
         assert process.stderr is not None
         raise RuntimeError(f"{args[:3]} failed: {process.stderr.read().decode()[-2000:]}")
-    return elapsed, usage.ru_maxrss / 1024
+    return elapsed, peak_mb
 
 
 def run(rows: int = 1_000_000) -> bool:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from bench.harness import report
+from bench.harness import peak_tree_mb, report
 
 CONTACTS = int(os.environ.get("SLABOT_BENCH_CONTACTS", "100000"))
 TARGET_RATIO = 1.1
@@ -62,36 +62,6 @@ def cpu_seconds(pid: int) -> float:
 def children_cpu() -> float:
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
-
-
-def peak_tree_mb(process: subprocess.Popen) -> float:
-    """The highest resident memory of `process` and its children together (`slabot sync` and
-    its reader process), read from /proc every 50 ms until it exits."""
-    peak = 0
-    while process.poll() is None:
-        pids = [process.pid, *_children(process.pid)]
-        peak = max(peak, sum(_rss_kb(pid) for pid in pids))
-        time.sleep(0.05)
-    return peak / 1024
-
-
-def _children(pid: int) -> list[int]:
-    try:
-        return [
-            int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-        ]
-    except OSError:
-        return []
-
-
-def _rss_kb(pid: int) -> int:
-    try:
-        status = Path(f"/proc/{pid}/status").read_text()
-    except OSError:  # it has just exited
-        return 0
-    return next(
-        (int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0
-    )
 
 
 def run() -> bool:
