@@ -101,16 +101,24 @@ def daily_counts(
     return counts
 
 
-def daily_source_counts(
+def daily_mqls(
     connection: Connection, *, boundaries: Sequence[datetime], sources: Sequence[str]
-) -> dict[str, list[int]]:
-    """MQLs of each named source between each pair of consecutive boundaries (local
-    midnights): a range count per day over the MQL covering index, the sources counted on the
-    way (one pass filtering every day at once reads each row once per day: far slower)."""
+) -> tuple[list[int], dict[str, list[int]]]:
+    """MQLs between each pair of consecutive boundaries (local midnights), in all and of each
+    named source: one range count per day over the MQL covering index, the sources counted on
+    the way (one pass filtering every day at once reads each row once per day: far slower)."""
     at = LEADS.c.mql_at
+    totals: list[int] = []
     found: dict[str, list[int]] = {name: [] for name in sources}
-    if not sources:
-        return found
+    columns = [func.count(), *(func.count().filter(LEADS.c.source == name) for name in sources)]
+    for start, end in itertools.pairwise(boundaries):
+        total, *row = connection.execute(
+            select(*columns).where(at >= _utc(start), at < _utc(end))
+        ).one()
+        totals.append(int(total or 0))
+        for name, count in zip(sources, row, strict=True):
+            found[name].append(int(count or 0))
+    return totals, found
     columns = [func.count().filter(LEADS.c.source == name) for name in sources]
     for start, end in itertools.pairwise(boundaries):
         row = connection.execute(select(*columns).where(at >= _utc(start), at < _utc(end))).one()

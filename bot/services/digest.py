@@ -142,8 +142,9 @@ def compute_digest(
                 calendar, Duration.parse(agreement.sales.first_touch), as_of
             ),
         )
-        burnup = _burnup(connection, calendar, where, day, figures.mqls)
-        forecasts = _forecasts(connection, calendar, burnup, figures)
+        named = [pace.name for pace in figures.sources if pace.target]
+        burnup, by_source = _burnup(connection, calendar, where, day, figures.mqls, named)
+        forecasts = _forecasts(connection, calendar, burnup, by_source, figures)
         if "MQLs" in forecasts:
             projection = _projection(calendar, burnup, forecasts["MQLs"], day)
             burnup = dataclasses.replace(burnup, projection=projection)
@@ -422,10 +423,14 @@ def _at_risk(agreement: Agreement, breached: list[tuple[str, str, int]]) -> Frac
 
 
 def _forecasts(
-    connection: Connection, calendar: BusinessCalendar, burnup: Burnup, figures: PeriodFigures
+    connection: Connection,
+    calendar: BusinessCalendar,
+    burnup: Burnup,
+    by_source: dict[str, list[int]],
+    figures: PeriodFigures,
 ) -> dict[str, Forecast]:
     """The chance of reaching each target (MQLs, SQLs, each source's share), from the spread
-    of its business days so far."""
+    of its business days so far (`by_source`: the burn-up's days' MQLs of each source)."""
     where = figures.mqls.where
     if not where.remaining or not burnup.actual:
         return {}
@@ -434,8 +439,7 @@ def _forecasts(
     daily = {"MQLs": [b - a for a, b in itertools.pairwise([0, *burnup.actual])]}
     if figures.sqls.target:
         daily["SQLs"] = store.daily_counts(connection, stage="sql", boundaries=boundaries)
-    named = [p.name for p in figures.sources if p.target]
-    daily |= store.daily_source_counts(connection, boundaries=boundaries, sources=named)
+    daily |= by_source
     found = {}
     for pace in (figures.mqls, figures.sqls, *figures.sources):
         if pace.target and pace.name in daily:
@@ -464,12 +468,14 @@ def _burnup(
     where: PeriodPosition,
     day: date,
     mqls: Pace,
-) -> Burnup:
-    """Cumulative MQLs per calendar day of the period up to D, beside the target's line."""
+    sources: list[str],
+) -> tuple[Burnup, dict[str, list[int]]]:
+    """Cumulative MQLs per calendar day of the period up to D, beside the target's line; and
+    those days' MQLs of each of `sources` (counted on the same pass, for the forecasts)."""
     days = [where.start + timedelta(days=n) for n in range((where.end - where.start).days)]
     seen = [d for d in days if d < day]
     boundaries = [pacing.midnight(calendar, d) for d in [*seen, day]] if seen else []
-    daily = store.daily_counts(connection, stage="mql", boundaries=boundaries)
+    daily, by_source = store.daily_mqls(connection, boundaries=boundaries, sources=sources)
     cumulative, total = [], 0
     for count in daily:
         total += count
@@ -480,7 +486,7 @@ def _burnup(
         / (where.business_days or 1)
         for d in days
     ]
-    return Burnup(
+    burnup = Burnup(
         label=where.label,
         days=days,
         actual=cumulative,
@@ -488,6 +494,7 @@ def _burnup(
         target=float(mqls.target or 0),
         tolerance=float(mqls.tolerance),
     )
+    return burnup, by_source
 
 
 def _closing(
