@@ -555,7 +555,6 @@ def test_a_large_hubspot_read_goes_side_by_side_within_its_search_limit(
     HubSpot never refusing a call, and each page's position one a later pass may start from
     (no contact modified before it is left unread)."""
     from bot.intake.hubspot.api import HubSpotApi
-    from bot.intake.hubspot.search import parse_time
 
     start = datetime(2026, 10, 1, 9, 0, tzinfo=UTC)
     times = [start + timedelta(seconds=n) for n in range(2000)]
@@ -576,7 +575,6 @@ def test_a_large_hubspot_read_goes_side_by_side_within_its_search_limit(
         seen |= {contact["id"] for contact in page.contacts}
         assert all(str(70_000 + n) in seen for n, at in enumerate(times) if at < page.last_modified)
     assert pages[-1].last_modified == max(times)
-    assert all(parse_time(c["properties"]["lastmodifieddate"]) for c in read)
 
 
 @pytest.mark.parametrize(

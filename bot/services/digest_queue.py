@@ -73,31 +73,16 @@ def queue_digest(
             payload=render_digest(renderer, digest),
             now=now,
         )
-        thread = checkin_thread(digest) if item_id is not None else None
-        if thread is not None:
-            outbox.enqueue(
-                connection,
-                key=f"{key}:checkin",
-                kind=Kind.REPLY,
-                audience=digest.team.channel,
-                day=digest.day,
-                payload=thread,
-                now=now,
-                update_of=item_id,
-            )
-        chart = chart_payload(digest) if item_id is not None else None
-        chart_id = None
-        if chart is not None:
-            chart_id = outbox.enqueue(
-                connection,
-                key=f"{key}:chart",
-                kind=Kind.CHART,
-                audience=digest.team.channel,
-                day=digest.day,
-                payload=chart,
-                now=now,
-                update_of=item_id,
-            )
+
+        def in_thread(suffix: str, kind: str, payload: dict | None) -> int | None:
+            if item_id is None or payload is None:
+                return None
+            return outbox.enqueue(connection, key=f"{key}:{suffix}", kind=kind,
+                                  audience=digest.team.channel, day=digest.day,
+                                  payload=payload, now=now, update_of=item_id)  # fmt: skip
+
+        in_thread("checkin", Kind.REPLY, checkin_thread(digest))  # the check-in's answers
+        chart_id = in_thread("chart", Kind.CHART, chart_payload(digest))  # the burn-up
     if item_id is None:  # a second clock queued it between our look and our insert
         with engine.connect() as connection:
             return Queued(digest, None, outbox.item_by_key(connection, key))
