@@ -27,7 +27,7 @@ from bot.intake.exports import (
     resolve_columns,
 )
 from bot.intake.mapping import ingest_context, mapping_for
-from bot.intake.native import native_lead, native_touch
+from bot.intake.native import NativeLeads, native_touch
 from bot.intake.registry import CONNECTORS, detect_format, handoff_columns
 from storage import ingest_log, people
 from storage.bulk import bulk_load_pays, indexes_rebuilt_after, keep_statistics
@@ -352,11 +352,11 @@ def _reading(
 ) -> _Reading:
     if mapping is not None:
         ctx = ExportContext(mapping, columns, header, tz, now, order)
-        mapper = mapping.format.map_row
+        map_row = mapping.format.map_row
         return _Reading(
             fmt=fmt,
             header=header,
-            mapper=lambda cells: mapper(cells, ctx),
+            mapper=lambda cells: map_row(cells, ctx),
             source_system=fmt,
             id_column=columns[mapping.format.id_field],
             normalise_id=mapping.format.normalise_id,
@@ -365,11 +365,14 @@ def _reading(
             property_fields=mapping.property_fields(),
             history_at=now if history else None,
         )
-    convert = native_touch if fmt == "touches" else native_lead
     return _Reading(
         fmt=fmt,
         header=header,
-        mapper=lambda cells: convert(dict(zip(header, cells, strict=True)), tz, order),
+        mapper=(
+            NativeLeads(header, tz, order)
+            if fmt != "touches"
+            else lambda cells: native_touch(dict(zip(header, cells, strict=True)), tz, order)
+        ),
         source_system="native",
         id_column=header.index("lead_id"),
         normalise_id=str.strip,
