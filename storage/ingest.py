@@ -164,56 +164,109 @@ def upsert_leads(
         if known is not None
         else lead_ids(connection, source_system=source_system, external_ids=list(merged))
     )
-    now = datetime.now(UTC)
-    counts = LeadCounts()
-    new_rows: list[tuple] = []
-    new_ids: list[str] = []
-    changed_rows, changed = [], []
+    new: list[LeadRow] = []
+    changed: list[tuple[int, LeadRecord]] = []
+    unchanged = 0
     for external_id, record in merged.items():
-        digest = record.digest()
         found = existing.get(external_id)
         if found is None:
-            get = record.values.get
-            new_rows.append((*map(get, COLUMNS), source_system, external_id, digest, now))
-            new_ids.append(external_id)
-        elif found[1] != digest:
-            changed_rows.append(_update_params(found[0], record, now))
+            new.append(lead_row(record))
+        elif found[1] != record.digest():
             changed.append((found[0], record))
         else:
-            counts.unchanged += 1
-    if new_rows:
-        last_id = max_lead_id(connection) if new_stages else 0
-        inserted = bulk_insert(
-            connection, "lead", INSERT_COLUMNS, new_rows, skip_conflicts=LEAD_KEY
-        )
-        counts.inserted = len(new_rows)
-        if inserted != len(new_rows):  # a concurrent delivery stored some of them meanwhile
-            stored = lead_ids(connection, source_system=source_system, external_ids=new_ids)
-            differing = {
-                external_id: found[0]
-                for external_id, found in stored.items()
-                if found[1] != merged[external_id].digest()
-            }
-            for external_id, lead_id in differing.items():
-                changed_rows.append(_update_params(lead_id, merged[external_id], now))
-                changed.append((lead_id, merged[external_id]))
-            counts.inserted = inserted if inserted >= 0 else len(new_rows) - len(differing)
-            counts.unchanged += len(new_rows) - counts.inserted - len(differing)
-            new_ids = [external_id for external_id in new_ids if external_id not in differing]
-        if new_stages:
-            record_stages_above(connection, last_id, origin)
-    if changed_rows:
-        moved = _owners_changed(connection, changed, now)
-        connection.execute(_UPDATE, changed_rows)
-        _new_hand_offs(connection, moved, now)
-        counts.updated = len(changed_rows)
-        for chunk in chunks([lead_id for lead_id, _ in changed]):
-            _record_stages(connection, LEADS.c.id.in_(chunk), origin)
-    written = [merged[external_id] for external_id in new_ids] + [r for _, r in changed]
-    touches = [touch for record in written for touch in record.touches]
-    if touches:
-        record_touches(connection, touches, source_system=source_system, new=set(new_ids))
+            unchanged += 1
+    counts = insert_leads(
+        connection, new, source_system=source_system, origin=origin, new_stages=new_stages
+    )
+    counts.unchanged += unchanged
+    counts.updated += _update_leads(connection, changed, source_system, origin)
     return counts
+
+
+LeadRow = tuple[str, str, tuple[object, ...], list[TouchRecord]]
+"""A lead as bulk reads hand it on: (external id, fingerprint, its values in COLUMNS' order,
+touches). Cheaper than a LeadRecord to build, to pass between processes and to insert."""
+
+
+def lead_row(record: LeadRecord) -> LeadRow:
+    get = record.values.get
+    return (record.external_id, record.digest(), tuple(map(get, COLUMNS)), record.touches)
+
+
+def _lead_record(row: LeadRow) -> LeadRecord:
+    external_id, digest, values, touches = row
+    given = {name: value for name, value in zip(COLUMNS, values, strict=True) if value is not None}
+    return LeadRecord(external_id, given, touches, fingerprint=digest)
+
+
+def insert_leads(
+    connection: Connection,
+    rows: Sequence[LeadRow],
+    *,
+    source_system: str,
+    origin: str,
+    new_stages: bool = True,
+) -> LeadCounts:
+    """Insert leads not stored when they were read, in one bulk write. One stored meanwhile
+    (a webhook's), or met earlier in the same read (a file that repeats an id), is updated
+    from this row as `upsert_leads` would: the later row wins, a blank erases nothing."""
+    if not rows:
+        return LeadCounts()
+    now = datetime.now(UTC)
+    last_id = max_lead_id(connection) if new_stages else 0
+    inserted = bulk_insert(
+        connection,
+        "lead",
+        INSERT_COLUMNS,
+        [
+            (*values, source_system, external_id, digest, now)
+            for external_id, digest, values, _ in rows
+        ],
+        skip_conflicts=LEAD_KEY,
+    )
+    counts = LeadCounts(inserted=len(rows))
+    new_ids = {row[0] for row in rows}
+    if inserted != len(rows):  # some were stored already: theirs is the stored fingerprint
+        stored = lead_ids(connection, source_system=source_system, external_ids=list(new_ids))
+        differing = [
+            (found[0], _lead_record(row))
+            for row in rows
+            if (found := stored.get(row[0])) is not None and found[1] != row[1]
+        ]
+        counts.inserted = inserted if inserted >= 0 else len(rows) - len(differing)
+        counts.unchanged = len(rows) - counts.inserted - len(differing)
+        new_ids -= {record.external_id for _, record in differing}
+        counts.updated = _update_leads(connection, differing, source_system, origin)
+    if new_stages:
+        record_stages_above(connection, last_id, origin)
+    touches = [touch for row in rows if row[0] in new_ids for touch in row[3]]
+    if touches:
+        record_touches(connection, touches, source_system=source_system, new=new_ids)
+    return counts
+
+
+def _update_leads(
+    connection: Connection,
+    changed: Sequence[tuple[int, LeadRecord]],
+    source_system: str,
+    origin: str,
+) -> int:
+    """Write what changed of stored leads (`changed`: (id, record)): owners the CRM moved
+    start a new hand-off; the stage history and touches follow. Returns the leads updated."""
+    if not changed:
+        return 0
+    now = datetime.now(UTC)
+    moved = _owners_changed(connection, changed, now)
+    connection.execute(
+        _UPDATE, [_update_params(lead_id, record, now) for lead_id, record in changed]
+    )
+    _new_hand_offs(connection, moved, now)
+    for chunk in chunks([lead_id for lead_id, _ in changed]):
+        _record_stages(connection, LEADS.c.id.in_(chunk), origin)
+    touches = [touch for _, record in changed for touch in record.touches]
+    if touches:
+        record_touches(connection, touches, source_system=source_system)
+    return len(changed)
 
 
 @dataclass(frozen=True)
@@ -227,7 +280,7 @@ class _Moved:
 
 
 def _owners_changed(
-    connection: Connection, changed: list[tuple[int, LeadRecord]], now: datetime
+    connection: Connection, changed: Sequence[tuple[int, LeadRecord]], now: datetime
 ) -> list[_Moved]:
     """The leads whose owner the CRM changed (a record that names no owner changes none). The
     new hand-off starts at the CRM's own assignment time where it gives a newer one, else now."""
