@@ -26,22 +26,24 @@ def bulk_insert(
     rows: list[tuple],
     *,
     skip_conflicts: str | None = None,
+    converted: bool = False,
 ) -> int:
     """executemany straight through the driver: no per-value processing by SQLAlchemy, which
     costs more than the insert itself at a million rows. Values go as `driver_values` makes
-    them (a JSON value as its text, a datetime on SQLite as SQLAlchemy stores it). With
-    `skip_conflicts` (the unique columns), rows already there are left alone. Returns the
-    rows inserted (-1 where the driver cannot tell)."""
+    them (a JSON value as its text, a datetime on SQLite as SQLAlchemy stores it), unless
+    they are `converted` already. With `skip_conflicts` (the unique columns), rows already
+    there are left alone. Returns the rows inserted (-1 where the driver cannot tell)."""
     if not rows:
         return 0
+    sqlite = connection.dialect.name == "sqlite"
+    if not converted:
+        rows = driver_values(rows, table, columns, sqlite=sqlite)
     if connection.dialect.name == "postgresql" and len(rows) >= COPY_FROM:
         return _copy_insert(connection, table, columns, rows, skip_conflicts=skip_conflicts)
-    sqlite = connection.dialect.name == "sqlite"
     mark = "?" if sqlite else "%s"
     sql = f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))})"
     if skip_conflicts:
         sql += f" ON CONFLICT ({skip_conflicts}) DO NOTHING"
-    rows = driver_values(rows, table, columns, sqlite=sqlite)
     return connection.exec_driver_sql(sql, rows).rowcount
 
 
@@ -66,7 +68,7 @@ def _copy_insert(
     )
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     with cursor.copy(f"COPY {stage} ({names}) FROM STDIN") as copy:
-        for row in driver_values(rows, table, columns, sqlite=False):
+        for row in rows:
             copy.write_row(row)
     insert = f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}"
     if skip_conflicts:
@@ -81,11 +83,9 @@ def driver_values(
 ) -> list[tuple]:
     """`rows` as the driver takes them: a JSON column's value as its text; on SQLite a
     datetime as the text SQLAlchemy itself stores (naive UTC)."""
-    types = SQLModel.metadata.tables[table].c
     convert = [
-        (index, sqlite_time if isinstance(kind, DateTime) else json.dumps)
-        for index, kind in enumerate(types[name].type for name in columns)
-        if isinstance(kind, JSON) or (sqlite and isinstance(kind, DateTime))
+        (index, sqlite_time if is_time else json.dumps)
+        for index, is_time in _converted(table, tuple(columns), sqlite)
     ]
     if not convert:
         return rows
@@ -97,6 +97,30 @@ def driver_values(
                 values[index] = to_driver(values[index])
         converted.append(tuple(values))
     return converted
+
+
+def python_values(row: tuple, table: str, columns: Sequence[str], *, sqlite: bool) -> tuple:
+    """A row as `driver_values` made it, as SQLAlchemy would read it back: JSON parsed, an
+    SQLite time a UTC datetime."""
+    values = list(row)
+    for index, is_time in _converted(table, tuple(columns), sqlite):
+        value = values[index]
+        if value is not None:
+            values[index] = (
+                datetime.fromisoformat(value).replace(tzinfo=UTC) if is_time else json.loads(value)
+            )
+    return tuple(values)
+
+
+@functools.cache
+def _converted(table: str, columns: tuple[str, ...], sqlite: bool) -> list[tuple[int, bool]]:
+    """(index, a time: else JSON) of the columns whose values the driver takes converted."""
+    types = SQLModel.metadata.tables[table].c
+    return [
+        (index, isinstance(kind, DateTime))
+        for index, kind in enumerate(types[name].type for name in columns)
+        if isinstance(kind, JSON) or (sqlite and isinstance(kind, DateTime))
+    ]
 
 
 @functools.lru_cache(maxsize=1 << 17)  # a batch shares its `updated_at`, exports repeat times

@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 
 from bot.domain.leads import LEAD_FIELDS, STAGE_OF_FIELD, LeadRecord, TouchRecord
-from storage.bulk import bulk_insert, chunks, sqlite_time
+from storage.bulk import bulk_insert, chunks, driver_values, python_values, sqlite_time
 from storage.db import dialect_insert
 from storage.models import EVENTS, LEADS, STAGES, TOUCHES
 from storage.routing import end_hand_off
@@ -164,19 +164,23 @@ def upsert_leads(
         if known is not None
         else lead_ids(connection, source_system=source_system, external_ids=list(merged))
     )
-    new: list[LeadRow] = []
+    new: list[LeadRecord] = []
     changed: list[tuple[int, LeadRecord]] = []
     unchanged = 0
     for external_id, record in merged.items():
         found = existing.get(external_id)
         if found is None:
-            new.append(lead_row(record))
+            new.append(record)
         elif found[1] != record.digest():
             changed.append((found[0], record))
         else:
             unchanged += 1
     counts = insert_leads(
-        connection, new, source_system=source_system, origin=origin, new_stages=new_stages
+        connection,
+        lead_rows(new, sqlite=connection.dialect.name == "sqlite"),
+        source_system=source_system,
+        origin=origin,
+        new_stages=new_stages,
     )
     counts.unchanged += unchanged
     counts.updated += _update_leads(connection, changed, source_system, origin)
@@ -184,19 +188,33 @@ def upsert_leads(
 
 
 LeadRow = tuple[str, str, tuple[object, ...], list[TouchRecord]]
-"""A lead as bulk reads hand it on: (external id, fingerprint, its values in COLUMNS' order,
-touches). Cheaper than a LeadRecord to build, to pass between processes and to insert."""
+"""A lead as bulk reads hand it on: (external id, fingerprint, its values in COLUMNS' order as
+the driver takes them, touches). Cheaper than a LeadRecord to build, to pass between
+processes (text, not datetimes) and to insert."""
 
 
-def lead_row(record: LeadRecord) -> LeadRow:
-    get = record.values.get
-    return (record.external_id, record.digest(), tuple(map(get, COLUMNS)), record.touches)
+def lead_rows(records: Sequence[LeadRecord], *, sqlite: bool) -> list[LeadRow]:
+    values = driver_values(
+        [tuple(map(record.values.get, COLUMNS)) for record in records],
+        "lead",
+        COLUMNS,
+        sqlite=sqlite,
+    )
+    return [
+        (record.external_id, record.digest(), row, record.touches)
+        for record, row in zip(records, values, strict=True)
+    ]
 
 
-def _lead_record(row: LeadRow) -> LeadRecord:
+def _lead_record(row: LeadRow, *, sqlite: bool) -> LeadRecord:
     external_id, digest, values, touches = row
-    given = {name: value for name, value in zip(COLUMNS, values, strict=True) if value is not None}
-    return LeadRecord(external_id, given, touches, fingerprint=digest)
+    given = python_values(values, "lead", COLUMNS, sqlite=sqlite)
+    return LeadRecord(
+        external_id,
+        {name: value for name, value in zip(COLUMNS, given, strict=True) if value is not None},
+        touches,
+        fingerprint=digest,
+    )
 
 
 def insert_leads(
@@ -212,24 +230,27 @@ def insert_leads(
     from this row as `upsert_leads` would: the later row wins, a blank erases nothing."""
     if not rows:
         return LeadCounts()
+    sqlite = connection.dialect.name == "sqlite"
     now = datetime.now(UTC)
+    updated_at = sqlite_time(now) if sqlite else now
     last_id = max_lead_id(connection) if new_stages else 0
     inserted = bulk_insert(
         connection,
         "lead",
         INSERT_COLUMNS,
         [
-            (*values, source_system, external_id, digest, now)
+            (*values, source_system, external_id, digest, updated_at)
             for external_id, digest, values, _ in rows
         ],
         skip_conflicts=LEAD_KEY,
+        converted=True,
     )
     counts = LeadCounts(inserted=len(rows))
     new_ids = {row[0] for row in rows}
     if inserted != len(rows):  # some were stored already: theirs is the stored fingerprint
         stored = lead_ids(connection, source_system=source_system, external_ids=list(new_ids))
         differing = [
-            (found[0], _lead_record(row))
+            (found[0], _lead_record(row, sqlite=sqlite))
             for row in rows
             if (found := stored.get(row[0])) is not None and found[1] != row[1]
         ]

@@ -11,6 +11,7 @@ from sqlalchemy import func, inspect, select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from bot.intake import csv_import
 from bot.intake.csv_import import ImportRefused, import_csv
 from bot.services.agreements import apply_agreement
 from storage.models import Lead, StageChange, Touch
@@ -29,6 +30,15 @@ def agreed(engine: Engine) -> Engine:
     text = EXAMPLE.read_text() + (DATA / "crm_mapping.toml").read_text()
     apply_agreement(engine, text, now=datetime(2026, 11, 23, tzinfo=UTC))
     return engine
+
+
+@pytest.fixture(params=["here", "in a reader process"])
+def read_where(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A first import of a large file maps its rows in a process of its own: these files are
+    small, so that path is taken by lowering its threshold."""
+    if request.param != "here":
+        monkeypatch.setattr(csv_import, "MAP_ELSEWHERE_FROM", 0)
+    return str(request.param)
 
 
 def write(path: Path, *lines: str) -> Path:
@@ -60,7 +70,9 @@ def as_utc(value: datetime) -> datetime:
     return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
 
 
-def test_native_import_reimport_and_rejects(agreed: Engine, tmp_path: Path) -> None:
+def test_native_import_reimport_and_rejects(
+    agreed: Engine, tmp_path: Path, read_where: str
+) -> None:
     path = write(
         tmp_path / "leads.csv",
         HEADER,
@@ -105,7 +117,9 @@ def test_native_import_reimport_and_rejects(agreed: Engine, tmp_path: Path) -> N
     assert (lead.stage, lead.score, lead.company) == ("sal", 80, "ACME")  # blanks erase nothing
 
 
-def test_imported_leads_carry_their_stage_history(agreed: Engine, tmp_path: Path) -> None:
+def test_imported_leads_carry_their_stage_history(
+    agreed: Engine, tmp_path: Path, read_where: str
+) -> None:
     path = write(
         tmp_path / "history.csv",
         HEADER,
@@ -136,7 +150,7 @@ def test_imported_leads_carry_their_stage_history(agreed: Engine, tmp_path: Path
 
 
 def test_a_bulk_import_with_ids_repeated_across_batches_keeps_every_lead_once(
-    agreed: Engine, tmp_path: Path
+    agreed: Engine, tmp_path: Path, read_where: str
 ) -> None:
     """12,000 rows: three batches, each large enough for PostgreSQL's COPY path. The last
     1,000 rows repeat L0–L999 from the first batch with a new score and blank company."""
@@ -229,7 +243,7 @@ def test_touches_move_the_first_touch_earlier(agreed: Engine, tmp_path: Path) ->
     assert import_csv(agreed, path).touches == 0  # the same touches again: nothing new
 
 
-def test_hubspot_export(agreed: Engine) -> None:
+def test_hubspot_export(agreed: Engine, read_where: str) -> None:
     summary = import_csv(agreed, DATA / "hubspot_contacts.csv")
     assert (summary.format, summary.inserted, summary.rejected) == ("hubspot", 4, 0)
     # "Unknown Person" matches no rep: the lead is kept unowned and the owner reported
@@ -252,7 +266,7 @@ def test_hubspot_export(agreed: Engine) -> None:
     assert count(agreed, Touch) == 1
 
 
-def test_salesforce_report_with_footer(agreed: Engine) -> None:
+def test_salesforce_report_with_footer(agreed: Engine, read_where: str) -> None:
     summary = import_csv(agreed, DATA / "salesforce_leads.csv")
     assert (summary.format, summary.inserted, summary.rejected) == ("salesforce", 4, 0)
     assert summary.skipped == 5  # blank lines, totals, copyright and confidentiality lines

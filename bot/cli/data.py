@@ -253,6 +253,7 @@ def import_(
 
     from bot.intake.csv_import import FORMATS, ImportRefused, import_csv
     from bot.intake.exports import status_choices
+    from bot.intake.reader_process import collect_less
     from bot.slack.render import Renderer
     from storage.agreements import agreement_in_force
 
@@ -263,6 +264,7 @@ def import_(
     settings = Settings()
     engine = open_engine(settings)
     refresh_people(engine, settings)
+    collect_less()
     rejects = rejects or path.with_name(path.stem + ".rejects.csv")
     columns = (
         *Progress.get_default_columns()[:1],

@@ -28,15 +28,19 @@ from bot.intake.exports import (
 )
 from bot.intake.mapping import ingest_context, mapping_for
 from bot.intake.native import NativeLeads, native_touch
+from bot.intake.reader_process import ReaderEnded, read_elsewhere
 from bot.intake.registry import CONNECTORS, detect_format, handoff_columns
 from storage import ingest_log, people
 from storage.bulk import bulk_load_pays, indexes_rebuilt_after, keep_statistics
 from storage.ingest import (
     Known,
     LeadCounts,
+    LeadRow,
     crm_times,
     has_leads,
+    insert_leads,
     lead_ids,
+    lead_rows,
     max_lead_id,
     record_stages_above,
     record_touches,
@@ -259,7 +263,10 @@ def import_csv(
         summary = ImportSummary(format=fmt, history=history, shape=shape)
         rejects = _Rejects(summary, header, rejects_path)
         width = len(header)
-        records = _records(handle, shape.delimiter, summary, fmt, width, start=2)
+        elsewhere = _maps_elsewhere(engine, fmt, path)
+        # read elsewhere, the first rows here only prove the date order: counted there
+        counted = ImportSummary(format=fmt) if elsewhere else summary
+        records = _records(handle, shape.delimiter, counted, fmt, width, start=2)
         first = [item for _, item in zip(range(BATCH), records, strict=False)]
         order = mapping.date_order if mapping else None
         if order:
@@ -273,8 +280,8 @@ def import_csv(
                 raise ImportRefused(str(error)) from None
             if order:
                 summary.date_order, summary.date_order_from = order, "the file's own dates"
-        reading = _reading(fmt, header, columns, mapping, tz, order, now, history)
-        reading.stray_bytes = shape.errors == "surrogateescape"
+        plan = _Plan(path, shape, fmt, header, columns, mapping, tz, order, now, history)
+        reading = _reading(plan)
         try:
             with engine.begin() as connection, ExitStack() as bulk:
                 if fmt != "touches":
@@ -282,18 +289,24 @@ def import_csv(
                     if bulk_load_pays(connection, estimated_rows(path)):
                         bulk.enter_context(indexes_rebuilt_after(connection, "lead"))
                     reading.last_id = max_lead_id(connection)
-                batch: list[tuple[int, list[str]]] = []
-                for line, cells in itertools.chain(first, records):
-                    summary.rows += 1
-                    batch.append((line, cells))
-                    if len(batch) >= BATCH:
-                        _write(connection, batch, reading, summary, rejects)
-                        batch = []
-                        if progress:
-                            progress(cast(BinaryIO, handle.buffer).tell())
-                _write(connection, batch, reading, summary, rejects)
-                if fmt != "touches":  # the new leads' stage history, in one statement
+                if elsewhere:
+                    summary = _store_mapped_elsewhere(
+                        connection, plan, summary, rejects_path, progress
+                    )
+                else:
+                    batch: list[tuple[int, list[str]]] = []
+                    for line, cells in itertools.chain(first, records):
+                        summary.rows += 1
+                        batch.append((line, cells))
+                        if len(batch) >= BATCH:
+                            _write(connection, batch, reading, summary, rejects)
+                            batch = []
+                            if progress:
+                                progress(cast(BinaryIO, handle.buffer).tell())
+                    _write(connection, batch, reading, summary, rejects)
+                if fmt != "touches" and not elsewhere:  # the history, in one statement
                     record_stages_above(connection, reading.last_id, "import")
+                if fmt != "touches":
                     # and statistics that know them, for whatever reads the table next
                     keep_statistics(connection, inserted=summary.inserted, last=reading.analysed)
                 if strict and summary.rejected:
@@ -307,6 +320,71 @@ def import_csv(
         if progress:
             progress(path.stat().st_size)
     return summary
+
+
+MAP_ELSEWHERE_FROM = 50_000  # rows: below it, starting a process costs more than it saves
+
+
+def _maps_elsewhere(engine: Engine, fmt: str, path: Path) -> bool:
+    """A large file of leads for a source with none stored yet (a first import, a backfill):
+    every row is new, so its rows are read and mapped in a process of their own while this
+    one writes them, each on a core. (A later import mostly skips rows it stored unchanged
+    before, by fingerprint, and is read here.)"""
+    if fmt == "touches" or estimated_rows(path) < MAP_ELSEWHERE_FROM:
+        return False
+    with engine.connect() as connection:
+        return not has_leads(connection, fmt if fmt in CONNECTORS else "native")
+
+
+def _store_mapped_elsewhere(
+    connection: Connection,
+    plan: _Plan,
+    summary: ImportSummary,
+    rejects_path: Path | None,
+    progress: Callable[[int], None] | None,
+) -> ImportSummary:
+    """Insert the leads `_mapped_leads` maps in a process of its own, each batch with its
+    stage history (this process would wait for the next batch meanwhile); returns the
+    summary the reader counted, with what was written."""
+    counts, counted = LeadCounts(), summary
+    source_system = _reading(plan).source_system
+    sqlite = connection.dialect.name == "sqlite"
+    try:
+        for item in read_elsewhere(_mapped_leads, plan, summary, rejects_path, sqlite):
+            if isinstance(item, ImportSummary):
+                counted = item
+                continue
+            rows, read_to = item
+            counts.add(insert_leads(connection, rows, source_system=source_system, origin="import"))
+            if progress:
+                progress(read_to)
+    except ReaderEnded as error:
+        raise ImportRefused(f"{error}: nothing was imported; run the import again") from None
+    counted.add(counts)
+    return counted
+
+
+def _mapped_leads(
+    plan: _Plan, summary: ImportSummary, rejects_path: Path | None, sqlite: bool
+) -> Iterator[tuple[list[LeadRow], int] | ImportSummary]:
+    """The file's leads, mapped a batch at a time (as `sqlite` or PostgreSQL takes them), each
+    batch with how far the file is read; last, `summary` with what the rows showed (rows,
+    rejects, owners, sources). Every row is new: nothing is compared with what is stored."""
+    reading = _reading(plan)
+    rejects = _Rejects(summary, plan.header, rejects_path)
+    shape = plan.shape
+    with plan.path.open(newline="", encoding=shape.encoding, errors=shape.errors) as handle:
+        next(csv.reader(handle, delimiter=shape.delimiter))  # the header
+        records = _records(handle, shape.delimiter, summary, plan.fmt, len(plan.header), 2)
+        try:
+            while batch := list(itertools.islice(records, BATCH)):
+                summary.rows += len(batch)
+                mapped = _mapped(batch, reading, summary, rejects, stored={})
+                read_to = cast(BinaryIO, handle.buffer).tell()
+                yield lead_rows([record for _, _, record in mapped], sqlite=sqlite), read_to
+        finally:
+            rejects.close()
+    yield summary
 
 
 def _newer_kept(
@@ -340,30 +418,42 @@ def _rows_again(path: Path, shape: csv_shape.CsvShape, fmt: str) -> Iterator[tup
         yield from _records(again, shape.delimiter, ImportSummary(format=fmt), fmt, len(header), 2)
 
 
-def _reading(
-    fmt: str,
-    header: list[str],
-    columns: dict[str, int],
-    mapping: CrmMapping | None,
-    tz: tzinfo,
-    order: dates.DateOrder | None,
-    now: datetime,
-    history: bool,
-) -> _Reading:
+@dataclass(frozen=True)
+class _Plan:
+    """What reading one file needs, as plain values: it pickles for a process of its own."""
+
+    path: Path
+    shape: csv_shape.CsvShape
+    fmt: str
+    header: list[str]
+    columns: dict[str, int]
+    mapping: CrmMapping | None
+    tz: tzinfo
+    order: dates.DateOrder | None
+    now: datetime
+    history: bool
+
+
+def _reading(plan: _Plan) -> _Reading:
+    fmt, header, tz, order = plan.fmt, plan.header, plan.tz, plan.order
+    history_at = plan.now if plan.history else None
+    stray_bytes = plan.shape.errors == "surrogateescape"
+    mapping = plan.mapping
     if mapping is not None:
-        ctx = ExportContext(mapping, columns, header, tz, now, order)
+        ctx = ExportContext(mapping, plan.columns, header, tz, plan.now, order)
         map_row = mapping.format.map_row
         return _Reading(
             fmt=fmt,
             header=header,
             mapper=lambda cells: map_row(cells, ctx),
             source_system=fmt,
-            id_column=columns[mapping.format.id_field],
+            id_column=plan.columns[mapping.format.id_field],
             normalise_id=mapping.format.normalise_id,
             mapping_key=mapping_key(mapping, str(order), str(tz)),
             crm=mapping.format,
             property_fields=mapping.property_fields(),
-            history_at=now if history else None,
+            history_at=history_at,
+            stray_bytes=stray_bytes,
         )
     return _Reading(
         fmt=fmt,
@@ -377,7 +467,8 @@ def _reading(
         id_column=header.index("lead_id"),
         normalise_id=str.strip,
         mapping_key=str(order or ""),
-        history_at=now if history else None,
+        history_at=history_at,
+        stray_bytes=stray_bytes,
     )
 
 
@@ -441,7 +532,7 @@ def _write(
     read again."""
     if not batch:
         return
-    fmt, width, column = reading.fmt, len(reading.header), reading.id_column
+    width, column = len(reading.header), reading.id_column
     ids = [reading.normalise_id(cells[column]) if len(cells) == width else "" for _, cells in batch]
     # the mappers store the id cell as normalise_id gives it, so this look-up serves the upsert
     found = (
@@ -450,41 +541,11 @@ def _write(
         else None
     )
     stored = {external_id: row_hash for external_id, (_, row_hash, _) in (found or {}).items()}
-    prefix = f"{fmt}\x1e{reading.mapping_key}\x1e"
-    mapped: list[tuple[int, list[str], Any]] = []
-    for (line, cells), external_id in zip(batch, ids, strict=True):
-        if len(cells) != width:
-            rejects.add(line, cells, "", f"has {len(cells)} cells; the header has {width}")
-            continue
-        if reading.stray_bytes and (stray := csv_shape.undecodable(cells)):
-            rejects.add(line, cells, "", f"holds a byte that is not UTF-8 ({stray})")
-            continue
-        row_print = None if fmt == "touches" else fingerprint(prefix + "\x1f".join(cells))
-        if row_print and stored.get(external_id) == row_print:
-            summary.unchanged += 1
-            continue
-        try:
-            record = reading.mapper(cells)
-        except RowError as error:
-            rejects.add(line, cells, error.column, error.reason)
-            continue
-        if row_print:
-            record.fingerprint = row_print
-            if reading.history_at is not None:
-                record.values["history_at"] = reading.history_at
-            if not record.values.get("owner_email"):
-                summary.unowned += 1
-            if undated(record.values):
-                summary.undated += 1
-            for what, value in record.unmapped:
-                summary.unmapped[what][value] += 1
-            if fmt != "touches":
-                summary.sources[str(record.values.get("source") or "")] += 1
-        mapped.append((line, cells, record))
+    mapped = _mapped(batch, reading, summary, rejects, stored)
     if reading.crm is not None and reading.property_fields and found:
         # an export's row is a snapshot: the values of newer events stay
         mapped = _newer_kept(connection, mapped, found, summary, reading)
-    if fmt == "touches":
+    if reading.fmt == "touches":
         recorded, unknown = record_touches(
             connection, [item[2] for item in mapped], source_system="native"
         )
@@ -512,3 +573,47 @@ def _write(
         reading.analysed = keep_statistics(
             connection, inserted=summary.inserted, last=reading.analysed
         )
+
+
+def _mapped(
+    batch: list[tuple[int, list[str]]],
+    reading: _Reading,
+    summary: ImportSummary,
+    rejects: _Rejects,
+    stored: Mapping[str, str | None],
+) -> list[tuple[int, list[str], Any]]:
+    """(line, cells, record) of the batch's rows that read, each counted in `summary`; a row
+    that does not read goes to `rejects`. A lead row whose fingerprint is the one `stored`
+    for its id is counted unchanged, not read."""
+    fmt, width, column = reading.fmt, len(reading.header), reading.id_column
+    prefix = f"{fmt}\x1e{reading.mapping_key}\x1e"
+    mapped: list[tuple[int, list[str], Any]] = []
+    for line, cells in batch:
+        if len(cells) != width:
+            rejects.add(line, cells, "", f"has {len(cells)} cells; the header has {width}")
+            continue
+        if reading.stray_bytes and (stray := csv_shape.undecodable(cells)):
+            rejects.add(line, cells, "", f"holds a byte that is not UTF-8 ({stray})")
+            continue
+        row_print = None if fmt == "touches" else fingerprint(prefix + "\x1f".join(cells))
+        if row_print and stored and stored.get(reading.normalise_id(cells[column])) == row_print:
+            summary.unchanged += 1
+            continue
+        try:
+            record = reading.mapper(cells)
+        except RowError as error:
+            rejects.add(line, cells, error.column, error.reason)
+            continue
+        if row_print:
+            record.fingerprint = row_print
+            if reading.history_at is not None:
+                record.values["history_at"] = reading.history_at
+            if not record.values.get("owner_email"):
+                summary.unowned += 1
+            if undated(record.values):
+                summary.undated += 1
+            for what, value in record.unmapped:
+                summary.unmapped[what][value] += 1
+            summary.sources[str(record.values.get("source") or "")] += 1
+        mapped.append((line, cells, record))
+    return mapped

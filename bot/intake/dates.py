@@ -46,8 +46,8 @@ def parse_timestamp(text: str, tz: tzinfo, order: DateOrder | None = None) -> da
     return _parsed(text.strip(), tz, order)
 
 
-@functools.lru_cache(maxsize=1 << 17)  # exports repeat timestamps (dates, whole minutes)
-def _parsed(raw: str, tz: tzinfo, order: DateOrder | None) -> datetime:
+def read_timestamp(raw: str, tz: tzinfo, order: DateOrder | None) -> datetime:
+    """`parse_timestamp` of a stripped text, not remembered (for a reader that keeps its own)."""
     try:
         value = datetime.fromisoformat(raw)
     except ValueError:
@@ -55,6 +55,9 @@ def _parsed(raw: str, tz: tzinfo, order: DateOrder | None) -> datetime:
     if value.tzinfo is None:
         return (value - _utc_offset(tz, value)).replace(tzinfo=UTC)
     return value.astimezone(UTC)
+
+
+_parsed = functools.lru_cache(maxsize=1 << 17)(read_timestamp)  # exports repeat timestamps
 
 
 def _numeric(raw: str, order: DateOrder | None) -> datetime:

@@ -17,7 +17,7 @@ from bot.domain.leads import (
     TouchRecord,
     finish,
 )
-from bot.intake.dates import DateOrder
+from bot.intake.dates import DateError, DateOrder, read_timestamp
 from bot.intake.values import (
     MAX_URL,
     canonical_stage,
@@ -44,7 +44,10 @@ class _Times:
         if value is None:
             if len(self.seen) >= 1 << 17:
                 self.seen.clear()
-            value = parse_timestamp(raw, self.tz, column=column, order=self.order)
+            try:
+                value = read_timestamp(raw.strip(), self.tz, self.order)
+            except DateError as error:
+                raise RowError(column, str(error)) from None
             self.seen[raw] = value
         return value
 

@@ -36,16 +36,21 @@ def collect_less() -> None:
     gc.set_threshold(YOUNG, 20, 20)
 
 
+class ReaderEnded(RuntimeError):
+    """The reading process ended before its reading did (killed, out of memory)."""
+
+
 def read_elsewhere(produce: Callable[..., Iterator[T]], *args: Any) -> Iterator[T]:
     """What `produce(*args)` yields, produced in a new process (`produce` and `args` must be
     picklable: a module's function and plain values). A CrmError there is raised here as it
-    was; the process ends when this iterator does, and on its own when this process dies."""
+    was, the process's early end as ReaderEnded; the process ends when this iterator does,
+    and on its own when this process dies."""
     context = multiprocessing.get_context("spawn")  # never fork a process that has threads
     channel: Any = context.Queue(maxsize=AHEAD)
     child = context.Process(
         target=_produce,
         args=(channel, os.getpid(), produce, args),
-        name="slabot-crm-reader",
+        name="slabot-reader",
         daemon=True,
     )
     child.start()
@@ -56,10 +61,8 @@ def read_elsewhere(produce: Callable[..., Iterator[T]], *args: Any) -> Iterator[
             except queue.Empty:
                 if child.is_alive():
                     continue
-                raise CrmError(
-                    f"the CRM reader process ended early (exit code {child.exitcode}); the "
-                    "next pass resumes from the cursor",
-                    transient=True,
+                raise ReaderEnded(
+                    f"the reader process ended early (exit code {child.exitcode})"
                 ) from None
             if kind == "item":
                 yield value
@@ -69,7 +72,7 @@ def read_elsewhere(produce: Callable[..., Iterator[T]], *args: Any) -> Iterator[
                 message, transient, retry_after = value
                 raise CrmError(message, transient=transient, retry_after=retry_after)
             else:
-                raise RuntimeError(f"the CRM reader process failed: {value}")
+                raise RuntimeError(f"the reader process failed: {value}")
     finally:
         child.terminate()
         child.join(timeout=5)

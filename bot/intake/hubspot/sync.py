@@ -7,9 +7,10 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from bot.intake.api_reader import ApiReader, ReadPage
+from bot.intake.errors import CrmError
 from bot.intake.exports import CrmMapping
 from bot.intake.hubspot.api import CONTACT_PROPERTIES, CellPage, HubSpotApi
-from bot.intake.reader_process import prefetched, read_elsewhere
+from bot.intake.reader_process import ReaderEnded, prefetched, read_elsewhere
 from bot.intake.sync_pass import Pass, gathered
 from storage import sync as cursors
 
@@ -52,10 +53,15 @@ def sync_contacts(
         if read_in_process
         else changed_contacts(*args)  # fetched on a thread, read on this one
     )
-    for found, total, last in gathered(pages, lambda page: page.records):
-        work.read(len(found), total)
-        rejected: list[tuple[object, str]] = []
-        leads, known = work.changed_leads(found, rejected)
-        work.store("contacts", leads, (), rejected, position=last, count=len(found), known=known)
-        if work.over():
-            return
+    try:
+        for found, total, last in gathered(pages, lambda page: page.records):
+            work.read(len(found), total)
+            rejected: list[tuple[object, str]] = []
+            leads, known = work.changed_leads(found, rejected)
+            work.store(
+                "contacts", leads, (), rejected, position=last, count=len(found), known=known
+            )
+            if work.over():
+                return
+    except ReaderEnded as error:
+        raise CrmError(f"{error}; the next pass resumes from the cursor", transient=True) from None
