@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from bench.harness import report
 from bench.import_csv import generate, timed_run
 from bench.scan import pg_schema
-from bot.intake.native import native_lead
+from bot.intake.native import NativeLeads
 from storage.ingest import COLUMNS, INSERT_COLUMNS, record_stages_above
 from tests.conftest import engine_for
 
@@ -39,8 +39,9 @@ def floor(source: Path, url: str) -> float:
     with source.open(newline="") as handle:
         reader = csv.reader(handle)
         header = next(reader)
+        read = NativeLeads(header, tz)
         for cells in reader:
-            record = native_lead(dict(zip(header, cells, strict=True)), tz)
+            record = read(cells)
             get = record.values.get
             values = (*map(get, COLUMNS), "native", record.external_id, "-", now)
             rows.append(tuple(json.dumps(v) if isinstance(v, dict) else v for v in values))

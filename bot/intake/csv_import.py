@@ -346,7 +346,7 @@ def _store_mapped_elsewhere(
     """Insert the leads `_mapped_leads` maps in a process of its own, each batch with its
     stage history (this process would wait for the next batch meanwhile); returns the
     summary the reader counted, with what was written."""
-    counts, counted = LeadCounts(), summary
+    counts, counted, analysed = LeadCounts(), summary, 0
     source_system = _reading(plan).source_system
     sqlite = connection.dialect.name == "sqlite"
     try:
@@ -356,6 +356,9 @@ def _store_mapped_elsewhere(
                 continue
             rows, read_to = item
             counts.add(insert_leads(connection, rows, source_system=source_system, origin="import"))
+            # each batch's history reads the leads above the last id: planned from statistics
+            # that know the leads inserted so far
+            analysed = keep_statistics(connection, inserted=counts.inserted, last=analysed)
             if progress:
                 progress(read_to)
     except ReaderEnded as error:
