@@ -291,7 +291,7 @@ def import_csv(
                     reading.last_id = max_lead_id(connection)
                 if elsewhere:
                     summary = _store_mapped_elsewhere(
-                        connection, plan, summary, rejects_path, progress
+                        connection, plan, reading, summary, rejects_path, progress
                     )
                 else:
                     batch: list[tuple[int, list[str]]] = []
@@ -339,6 +339,7 @@ def _maps_elsewhere(engine: Engine, fmt: str, path: Path) -> bool:
 def _store_mapped_elsewhere(
     connection: Connection,
     plan: _Plan,
+    reading: _Reading,
     summary: ImportSummary,
     rejects_path: Path | None,
     progress: Callable[[int], None] | None,
@@ -346,8 +347,7 @@ def _store_mapped_elsewhere(
     """Insert the leads `_mapped_leads` maps in a process of its own, each batch with its
     stage history (this process would wait for the next batch meanwhile); returns the
     summary the reader counted, with what was written."""
-    counts, counted, analysed = LeadCounts(), summary, 0
-    source_system = _reading(plan).source_system
+    counts, counted, source_system = LeadCounts(), summary, reading.source_system
     sqlite = connection.dialect.name == "sqlite"
     try:
         for item in read_elsewhere(_mapped_leads, plan, summary, rejects_path, sqlite):
@@ -358,7 +358,9 @@ def _store_mapped_elsewhere(
             counts.add(insert_leads(connection, rows, source_system=source_system, origin="import"))
             # each batch's history reads the leads above the last id: planned from statistics
             # that know the leads inserted so far
-            analysed = keep_statistics(connection, inserted=counts.inserted, last=analysed)
+            reading.analysed = keep_statistics(
+                connection, inserted=counts.inserted, last=reading.analysed
+            )
             if progress:
                 progress(read_to)
     except ReaderEnded as error:
