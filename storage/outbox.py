@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import ColumnElement, Connection, and_, case, func, select, update
+from sqlalchemy import ColumnElement, Connection, and_, case, func, or_, select, update
 
 from storage.alerts import utc
 from storage.bulk import chunks
@@ -250,10 +250,15 @@ def next_attempt(connection: Connection, only: Collection[int] | None = None) ->
     return utc(connection.execute(query).scalar())
 
 
-def alerts_claimed_since(connection: Connection, since: datetime) -> tuple[int, int]:
-    """(posts, folds): alert sends started since `since` by any sender (the clock's pace
-    counts them), new messages apart from folds (an update each). Holds the pace lock until
-    the transaction ends, so two clocks never both take the same room."""
+SEND_TAKES_AT_MOST = timedelta(minutes=10)  # a claimed send is answered or released by then
+
+
+def alerts_sent_since(connection: Connection, since: datetime) -> tuple[int, int]:
+    """(posts, folds): alert sends that may have reached Slack since `since`, by any sender
+    (the clock's pace counts them) — claimed since, answered since (a long round's last sends
+    arrive well after their claim, and Slack counts arrivals) or still going — new messages
+    apart from folds (an update each). Holds the pace lock until the transaction ends, so two
+    clocks never both take the same room."""
     if connection.dialect.name == "postgresql":
         connection.execute(advisory_lock("pg_advisory_xact_lock", PACE_LOCK))
     else:
@@ -261,7 +266,13 @@ def alerts_claimed_since(connection: Connection, since: datetime) -> tuple[int, 
     fold = OUTBOX.c.kind == Kind.FOLD
     posts, folds = connection.execute(
         select(func.count().filter(~fold), func.count().filter(fold)).where(
-            OUTBOX.c.kind.in_(ALERT_KINDS), OUTBOX.c.claimed_at >= since
+            OUTBOX.c.kind.in_(ALERT_KINDS),
+            OUTBOX.c.claimed_at >= since - SEND_TAKES_AT_MOST,
+            or_(
+                OUTBOX.c.claimed_at >= since,
+                OUTBOX.c.sent_at >= since,
+                OUTBOX.c.status == "sending",
+            ),
         )
     ).one()
     return posts, folds

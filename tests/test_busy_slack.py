@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from slack_sdk import WebClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.engine import Engine
 
 from bot.settings import Settings
@@ -303,6 +303,35 @@ def test_a_list_tried_before_is_not_sent_after_a_newer_one(
     report = Sender(engine, make_web_client(settings), lease=timedelta(minutes=2)).deliver()
     assert (report.sent, report.superseded) == (1, 1)
     assert [m["text"] for m in fake_slack.posts_in("D0RITA")] == ["newer list"]
+
+
+def test_the_pace_counts_what_reached_slack_this_minute_though_claimed_before_it(
+    engine: Engine, fake_slack: FakeSlack
+) -> None:
+    """Slack counts a post when it arrives. A round whose sends took long (claimed a minute and
+    a half ago, the last answered ten seconds ago) used this minute's room: at 60 a minute,
+    after 50 such sends, 10 of 30 new alerts go now and 20 wait."""
+    from bot.slack.client import make_web_client
+    from bot.slack.delivery import Sender
+    from storage import outbox
+
+    settings = Settings(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=fake_slack.api_url)
+    sender = Sender(engine, make_web_client(settings), lease=timedelta(minutes=2))
+    queue_channel_alerts(engine, 50)
+    assert sender.deliver(alerts_per_minute=60).sent == 50
+    now = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            update(outbox.OUTBOX).values(
+                claimed_at=now - timedelta(seconds=90), sent_at=now - timedelta(seconds=10)
+            )
+        )
+        for n in range(30):
+            outbox.enqueue(connection, key=f"new:{n}", kind=outbox.Kind.CHANNEL,
+                           audience=f"C0NEW{n}", day=now.date(), payload={"text": "new"},
+                           now=now)  # fmt: skip
+
+    assert sender.deliver(alerts_per_minute=60).sent == 10
 
 
 def test_the_pace_takes_folds_apart_from_new_messages(

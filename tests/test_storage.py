@@ -176,5 +176,5 @@ def test_a_populated_database_of_the_previous_head_upgrades_with_nothing_lost(
     with engine.begin() as connection:
         clock.beat(connection, every_s=10, now=now)
         assert clock.last_beat(connection)[1] == 10  # type: ignore[index]
-        assert outbox.alerts_claimed_since(connection, now) == (0, 0)
+        assert outbox.alerts_sent_since(connection, now) == (0, 0)
     engine.dispose()

@@ -480,7 +480,7 @@ def _paced(
     """Every digest, chart and redraw, and as many alerts as this minute has room for (new
     messages up to `per_minute`, folds, a Tier 3 update each, up to FOLDS_PER_MINUTE), those
     claimed here under the pace lock so that another clock counts them at once."""
-    posts, folds = outbox.alerts_claimed_since(connection, utcnow() - timedelta(minutes=1))
+    posts, folds = outbox.alerts_sent_since(connection, utcnow() - timedelta(minutes=1))
     first = [item for item in items if item.kind not in outbox.ALERT_KINDS]
     room = {False: per_minute - posts, True: min(per_minute, FOLDS_PER_MINUTE) - folds}
     alerts = []
