@@ -4,6 +4,7 @@ and a newer text for a message is never undone by an older one."""
 
 from __future__ import annotations
 
+import math
 import subprocess
 import sys
 import threading
@@ -89,14 +90,17 @@ def outbox_rows(engine: Engine) -> list:  # type: ignore[type-arg]
 def test_a_soak_sends_no_stale_list_keeps_the_digest_on_time_and_drains(
     busiest_database: str, slack: FakeSlack, tmp_path: Path
 ) -> None:
-    """Fifteen reps' lists grow every 2.5 s for 30 s (more than Slack lets through) while the
+    """Fifteen reps' lists grow every 2.5 s for 20 s (more than Slack lets through) while the
     clock scans every 5 s and Slack allows what it documents; the stand-up digest falls due in
     the middle of it. No list leaves after a newer one for the same rep was queued, nothing
-    meets a 429, the digest is out within seconds, and everything queued is sent within a
-    minute and a bit of the traffic stopping — at the default pace."""
+    meets a 429, the digest is out within seconds, and everything queued is sent soon after
+    the traffic stops: the new lists at once, the folds of the replaced ones (a Tier 3
+    `chat.update` each, 50 a minute) as fast as their pace of 40 a minute lets them."""
     from bot.flows.digest import scheduled_digest
     from bot.intake.csv_import import import_csv
+    from bot.slack.delivery import FOLDS_PER_MINUTE
     from bot.slack.render import Renderer
+    from storage.alerts import utc
     from storage.outbox import DM_KINDS
 
     for method, per_minute in LIMITS.items():
@@ -111,11 +115,11 @@ def test_a_soak_sends_no_stale_list_keeps_the_digest_on_time_and_drains(
         assert wait_for(lambda: "clock active" in log.read_text(), 30), log.read_text()
         started = time.monotonic()
         batch = 0
-        while time.monotonic() - started < 30:
+        while time.monotonic() - started < 20:
             due_soon_leads(tmp_path / f"batch{batch}.csv", batch)
             import_csv(engine, tmp_path / f"batch{batch}.csv")
             batch += 1
-            if batch == 6:  # mid-soak, with alerts queued: the stand-up's job runs
+            if batch == 4:  # mid-soak, with alerts queued: the stand-up's job runs
                 asked = time.monotonic()
                 scheduled_digest(engine, Renderer(), settings, team="na", now=datetime.now(UTC))
                 digest_took = time.monotonic() - asked
@@ -126,12 +130,13 @@ def test_a_soak_sends_no_stale_list_keeps_the_digest_on_time_and_drains(
             rows = outbox_rows(engine)
             return all(row.status in ("sent", "superseded") for row in rows)
 
-        done = wait_for(drained, 90)
+        done = wait_for(drained, 240)
         assert done is not None, [
             (r.kind, r.audience, r.status, r.last_error) for r in outbox_rows(engine)
             if r.status not in ("sent", "superseded")
         ]  # fmt: skip
         drain = done - stopped
+        stopped_at = datetime.now(UTC) - timedelta(seconds=time.monotonic() - stopped)
     finally:
         clock.terminate()
         clock.wait(15)
@@ -164,7 +169,10 @@ def test_a_soak_sends_no_stale_list_keeps_the_digest_on_time_and_drains(
     # Slack never had to refuse a call: the pace is under its documented limits
     refused = [(c.method, c.body.get("channel")) for c in slack.calls if c.status == 429]
     assert refused == [], refused
-    assert drain < 80, drain
+    # once the traffic stops, what is left goes within seconds but for the folds, which
+    # leave at their pace: FOLDS_PER_MINUTE in any minute
+    folds_after = sum(1 for row in rows if row.kind == "fold" and utc(row.sent_at) > stopped_at)
+    assert drain < 20 + 60 * math.ceil(folds_after / FOLDS_PER_MINUTE), (drain, folds_after)
     keys = [c.body["metadata"]["event_payload"]["key"] for c in slack.calls_to("chat.postMessage")]
     assert len(keys) == len(set(keys))  # nothing twice
 
