@@ -4,16 +4,18 @@ look at now, and each audience's open queue."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, overload
 
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Integer,
     String,
     and_,
     bindparam,
+    case,
     func,
     insert,
     or_,
@@ -23,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 
-from bot.domain.sla_rules import level_at
+from bot.domain.sla_rules import Level
 from storage.bulk import bulk_insert, chunks
 from storage.db import advisory_lock, dialect_insert
 from storage.models import APPLIED, CLOCKS, LEADS, STAGES, TOUCHES
@@ -59,31 +61,30 @@ _UTC_ZONES: set[object] = {UTC}
 @dataclass(slots=True)
 class LeadRow:
     """A lead as alerts and queues show it (slotted, not frozen: a busy scan builds twenty
-    thousand, and a frozen dataclass sets each field through object.__setattr__)."""
+    thousand, and a frozen dataclass sets each field through object.__setattr__). A scan reads
+    only what telling and ordering need (`id` to `snoozed_until`); `fill_details` adds what a
+    shown line says to the few leads a message shows."""
 
     id: int
     owner_email: str | None
-    company: str | None
-    name: str | None
-    source: str | None
-    segment: str | None
     score: float | None
-    crm_url: str | None
-    assigned_at: datetime | None
     snoozed_until: datetime | None
+    company: str | None = None
+    name: str | None = None
+    source: str | None = None
+    segment: str | None = None
+    crm_url: str | None = None
+    assigned_at: datetime | None = None
 
 
-LEAD_COLUMNS = (
-    LEADS.c.id,
-    LEADS.c.owner_email,
+LEAD_KEYS = (LEADS.c.id, LEADS.c.owner_email, LEADS.c.score, LEADS.c.snoozed_until)
+LEAD_DETAILS = (
     LEADS.c.company,
     LEADS.c.name,
     LEADS.c.source,
     LEADS.c.segment,
-    LEADS.c.score,
     LEADS.c.crm_url,
     LEADS.c.assigned_at,
-    LEADS.c.snoozed_until,
 )
 
 
@@ -91,15 +92,29 @@ def _lead_row(row) -> LeadRow:
     return LeadRow(
         row.id,
         row.owner_email,
+        row.score,
+        utc(row.snoozed_until),
         row.company,
         row.name,
         row.source,
         row.segment,
-        row.score,
         row.crm_url,
         utc(row.assigned_at),
-        utc(row.snoozed_until),
     )
+
+
+def fill_details(connection: Connection, leads: Iterable[LeadRow]) -> None:
+    """Read what a shown line says of each of these leads (company, name, source, segment,
+    CRM link, assignment) into rows read without it."""
+    by_id: dict[int, list[LeadRow]] = {}
+    for lead in leads:
+        by_id.setdefault(lead.id, []).append(lead)
+    for chunk in chunks(list(by_id)):
+        rows = connection.execute(select(LEADS.c.id, *LEAD_DETAILS).where(LEADS.c.id.in_(chunk)))
+        for lead_id, company, name, source, segment, crm_url, assigned_at in rows:
+            for lead in by_id[lead_id]:
+                lead.company, lead.name, lead.source = company, name, source
+                lead.segment, lead.crm_url, lead.assigned_at = segment, crm_url, utc(assigned_at)
 
 
 @dataclass(frozen=True)
@@ -233,87 +248,65 @@ def mark_all_open_stale(connection: Connection) -> None:
 
 @dataclass(slots=True)
 class ClockRow:
+    """An open clock as of the `now` it was read at: the level it has reached then (counted
+    by the database: a busy scan reads twenty thousand) and its deadline."""
+
     id: int
     lead: LeadRow
     rule: str
-    warn_at: datetime
     due_at: datetime
-    manager_at: datetime
-    channel_at: datetime
     alerted: int
-    # (now, level) of the last question: a scan asks each clock's level at its `now` several
-    # times (telling, filtering, ordering, counting)
-    _level_at: tuple[datetime, int] | None = field(
-        default=None, init=False, compare=False, repr=False
-    )
-
-    @property
-    def instants(self) -> tuple[datetime, datetime, datetime, datetime]:
-        return self.warn_at, self.due_at, self.manager_at, self.channel_at
-
-    def level(self, now: datetime) -> int:
-        known = self._level_at
-        if known is not None and known[0] == now:
-            return known[1]
-        level = level_at(self.instants, now)
-        self._level_at = (now, level)
-        return level
+    level: int
 
 
-def _clock_rows(connection: Connection, condition) -> list[ClockRow]:
-    """Clocks with their leads. On SQLite the instants are read as their stored text and
-    parsed by `datetime.fromisoformat` (SQLAlchemy's own parser is the busy scan's largest
-    cost: six instants for each of twenty thousand clocks)."""
+def _clock_rows(
+    connection: Connection, condition, *, now: datetime, details: bool = True
+) -> list[ClockRow]:
+    """Open clocks with their leads (`details`: with what a line says of each lead; else
+    `fill_details` adds it to the few a message shows). On SQLite the instants are read as
+    their stored text and parsed by `datetime.fromisoformat` (SQLAlchemy's own parser costs
+    more than the rest of a busy scan's reading)."""
     as_text = connection.dialect.name == "sqlite"
     instant = _from_text if as_text else utc
 
-    def column(name: str):
-        found = CLOCKS.c[name] if name in CLOCKS.c else LEADS.c[name]
-        return type_coerce(found, String).label(name) if as_text else found
+    def column(found):
+        return type_coerce(found, String).label(found.name) if as_text else found
 
+    reached = case(
+        (CLOCKS.c.channel_at <= now, Level.CHANNEL),
+        (CLOCKS.c.manager_at <= now, Level.MANAGER),
+        (CLOCKS.c.due_at <= now, Level.BREACHED),
+        (CLOCKS.c.warn_at <= now, Level.DUE_SOON),
+        else_=Level.OK,
+    )
+    lead = LEADS.c
+    lead_columns = [lead.id, lead.owner_email, lead.score, column(lead.snoozed_until)]
+    if details:
+        lead_columns += [lead.company, lead.name, lead.source, lead.segment, lead.crm_url]
+        lead_columns.append(column(lead.assigned_at))
     statement = (
-        select(
-            CLOCKS.c.id.label("clock_id"),
-            CLOCKS.c.rule,
-            *(column(name) for name in ("warn_at", "due_at", "manager_at", "channel_at")),
-            CLOCKS.c.alerted,
-            *(column(c.name) if c.name in TIMES else c for c in LEAD_COLUMNS),
-        )
+        select(CLOCKS.c.id, CLOCKS.c.rule, column(CLOCKS.c.due_at), CLOCKS.c.alerted, reached)
+        .add_columns(*lead_columns)
         .select_from(CLOCKS.join(LEADS, LEADS.c.id == CLOCKS.c.lead_id))
         .where(condition)
     )
     rows = connection.execute(statement).all()  # one fetch, not one call a row
+    if not details:
+        return [
+            ClockRow(clock_id, LeadRow(lead_id, owner, score, instant(snoozed)), rule,
+                     instant(due_at), alerted, level)  # type: ignore[arg-type]
+            for clock_id, rule, due_at, alerted, level, lead_id, owner, score, snoozed in rows
+        ]  # fmt: skip
     return [
         ClockRow(
             clock_id,
-            LeadRow(  # type: ignore[call-arg]  # the row's lead columns, in LeadRow's order
-                *lead,
-                instant(assigned_at),
-                instant(snoozed_until),
-            ),
-            rule,
-            instant(warn_at),  # type: ignore[arg-type]
-            instant(due_at),  # type: ignore[arg-type]
-            instant(manager_at),  # type: ignore[arg-type]
-            instant(channel_at),  # type: ignore[arg-type]
-            alerted,
+            LeadRow(lead_id, owner, score, instant(snoozed), company, name, source, segment,
+                    crm_url, instant(assigned_at)),
+            rule, instant(due_at), alerted, level,  # type: ignore[arg-type]
         )
-        for (
-            clock_id,
-            rule,
-            warn_at,
-            due_at,
-            manager_at,
-            channel_at,
-            alerted,
-            *lead,
-            assigned_at,
-            snoozed_until,
-        ) in rows
-    ]
-
-
-TIMES = {"assigned_at", "snoozed_until"}
+        for (clock_id, rule, due_at, alerted, level, lead_id, owner, score, snoozed, company,
+             name, source, segment, crm_url, assigned_at) in rows
+    ]  # fmt: skip
 
 
 def _from_text(value: str | None) -> datetime | None:
@@ -322,8 +315,9 @@ def _from_text(value: str | None) -> datetime | None:
 
 
 def due_clocks(connection: Connection, *, now: datetime) -> list[ClockRow]:
-    """Open clocks with a level not yet told that is reached by `now` (one indexed range)."""
-    return _clock_rows(connection, CLOCKS.c.next_at <= now)
+    """Open clocks with a level not yet told that is reached by `now` (one indexed range),
+    without their leads' details."""
+    return _clock_rows(connection, CLOCKS.c.next_at <= now, now=now, details=False)
 
 
 def queue_clocks(
@@ -333,9 +327,11 @@ def queue_clocks(
     now: datetime,
     min_level: int = 1,
     not_due: bool = False,
+    details: bool = True,
 ) -> list[ClockRow]:
     """The open clocks of these owners' leads that have reached `min_level` by `now` (0: all
-    open clocks); with `not_due`, only those `due_clocks` does not return."""
+    open clocks); with `not_due`, only those `due_clocks` does not return; without `details`,
+    as `due_clocks` reads them."""
     column = (None, CLOCKS.c.warn_at, CLOCKS.c.due_at, CLOCKS.c.manager_at, CLOCKS.c.channel_at)[
         min_level
     ]
@@ -347,18 +343,27 @@ def queue_clocks(
             condition = and_(condition, column <= now)
         if not_due:
             condition = and_(condition, or_(CLOCKS.c.next_at.is_(None), CLOCKS.c.next_at > now))
-        found += _clock_rows(connection, condition)
+        found += _clock_rows(connection, condition, now=now, details=details)
     return found
 
 
 def mark_alerted(connection: Connection, changes: list[tuple[int, int, datetime | None]]) -> None:
-    """(clock id, level told, next_at) for each clock the scan queued a message for."""
+    """(clock id, level told, snoozed until) for each clock the scan told or found snoozed: it
+    next needs the scan when the snooze ends, else when its next level is reached (None once
+    the channel was told)."""
     if changes:
+        told = bindparam("_alerted", type_=Integer)
+        next_level = case(
+            {0: CLOCKS.c.warn_at, 1: CLOCKS.c.due_at, 2: CLOCKS.c.manager_at,
+             3: CLOCKS.c.channel_at},
+            value=told,
+        )  # fmt: skip
+        until = bindparam("_until", type_=CLOCKS.c.next_at.type)
         connection.execute(
             update(CLOCKS)
             .where(CLOCKS.c.id == bindparam("_id"))
-            .values(alerted=bindparam("_alerted"), next_at=bindparam("_next")),
-            [{"_id": cid, "_alerted": level, "_next": nxt} for cid, level, nxt in changes],
+            .values(alerted=told, next_at=func.coalesce(until, next_level)),
+            [{"_id": cid, "_alerted": level, "_until": until} for cid, level, until in changes],
         )
 
 
@@ -371,7 +376,7 @@ def the_lead(lead_id: int) -> ColumnElement[bool]:
 
 
 def lead_row(connection: Connection, lead_id: int) -> LeadRow | None:
-    row = connection.execute(select(*LEAD_COLUMNS).where(LEADS.c.id == lead_id)).first()
+    row = connection.execute(select(*LEAD_KEYS, *LEAD_DETAILS).where(LEADS.c.id == lead_id)).first()
     return _lead_row(row) if row else None
 
 

@@ -38,16 +38,16 @@ class Line:
         new: bool,
     ) -> None:
         if len(clocks) > 1:
-            clocks.sort(key=lambda clock: (-clock.level(now), clock.due_at))
+            clocks.sort(key=lambda clock: (-clock.level, clock.due_at))
         self.clocks, self.lead, self.new = clocks, clocks[0].lead, new
-        self.level = clocks[0].level(now)  # of the most urgent rule
+        self.level = clocks[0].level  # of the most urgent rule
         self.due_at = clocks[0].due_at
         self._agreement, self._calendar, self._now = agreement, reader_calendar, now
 
     @cached_property
     def states(self) -> list[State]:
         return [
-            State(describe(clock), clock.level(self._now), _local(clock.due_at, self._calendar))  # type: ignore[arg-type]
+            State(describe(clock), clock.level, _local(clock.due_at, self._calendar))  # type: ignore[arg-type]
             for clock in self.clocks
         ]
 

@@ -24,12 +24,12 @@ from sqlalchemy.engine import Engine
 from bot.domain.agreement import Agreement
 from bot.domain.business_time import is_open
 from bot.domain.calendar import BusinessCalendar
-from bot.domain.sla_rules import Level, next_instant
+from bot.domain.sla_rules import Level
 from bot.gc_pause import gc_paused
-from bot.reports.queue import lines_for
+from bot.reports.queue import Line, lines_for
 from bot.services.clocks import refresh, refresh_clocks
 from bot.services.routing import Routing, manager_routes, route
-from bot.slack.messages.queue import Message, render_queue
+from bot.slack.messages.queue import Message, page_of, render_queue
 from bot.slack.render import InvalidBlocks, Renderer
 from storage import alerts as store
 from storage import outbox
@@ -120,11 +120,14 @@ def _scan(connection: Connection, routing: Routing, *, queue: bool) -> ScanResul
             result.snoozed += 1
             changes.append((clock.id, clock.alerted, snoozed))
             continue
-        told = _tell(people, clock, now, news, keys)
-        if told < clock.level(now):
+        told, steps = people.telling(clock.lead.owner_email, clock.alerted, clock.level)
+        for kind, audience, step in steps:
+            news[(kind, audience)].add(clock.lead.id)
+            keys[(kind, audience)].append(f"{clock.id}:{step}")
+        if told < clock.level:
             result.waiting_for_hours += 1
         if told != clock.alerted:
-            changes.append((clock.id, told, next_instant(clock.instants, told)))
+            changes.append((clock.id, told, None))
     result.messages = _messages(connection, agreement, renderer, news, keys, due, now=now)
     if queue:
         store.mark_alerted(connection, changes)
@@ -133,13 +136,49 @@ def _scan(connection: Connection, routing: Routing, *, queue: bool) -> ScanResul
     return result
 
 
+Step = tuple[str, str, int]  # (kind, audience, level) handed to that audience
+
+
 class _People:
-    """Who a scan tells about an owner's lead, and in which calendar, looked up once per
-    person (a busy scan asks for the same forty reps twenty thousand times)."""
+    """Who a scan tells about an owner's lead, and in which calendar, worked out once per
+    person and per (level told, level reached): a busy scan asks for the same forty reps
+    twenty thousand times."""
 
     def __init__(self, agreement: Agreement, now: datetime) -> None:
         self.agreement, self.now = agreement, now
         self._found: dict[tuple[str, str], tuple[str, bool] | None] = {}
+        self._tellings: dict[tuple[str | None, int, int], tuple[int, tuple[Step, ...]]] = {}
+
+    def telling(self, owner: str | None, alerted: int, level: int) -> tuple[int, tuple[Step, ...]]:
+        """The level told once each newly reached level has gone to its audience, in order,
+        while that audience is in working hours; and each hand-over."""
+        key = (owner, alerted, level)
+        found = self._tellings.get(key)
+        if found is None:
+            found = self._tellings[key] = self._tell(owner, alerted, level)
+        return found
+
+    def _tell(self, owner: str | None, told: int, level: int) -> tuple[int, tuple[Step, ...]]:
+        if not owner:
+            return level, ()  # nobody owns it: nobody to tell (its clocks still count)
+        steps = []
+        while told < level:
+            step = told + 1
+            if step <= Level.BREACHED:
+                kind = Kind.REP
+                step = min(level, Level.BREACHED)
+            else:
+                kind = Kind.MANAGER if step == Level.MANAGER else Kind.CHANNEL
+            found = self.audience(kind, owner)
+            if found is None:
+                told = step  # nobody to escalate to
+                continue
+            audience, working = found
+            if not working:
+                break  # told at the audience's next opening
+            steps.append((kind, audience, step))
+            told = step
+        return told, tuple(steps)
 
     def audience(self, kind: str, owner: str) -> tuple[str, bool] | None:
         """The audience of `kind` for the owner's leads and whether it is in working hours
@@ -163,40 +202,6 @@ class _People:
         if team is None:
             return None
         return team.channel, agreement.team_calendar(team.name)
-
-
-def _tell(
-    people: _People,
-    clock: store.ClockRow,
-    now: datetime,
-    news: dict[tuple[str, str], set[int]],
-    keys: dict[tuple[str, str], list[str]],
-) -> int:
-    """Hand each newly reached level to its audience, in order, while that audience is in
-    working hours; returns the level now told."""
-    owner = clock.lead.owner_email or ""
-    told = clock.alerted
-    level = clock.level(now)
-    if not owner:
-        return level  # nobody owns it: nobody to tell (its clocks still count in the figures)
-    while told < level:
-        step = told + 1
-        if step <= Level.BREACHED:
-            kind = Kind.REP
-            step = min(level, Level.BREACHED)
-        else:
-            kind = Kind.MANAGER if step == Level.MANAGER else Kind.CHANNEL
-        found = people.audience(kind, owner)
-        if found is None:
-            told = step  # nobody to escalate to
-            continue
-        audience, working = found
-        if not working:
-            break  # told at the audience's next opening
-        news[(kind, audience)].add(clock.lead.id)
-        keys[(kind, audience)].append(f"{clock.id}:{step}")
-        told = step
-    return told
 
 
 def audience_owners(agreement: Agreement, kind: str, audience: str) -> list[str]:
@@ -235,14 +240,25 @@ def _messages(
     for clock in due:
         if clock.lead.owner_email in every_owner:
             by_owner[clock.lead.owner_email].append(clock)
-    for clock in store.queue_clocks(connection, owners=every_owner, now=now, not_due=True):
+    for clock in store.queue_clocks(
+        connection, owners=every_owner, now=now, not_due=True, details=False
+    ):
         by_owner[clock.lead.owner_email or ""].append(clock)
-    messages = []
+    queues = []
     for (kind, audience), new in sorted(news.items()):
         clocks = [clock for owner in owners[(kind, audience)] for clock in by_owner.get(owner, [])]
+        lines, also_open = _queue_lines(agreement, kind, audience, clocks, now=now, new=new)
+        queues.append((kind, audience, new, lines, also_open))
+    # what a line says of its lead, read for the leads the messages show (not every one due)
+    store.fill_details(
+        connection,
+        (line.lead for kind, _, _, lines, _ in queues for line in page_of(lines, kind=kind)[2]),
+    )
+    messages = []
+    for kind, audience, new, lines, also_open in queues:
         try:
-            message = _build(
-                connection, agreement, renderer, kind, audience, clocks, now=now, new=new
+            message = _render(
+                connection, agreement, renderer, kind, audience, lines, also_open=also_open, now=now
             )
         except InvalidBlocks as error:  # one audience's message, never everyone's
             log.error(
@@ -259,10 +275,8 @@ def _messages(
     return messages
 
 
-def _build(
-    connection: Connection,
+def _queue_lines(
     agreement: Agreement,
-    renderer: Renderer,
     kind: str,
     audience: str,
     clocks: list[store.ClockRow],
@@ -270,26 +284,41 @@ def _build(
     now: datetime,
     new: set[int] = frozenset(),  # type: ignore[assignment]
     min_level: int | None = None,
+    by_value: bool = False,
+) -> tuple[list[Line], int]:
+    """The lines of an audience's queue (from `min_level`, else the lowest it hears of), and
+    how many other leads are open besides a channel's news."""
+    floor = LOWEST_LEVEL[kind] if min_level is None else min_level
+    lines = lines_for(
+        agreement,
+        [clock for clock in clocks if clock.level >= floor],
+        reader_calendar=reader_calendar(agreement, kind, audience),
+        now=now,
+        new=new,
+        by_value=by_value,
+    )
+    if kind == Kind.CHANNEL and new:  # a channel hears its news, and how much else is open
+        shown = [line for line in lines if line.new]
+        return shown, len(lines) - len(shown)
+    return lines, 0
+
+
+def _render(
+    connection: Connection,
+    agreement: Agreement,
+    renderer: Renderer,
+    kind: str,
+    audience: str,
+    lines: list[Line],
+    *,
+    now: datetime,
+    also_open: int = 0,
     note: str | None = None,
     title: str | None = None,
     surface: str = "dm",
     page: int = 0,
     by_value: bool = False,
 ) -> Message:
-    floor = LOWEST_LEVEL[kind] if min_level is None else min_level
-    calendar = reader_calendar(agreement, kind, audience)
-    lines = lines_for(
-        agreement,
-        [clock for clock in clocks if clock.level(now) >= floor],
-        reader_calendar=calendar,
-        now=now,
-        new=new,
-        by_value=by_value,
-    )
-    also_open = 0
-    if kind == Kind.CHANNEL and new:  # a channel hears its news, and how much else is open
-        shown = [line for line in lines if line.new]
-        lines, also_open = shown, len(lines) - len(shown)
     routes = None
     if kind == Kind.MANAGER and lines:  # Reassign to…: each owner's teammates
         owners = sorted({line.lead.owner_email for line in lines if line.lead.owner_email})
@@ -301,7 +330,7 @@ def _build(
         lines=lines,
         also_open=also_open,
         now=now,
-        calendar=calendar,
+        calendar=reader_calendar(agreement, kind, audience),
         note=note,
         title=title,
         surface=surface,
@@ -336,15 +365,17 @@ def audience_message(
         now=now,
         min_level=LOWEST_LEVEL[kind] if min_level is None else min_level,
     )
-    return _build(
+    lines, _ = _queue_lines(
+        agreement, kind, audience, clocks, now=now, min_level=min_level, by_value=by_value
+    )
+    return _render(
         connection,
         agreement,
         renderer,
         kind,
         audience,
-        clocks,
+        lines,
         now=now,
-        min_level=min_level,
         note=note,
         title=title,
         surface=surface,

@@ -135,6 +135,23 @@ class Message:
         return {"text": self.text, "blocks": self.blocks}
 
 
+def _room(kind: str, surface: str) -> int:
+    """How many leads a page of the queue holds."""
+    limit = MAX_VIEW_BLOCKS - HOME_BLOCKS if surface == "home" else MAX_BLOCKS
+    return (limit - FRAME_BLOCKS) // BLOCKS_PER_LINE[kind]
+
+
+def page_of(
+    lines: list[Line], *, kind: str, surface: str = "dm", page: int = 0
+) -> tuple[int, int, list[Line]]:
+    """(the page, how many there are, its lines): what a surface shows of a queue (a DM, its
+    first page)."""
+    room = _room(kind, surface)
+    pages = max(1, -(-len(lines) // room))
+    page = min(max(page, 0), pages - 1) if surface != "dm" else 0
+    return page, pages, lines[page * room : (page + 1) * room]
+
+
 def render_queue(
     renderer: Renderer,
     *,
@@ -154,11 +171,8 @@ def render_queue(
     """The message for one audience: as many leads as Block Kit holds, the most urgent first.
     A DM counts the rest and points to the Home tab; `/sla` ("sla") and the Home tab ("home",
     100 blocks) show page `page` with buttons to the others."""
-    limit = MAX_VIEW_BLOCKS - HOME_BLOCKS if surface == "home" else MAX_BLOCKS
-    room = (limit - FRAME_BLOCKS) // BLOCKS_PER_LINE[kind]
-    pages = max(1, -(-len(lines) // room))
-    page = min(max(page, 0), pages - 1) if surface != "dm" else 0
-    shown = lines[page * room : (page + 1) * room]
+    page, pages, shown = page_of(lines, kind=kind, surface=surface, page=page)
+    room = _room(kind, surface)
     hidden = lines[room:] if surface == "dm" else []
     view = QueueView(
         kind=kind,
