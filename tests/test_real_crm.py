@@ -303,10 +303,11 @@ def test_statuses_are_evidence_and_unknown_ones_are_reported(
     # Phyllis, Open - Not Contacted since Wednesday ("2Ab2D": A, D at 1, 4 → 18 → S)
     assert leads["00Q5e000002Ab2DEAS"].id in told[("sla_rep", "rita@example.com")]
     assert all(
-        line.clocks[0].rule != "first touch"
+        clock.rule != "first_touch"
         for message in result.messages
         for line in message.lines
         if line.lead.id == bertha.id
+        for clock in line.clocks
     )
 
 

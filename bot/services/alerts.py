@@ -411,8 +411,8 @@ def _enqueue(connection: Connection, message: Message, *, renderer: Renderer) ->
     )
     if queued is not None and earlier is not None:
         folded = {
-            "text": renderer.slack_text("alerts/superseded.txt.j2", count=len(message.lines)),
-            "blocks": renderer.blocks("alerts/superseded.json.j2", count=len(message.lines)),
+            "text": renderer.slack_text("alerts/superseded.txt.j2", count=message.total),
+            "blocks": renderer.blocks("alerts/superseded.json.j2", count=message.total),
         }
         outbox.enqueue(
             connection,

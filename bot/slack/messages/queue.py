@@ -124,7 +124,8 @@ class Message:
     kind: str  # sla_rep | sla_manager | sla_channel
     audience: str  # email, or the channel id
     day: date
-    lines: list[Line]
+    lines: list[Line]  # the leads it shows
+    total: int  # the leads in the queue, shown or not
     text: str
     blocks: list[dict]
     key: str = ""
@@ -199,7 +200,8 @@ def render_queue(
         kind=kind,
         audience=audience,
         day=calendar.today(now),
-        lines=lines,
+        lines=shown,
+        total=len(lines),
         text=renderer.slack_text("alerts/queue.txt.j2", **view.as_context()),
         blocks=blocks,
     )
