@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
 from functools import cached_property
@@ -24,30 +24,40 @@ class State:
     due: str  # the deadline in the reader's timezone, "Mon 23 Nov 12:00"
 
 
+@dataclass(frozen=True)
+class Reading:
+    """What every line of one queue shares: the terms, the reader's calendar and the moment
+    (and each owner's calendar, looked up once: a DM shows twenty-two lines of one owner)."""
+
+    agreement: Agreement
+    calendar: BusinessCalendar
+    now: datetime
+    _owners: dict[str | None, BusinessCalendar] = field(default_factory=dict)
+
+    def owner_calendar(self, email: str | None) -> BusinessCalendar:
+        found = self._owners.get(email)
+        if found is None:
+            found = self._owners[email] = self.agreement.rep_calendar(email)
+        return found
+
+
 class Line:
     """One lead in a queue: its due rules, most urgent first. What only a shown line needs
-    (business time since assignment, local deadlines) is worked out when a template asks."""
+    (business time since assignment, local deadlines, its value) is worked out when a template
+    asks: a busy queue holds twenty thousand lines and shows twenty-two."""
 
-    def __init__(
-        self,
-        clocks: list[store.ClockRow],
-        *,
-        agreement: Agreement,
-        reader_calendar: BusinessCalendar,
-        now: datetime,
-        new: bool,
-    ) -> None:
+    def __init__(self, clocks: list[store.ClockRow], reading: Reading, new: bool) -> None:
         if len(clocks) > 1:
             clocks.sort(key=lambda clock: (-clock.level, clock.due_at))
-        self.clocks, self.lead, self.new = clocks, clocks[0].lead, new
-        self.level = clocks[0].level  # of the most urgent rule
-        self.due_at = clocks[0].due_at
-        self._agreement, self._calendar, self._now = agreement, reader_calendar, now
+        most_urgent = clocks[0]
+        self.clocks, self.lead, self.new, self._reading = clocks, most_urgent.lead, new, reading
+        self.level, self.due_at = most_urgent.level, most_urgent.due_at
 
     @cached_property
     def states(self) -> list[State]:
+        calendar = self._reading.calendar
         return [
-            State(describe(clock), clock.level, _local(clock.due_at, self._calendar))  # type: ignore[arg-type]
+            State(describe(clock), clock.level, _local(clock.due_at, calendar))  # type: ignore[arg-type]
             for clock in self.clocks
         ]
 
@@ -56,7 +66,7 @@ class Line:
         """The expected pipeline in the lead: what an MQL of its source and segment is worth
         (None when the funnel says what none is worth)."""
         segment = (self.lead.segment or "").lower() or None
-        return self._agreement.mql_value(self.lead.source, segment)
+        return self._reading.agreement.mql_value(self.lead.source, segment)
 
     @property
     def due(self) -> str:
@@ -65,9 +75,10 @@ class Line:
     @cached_property
     def since(self) -> str:
         """Business time since assignment, in the owner's calendar: "3h 10m"."""
-        owner_calendar = self._agreement.rep_calendar(self.lead.owner_email)
-        assigned = self.lead.assigned_at or self._now  # clocks only run once assigned
-        return _duration(business_time_between(owner_calendar, assigned, self._now), owner_calendar)
+        now = self._reading.now
+        owner_calendar = self._reading.owner_calendar(self.lead.owner_email)
+        assigned = self.lead.assigned_at or now  # clocks only run once assigned
+        return _duration(business_time_between(owner_calendar, assigned, now), owner_calendar)
 
 
 def _local(instant: datetime, calendar: BusinessCalendar) -> str:
@@ -98,12 +109,8 @@ def lines_for(
     by_lead: dict[int, list[store.ClockRow]] = defaultdict(list)
     for clock in clocks:
         by_lead[clock.lead.id].append(clock)
-    lines = [
-        Line(
-            found, agreement=agreement, reader_calendar=reader_calendar, now=now, new=lead_id in new
-        )
-        for lead_id, found in by_lead.items()
-    ]
+    reading = Reading(agreement, reader_calendar, now)
+    lines = [Line(found, reading, lead_id in new) for lead_id, found in by_lead.items()]
     if by_value:
         lines.sort(key=lambda line: (-(line.value or 0), -line.level, line.due_at, line.lead.id))
     else:
