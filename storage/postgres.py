@@ -68,10 +68,13 @@ def bounded_connections(engine: Engine, statement_timeout: float | None) -> None
         connection = _BoundedConnection.connect(
             *cargs, **{"connect_timeout": CONNECT_SECONDS, **cparams}
         )
+        # instants come back as UTC whatever the server's zone (psycopg then hands out
+        # datetime.timezone.utc, with no zone to convert each instant from)
+        connection.execute("SET TIME ZONE 'UTC'")
         if statement_timeout:
             milliseconds = int(statement_timeout * 1000)
             connection.execute(f"SET statement_timeout = {milliseconds}")
-            connection.commit()  # a SET inside a transaction ends with it
+        connection.commit()  # a SET inside a transaction ends with it
         connection.bound = bound
         return connection
 
