@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 
 from bot.domain.sla_rules import Level
-from storage.bulk import bulk_insert, chunks
+from storage.bulk import bulk_insert, chunks, one_of
 from storage.db import advisory_lock, dialect_insert
 from storage.models import APPLIED, CLOCKS, LEADS, STAGES, TOUCHES
 
@@ -109,8 +109,8 @@ def fill_details(connection: Connection, leads: Iterable[LeadRow]) -> None:
     by_id: dict[int, list[LeadRow]] = {}
     for lead in leads:
         by_id.setdefault(lead.id, []).append(lead)
-    for chunk in chunks(list(by_id)):
-        rows = connection.execute(select(LEADS.c.id, *LEAD_DETAILS).where(LEADS.c.id.in_(chunk)))
+    for condition in one_of(connection, LEADS.c.id, list(by_id)):
+        rows = connection.execute(select(LEADS.c.id, *LEAD_DETAILS).where(condition))
         for lead_id, company, name, source, segment, crm_url, assigned_at in rows:
             for lead in by_id[lead_id]:
                 lead.company, lead.name, lead.source = company, name, source
@@ -136,6 +136,20 @@ def serialize_scans(connection: Connection) -> None:
         connection.execute(advisory_lock("pg_advisory_xact_lock", SCAN_LOCK))
     else:
         connection.execute(text("DELETE FROM outbox WHERE 1 = 0"))
+
+
+def plan_for_memory(connection: Connection) -> None:
+    """On PostgreSQL, plan the rest of this transaction for rows in memory (a random read
+    costs 1.1 sequential ones, as for an SSD, unless the server says less): a busy scan
+    joins twenty thousand recent clocks to their leads, which the default cost of 4 turns
+    into a read of every lead (135 ms instead of 53 over a million leads)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(
+            text(
+                "SELECT set_config('random_page_cost', "
+                "least(current_setting('random_page_cost')::float, 1.1)::text, true)"
+            )
+        )
 
 
 def stale_leads(

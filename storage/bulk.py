@@ -10,7 +10,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-from sqlalchemy import JSON, Connection, DateTime, func, select
+from sqlalchemy import JSON, ColumnElement, Connection, DateTime, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlmodel import SQLModel
 
 from storage.db import begin_writing
@@ -179,3 +180,16 @@ def sqlite_value(value: object) -> object:
 def chunks(items: Sequence, size: int = CHUNK) -> Iterable[Sequence]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def one_of(
+    connection: Connection, column: ColumnElement, values: Sequence
+) -> Iterator[ColumnElement[bool]]:
+    """Conditions that together select the rows whose `column` holds one of `values`, a query
+    each: PostgreSQL takes them as one array (planning an IN of hundreds of values costs more
+    than running it), SQLite a chunk at a time."""
+    if connection.dialect.name == "postgresql":
+        yield column == any_(bindparam("one_of", list(values), type_=ARRAY(column.type)))
+        return
+    for chunk in chunks(values):
+        yield column.in_(chunk)

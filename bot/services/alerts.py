@@ -102,6 +102,7 @@ def scan(
 def _scan(connection: Connection, routing: Routing, *, queue: bool) -> ScanResult:
     agreement, renderer, now = routing.agreement, routing.renderer, routing.now
     store.serialize_scans(connection)
+    store.plan_for_memory(connection)
     handed = route(connection, routing) if queue else []
     # what became stale since the batches (a webhook a moment ago) is computed here, in this
     # transaction, so nothing due is left out of the telling
@@ -113,21 +114,26 @@ def _scan(connection: Connection, routing: Routing, *, queue: bool) -> ScanResul
     news: dict[tuple[str, str], set[int]] = defaultdict(set)  # (kind, audience) → lead ids
     keys: dict[tuple[str, str], list[str]] = defaultdict(list)  # … → "clock:level" told
     changes: list[tuple[int, int, datetime | None]] = []
-    people = _People(agreement, now)
+    # clocks alike (one owner, told as far, at the same level) are told alike: worked out
+    # once for each such group, not for each of twenty thousand clocks
+    alike: dict[tuple[str | None, int, int], list[store.ClockRow]] = defaultdict(list)
     for clock in due:
         snoozed = clock.lead.snoozed_until
         if snoozed is not None and snoozed > now:
             result.snoozed += 1
             changes.append((clock.id, clock.alerted, snoozed))
-            continue
-        told, steps = people.telling(clock.lead.owner_email, clock.alerted, clock.level)
+        else:
+            alike[(clock.lead.owner_email, clock.alerted, clock.level)].append(clock)
+    people = _People(agreement, now)
+    for (owner, alerted, level), clocks in alike.items():
+        told, steps = people.telling(owner, alerted, level)
         for kind, audience, step in steps:
-            news[(kind, audience)].add(clock.lead.id)
-            keys[(kind, audience)].append(f"{clock.id}:{step}")
-        if told < clock.level:
-            result.waiting_for_hours += 1
-        if told != clock.alerted:
-            changes.append((clock.id, told, None))
+            news[(kind, audience)].update(clock.lead.id for clock in clocks)
+            keys[(kind, audience)].extend(f"{clock.id}:{step}" for clock in clocks)
+        if told < level:
+            result.waiting_for_hours += len(clocks)
+        if told != alerted:
+            changes.extend((clock.id, told, None) for clock in clocks)
     result.messages = _messages(connection, agreement, renderer, news, keys, due, now=now)
     if queue:
         store.mark_alerted(connection, changes)
@@ -140,28 +146,19 @@ Step = tuple[str, str, int]  # (kind, audience, level) handed to that audience
 
 
 class _People:
-    """Who a scan tells about an owner's lead, and in which calendar, worked out once per
-    person and per (level told, level reached): a busy scan asks for the same forty reps
-    twenty thousand times."""
+    """Who a scan tells about an owner's lead, and in which calendar, looked up once per
+    person (a busy scan tells the same forty reps about twenty thousand leads)."""
 
     def __init__(self, agreement: Agreement, now: datetime) -> None:
         self.agreement, self.now = agreement, now
         self._found: dict[tuple[str, str], tuple[str, bool] | None] = {}
-        self._tellings: dict[tuple[str | None, int, int], tuple[int, tuple[Step, ...]]] = {}
 
-    def telling(self, owner: str | None, alerted: int, level: int) -> tuple[int, tuple[Step, ...]]:
+    def telling(self, owner: str | None, told: int, level: int) -> tuple[int, list[Step]]:
         """The level told once each newly reached level has gone to its audience, in order,
         while that audience is in working hours; and each hand-over."""
-        key = (owner, alerted, level)
-        found = self._tellings.get(key)
-        if found is None:
-            found = self._tellings[key] = self._tell(owner, alerted, level)
-        return found
-
-    def _tell(self, owner: str | None, told: int, level: int) -> tuple[int, tuple[Step, ...]]:
         if not owner:
-            return level, ()  # nobody owns it: nobody to tell (its clocks still count)
-        steps = []
+            return level, []  # nobody owns it: nobody to tell (its clocks still count)
+        steps: list[Step] = []
         while told < level:
             step = told + 1
             if step <= Level.BREACHED:
@@ -178,7 +175,7 @@ class _People:
                 break  # told at the audience's next opening
             steps.append((kind, audience, step))
             told = step
-        return told, tuple(steps)
+        return told, steps
 
     def audience(self, kind: str, owner: str) -> tuple[str, bool] | None:
         """The audience of `kind` for the owner's leads and whether it is in working hours
