@@ -4,8 +4,10 @@ The sentences are the macros of `alerts/queue_parts.txt.j2`."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from operator import attrgetter
 from typing import Any
 
 from bot.domain.calendar import BusinessCalendar
@@ -173,21 +175,22 @@ def render_queue(
     A DM counts the rest and points to the Home tab; `/sla` ("sla") and the Home tab ("home",
     100 blocks) show page `page` with buttons to the others."""
     page, pages, shown = page_of(lines, kind=kind, surface=surface, page=page)
-    room = _room(kind, surface)
-    hidden = lines[room:] if surface == "dm" else []
+    levels = Counter(map(attrgetter("level"), lines))  # counted in C: a queue may hold 20,000
+    breached = sum(count for level, count in levels.items() if level >= Level.BREACHED)
+    hidden = len(lines) - len(shown) if surface == "dm" else 0  # a DM shows the first page
     view = QueueView(
         kind=kind,
         surface=surface,
         page=page,
         pages=pages,
-        first=page * room + 1,
+        first=page * _room(kind, surface) + 1,
         lines=shown,
-        hidden=len(hidden),
-        hidden_breached=sum(1 for line in hidden if line.level >= Level.BREACHED),
-        breached=sum(1 for line in lines if line.level >= Level.BREACHED),
-        due_soon=sum(1 for line in lines if line.level == Level.DUE_SOON),
+        hidden=hidden,
+        hidden_breached=hidden and breached - sum(line.level >= Level.BREACHED for line in shown),
+        breached=breached,
+        due_soon=levels[Level.DUE_SOON],
         total=len(lines),
-        new=sum(1 for line in lines if line.new),
+        new=sum(map(attrgetter("new"), lines)),
         now=now.astimezone(calendar.tz),
         also_open=also_open,
         note=note,
