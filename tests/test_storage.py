@@ -178,3 +178,60 @@ def test_a_populated_database_of_the_previous_head_upgrades_with_nothing_lost(
         assert clock.last_beat(connection)[1] == 10  # type: ignore[index]
         assert outbox.alerts_sent_since(connection, now) == (0, 0)
     engine.dispose()
+
+
+def test_the_database_counts_a_clock_s_level_and_its_next_instant_as_the_rules_do(
+    engine: Engine,
+) -> None:
+    """A busy scan reads twenty thousand clocks, so the database counts each one's level and,
+    once a level is told, when the next one falls due. At each instant, and a microsecond
+    before it, the level is what the SLA rules give (SQLite compares the stored text,
+    PostgreSQL the instants); a snooze holds the next look until it ends."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from storage.alerts import ClockRow, mark_alerted, queue_clocks, utc
+    from storage.models import CLOCKS, Lead, SlaClock
+
+    warn = datetime(2026, 11, 23, 14, 30, 0, 250_000, tzinfo=UTC)
+    due, manager, channel = (
+        warn + timedelta(hours=1),
+        warn + timedelta(hours=2, microseconds=1),
+        warn + timedelta(days=1),
+    )
+    with session_scope(engine) as session:
+        lead = Lead(external_id="L1", owner_email="rita@example.com", company="Acme")
+        session.add(lead)
+        session.flush()
+        session.add(
+            SlaClock(lead_id=lead.id, rule="first_touch", starts_at=warn - timedelta(hours=3),
+                     warn_at=warn, due_at=due, manager_at=manager, channel_at=channel,
+                     next_at=warn)
+        )  # fmt: skip
+
+    def read(now: datetime) -> ClockRow:
+        with engine.connect() as connection:
+            [clock] = queue_clocks(connection, owners=["rita@example.com"], now=now, min_level=0)
+        return clock
+
+    tick = timedelta(microseconds=1)
+    moments = [at + step for at in (warn, due, manager, channel) for step in (-tick, timedelta())]
+    assert [read(now).level for now in moments] == [0, 1, 1, 2, 2, 3, 3, 4]
+    clock = read(due)
+    assert (clock.due_at, clock.lead.company, clock.lead.owner_email) == (
+        due,
+        "Acme",
+        "rita@example.com",
+    )
+
+    def next_at(told: int, snoozed: datetime | None = None) -> datetime | None:
+        with engine.begin() as connection:
+            mark_alerted(connection, [(clock.id, told, snoozed)])
+            return utc(connection.execute(select(CLOCKS.c.next_at)).scalar_one())
+
+    assert next_at(1) == due
+    assert next_at(2) == manager
+    assert next_at(3) == channel
+    assert next_at(4) is None
+    assert next_at(2, snoozed=warn + timedelta(hours=5)) == warn + timedelta(hours=5)
