@@ -81,13 +81,16 @@ class Line:
         return _duration(business_time_between(owner_calendar, assigned, now), owner_calendar)
 
 
+_BUSINESS_DAY = Duration.parse("1bd")
+
+
 def _local(instant: datetime, calendar: BusinessCalendar) -> str:
     return instant.astimezone(calendar.tz).strftime("%a %d %b %H:%M")
 
 
 def _duration(amount: timedelta, calendar: BusinessCalendar) -> str:
     """Business time as a rep counts it: "3h 10m" within a working day, else business days."""
-    day = Duration.parse("1bd").business_length(calendar)
+    day = _BUSINESS_DAY.business_length(calendar)
     if amount >= day:
         return f"{amount / day:.1f} business days"
     hours, minutes = divmod(int(amount.total_seconds() // 60), 60)

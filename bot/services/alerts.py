@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from itertools import repeat
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Engine
@@ -112,7 +113,7 @@ def _scan(connection: Connection, routing: Routing, *, queue: bool) -> ScanResul
     due = store.due_clocks(connection, now=now)
     result.due = len(due)
     news: dict[tuple[str, str], set[int]] = defaultdict(set)  # (kind, audience) → lead ids
-    keys: dict[tuple[str, str], list[str]] = defaultdict(list)  # … → "clock:level" told
+    told_of: dict[tuple[str, str], list[tuple[int, int]]] = defaultdict(list)  # … (clock, level)
     changes: list[tuple[int, int, datetime | None]] = []
     # clocks alike (one owner, told as far, at the same level) are told alike: worked out
     # once for each such group, not for each of twenty thousand clocks
@@ -127,14 +128,16 @@ def _scan(connection: Connection, routing: Routing, *, queue: bool) -> ScanResul
     people = _People(agreement, now)
     for (owner, alerted, level), clocks in alike.items():
         told, steps = people.telling(owner, alerted, level)
+        ids = [clock.id for clock in clocks]
+        leads = [clock.lead.id for clock in clocks] if steps else []
         for kind, audience, step in steps:
-            news[(kind, audience)].update(clock.lead.id for clock in clocks)
-            keys[(kind, audience)].extend(f"{clock.id}:{step}" for clock in clocks)
+            news[(kind, audience)].update(leads)
+            told_of[(kind, audience)].extend(zip(ids, repeat(step)))
         if told < level:
             result.waiting_for_hours += len(clocks)
         if told != alerted:
-            changes.extend((clock.id, told, None) for clock in clocks)
-    result.messages = _messages(connection, agreement, renderer, news, keys, due, now=now)
+            changes.extend(zip(ids, repeat(told), repeat(None)))
+    result.messages = _messages(connection, agreement, renderer, news, told_of, due, now=now)
     if queue:
         store.mark_alerted(connection, changes)
         for message in result.messages:
@@ -222,7 +225,7 @@ def _messages(
     agreement: Agreement,
     renderer: Renderer,
     news: dict[tuple[str, str], set[int]],
-    keys: dict[tuple[str, str], list[str]],
+    told_of: dict[tuple[str, str], list[tuple[int, int]]],
     due: list[store.ClockRow],
     *,
     now: datetime,
@@ -266,8 +269,8 @@ def _messages(
                 error,
             )
             continue
-        told = "|".join(sorted(keys[(kind, audience)]))
-        message.key = f"{kind}:{audience}:{hashlib.sha1(told.encode()).hexdigest()[:16]}"
+        told = str(sorted(told_of[(kind, audience)])).encode()  # the same news, the same key
+        message.key = f"{kind}:{audience}:{hashlib.sha1(told).hexdigest()[:16]}"
         messages.append(message)
     return messages
 

@@ -39,11 +39,11 @@ def refresh_clocks(
     the rep was never told).
     What it reached after is news, however late slabot sees it (a webhook outage, a weekly
     export): each level is told once, folded into one message per audience."""
-    terms = versions(connection)
-    if terms is None:
-        return 0  # no agreement yet: no terms to judge by
+    terms = None  # read once there is a stale lead: a minute's scan mostly finds none
     done = 0
     while leads := store.stale_leads(connection, limit=BATCH, among=among):
+        if terms is None and (terms := versions(connection)) is None:
+            return 0  # no agreement yet: no terms to judge by
         ids = [lead.id for lead in leads]
         told = store.alerted_levels(connection, ids)
         touches = store.touch_times(connection, ids)
