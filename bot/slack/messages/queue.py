@@ -57,9 +57,10 @@ def queue_blocks(parts: Any, q: QueueView) -> list[Block]:
     blocks = [header(parts.title(q)), context(parts.intro(q))]
     if q.note:
         blocks.append(context(q.note))
+    line_text = parts.line
     for line in q.lines:
         lead = str(line.lead.id)
-        shown = section(parts.line(q, line), block_id=f"lead:{lead}")
+        shown = section(line_text(q, line), block_id=f"lead:{lead}")
         if q.kind == Kind.CHANNEL:  # the channel's post has no row of buttons: History beside
             shown["accessory"] = button(ids.HISTORY, "History", lead)
         blocks.append(shown)
