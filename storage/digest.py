@@ -119,12 +119,6 @@ def daily_mqls(
         for name, count in zip(sources, row, strict=True):
             found[name].append(int(count or 0))
     return totals, found
-    columns = [func.count().filter(LEADS.c.source == name) for name in sources]
-    for start, end in itertools.pairwise(boundaries):
-        row = connection.execute(select(*columns).where(at >= _utc(start), at < _utc(end))).one()
-        for name, count in zip(sources, row, strict=True):
-            found[name].append(int(count or 0))
-    return found
 
 
 def cohort_counts(

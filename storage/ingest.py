@@ -177,7 +177,7 @@ def upsert_leads(
             unchanged += 1
     counts = insert_leads(
         connection,
-        lead_rows(new, sqlite=connection.dialect.name == "sqlite"),
+        new_lead_rows(new, sqlite=connection.dialect.name == "sqlite"),
         source_system=source_system,
         origin=origin,
         new_stages=new_stages,
@@ -187,13 +187,13 @@ def upsert_leads(
     return counts
 
 
-LeadRow = tuple[str, str, tuple[object, ...], list[TouchRecord]]
+NewLeadRow = tuple[str, str, tuple[object, ...], list[TouchRecord]]
 """A lead as bulk reads hand it on: (external id, fingerprint, its values in COLUMNS' order as
 the driver takes them, touches). Cheaper than a LeadRecord to build, to pass between
 processes (text, not datetimes) and to insert."""
 
 
-def lead_rows(records: Sequence[LeadRecord], *, sqlite: bool) -> list[LeadRow]:
+def new_lead_rows(records: Sequence[LeadRecord], *, sqlite: bool) -> list[NewLeadRow]:
     values = driver_values(
         [tuple(map(record.values.get, COLUMNS)) for record in records],
         "lead",
@@ -206,7 +206,7 @@ def lead_rows(records: Sequence[LeadRecord], *, sqlite: bool) -> list[LeadRow]:
     ]
 
 
-def _lead_record(row: LeadRow, *, sqlite: bool) -> LeadRecord:
+def _lead_record(row: NewLeadRow, *, sqlite: bool) -> LeadRecord:
     external_id, digest, values, touches = row
     given = python_values(values, "lead", COLUMNS, sqlite=sqlite)
     return LeadRecord(
@@ -219,7 +219,7 @@ def _lead_record(row: LeadRow, *, sqlite: bool) -> LeadRecord:
 
 def insert_leads(
     connection: Connection,
-    rows: Sequence[LeadRow],
+    rows: Sequence[NewLeadRow],
     *,
     source_system: str,
     origin: str,

@@ -12,6 +12,7 @@ import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from slack_sdk import WebClient
@@ -21,6 +22,9 @@ from sqlalchemy.engine import Engine
 from bot.settings import Settings
 from tests.conftest import PG_URL, engine_for, fresh_database, slabot_env
 from tests.fake_slack import BOT_TOKEN, FakeSlack
+
+if TYPE_CHECKING:
+    from bot.slack.delivery import Sender
 from tests.test_clock import agreement_text, start_clocks, wait_for
 
 REPS = [f"rep{n}@example.com" for n in range(15)]
@@ -177,6 +181,15 @@ def test_a_soak_sends_no_stale_list_keeps_the_digest_on_time_and_drains(
     assert len(keys) == len(set(keys))  # nothing twice
 
 
+def sender_for(engine: Engine, fake: FakeSlack) -> Sender:
+    """The clock's Sender, talking to the Slack stand-in as the app's client does."""
+    from bot.slack.client import make_web_client
+    from bot.slack.delivery import Sender
+
+    settings = Settings(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=fake.api_url)
+    return Sender(engine, make_web_client(settings), lease=timedelta(minutes=2))
+
+
 def queue_channel_alerts(engine: Engine, count: int) -> None:
     from storage import outbox
 
@@ -194,14 +207,11 @@ def test_alerts_meeting_a_429_leave_slack_s_next_call_to_the_digest(
     """Slack allows fewer posts than the pace asks for (10 in a 4-second window here). The
     alerts that meet its 429 give up at once and wait past its Retry-After, so the digest,
     waiting it out exactly, takes the first post Slack allows again."""
-    from bot.slack.client import make_web_client
-    from bot.slack.delivery import Sender
     from storage import outbox
 
-    settings = Settings(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=fake_slack.api_url)
     fake_slack.limit("chat.postMessage", 10, window=4)
     queue_channel_alerts(engine, 40)
-    alerts = Sender(engine, make_web_client(settings), lease=timedelta(minutes=2))
+    alerts = sender_for(engine, fake_slack)
     rounds = threading.Event()
 
     def clock() -> None:  # the clock's delivery job, every half second here
@@ -220,7 +230,7 @@ def test_alerts_meeting_a_429_leave_slack_s_next_call_to_the_digest(
                                     payload={"text": "the stand-up"}, now=now)  # fmt: skip
         assert digest is not None
         asked = time.monotonic()
-        report = Sender(engine, make_web_client(settings), lease=timedelta(minutes=2)).deliver(
+        report = sender_for(engine, fake_slack).deliver(
             only=[digest], wait_up_to=timedelta(seconds=30)
         )
         took = time.monotonic() - asked
@@ -293,8 +303,6 @@ def test_a_list_tried_before_is_not_sent_after_a_newer_one(
     """Rita's first list met a timeout (it may have reached Slack, so a newer list could not
     replace it when it came). Due again, it is not in her DM, and a newer list is queued: it
     is dropped, and only the newer one is sent."""
-    from bot.slack.client import make_web_client
-    from bot.slack.delivery import Sender
     from storage import outbox
 
     now = datetime.now(UTC)
@@ -307,8 +315,7 @@ def test_a_list_tried_before_is_not_sent_after_a_newer_one(
         assert not outbox.supersede_unsent(connection, first)  # it may have reached Slack
         outbox.enqueue(connection, key="list:2", kind="sla_rep", audience="rita@example.com",
                        day=now.date(), payload={"text": "newer list"}, now=now)  # fmt: skip
-    settings = Settings(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=fake_slack.api_url)
-    report = Sender(engine, make_web_client(settings), lease=timedelta(minutes=2)).deliver()
+    report = sender_for(engine, fake_slack).deliver()
     assert (report.sent, report.superseded) == (1, 1)
     assert [m["text"] for m in fake_slack.posts_in("D0RITA")] == ["newer list"]
 
@@ -319,12 +326,9 @@ def test_the_pace_counts_what_reached_slack_this_minute_though_claimed_before_it
     """Slack counts a post when it arrives. A round whose sends took long (claimed a minute and
     a half ago, the last answered ten seconds ago) used this minute's room: at 60 a minute,
     after 50 such sends, 10 of 30 new alerts go now and 20 wait."""
-    from bot.slack.client import make_web_client
-    from bot.slack.delivery import Sender
     from storage import outbox
 
-    settings = Settings(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=fake_slack.api_url)
-    sender = Sender(engine, make_web_client(settings), lease=timedelta(minutes=2))
+    sender = sender_for(engine, fake_slack)
     queue_channel_alerts(engine, 50)
     assert sender.deliver(alerts_per_minute=60).sent == 50
     now = datetime.now(UTC)
@@ -347,12 +351,9 @@ def test_the_pace_takes_folds_apart_from_new_messages(
 ) -> None:
     """A fold is a `chat.update` (Tier 3, 50+ a minute): a round starts at most 40 of them,
     while new messages have the whole pace to themselves."""
-    from bot.slack.client import make_web_client
-    from bot.slack.delivery import Sender
     from storage import outbox
 
-    settings = Settings(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_API_URL=fake_slack.api_url)
-    sender = Sender(engine, make_web_client(settings), lease=timedelta(minutes=2))
+    sender = sender_for(engine, fake_slack)
     queue_channel_alerts(engine, 50)
     assert sender.deliver(alerts_per_minute=270).sent == 50
     now = datetime.now(UTC)

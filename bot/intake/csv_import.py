@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import itertools
 from collections import Counter, defaultdict, deque
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
@@ -35,13 +35,13 @@ from storage.bulk import bulk_load_pays, indexes_rebuilt_after, keep_statistics
 from storage.ingest import (
     Known,
     LeadCounts,
-    LeadRow,
+    NewLeadRow,
     crm_times,
     has_leads,
     insert_leads,
     lead_ids,
-    lead_rows,
     max_lead_id,
+    new_lead_rows,
     record_stages_above,
     record_touches,
     upsert_leads,
@@ -371,7 +371,7 @@ def _store_mapped_elsewhere(
 
 def _mapped_leads(
     plan: _Plan, summary: ImportSummary, rejects_path: Path | None, sqlite: bool
-) -> Iterator[tuple[list[LeadRow], int] | ImportSummary]:
+) -> Iterator[tuple[list[NewLeadRow], int] | ImportSummary]:
     """The file's leads, mapped a batch at a time (as `sqlite` or PostgreSQL takes them), each
     batch with how far the file is read; last, `summary` with what the rows showed (rows,
     rejects, owners, sources). Every row is new: nothing is compared with what is stored."""
@@ -384,9 +384,9 @@ def _mapped_leads(
         try:
             while batch := list(itertools.islice(records, BATCH)):
                 summary.rows += len(batch)
-                mapped = _mapped(batch, reading, summary, rejects, stored={})
+                mapped = _mapped(batch, reading, summary, rejects)
                 read_to = cast(BinaryIO, handle.buffer).tell()
-                yield lead_rows([record for _, _, record in mapped], sqlite=sqlite), read_to
+                yield new_lead_rows([record for _, _, record in mapped], sqlite=sqlite), read_to
         finally:
             rejects.close()
     yield summary
@@ -545,7 +545,7 @@ def _write(
         if reading.compare
         else None
     )
-    stored = {external_id: row_hash for external_id, (_, row_hash, _) in (found or {}).items()}
+    stored = [found[key][1] if found and key in found else None for key in ids]
     mapped = _mapped(batch, reading, summary, rejects, stored)
     if reading.crm is not None and reading.property_fields and found:
         # an export's row is a snapshot: the values of newer events stay
@@ -585,15 +585,15 @@ def _mapped(
     reading: _Reading,
     summary: ImportSummary,
     rejects: _Rejects,
-    stored: Mapping[str, str | None],
+    stored: Sequence[str | None] = (),
 ) -> list[tuple[int, list[str], Any]]:
     """(line, cells, record) of the batch's rows that read, each counted in `summary`; a row
     that does not read goes to `rejects`. A lead row whose fingerprint is the one `stored`
-    for its id is counted unchanged, not read."""
-    fmt, width, column = reading.fmt, len(reading.header), reading.id_column
+    for its id (`stored[n]`: the n-th row's) is counted unchanged, not read."""
+    fmt, width = reading.fmt, len(reading.header)
     prefix = f"{fmt}\x1e{reading.mapping_key}\x1e"
     mapped: list[tuple[int, list[str], Any]] = []
-    for line, cells in batch:
+    for index, (line, cells) in enumerate(batch):
         if len(cells) != width:
             rejects.add(line, cells, "", f"has {len(cells)} cells; the header has {width}")
             continue
@@ -601,7 +601,7 @@ def _mapped(
             rejects.add(line, cells, "", f"holds a byte that is not UTF-8 ({stray})")
             continue
         row_print = None if fmt == "touches" else fingerprint(prefix + "\x1f".join(cells))
-        if row_print and stored and stored.get(reading.normalise_id(cells[column])) == row_print:
+        if row_print and stored and stored[index] == row_print:
             summary.unchanged += 1
             continue
         try:
