@@ -3,9 +3,10 @@ look at now, and each audience's open queue."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, overload
 
 from sqlalchemy import (
@@ -24,11 +25,12 @@ from sqlalchemy import (
     type_coerce,
     update,
 )
+from sqlalchemy import column as sql_column
 
 from bot.domain.sla_rules import Level
 from storage.bulk import bulk_insert, chunks, one_of
 from storage.db import advisory_lock, dialect_insert
-from storage.models import APPLIED, CLOCKS, LEADS, STAGES, TOUCHES
+from storage.models import APPLIED, CLOCKS, HELD_CLOCK, LEADS, STAGES, TOUCHES
 
 SCAN_LOCK = 7215001  # PostgreSQL advisory lock: one scan evaluates at a time
 CLOCK_TIMES = ("starts_at", "warn_at", "due_at", "manager_at", "channel_at")
@@ -273,33 +275,39 @@ class ClockRow:
     level: int
 
 
+def _reached(now: datetime, clock: Any = CLOCKS.c) -> ColumnElement[int]:
+    """The level a clock has reached by `now` (`clock`: its columns)."""
+    return case(
+        (clock.channel_at <= now, Level.CHANNEL),
+        (clock.manager_at <= now, Level.MANAGER),
+        (clock.due_at <= now, Level.BREACHED),
+        (clock.warn_at <= now, Level.DUE_SOON),
+        else_=Level.OK,
+    )
+
+
+def _instants(connection: Connection) -> tuple[Callable[[Any], Any], Callable[[Any], Any]]:
+    """How to select an instant and how to read it back: on SQLite as its stored text, parsed
+    by `datetime.fromisoformat` (SQLAlchemy's own parser costs more than the rest of a busy
+    scan's reading); on PostgreSQL as the driver returns it."""
+    if connection.dialect.name == "sqlite":
+        return (lambda found: type_coerce(found, String).label(found.name)), _from_text
+    return (lambda found: found), utc
+
+
 def _clock_rows(
     connection: Connection, condition, *, now: datetime, details: bool = True
 ) -> list[ClockRow]:
     """Open clocks with their leads (`details`: with what a line says of each lead; else
-    `fill_details` adds it to the few a message shows). On SQLite the instants are read as
-    their stored text and parsed by `datetime.fromisoformat` (SQLAlchemy's own parser costs
-    more than the rest of a busy scan's reading)."""
-    as_text = connection.dialect.name == "sqlite"
-    instant = _from_text if as_text else utc
-
-    def column(found):
-        return type_coerce(found, String).label(found.name) if as_text else found
-
-    reached = case(
-        (CLOCKS.c.channel_at <= now, Level.CHANNEL),
-        (CLOCKS.c.manager_at <= now, Level.MANAGER),
-        (CLOCKS.c.due_at <= now, Level.BREACHED),
-        (CLOCKS.c.warn_at <= now, Level.DUE_SOON),
-        else_=Level.OK,
-    )
+    `fill_details` adds it to the few a message shows)."""
+    column, instant = _instants(connection)
     lead = LEADS.c
     lead_columns = [lead.id, lead.owner_email, lead.score, column(lead.snoozed_until)]
     if details:
         lead_columns += [lead.company, lead.name, lead.source, lead.segment, lead.crm_url]
         lead_columns.append(column(lead.assigned_at))
     statement = (
-        select(CLOCKS.c.id, CLOCKS.c.rule, column(CLOCKS.c.due_at), CLOCKS.c.alerted, reached)
+        select(CLOCKS.c.id, CLOCKS.c.rule, column(CLOCKS.c.due_at), CLOCKS.c.alerted, _reached(now))
         .add_columns(*lead_columns)
         .select_from(CLOCKS.join(LEADS, LEADS.c.id == CLOCKS.c.lead_id))
         .where(condition)
@@ -308,7 +316,7 @@ def _clock_rows(
     if not details:
         return [
             ClockRow(clock_id, LeadRow(lead_id, owner, score, instant(snoozed)), rule,
-                     instant(due_at), alerted, level)  # type: ignore[arg-type]
+                     instant(due_at), alerted, level)
             for clock_id, rule, due_at, alerted, level, lead_id, owner, score, snoozed in rows
         ]  # fmt: skip
     return [
@@ -316,7 +324,7 @@ def _clock_rows(
             clock_id,
             LeadRow(lead_id, owner, score, instant(snoozed), company, name, source, segment,
                     crm_url, instant(assigned_at)),
-            rule, instant(due_at), alerted, level,  # type: ignore[arg-type]
+            rule, instant(due_at), alerted, level,
         )
         for (clock_id, rule, due_at, alerted, level, lead_id, owner, score, snoozed, company,
              name, source, segment, crm_url, assigned_at) in rows
@@ -334,18 +342,57 @@ def due_clocks(connection: Connection, *, now: datetime) -> list[ClockRow]:
     return _clock_rows(connection, CLOCKS.c.next_at <= now, now=now, details=False)
 
 
+def held_clocks(connection: Connection, *, owners: Iterable[str], now: datetime) -> list[ClockRow]:
+    """The open clocks of these owners' leads that have reached a level by `now` and are not
+    due (`due_clocks` has the others): a queue's leads told before, or snoozed. Read from the
+    partial index of held clocks — as many as are held, however many clocks are open — and
+    their leads by id (joined in one query, PostgreSQL cannot count the held clocks from the
+    table's statistics and hashes every lead of the owners)."""
+    column, instant = _instants(connection)
+    # SQLite would read every open clock instead (its statistics say nothing of a partial
+    # index, least of all an empty one): it is told, and the columns name no table for it
+    indexed = " INDEXED BY ix_sla_clock_held" if connection.dialect.name == "sqlite" else ""
+    clock = SimpleNamespace(**{c.name: sql_column(c.name, c.type) for c in CLOCKS.c})
+    held = connection.execute(
+        select(
+            clock.id, clock.lead_id, clock.rule, column(clock.due_at), clock.alerted,
+            _reached(now, clock),
+        )
+        .select_from(text(f"sla_clock{indexed}"))
+        .where(
+            text(HELD_CLOCK),  # spelt as the partial index is, so both databases use it
+            clock.warn_at <= now,
+            or_(clock.next_at.is_(None), clock.next_at > now),
+        )
+    ).all()  # fmt: skip
+    wanted = set(owners)
+    leads: dict[int, LeadRow] = {}
+    lead = LEADS.c
+    for condition in one_of(connection, lead.id, sorted({row.lead_id for row in held})):
+        found = connection.execute(
+            select(lead.id, lead.owner_email, lead.score, column(lead.snoozed_until)).where(
+                condition
+            )
+        )
+        for lead_id, owner, score, snoozed in found:
+            if owner in wanted:
+                leads[lead_id] = LeadRow(lead_id, owner, score, instant(snoozed))
+    return [
+        ClockRow(clock_id, leads[lead_id], rule, instant(due_at), alerted, level)
+        for clock_id, lead_id, rule, due_at, alerted, level in held
+        if lead_id in leads
+    ]
+
+
 def queue_clocks(
     connection: Connection,
     *,
     owners: Iterable[str],
     now: datetime,
     min_level: int = 1,
-    not_due: bool = False,
-    details: bool = True,
 ) -> list[ClockRow]:
     """The open clocks of these owners' leads that have reached `min_level` by `now` (0: all
-    open clocks); with `not_due`, only those `due_clocks` does not return; without `details`,
-    as `due_clocks` reads them."""
+    open clocks), with their leads' details."""
     column = (None, CLOCKS.c.warn_at, CLOCKS.c.due_at, CLOCKS.c.manager_at, CLOCKS.c.channel_at)[
         min_level
     ]
@@ -355,9 +402,7 @@ def queue_clocks(
         condition = and_(LEADS.c.owner_email.in_(chunk), text("sla_clock.status = 'open'"))
         if column is not None:
             condition = and_(condition, column <= now)
-        if not_due:
-            condition = and_(condition, or_(CLOCKS.c.next_at.is_(None), CLOCKS.c.next_at > now))
-        found += _clock_rows(connection, condition, now=now, details=details)
+        found += _clock_rows(connection, condition, now=now)
     return found
 
 

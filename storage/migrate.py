@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection, Engine
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "0018"  # the newest migration (tests check it is Alembic's head)
+HEAD = "0019"  # the newest migration (tests check it is Alembic's head)
 
 
 class SchemaBehind(RuntimeError):

@@ -196,6 +196,11 @@ class StageChange(SQLModel, table=True):
     origin: str = ""  # import | webhook | slack
 
 
+# an open clock that waits past its warning: told as far as it has reached, or snoozed (spelt
+# once: the partial index and its query; a clock not yet told waits at its warning)
+HELD_CLOCK = "status = 'open' AND (next_at IS NULL OR next_at > warn_at)"
+
+
 class SlaClock(SQLModel, table=True):
     """One SLA rule's clock for one lead: the stored instants at which its alert level changes,
     how far it has been told (`alerted`), and when it next needs the scan (`next_at`)."""
@@ -213,12 +218,12 @@ class SlaClock(SQLModel, table=True):
             sqlite_where=text("status = 'open'"),
             postgresql_where=text("status = 'open'"),
         ),
-        # the open clocks that reached a level: a busy scan's queue lines beside its news
+        # the held clocks (as many as the queues hold told): a busy scan's lines beside its news
         Index(
-            "ix_sla_clock_open_warn",
-            "warn_at",
-            sqlite_where=text("status = 'open'"),
-            postgresql_where=text("status = 'open'"),
+            "ix_sla_clock_held",
+            "lead_id",
+            sqlite_where=text(HELD_CLOCK),
+            postgresql_where=text(HELD_CLOCK),
         ),
         # SQLite's exact median walks this in order (PostgreSQL has percentile_cont)
         Index("ix_sla_clock_took", "rule", "took_minutes", "met_at", "lead_id").ddl_if(

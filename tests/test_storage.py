@@ -180,6 +180,57 @@ def test_a_populated_database_of_the_previous_head_upgrades_with_nothing_lost(
     engine.dispose()
 
 
+def test_a_queue_s_held_clocks_are_those_told_or_snoozed_past_their_warning(
+    engine: Engine,
+) -> None:
+    """Beside a busy scan's news, each queue's other open leads come from the partial index of
+    held clocks: told as far as they have reached, or snoozed. A clock due, not yet warned,
+    settled, snoozed before its warning or of another owner is not among them; one told
+    through the channel (nothing left to tell) is."""
+    from datetime import timedelta
+
+    from storage.alerts import held_clocks
+    from storage.models import Lead, SlaClock
+
+    now = datetime(2026, 11, 23, 17, 0, tzinfo=UTC)
+    hour, half = timedelta(hours=1), timedelta(minutes=30)
+    # lead → (owner, warn_at, alerted, next_at, status); due an hour after the warning, the
+    # manager's an hour later, the channel's an hour after that
+    states = {
+        "told due soon": ("rita", now - half, 1, now + half, "open"),
+        "told breached": ("rita", now - 3 * half, 2, now + half, "open"),
+        "told the channel": ("rita", now - 27 * hour, 4, None, "open"),
+        "snoozed untold": ("rita", now - 3 * half, 0, now + hour, "open"),
+        "due, untold": ("rita", now - 3 * half, 0, now - 3 * half, "open"),
+        "due, told less": ("rita", now - 3 * half, 1, now - half, "open"),
+        "snoozed before warning": ("rita", now + hour, 0, now + 2 * hour, "open"),
+        "not warned": ("rita", now + hour, 0, now + hour, "open"),
+        "met": ("rita", now - 3 * half, 2, now + half, "met"),
+        "another owner's": ("sam", now - 3 * half, 2, now + half, "open"),
+    }
+    names = {}
+    with session_scope(engine) as session:
+        for name, (owner, warn, alerted, next_at, status) in states.items():
+            lead = Lead(external_id=name, owner_email=f"{owner}@example.com")
+            session.add(lead)
+            session.flush()
+            names[lead.id] = name
+            session.add(
+                SlaClock(lead_id=lead.id, rule="first_touch", status=status,
+                         starts_at=warn - 3 * hour, warn_at=warn, due_at=warn + hour,
+                         manager_at=warn + 2 * hour, channel_at=warn + 3 * hour,
+                         alerted=alerted, next_at=next_at)
+            )  # fmt: skip
+    with engine.connect() as connection:
+        held = held_clocks(connection, owners=["rita@example.com"], now=now)
+    assert {(names[clock.lead.id], clock.level, clock.alerted) for clock in held} == {
+        ("told due soon", 1, 1),
+        ("told breached", 2, 2),
+        ("told the channel", 4, 4),
+        ("snoozed untold", 2, 0),
+    }
+
+
 def test_the_database_counts_a_clock_s_level_and_its_next_instant_as_the_rules_do(
     engine: Engine,
 ) -> None:

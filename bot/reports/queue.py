@@ -3,17 +3,20 @@ shows of it (business time since assignment, deadlines in the reader's timezone)
 
 from __future__ import annotations
 
-from collections import defaultdict
-from collections.abc import Iterable
+import heapq
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
 from functools import cached_property
+from operator import attrgetter
+from typing import Any
 
 from bot.domain.agreement import Agreement
 from bot.domain.business_time import Duration, business_time_between
 from bot.domain.calendar import BusinessCalendar
-from bot.domain.sla_rules import describe
+from bot.domain.sla_rules import Level, describe
 from storage import alerts as store
 
 
@@ -27,12 +30,21 @@ class State:
 @dataclass(frozen=True)
 class Reading:
     """What every line of one queue shares: the terms, the reader's calendar and the moment
-    (and each owner's calendar, looked up once: a DM shows twenty-two lines of one owner)."""
+    (and each owner's calendar and each kind of lead's worth, looked up once: a DM shows
+    twenty-two lines of one owner)."""
 
     agreement: Agreement
     calendar: BusinessCalendar
     now: datetime
     _owners: dict[str | None, BusinessCalendar] = field(default_factory=dict)
+    _worths: dict[tuple[str | None, str | None], Fraction | None] = field(default_factory=dict)
+
+    def worth(self, lead: store.LeadRow) -> Fraction | None:
+        """What an MQL of the lead's source and segment is worth (worked out once for each)."""
+        key = (lead.source, (lead.segment or "").lower() or None)
+        if key not in self._worths:
+            self._worths[key] = self.agreement.mql_value(*key)
+        return self._worths[key]
 
     def owner_calendar(self, email: str | None) -> BusinessCalendar:
         found = self._owners.get(email)
@@ -65,8 +77,7 @@ class Line:
     def value(self) -> Fraction | None:
         """The expected pipeline in the lead: what an MQL of its source and segment is worth
         (None when the funnel says what none is worth)."""
-        segment = (self.lead.segment or "").lower() or None
-        return self._reading.agreement.mql_value(self.lead.source, segment)
+        return self._reading.worth(self.lead)
 
     @property
     def due(self) -> str:
@@ -97,27 +108,66 @@ def _duration(amount: timedelta, calendar: BusinessCalendar) -> str:
     return " ".join(part for part in (f"{hours}h" if hours else "", f"{minutes}m") if part)
 
 
-def lines_for(
-    agreement: Agreement,
-    clocks: Iterable[store.ClockRow],
-    *,
-    reader_calendar: BusinessCalendar,
-    now: datetime,
-    new: set[int],
-    by_value: bool = False,
-) -> list[Line]:
-    """A line per lead: its most urgent clock first, the lead's other due rules after it;
-    news first, then the highest score, then the oldest deadline (`by_value`: the most
-    expected pipeline first, then the most urgent)."""
-    by_lead: dict[int, list[store.ClockRow]] = defaultdict(list)
-    for clock in clocks:
-        by_lead[clock.lead.id].append(clock)
-    reading = Reading(agreement, reader_calendar, now)
-    lines = [Line(found, reading, lead_id in new) for lead_id, found in by_lead.items()]
-    if by_value:
-        lines.sort(key=lambda line: (-(line.value or 0), -line.level, line.due_at, line.lead.id))
-    else:
-        lines.sort(
-            key=lambda line: (not line.new, -(line.lead.score or 0), line.due_at, line.lead.id)
-        )
-    return lines
+class Queue:
+    """An audience's queue: a line per lead (its due rules, most urgent first), counted
+    whole but made into `Line`s only for the positions asked for — a busy queue holds twenty
+    thousand leads and a DM shows twenty-two. News first, then the highest score, then the
+    oldest deadline (`by_value`: the most expected pipeline first, then the most urgent);
+    `only_new`: the news alone, the other leads counted in `left_out`."""
+
+    def __init__(
+        self,
+        agreement: Agreement,
+        clocks: Iterable[store.ClockRow],
+        *,
+        reader_calendar: BusinessCalendar,
+        now: datetime,
+        new: Set[int] = frozenset(),
+        by_value: bool = False,
+        only_new: bool = False,
+    ) -> None:
+        by_lead: dict[int, list[store.ClockRow]] = defaultdict(list)
+        for clock in clocks:
+            by_lead[clock.lead.id].append(clock)
+        if only_new:
+            self.left_out = len(by_lead)
+            by_lead = {lead_id: found for lead_id, found in by_lead.items() if lead_id in new}
+            self.left_out -= len(by_lead)
+        else:
+            self.left_out = 0
+        self._by_lead, self._new = by_lead, new
+        self._reading = Reading(agreement, reader_calendar, now)
+        urgent = [
+            found[0] if len(found) == 1 else min(found, key=_urgency) for found in by_lead.values()
+        ]
+        self.total = len(urgent)
+        self.levels = Counter(map(attrgetter("level"), urgent))  # leads by their level
+        self.new = sum(1 for lead_id in by_lead if lead_id in new)
+        self._keys: list[tuple[Any, ...]]  # ending with the lead's id: no two are equal
+        if by_value:
+            worth = self._reading.worth
+            self._keys = [
+                (-(worth(clock.lead) or 0), -clock.level, clock.due_at, clock.lead.id)
+                for clock in urgent
+            ]
+        else:
+            self._keys = [
+                (clock.lead.id not in new, -(clock.lead.score or 0), clock.due_at, clock.lead.id)
+                for clock in urgent
+            ]
+
+    @property
+    def breached(self) -> int:
+        return sum(count for level, count in self.levels.items() if level >= Level.BREACHED)
+
+    def lines(self, start: int, stop: int) -> list[Line]:
+        """The lines at positions start … stop - 1, in the queue's order."""
+        ranked = heapq.nsmallest(stop, self._keys) if stop < self.total else sorted(self._keys)
+        return [
+            Line(self._by_lead[key[-1]], self._reading, key[-1] in self._new)
+            for key in ranked[start:stop]
+        ]
+
+
+def _urgency(clock: store.ClockRow) -> tuple[int, datetime]:
+    return -clock.level, clock.due_at

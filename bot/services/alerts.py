@@ -27,10 +27,10 @@ from bot.domain.business_time import is_open
 from bot.domain.calendar import BusinessCalendar
 from bot.domain.sla_rules import Level
 from bot.gc_pause import gc_paused
-from bot.reports.queue import Line, lines_for
+from bot.reports.queue import Queue
 from bot.services.clocks import refresh, refresh_clocks
 from bot.services.routing import Routing, manager_routes, route
-from bot.slack.messages.queue import Message, page_of, render_queue
+from bot.slack.messages.queue import Message, Page, page_of, render_queue
 from bot.slack.render import InvalidBlocks, Renderer
 from storage import alerts as store
 from storage import outbox
@@ -240,26 +240,19 @@ def _messages(
     for clock in due:
         if clock.lead.owner_email in every_owner:
             by_owner[clock.lead.owner_email].append(clock)
-    for clock in store.queue_clocks(
-        connection, owners=every_owner, now=now, not_due=True, details=False
-    ):
+    for clock in store.held_clocks(connection, owners=every_owner, now=now):
         by_owner[clock.lead.owner_email or ""].append(clock)
-    queues = []
+    pages = []
     for (kind, audience), new in sorted(news.items()):
         clocks = [clock for owner in owners[(kind, audience)] for clock in by_owner.get(owner, [])]
-        lines, also_open = _queue_lines(agreement, kind, audience, clocks, now=now, new=new)
-        queues.append((kind, audience, new, lines, also_open))
+        queue = _queue(agreement, kind, audience, clocks, now=now, new=new)
+        pages.append((kind, audience, new, queue, page_of(queue, kind=kind)))
     # what a line says of its lead, read for the leads the messages show (not every one due)
-    store.fill_details(
-        connection,
-        (line.lead for kind, _, _, lines, _ in queues for line in page_of(lines, kind=kind)[2]),
-    )
+    store.fill_details(connection, (line.lead for *_, page in pages for line in page.lines))
     messages = []
-    for kind, audience, new, lines, also_open in queues:
+    for kind, audience, new, queue, page in pages:
         try:
-            message = _render(
-                connection, agreement, renderer, kind, audience, lines, also_open=also_open, now=now
-            )
+            message = _render(connection, agreement, renderer, kind, audience, queue, page, now=now)
         except InvalidBlocks as error:  # one audience's message, never everyone's
             log.error(
                 "SLA %s message to %s skipped, leads %s: %s",
@@ -275,7 +268,7 @@ def _messages(
     return messages
 
 
-def _queue_lines(
+def _queue(
     agreement: Agreement,
     kind: str,
     audience: str,
@@ -285,22 +278,19 @@ def _queue_lines(
     new: set[int] = frozenset(),  # type: ignore[assignment]
     min_level: int | None = None,
     by_value: bool = False,
-) -> tuple[list[Line], int]:
-    """The lines of an audience's queue (from `min_level`, else the lowest it hears of), and
-    how many other leads are open besides a channel's news."""
+) -> Queue:
+    """An audience's queue, from `min_level` (else the lowest level it hears of); a channel
+    hears only its news, and how much else is open."""
     floor = LOWEST_LEVEL[kind] if min_level is None else min_level
-    lines = lines_for(
+    return Queue(
         agreement,
         [clock for clock in clocks if clock.level >= floor],
         reader_calendar=reader_calendar(agreement, kind, audience),
         now=now,
         new=new,
         by_value=by_value,
+        only_new=kind == Kind.CHANNEL and bool(new),
     )
-    if kind == Kind.CHANNEL and new:  # a channel hears its news, and how much else is open
-        shown = [line for line in lines if line.new]
-        return shown, len(lines) - len(shown)
-    return lines, 0
 
 
 def _render(
@@ -309,32 +299,30 @@ def _render(
     renderer: Renderer,
     kind: str,
     audience: str,
-    lines: list[Line],
+    queue: Queue,
+    page: Page,
     *,
     now: datetime,
-    also_open: int = 0,
     note: str | None = None,
     title: str | None = None,
     surface: str = "dm",
-    page: int = 0,
     by_value: bool = False,
 ) -> Message:
     routes = None
-    if kind == Kind.MANAGER and lines:  # Reassign to…: each owner's teammates
-        owners = sorted({line.lead.owner_email for line in lines if line.lead.owner_email})
+    if kind == Kind.MANAGER and page.lines:  # Reassign to…: each owner's teammates
+        owners = sorted({line.lead.owner_email for line in page.lines if line.lead.owner_email})
         routes = manager_routes(connection, agreement, owners, now=now)
     return render_queue(
         renderer,
         kind=kind,
         audience=audience,
-        lines=lines,
-        also_open=also_open,
+        queue=queue,
+        page=page,
         now=now,
         calendar=reader_calendar(agreement, kind, audience),
         note=note,
         title=title,
         surface=surface,
-        page=page,
         routes=routes,
         by_value=by_value,
     )
@@ -365,21 +353,21 @@ def audience_message(
         now=now,
         min_level=LOWEST_LEVEL[kind] if min_level is None else min_level,
     )
-    lines, _ = _queue_lines(
-        agreement, kind, audience, clocks, now=now, min_level=min_level, by_value=by_value
-    )
+    queue = _queue(agreement, kind, audience, clocks, now=now, min_level=min_level,
+                   by_value=by_value)  # fmt: skip
+    shown = page_of(queue, kind=kind, surface=surface, page=page)
     return _render(
         connection,
         agreement,
         renderer,
         kind,
         audience,
-        lines,
+        queue,
+        shown,
         now=now,
         note=note,
         title=title,
         surface=surface,
-        page=page,
         by_value=by_value,
     )
 

@@ -4,15 +4,13 @@ The sentences are the macros of `alerts/queue_parts.txt.j2`."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field, fields
 from datetime import date, datetime
-from operator import attrgetter
 from typing import Any
 
 from bot.domain.calendar import BusinessCalendar
 from bot.domain.sla_rules import Level
-from bot.reports.queue import Line
+from bot.reports.queue import Line, Queue
 from bot.slack import ids
 from bot.slack.messages.blocks import Block, actions, button, context, header, section
 from bot.slack.render import MAX_BLOCKS, MAX_VIEW_BLOCKS, Renderer, fit_blocks
@@ -145,15 +143,22 @@ def _room(kind: str, surface: str) -> int:
     return (limit - FRAME_BLOCKS) // BLOCKS_PER_LINE[kind]
 
 
-def page_of(
-    lines: list[Line], *, kind: str, surface: str = "dm", page: int = 0
-) -> tuple[int, int, list[Line]]:
-    """(the page, how many there are, its lines): what a surface shows of a queue (a DM, its
-    first page)."""
+@dataclass(frozen=True)
+class Page:
+    """What a surface shows of a queue: one page of its lines (a DM, the first)."""
+
+    number: int
+    pages: int
+    first: int  # the position of its first lead, from 1
+    lines: list[Line]
+
+
+def page_of(queue: Queue, *, kind: str, surface: str = "dm", page: int = 0) -> Page:
     room = _room(kind, surface)
-    pages = max(1, -(-len(lines) // room))
-    page = min(max(page, 0), pages - 1) if surface != "dm" else 0
-    return page, pages, lines[page * room : (page + 1) * room]
+    pages = max(1, -(-queue.total // room))
+    number = min(max(page, 0), pages - 1) if surface != "dm" else 0
+    start = number * room
+    return Page(number, pages, start + 1, queue.lines(start, start + room))
 
 
 def render_queue(
@@ -161,39 +166,38 @@ def render_queue(
     *,
     kind: str,
     audience: str,
-    lines: list[Line],
+    queue: Queue,
+    page: Page,
     now: datetime,
     calendar: BusinessCalendar,
-    also_open: int = 0,
     note: str | None = None,
     title: str | None = None,
     surface: str = "dm",
-    page: int = 0,
     routes: dict[str, tuple[list[str], str | None]] | None = None,
     by_value: bool = False,
 ) -> Message:
-    """The message for one audience: as many leads as Block Kit holds, the most urgent first.
+    """The message for one audience: a page of its queue (`page_of`), the most urgent first.
     A DM counts the rest and points to the Home tab; `/sla` ("sla") and the Home tab ("home",
-    100 blocks) show page `page` with buttons to the others."""
-    page, pages, shown = page_of(lines, kind=kind, surface=surface, page=page)
-    levels = Counter(map(attrgetter("level"), lines))  # counted in C: a queue may hold 20,000
-    breached = sum(count for level, count in levels.items() if level >= Level.BREACHED)
-    hidden = len(lines) - len(shown) if surface == "dm" else 0  # a DM shows the first page
+    100 blocks) show the page with buttons to the others. A channel's news counts the leads
+    escalated before (`Queue.left_out`)."""
+    shown = page.lines
+    breached = queue.breached
+    hidden = queue.total - len(shown) if surface == "dm" else 0  # a DM shows the first page
     view = QueueView(
         kind=kind,
         surface=surface,
-        page=page,
-        pages=pages,
-        first=page * _room(kind, surface) + 1,
+        page=page.number,
+        pages=page.pages,
+        first=page.first,
         lines=shown,
         hidden=hidden,
         hidden_breached=hidden and breached - sum(line.level >= Level.BREACHED for line in shown),
         breached=breached,
-        due_soon=levels[Level.DUE_SOON],
-        total=len(lines),
-        new=sum(map(attrgetter("new"), lines)),
+        due_soon=queue.levels[Level.DUE_SOON],
+        total=queue.total,
+        new=queue.new,
         now=now.astimezone(calendar.tz),
-        also_open=also_open,
+        also_open=queue.left_out,
         note=note,
         title=title,
         routes=routes or {},
@@ -205,7 +209,7 @@ def render_queue(
         audience=audience,
         day=calendar.today(now),
         lines=shown,
-        total=len(lines),
+        total=queue.total,
         text=renderer.slack_text("alerts/queue.txt.j2", **view.as_context()),
         blocks=blocks,
     )
