@@ -345,9 +345,9 @@ def due_clocks(connection: Connection, *, now: datetime) -> list[ClockRow]:
 def held_clocks(connection: Connection, *, owners: Iterable[str], now: datetime) -> list[ClockRow]:
     """The open clocks of these owners' leads that have reached a level by `now` and are not
     due (`due_clocks` has the others): a queue's leads told before, or snoozed. Read from the
-    partial index of held clocks — as many as are held, however many clocks are open — and
-    their leads by id (joined in one query, PostgreSQL cannot count the held clocks from the
-    table's statistics and hashes every lead of the owners)."""
+    partial index of held clocks — as many as are held, however many clocks are open — then
+    their leads by id (not joined: PostgreSQL, which cannot count the held clocks from the
+    table's statistics, hashed every lead of the owners for the join)."""
     column, instant = _instants(connection)
     # SQLite would read every open clock instead (its statistics say nothing of a partial
     # index, least of all an empty one): it is told, and the columns name no table for it
@@ -355,7 +355,11 @@ def held_clocks(connection: Connection, *, owners: Iterable[str], now: datetime)
     clock = SimpleNamespace(**{c.name: sql_column(c.name, c.type) for c in CLOCKS.c})
     held = connection.execute(
         select(
-            clock.id, clock.lead_id, clock.rule, column(clock.due_at), clock.alerted,
+            clock.id,
+            clock.lead_id,
+            clock.rule,
+            column(clock.due_at),
+            clock.alerted,
             _reached(now, clock),
         )
         .select_from(text(f"sla_clock{indexed}"))
@@ -364,7 +368,7 @@ def held_clocks(connection: Connection, *, owners: Iterable[str], now: datetime)
             clock.warn_at <= now,
             or_(clock.next_at.is_(None), clock.next_at > now),
         )
-    ).all()  # fmt: skip
+    ).all()
     wanted = set(owners)
     leads: dict[int, LeadRow] = {}
     lead = LEADS.c

@@ -353,8 +353,9 @@ def audience_message(
         now=now,
         min_level=LOWEST_LEVEL[kind] if min_level is None else min_level,
     )
-    queue = _queue(agreement, kind, audience, clocks, now=now, min_level=min_level,
-                   by_value=by_value)  # fmt: skip
+    queue = _queue(
+        agreement, kind, audience, clocks, now=now, min_level=min_level, by_value=by_value
+    )
     shown = page_of(queue, kind=kind, surface=surface, page=page)
     return _render(
         connection,

@@ -18,8 +18,6 @@ branch_labels = None
 depends_on = None
 
 HELD = sa.text("status = 'open' AND (next_at IS NULL OR next_at > warn_at)")
-
-
 OPEN = sa.text("status = 'open'")
 
 
