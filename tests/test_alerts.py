@@ -182,9 +182,10 @@ def assert_one_dm_each(fake: FakeSlack) -> None:
         posts = fake.posts_in(f"D{n:06d}")
         assert len(posts) == 1, (n, posts)
     posted = fake.calls_to("chat.postMessage")
-    assert len(posted) == REPS, sorted(
-        Counter(c.body["channel"] for c in posted).items(), key=lambda kv: -kv[1]
-    )[:3]
+    assert len(posted) == REPS, (
+        sorted(Counter(c.body.get("channel") for c in posted).items(), key=lambda kv: -kv[1])[:3],
+        [c.body for c in posted if "channel" not in c.body][:3],
+    )
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
