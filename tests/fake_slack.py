@@ -186,6 +186,9 @@ class FakeSlack:
     def _handle(self, request: BaseHTTPRequestHandler) -> None:
         length = int(request.headers.get("Content-Length") or 0)
         data = request.rfile.read(length) if length else b""
+        if len(data) < length:  # the client died mid-request: a server never acts on half of one
+            request.close_connection = True
+            return
         path = request.path.split("?", 1)[0]
         if path.startswith("/upload/"):  # the upload URL files.getUploadURLExternal handed out
             self._receive_upload(request, path.removeprefix("/upload/"), data)
