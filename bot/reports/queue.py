@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import heapq
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Set
+from collections.abc import Set
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -118,7 +118,7 @@ class Queue:
     def __init__(
         self,
         agreement: Agreement,
-        clocks: Iterable[store.ClockRow],
+        clocks: list[store.ClockRow],
         *,
         reader_calendar: BusinessCalendar,
         now: datetime,
@@ -126,23 +126,21 @@ class Queue:
         by_value: bool = False,
         only_new: bool = False,
     ) -> None:
-        by_lead: dict[int, list[store.ClockRow]] = defaultdict(list)
-        for clock in clocks:
-            by_lead[clock.lead.id].append(clock)
         if only_new:
-            self.left_out = len(by_lead)
-            by_lead = {lead_id: found for lead_id, found in by_lead.items() if lead_id in new}
-            self.left_out -= len(by_lead)
+            kept = [clock for clock in clocks if clock.lead.id in new]
+            self.left_out = len({c.lead.id for c in clocks}) - len({c.lead.id for c in kept})
+            clocks = kept
         else:
             self.left_out = 0
-        self._by_lead, self._new = by_lead, new
+        self._clocks, self._new = clocks, new
         self._reading = Reading(agreement, reader_calendar, now)
-        urgent = [
-            found[0] if len(found) == 1 else min(found, key=_urgency) for found in by_lead.values()
-        ]
+        lead_ids = [clock.lead.id for clock in clocks]
+        leads = set(lead_ids)
+        # a clock a lead, as most often: nothing to choose between
+        urgent = clocks if len(leads) == len(lead_ids) else _most_urgent(clocks)
         self.total = len(urgent)
         self.levels = Counter(map(attrgetter("level"), urgent))  # leads by their level
-        self.new = sum(1 for lead_id in by_lead if lead_id in new)
+        self.new = len(leads.intersection(new))
         self._keys: list[tuple[Any, ...]]  # ending with the lead's id: no two are equal
         if by_value:
             worth = self._reading.worth
@@ -163,10 +161,23 @@ class Queue:
     def lines(self, start: int, stop: int) -> list[Line]:
         """The lines at positions start … stop - 1, in the queue's order."""
         ranked = heapq.nsmallest(stop, self._keys) if stop < self.total else sorted(self._keys)
-        return [
-            Line(self._by_lead[key[-1]], self._reading, key[-1] in self._new)
-            for key in ranked[start:stop]
-        ]
+        shown = [key[-1] for key in ranked[start:stop]]
+        wanted = set(shown)
+        by_lead: dict[int, list[store.ClockRow]] = defaultdict(list)
+        for clock in self._clocks:
+            if clock.lead.id in wanted:
+                by_lead[clock.lead.id].append(clock)
+        return [Line(by_lead[lead_id], self._reading, lead_id in self._new) for lead_id in shown]
+
+
+def _most_urgent(clocks: list[store.ClockRow]) -> list[store.ClockRow]:
+    """Each lead's most urgent clock: the highest level, then the oldest deadline."""
+    best: dict[int, store.ClockRow] = {}
+    for clock in clocks:
+        found = best.get(clock.lead.id)
+        if found is None or _urgency(clock) < _urgency(found):
+            best[clock.lead.id] = clock
+    return list(best.values())
 
 
 def _urgency(clock: store.ClockRow) -> tuple[int, datetime]:
