@@ -133,6 +133,7 @@ class Queue:
         else:
             self.left_out = 0
         self._clocks, self._new = clocks, new
+        self.calendar, self.by_value = reader_calendar, by_value  # as its reader sees it
         self._reading = Reading(agreement, reader_calendar, now)
         lead_ids = [clock.lead.id for clock in clocks]
         leads = set(lead_ids)

@@ -14,7 +14,7 @@ import hashlib
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Set
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from itertools import repeat
@@ -252,7 +252,15 @@ def _messages(
     messages = []
     for kind, audience, new, queue, page in pages:
         try:
-            message = _render(connection, agreement, renderer, kind, audience, queue, page, now=now)
+            message = render_queue(
+                renderer,
+                kind=kind,
+                audience=audience,
+                queue=queue,
+                page=page,
+                now=now,
+                routes=_routes(connection, agreement, kind, page, now=now),
+            )
         except InvalidBlocks as error:  # one audience's message, never everyone's
             log.error(
                 "SLA %s message to %s skipped, leads %s: %s",
@@ -275,7 +283,7 @@ def _queue(
     clocks: list[store.ClockRow],
     *,
     now: datetime,
-    new: set[int] = frozenset(),  # type: ignore[assignment]
+    new: Set[int] = frozenset(),
     min_level: int | None = None,
     by_value: bool = False,
 ) -> Queue:
@@ -293,39 +301,14 @@ def _queue(
     )
 
 
-def _render(
-    connection: Connection,
-    agreement: Agreement,
-    renderer: Renderer,
-    kind: str,
-    audience: str,
-    queue: Queue,
-    page: Page,
-    *,
-    now: datetime,
-    note: str | None = None,
-    title: str | None = None,
-    surface: str = "dm",
-    by_value: bool = False,
-) -> Message:
-    routes = None
-    if kind == Kind.MANAGER and page.lines:  # Reassign to…: each owner's teammates
-        owners = sorted({line.lead.owner_email for line in page.lines if line.lead.owner_email})
-        routes = manager_routes(connection, agreement, owners, now=now)
-    return render_queue(
-        renderer,
-        kind=kind,
-        audience=audience,
-        queue=queue,
-        page=page,
-        now=now,
-        calendar=reader_calendar(agreement, kind, audience),
-        note=note,
-        title=title,
-        surface=surface,
-        routes=routes,
-        by_value=by_value,
-    )
+def _routes(
+    connection: Connection, agreement: Agreement, kind: str, page: Page, *, now: datetime
+) -> dict[str, tuple[list[str], str | None]] | None:
+    """A manager's Reassign to…: the teammates of each owner the page shows."""
+    if kind != Kind.MANAGER or not page.lines:
+        return None
+    owners = sorted({line.lead.owner_email for line in page.lines if line.lead.owner_email})
+    return manager_routes(connection, agreement, owners, now=now)
 
 
 def audience_message(
@@ -357,19 +340,17 @@ def audience_message(
         agreement, kind, audience, clocks, now=now, min_level=min_level, by_value=by_value
     )
     shown = page_of(queue, kind=kind, surface=surface, page=page)
-    return _render(
-        connection,
-        agreement,
+    return render_queue(
         renderer,
-        kind,
-        audience,
-        queue,
-        shown,
+        kind=kind,
+        audience=audience,
+        queue=queue,
+        page=shown,
         now=now,
         note=note,
         title=title,
         surface=surface,
-        by_value=by_value,
+        routes=_routes(connection, agreement, kind, shown, now=now),
     )
 
 

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from typing import Any
 
-from bot.domain.calendar import BusinessCalendar
 from bot.domain.sla_rules import Level
 from bot.reports.queue import Line, Queue
 from bot.slack import ids
@@ -169,18 +168,16 @@ def render_queue(
     queue: Queue,
     page: Page,
     now: datetime,
-    calendar: BusinessCalendar,
     note: str | None = None,
     title: str | None = None,
     surface: str = "dm",
     routes: dict[str, tuple[list[str], str | None]] | None = None,
-    by_value: bool = False,
 ) -> Message:
     """The message for one audience: a page of its queue (`page_of`), the most urgent first.
     A DM counts the rest and points to the Home tab; `/sla` ("sla") and the Home tab ("home",
     100 blocks) show the page with buttons to the others. A channel's news counts the leads
-    escalated before (`Queue.left_out`)."""
-    shown = page.lines
+    escalated before (`Queue.left_out`); times are in the reader's calendar (`Queue.calendar`)."""
+    calendar, shown = queue.calendar, page.lines
     breached = queue.breached
     hidden = queue.total - len(shown) if surface == "dm" else 0  # a DM shows the first page
     view = QueueView(
@@ -201,7 +198,7 @@ def render_queue(
         note=note,
         title=title,
         routes=routes or {},
-        by_value=by_value,
+        by_value=queue.by_value,
     )
     blocks = queue_blocks(renderer.parts("alerts/queue_parts.txt.j2"), view)
     return Message(
